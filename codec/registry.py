@@ -1,0 +1,144 @@
+"""One codec interface and the registry that maps names such as 'lfsc', 'codec2-2400', 'opus-6k' to codecs.
+
+The GUI, the eval runner and the CLI all go through `get_codec`; nothing else builds codec classes directly.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from codec.audio import resample, validate
+from codec.errors import UserError
+
+
+@dataclass
+class RoundTrip:
+    """Decoded audio at the caller's rate, sample-aligned with and as long as the input, plus its cost."""
+
+    audio: np.ndarray
+    sample_rate: int
+    payload_bytes: int
+    duration: float
+    encode_seconds: float
+    decode_seconds: float
+
+    @property
+    def measured_bitrate(self) -> float:
+        """Bits per second of the real payload."""
+        return 8.0 * self.payload_bytes / self.duration
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor of encode + decode (seconds of work per second of audio)."""
+        return (self.encode_seconds + self.decode_seconds) / self.duration
+
+
+class Codec(ABC):
+    """A speech codec: audio at `sample_rate` -> payload bytes -> audio at `sample_rate`."""
+
+    name: str
+    sample_rate: int
+    nominal_bitrate: float  # bits per second; 0 for codecs with no bitstream (identity, anchors)
+
+    @abstractmethod
+    def encode(self, audio: np.ndarray) -> bytes:
+        """Encode mono float32 audio at the codec's native rate into a compact payload."""
+
+    @abstractmethod
+    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
+        """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input."""
+
+    def roundtrip(self, audio: np.ndarray, sample_rate: int) -> RoundTrip:
+        """Resample to the native rate, encode, decode, resample back; output aligned and trimmed to the input."""
+        audio = validate(audio)
+        native = resample(audio, sample_rate, self.sample_rate)
+        t0 = time.perf_counter()
+        payload = self.encode(native)
+        t1 = time.perf_counter()
+        decoded = self.decode(payload, len(native))
+        t2 = time.perf_counter()
+        out = fit_length(resample(decoded, self.sample_rate, sample_rate), len(audio))
+        return RoundTrip(
+            audio=out,
+            sample_rate=sample_rate,
+            payload_bytes=len(payload),
+            duration=len(audio) / sample_rate,
+            encode_seconds=t1 - t0,
+            decode_seconds=t2 - t1,
+        )
+
+
+def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad the end of `audio` to exactly `length` samples."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if len(audio) >= length:
+        return audio[:length]
+    return np.pad(audio, (0, length - len(audio)))
+
+
+@dataclass
+class CodecEntry:
+    """A registered codec: how to build it and what to show in `lfsc-codec list`."""
+
+    name: str
+    factory: Callable[..., Codec]
+    sample_rate: int
+    nominal_bitrate: float
+    description: str
+    requires: tuple[str, ...] = field(default=())  # (module, pip package) pairs joined as "module:package"
+    check: Callable[[], str] | None = None  # returns why the codec cannot run here, or "" when it can
+
+    def available(self) -> tuple[bool, str]:
+        """Whether the codec can run here, and if not, what to do about it."""
+        import importlib.util
+
+        for requirement in self.requires:
+            module, _, package = requirement.partition(":")
+            if importlib.util.find_spec(module) is None:
+                return False, f"needs the Python package '{package or module}' (pip install {package or module})"
+        if self.check is not None:
+            why = self.check()
+            if why:
+                return False, why
+        return True, ""
+
+
+_REGISTRY: dict[str, CodecEntry] = {}
+
+
+def register(entry: CodecEntry) -> None:
+    """Add a codec to the registry (names are unique)."""
+    if entry.name in _REGISTRY:
+        raise ValueError(f"codec {entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+
+
+def _load_builtin() -> None:
+    # Importing these modules registers their codecs; they import their heavy dependencies lazily.
+    import codec.baselines  # noqa: F401
+    import codec.lfsc_codec  # noqa: F401
+
+
+def list_codecs() -> list[CodecEntry]:
+    """All registered codecs, in registration order."""
+    if not _REGISTRY:
+        _load_builtin()
+    return list(_REGISTRY.values())
+
+
+def get_codec(name: str, **options) -> Codec:
+    """Build the codec registered under `name`; unknown names and missing packages are UserErrors."""
+    if not _REGISTRY:
+        _load_builtin()
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}")
+    ok, why = entry.available()
+    if not ok:
+        raise UserError(f"codec {name!r} is not available on this machine: {why}")
+    return entry.factory(**options)

@@ -1,0 +1,1 @@
+"""Evaluation engine: metrics, sanity checks, manifests, the batch runner and reports."""
