@@ -36,6 +36,14 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(samples, sr_in, sr_out, quality="VHQ").astype(np.float32, copy=False)
 
 
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad the end of `samples` to exactly `length` samples."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) >= length:
+        return samples[:length]
+    return np.pad(samples, (0, length - len(samples)))
+
+
 def validate(samples: np.ndarray, what: str = "audio") -> np.ndarray:
     """Check that audio is a non-empty, finite 1-D float signal; raise UserError otherwise."""
     samples = np.asarray(samples, dtype=np.float32)

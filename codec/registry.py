@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from codec.audio import resample, validate
+from codec.audio import fit_length, resample, validate
 from codec.errors import UserError
 
 
@@ -44,6 +44,7 @@ class Codec(ABC):
     name: str
     sample_rate: int
     nominal_bitrate: float  # bits per second; 0 for codecs with no bitstream (identity, anchors)
+    min_samples: int = 1  # shortest input (at the native rate) the codec takes without padding it
 
     @abstractmethod
     def encode(self, audio: np.ndarray) -> bytes:
@@ -73,14 +74,6 @@ class Codec(ABC):
         )
 
 
-def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
-    """Trim or zero-pad the end of `audio` to exactly `length` samples."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if len(audio) >= length:
-        return audio[:length]
-    return np.pad(audio, (0, length - len(audio)))
-
-
 @dataclass
 class CodecEntry:
     """A registered codec: how to build it and what to show in `lfsc-codec list`."""
@@ -91,9 +84,9 @@ class CodecEntry:
     nominal_bitrate: float
     description: str
     requires: tuple[str, ...] = field(default=())  # (module, pip package) pairs joined as "module:package"
-    check: Callable[[], str] | None = None  # returns why the codec cannot run here, or "" when it can
+    check: Callable[..., str] | None = None  # given the codec options: why it cannot run here, or ""
 
-    def available(self) -> tuple[bool, str]:
+    def available(self, **options) -> tuple[bool, str]:
         """Whether the codec can run here, and if not, what to do about it."""
         import importlib.util
 
@@ -102,7 +95,7 @@ class CodecEntry:
             if importlib.util.find_spec(module) is None:
                 return False, f"needs the Python package '{package or module}' (pip install {package or module})"
         if self.check is not None:
-            why = self.check()
+            why = self.check(**options)
             if why:
                 return False, why
         return True, ""
@@ -138,7 +131,7 @@ def get_codec(name: str, **options) -> Codec:
     entry = _REGISTRY.get(name)
     if entry is None:
         raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}")
-    ok, why = entry.available()
+    ok, why = entry.available(**options)
     if not ok:
         raise UserError(f"codec {name!r} is not available on this machine: {why}")
     return entry.factory(**options)

@@ -1,0 +1,195 @@
+"""`lfsc-codec`: encode, decode, round-trip and inspect audio with LFSC or any registered codec."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codec.errors import UserError
+
+EPILOG = """checkpoint: --checkpoint PATH, else $LFSC_CHECKPOINT, else 'checkpoint: PATH' in
+~/.config/lfsc-workbench/config.yaml. Examples:
+  lfsc-codec roundtrip speech.wav out.wav --checkpoint lfsc.nemo
+  lfsc-codec encode speech.flac speech.lfsc && lfsc-codec decode speech.lfsc speech_decoded.wav
+  lfsc-codec roundtrip speech.wav out.wav --codec opus-6k
+  lfsc-codec list"""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _codec(args: argparse.Namespace, name: str | None = None):
+    from codec.registry import get_codec
+
+    name = name or args.codec
+    options = {}
+    if name == "lfsc":
+        options = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint}
+    return get_codec(name, **options)
+
+
+def _load_input(path: str) -> "Audio":  # noqa: F821
+    from codec.audio import load_audio
+
+    audio = load_audio(path)
+    for notice in audio.notices:
+        _say(f"notice: {notice}")
+    return audio
+
+
+def _warn_short(path: str, audio, codec) -> None:
+    if len(audio.samples) * codec.sample_rate < codec.min_samples * audio.sample_rate:
+        _say(
+            f"notice: {path} is shorter than {codec.name}'s minimum of {codec.min_samples} samples at "
+            f"{codec.sample_rate} Hz; it is zero-padded for coding and the output trimmed back"
+        )
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from codec.audio import RESAMPLER, resample
+    from codec.bitstream import encode_file, encode_payload_file, pack_frames
+
+    audio = _load_input(args.input)
+    codec = _codec(args)
+    _warn_short(args.input, audio, codec)
+    if audio.sample_rate != codec.sample_rate:
+        _say(f"notice: resampled {audio.sample_rate} Hz -> {codec.sample_rate} Hz ({RESAMPLER})")
+    samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
+    if codec.name == "lfsc":
+        tokens = codec.tokens(samples)
+        data = encode_file(codec.layout(len(samples), tokens.shape[1]), pack_frames(tokens, codec.model.codebook_size))
+    else:
+        data = encode_payload_file(codec.name, codec.sample_rate, len(samples), codec.encode(samples))
+    Path(args.output).write_bytes(data)
+    _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / audio.duration:.1f} bit/s over {audio.duration:.2f} s")
+
+
+def _read_coded(path: str, args: argparse.Namespace):
+    """Decode a .lfsc or payload file into (samples, sample_rate)."""
+    from codec.bitstream import MAGIC, decode_file, decode_payload_file, unpack_frames
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: no such file")
+    data = p.read_bytes()
+    if data[:4] == MAGIC:
+        layout, payload = decode_file(data, path)
+        codec = _codec(args, "lfsc")
+        if (layout.sample_rate, layout.num_codebooks, layout.codebook_size) != (
+            codec.sample_rate, codec.model.num_codebooks, codec.model.codebook_size
+        ):
+            raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
+        tokens = unpack_frames(payload, layout.num_frames, layout.num_codebooks, layout.codebook_size)
+        return codec.synthesize(tokens, layout.num_samples), layout.sample_rate
+    name, sample_rate, num_samples, payload = decode_payload_file(data, path)
+    return _codec(args, name).decode(payload, num_samples), sample_rate
+
+
+def cmd_decode(args: argparse.Namespace) -> None:
+    from codec.audio import resample, save_audio
+
+    samples, sr = _read_coded(args.input, args)
+    if args.rate and args.rate != sr:
+        samples, sr = resample(samples, sr, args.rate), args.rate
+    save_audio(args.output, samples, sr)
+    _say(f"{args.output}: {len(samples) / sr:.2f} s at {sr} Hz")
+
+
+def cmd_roundtrip(args: argparse.Namespace) -> None:
+    from codec.audio import save_audio
+
+    audio = _load_input(args.input)
+    codec = _codec(args)
+    _warn_short(args.input, audio, codec)
+    result = codec.roundtrip(audio.samples, audio.sample_rate)
+    save_audio(args.output, result.audio, result.sample_rate)
+    _say(
+        f"{args.output}: {result.duration:.2f} s at {result.sample_rate} Hz via {codec.name}; "
+        f"{result.measured_bitrate:.1f} bit/s measured; encode {result.encode_seconds:.2f} s, "
+        f"decode {result.decode_seconds:.2f} s (RTF {result.rtf:.3f})"
+    )
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from codec.bitstream import MAGIC, PAYLOAD_MAGIC, decode_file, decode_payload_file
+
+    p = Path(args.input)
+    if not p.is_file():
+        raise UserError(f"{args.input}: no such file")
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if head == MAGIC:
+        data = p.read_bytes()
+        layout, _ = decode_file(data, args.input)
+        seconds = layout.num_samples / layout.sample_rate
+        print(f"format: .lfsc v1 (LFSC tokens)\nsample rate: {layout.sample_rate} Hz\nduration: {seconds:.3f} s")
+        print(f"frames: {layout.num_frames} x {layout.num_codebooks} codebooks of {layout.codebook_size} codes")
+        print(f"bits per frame: {layout.bits_per_frame}\npayload bitrate: {layout.payload_bitrate:.1f} bit/s")
+        print(f"measured bitrate (whole file): {8 * len(data) / seconds:.1f} bit/s ({len(data)} bytes)")
+    elif head == PAYLOAD_MAGIC:
+        data = p.read_bytes()
+        name, sr, n, payload = decode_payload_file(data, args.input)
+        print(f"format: codec payload ({name})\nsample rate: {sr} Hz\nduration: {n / sr:.3f} s")
+        print(f"measured bitrate: payload {8 * len(payload) * sr / n:.1f} bit/s, whole file {8 * len(data) * sr / n:.1f} bit/s")
+    else:
+        audio = _load_input(args.input)
+        print(f"format: audio\nsample rate: {audio.sample_rate} Hz\nduration: {audio.duration:.3f} s")
+        print(f"samples: {len(audio.samples)}\npeak: {abs(audio.samples).max():.3f}")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    from codec.codec_table import format_codec_table
+    from codec.registry import list_codecs
+
+    print(format_codec_table(list_codecs()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used for --help in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="lfsc-codec", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--codec", default="lfsc", help="registered codec name (see 'lfsc-codec list'); default lfsc")
+    common.add_argument("--checkpoint", help="LFSC .nemo checkpoint")
+    common.add_argument("--device", help="torch device for LFSC (default: cuda if available, else cpu)")
+    common.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("encode", parents=[common], help="audio -> .lfsc bitstream (or a codec payload file)")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(func=cmd_encode)
+    p = sub.add_parser("decode", parents=[common], help=".lfsc or payload file -> audio")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--rate", type=int, help="resample the output to this rate")
+    p.set_defaults(func=cmd_decode)
+    p = sub.add_parser("roundtrip", parents=[common], help="audio -> codec -> audio at the input's rate and length")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(func=cmd_roundtrip)
+    p = sub.add_parser("info", help="describe an .lfsc, payload or audio file (rate, duration, frames, bitrate)")
+    p.add_argument("input")
+    p.set_defaults(func=cmd_info)
+    p = sub.add_parser("list", help="registered codecs, rates, bitrates and availability")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user mistakes print one line and exit 2, never a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"lfsc-codec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The LFSC generator: HiFi-GAN encoder -> grouped FSQ -> HiFi-GAN decoder, with NeMo's inference API."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, HiFiGANResLayer, activation
+from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
+
+
+@dataclass
+class EncoderConfig:
+    """HiFiGANEncoder hyper-parameters (NeMo's argument names)."""
+
+    encoded_dim: int = 32
+    down_sample_rates: Sequence[int] = (2, 2, 4, 8, 8)
+    base_channels: int = 48
+    in_kernel_size: int = 7
+    out_kernel_size: int = 7
+    resblock_kernel_sizes: Sequence[int] = (3, 7, 11)
+    resblock_dilation_sizes: Sequence[int] = (1,)
+    activation: str = "lrelu"
+    pad_mode: str = "reflect"
+
+
+@dataclass
+class DecoderConfig:
+    """HiFiGANDecoder hyper-parameters (NeMo's argument names)."""
+
+    input_dim: int = 32
+    up_sample_rates: Sequence[int] = (8, 8, 4, 2, 2)
+    base_channels: int = 1024
+    in_kernel_size: int = 7
+    out_kernel_size: int = 3
+    resblock_kernel_sizes: Sequence[int] = (3, 7, 11)
+    resblock_dilation_sizes: Sequence[int] = (1, 3, 5)
+    activation: str = "lrelu"
+    output_activation: str = "tanh"
+    pad_mode: str = "reflect"
+
+
+@dataclass
+class QuantizerConfig:
+    """GroupFiniteScalarQuantizer hyper-parameters."""
+
+    num_groups: int = 8
+    num_levels_per_group: Sequence[int] = (8, 7, 6, 6)
+    eps: float = 1e-3
+
+
+@dataclass
+class LFSCConfig:
+    """Everything needed to build the generator; defaults are the released 22 kHz LFSC."""
+
+    sample_rate: int = 22050
+    samples_per_frame: int = 1024
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+
+
+class HiFiGANEncoder(nn.Module):
+    """Audio [B, T] -> latent [B, encoded_dim, T / prod(down_sample_rates)] (HiFi-GAN decoder, inverted)."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.down_sample_rates = list(cfg.down_sample_rates)
+        self.pre_conv = Conv1dNorm(1, cfg.base_channels, cfg.in_kernel_size, pad_mode=cfg.pad_mode)
+        self.activations = nn.ModuleList()
+        self.down_sample_conv_layers = nn.ModuleList()
+        self.res_layers = nn.ModuleList()
+        channels = cfg.base_channels
+        for rate in self.down_sample_rates:
+            self.res_layers.append(
+                HiFiGANResLayer(channels, cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, cfg.activation, cfg.pad_mode)
+            )
+            self.activations.append(activation(cfg.activation))
+            self.down_sample_conv_layers.append(
+                Conv1dNorm(channels, 2 * channels, 2 * rate, stride=rate, padding=(rate + 1) // 2, pad_mode=cfg.pad_mode)
+            )
+            channels *= 2
+        self.post_activation = activation(cfg.activation)
+        self.post_conv = Conv1dNorm(channels, cfg.encoded_dim, cfg.out_kernel_size, pad_mode=cfg.pad_mode)
+
+    def forward(self, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = audio_len
+        x = self.pre_conv(audio[:, None, :], lengths)
+        for res_layer, act, down, rate in zip(
+            self.res_layers, self.activations, self.down_sample_conv_layers, self.down_sample_rates
+        ):
+            x = act(res_layer(x, lengths))
+            lengths = (lengths // rate).long()
+            x = down(x, lengths)
+        return self.post_conv(self.post_activation(x), lengths), lengths
+
+
+class HiFiGANDecoder(nn.Module):
+    """Latent [B, input_dim, N] -> audio [B, N * prod(up_sample_rates)] (HiFi-GAN V1 generator, weight-normed)."""
+
+    def __init__(self, cfg: DecoderConfig):
+        super().__init__()
+        self.up_sample_rates = list(cfg.up_sample_rates)
+        self.pre_conv = Conv1dNorm(cfg.input_dim, cfg.base_channels, cfg.in_kernel_size, pad_mode=cfg.pad_mode)
+        self.activations = nn.ModuleList()
+        self.up_sample_conv_layers = nn.ModuleList()
+        self.res_layers = nn.ModuleList()
+        channels = cfg.base_channels
+        for rate in self.up_sample_rates:
+            self.activations.append(activation(cfg.activation))
+            self.up_sample_conv_layers.append(ConvTranspose1dNorm(channels, channels // 2, 2 * rate, stride=rate))
+            channels //= 2
+            self.res_layers.append(
+                HiFiGANResLayer(channels, cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, cfg.activation, cfg.pad_mode)
+            )
+        self.post_activation = activation(cfg.activation)
+        self.post_conv = Conv1dNorm(channels, 1, cfg.out_kernel_size, pad_mode=cfg.pad_mode)
+        if cfg.output_activation != "tanh":
+            raise ValueError(f"unsupported output_activation {cfg.output_activation!r} (LFSC uses 'tanh')")
+        self.out_activation = nn.Tanh()
+
+    def forward(self, latent: torch.Tensor, latent_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = latent_len
+        x = self.pre_conv(latent, lengths)
+        for act, up, res_layer, rate in zip(
+            self.activations, self.up_sample_conv_layers, self.res_layers, self.up_sample_rates
+        ):
+            lengths = lengths * rate
+            x = res_layer(up(act(x), lengths), lengths)
+        x = self.post_conv(self.post_activation(x), lengths)
+        return self.out_activation(x)[:, 0, :], lengths
+
+
+class LFSCModel(nn.Module):
+    """LFSC generator with NeMo's `AudioCodecModel` inference API (keyword arguments, same shapes and dtypes)."""
+
+    def __init__(self, config: LFSCConfig | None = None):
+        super().__init__()
+        self.config = config or LFSCConfig()
+        if math.prod(self.config.encoder.down_sample_rates) != self.config.samples_per_frame:
+            raise ValueError("the encoder's down-sampling rates must multiply to samples_per_frame")
+        self.audio_encoder = HiFiGANEncoder(self.config.encoder)
+        self.vector_quantizer = GroupFiniteScalarQuantizer(**vars(self.config.quantizer))
+        self.audio_decoder = HiFiGANDecoder(self.config.decoder)
+
+    # -- properties NeMo users read ---------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Audio sample rate in Hz (22050 for LFSC)."""
+        return self.config.sample_rate
+
+    @property
+    def samples_per_frame(self) -> int:
+        """Audio samples per token frame (1024 for LFSC)."""
+        return self.config.samples_per_frame
+
+    @property
+    def num_codebooks(self) -> int:
+        """Codebooks per frame (8 for LFSC)."""
+        return self.vector_quantizer.num_groups
+
+    @property
+    def codebook_size(self) -> int:
+        """Codes per codebook (2016 for LFSC)."""
+        return self.vector_quantizer.codebook_size_per_group
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input the model accepts: 4 frames, since the frame-rate convs reflect-pad by 3."""
+        return 3 * self.samples_per_frame + 1
+
+    @property
+    def device(self) -> torch.device:
+        """Device the weights live on."""
+        return next(self.parameters()).device
+
+    # -- NeMo's API -------------------------------------------------------------------------------------------
+    def pad_audio(self, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero-pad every item to a whole number of frames (lengths rounded up to multiples of samples_per_frame)."""
+        spf = self.samples_per_frame
+        frames = torch.where(audio_len % spf == 0, audio_len / spf, torch.ceil(audio_len / spf))
+        padded_len = spf * frames.int()
+        audio = nn.functional.pad(audio, (0, int(padded_len.max().item()) - audio.shape[1]))
+        return audio, padded_len
+
+    @torch.inference_mode()
+    def encode_audio(self, *, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio [B, T] at sample_rate -> continuous latent [B, 32, N] and frame counts [B]."""
+        audio, audio_len = self.pad_audio(audio, audio_len)
+        return self.audio_encoder(audio, audio_len)
+
+    @torch.inference_mode()
+    def quantize(self, *, encoded: torch.Tensor, encoded_len: torch.Tensor) -> torch.Tensor:
+        """Latent [B, 32, N] -> int32 tokens [B, 8, N]."""
+        return self.vector_quantizer(encoded, encoded_len)[1]
+
+    @torch.inference_mode()
+    def dequantize(self, *, tokens: torch.Tensor, tokens_len: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, 8, N] -> latent grid values [B, 32, N] in the model's dtype."""
+        return self.vector_quantizer.decode(tokens, tokens_len).to(self._dtype())
+
+    @torch.inference_mode()
+    def encode(self, *, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio [B, T] -> tokens [B, 8, N] (int32) and frame counts [B]."""
+        encoded, encoded_len = self.encode_audio(audio=audio, audio_len=audio_len)
+        return self.quantize(encoded=encoded, encoded_len=encoded_len), encoded_len
+
+    @torch.inference_mode()
+    def decode_audio(self, *, inputs: torch.Tensor, input_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent [B, 32, N] -> audio [B, 1024 N] and sample counts [B]."""
+        return self.audio_decoder(inputs, input_len)
+
+    @torch.inference_mode()
+    def decode(self, *, tokens: torch.Tensor, tokens_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens [B, 8, N] -> audio [B, 1024 N] and sample counts [B] (not trimmed, as in NeMo)."""
+        latent = self.dequantize(tokens=tokens, tokens_len=tokens_len)
+        return self.decode_audio(inputs=latent, input_len=tokens_len)
+
+    def forward(self, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Differentiable round trip for training: (audio_out, audio_out_len, tokens); FSQ uses straight-through."""
+        audio, audio_len = self.pad_audio(audio, audio_len)
+        encoded, encoded_len = self.audio_encoder(audio, audio_len)
+        codes, tokens = self.vector_quantizer(encoded, encoded_len)
+        out, out_len = self.audio_decoder(codes.to(encoded.dtype), encoded_len)
+        return out, out_len, tokens
+
+    # -- convenience ------------------------------------------------------------------------------------------
+    def roundtrip(self, waveform: np.ndarray | torch.Tensor, sample_rate: int) -> np.ndarray:
+        """Resample mono audio to the model rate, encode, decode, resample back, trim to the input length."""
+        from codec.audio import fit_length, resample
+
+        x = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+        native = resample(x.astype(np.float32), sample_rate, self.sample_rate)
+        audio = torch.from_numpy(native)[None].to(self.device)
+        length = torch.tensor([audio.shape[1]], device=self.device)
+        tokens, tokens_len = self.encode(audio=audio, audio_len=length)
+        decoded, _ = self.decode(tokens=tokens, tokens_len=tokens_len)
+        out = resample(decoded[0, : len(native)].float().cpu().numpy(), self.sample_rate, sample_rate)
+        return fit_length(out, len(x))
+
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (weight-norm g and v counted, as NeMo counts them)."""
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,113 @@
+"""Building blocks of the LFSC generator: weight-normed convs with length masking and HiFi-GAN residual stacks.
+
+Attribute names mirror NeMo's so that the state_dict keys are NeMo's keys.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def mask_to_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Zero every time step at or beyond each item's length (x is [B, C, T], lengths [B])."""
+    steps = torch.arange(1, x.shape[-1] + 1, device=lengths.device, dtype=lengths.dtype)
+    # Multiplying by the boolean mask (not masked_fill) keeps results bit-identical to NeMo.
+    return x * (steps[None, None, :] <= lengths[:, None, None])
+
+
+def activation(name: str) -> nn.Module:
+    """The generator's activation; LFSC uses LeakyReLU with PyTorch's default slope 0.01."""
+    if name == "lrelu":
+        return nn.LeakyReLU()
+    if name == "elu":
+        return nn.ELU()
+    raise ValueError(f"unsupported activation {name!r} (LFSC uses 'lrelu')")
+
+
+class Conv1dNorm(nn.Module):
+    """Weight-normed Conv1d with 'same' reflect padding, output masked to the valid length."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        padding: int | None = None,
+        pad_mode: str = "reflect",
+    ):
+        super().__init__()
+        if not padding:
+            padding = (kernel_size * dilation - dilation) // 2
+        conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, padding_mode=pad_mode)
+        self.conv = weight_norm(conv)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return mask_to_length(self.conv(x), lengths)
+
+
+class ConvTranspose1dNorm(nn.Module):
+    """Weight-normed transposed Conv1d that up-samples by exactly `stride`, output masked."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
+        super().__init__()
+        padding = (kernel_size - stride + 1) // 2
+        output_padding = (kernel_size - stride) % 2
+        conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, output_padding)
+        self.conv = weight_norm(conv)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return mask_to_length(self.conv(x), lengths)
+
+
+class ResidualBlock(nn.Module):
+    """act -> dilated conv -> act -> conv, added to the input (HiFi-GAN ResBlock1 unit)."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, act: str, pad_mode: str = "reflect"):
+        super().__init__()
+        self.input_activation = activation(act)
+        self.skip_activation = activation(act)
+        self.dropout = nn.Dropout(0.0)  # kept for NeMo's module layout; LFSC uses no dropout
+        self.input_conv = Conv1dNorm(channels, channels, kernel_size, dilation=dilation, pad_mode=pad_mode)
+        self.skip_conv = Conv1dNorm(channels, channels, kernel_size, pad_mode=pad_mode)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        res = self.input_conv(self.input_activation(x), lengths)
+        res = self.skip_conv(self.skip_activation(res), lengths)
+        return x + self.dropout(res)
+
+
+class HiFiGANResBlock(nn.Module):
+    """ResidualBlocks of one kernel size, one per dilation, applied in sequence."""
+
+    def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int], act: str, pad_mode: str = "reflect"):
+        super().__init__()
+        self.res_blocks = nn.ModuleList(
+            [ResidualBlock(channels, kernel_size, d, act, pad_mode) for d in dilations]
+        )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        for block in self.res_blocks:
+            x = block(x, lengths)
+        return x
+
+
+class HiFiGANResLayer(nn.Module):
+    """Multi-receptive-field fusion: one HiFiGANResBlock per kernel size on the same input, averaged."""
+
+    def __init__(
+        self, channels: int, kernel_sizes: Sequence[int], dilations: Sequence[int], act: str, pad_mode: str = "reflect"
+    ):
+        super().__init__()
+        self.res_blocks = nn.ModuleList(
+            [HiFiGANResBlock(channels, k, dilations, act, pad_mode) for k in kernel_sizes]
+        )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # Python's sum then a true division: the same float operations, in the same order, as NeMo.
+        return sum(block(x, lengths) for block in self.res_blocks) / len(self.res_blocks)

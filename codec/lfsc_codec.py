@@ -1,0 +1,104 @@
+"""LFSC behind the common codec interface (registered as 'lfsc'), loading the checkpoint once per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codec.bitstream import Layout, pack_frames, unpack_frames
+from codec.config import how_to_set, resolve_checkpoint
+from codec.errors import UserError
+from codec.lfsc.checkpoint import load_lfsc
+from codec.lfsc.model import LFSCModel
+from codec.registry import Codec, CodecEntry, register
+
+NOMINAL_BITRATE = 8 * np.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the model card's "1.89 kbps"
+
+
+def default_device() -> str:
+    """CUDA when available, else CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_model(path: str, mtime: float, device: str, trust: bool) -> LFSCModel:
+    return load_lfsc(path, device=device, trust=trust)
+
+
+def load_model(checkpoint: str | os.PathLike | None = None, device: str | None = None, trust: bool = False) -> LFSCModel:
+    """The configured LFSC model, loaded once per (file, device) and shared by the GUI, eval and CLI."""
+    path = resolve_checkpoint(checkpoint)
+    if path is None:
+        raise UserError(f"no LFSC checkpoint configured: {how_to_set()}")
+    if not path.is_file():
+        raise UserError(f"LFSC checkpoint {path} does not exist: {how_to_set()}")
+    return _cached_model(str(path.resolve()), path.stat().st_mtime, device or default_device(), trust)
+
+
+class LFSCCodec(Codec):
+    """NVIDIA's Low Frame-rate Speech Codec: 22.05 kHz, 8 FSQ codebooks x 2016 codes at 21.5 frames/s."""
+
+    name = "lfsc"
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str | None = None, trust: bool = False):
+        self.model = load_model(checkpoint, device, trust)
+        self.sample_rate = self.model.sample_rate
+        self.min_samples = self.model.min_samples
+        self.nominal_bitrate = (
+            self.model.num_codebooks * np.log2(self.model.codebook_size) * self.sample_rate / self.model.samples_per_frame
+        )
+
+    def layout(self, num_samples: int, num_frames: int) -> Layout:
+        """The bitstream layout of a clip of `num_samples` coded in `num_frames` frames."""
+        levels = tuple(self.model.vector_quantizer.fsqs[0].num_levels.flatten().tolist())
+        return Layout(self.sample_rate, num_samples, self.model.samples_per_frame, num_frames, levels, self.model.num_codebooks)
+
+    def tokens(self, audio: np.ndarray) -> np.ndarray:
+        """Token frames [num_codebooks, num_frames] of mono audio at 22.05 kHz (short clips are zero-padded)."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if len(audio) < self.min_samples:
+            audio = np.pad(audio, (0, self.min_samples - len(audio)))
+        x = torch.from_numpy(audio)[None].to(self.model.device)
+        tokens, tokens_len = self.model.encode(audio=x, audio_len=torch.tensor([x.shape[1]], device=x.device))
+        return tokens[0, :, : int(tokens_len[0])].cpu().numpy()
+
+    def synthesize(self, tokens: np.ndarray, num_samples: int) -> np.ndarray:
+        """Audio of `num_samples` at 22.05 kHz decoded from token frames [num_codebooks, num_frames]."""
+        t = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int32))[None].to(self.model.device)
+        audio, _ = self.model.decode(tokens=t, tokens_len=torch.tensor([t.shape[2]], device=t.device))
+        return audio[0, :num_samples].float().cpu().numpy()
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """Packed token frames (88 bits a frame for LFSC)."""
+        return pack_frames(self.tokens(audio), self.model.codebook_size)
+
+    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
+        """Audio from packed token frames."""
+        frames = -(-max(num_samples, self.min_samples) // self.model.samples_per_frame)
+        tokens = unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
+        return self.synthesize(tokens, num_samples)
+
+
+def _checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object) -> str:
+    path = resolve_checkpoint(checkpoint)
+    if path is None:
+        return f"no checkpoint configured; {how_to_set()}"
+    if not Path(path).is_file():
+        return f"checkpoint {path} does not exist; {how_to_set()}"
+    return ""
+
+
+register(
+    CodecEntry(
+        name="lfsc",
+        factory=LFSCCodec,
+        sample_rate=22050,
+        nominal_bitrate=float(NOMINAL_BITRATE),
+        description="NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)",
+        check=_checkpoint_problem,
+    )
+)

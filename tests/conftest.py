@@ -1,0 +1,52 @@
+"""Shared fixtures: a small random-weight LFSC checkpoint and real speech from the bundled set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+REPO = Path(__file__).resolve().parent.parent
+NEMO_FIXTURE = REPO / "tests" / "fixtures" / "nemo"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_config(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg_config")))
+    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
+
+
+def small_config():
+    """A reduced-width LFSC with the released structure (fast on CPU)."""
+    from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig
+
+    return LFSCConfig(encoder=EncoderConfig(base_channels=4), decoder=DecoderConfig(base_channels=32))
+
+
+@pytest.fixture(scope="session")
+def small_nemo(tmp_path_factory) -> Path:
+    """A .nemo file holding a small random-weight LFSC."""
+    import torch
+
+    from codec.lfsc.checkpoint import save_nemo
+    from codec.lfsc.model import LFSCModel
+
+    torch.manual_seed(0)
+    return save_nemo(tmp_path_factory.mktemp("ckpt") / "small.nemo", LFSCModel(small_config()))
+
+
+@pytest.fixture(scope="session")
+def speech() -> tuple[np.ndarray, int]:
+    """A real English utterance from the bundled set (mono float32, its native rate)."""
+    from codec.audio import load_audio
+    from eval.manifest import default_manifest, load_manifest
+
+    manifest = default_manifest()
+    if not manifest.exists():
+        pytest.skip("bundled speech (assets/speech) is not present")
+    utt = next(u for u in load_manifest(manifest) if u.lang == "en")
+    audio = load_audio(utt.audio_path)
+    return audio.samples, audio.sample_rate
