@@ -1,0 +1,132 @@
+"""`lfsc-codec` end to end on a small random-weight checkpoint: outputs, notices and one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from codec.cli import main
+from codec.config import write_user_config
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err):
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("notice:")]
+    assert len(lines) == 1 and lines[0].startswith("lfsc-codec: error:"), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture()
+def stereo_wav(tmp_path):
+    rng = np.random.default_rng(0)
+    x = (0.2 * np.sin(2 * np.pi * 200 * np.arange(24000) / 16000) + 0.01 * rng.standard_normal(24000)).astype(np.float32)
+    path = tmp_path / "in.wav"
+    sf.write(path, np.stack([x, 0.5 * x], axis=1), 16000)
+    return path
+
+
+def test_roundtrip_keeps_rate_and_length_and_reports_the_downmix(capsys, tmp_path, stereo_wav, small_nemo):
+    out = tmp_path / "out.wav"
+    code, _, err = run(capsys, "roundtrip", stereo_wav, out, "--checkpoint", small_nemo)
+    assert code == 0, err
+    info = sf.info(out)
+    assert (info.samplerate, info.frames, info.channels) == (16000, 24000, 1)
+    assert "downmixed to mono" in err and "bit/s measured" in err
+
+
+def test_encode_info_decode(capsys, tmp_path, stereo_wav, small_nemo):
+    bitstream = tmp_path / "x.lfsc"
+    assert run(capsys, "encode", stereo_wav, bitstream, "--checkpoint", small_nemo)[0] == 0
+    code, out, _ = run(capsys, "info", bitstream)
+    assert code == 0
+    assert "frames: 33 x 8 codebooks of 2016 codes" in out  # 24000 samples at 16 kHz -> 33075 at 22.05 kHz
+    assert "payload bitrate: 1894.9 bit/s" in out and "duration: 1.500 s" in out
+    assert len(bitstream.read_bytes()) == 4 + 1 + 4 + 8 + 4 + 4 + 1 + 1 + 4 + 4 + 33 * 11
+    decoded = tmp_path / "d.wav"
+    assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo)[0] == 0
+    assert (sf.info(decoded).samplerate, sf.info(decoded).frames) == (22050, 33075)
+
+
+def test_checkpoint_comes_from_env_var_then_user_config(capsys, tmp_path, stereo_wav, small_nemo, monkeypatch):
+    out = tmp_path / "o.wav"
+    code, _, err = run(capsys, "roundtrip", stereo_wav, out)
+    assert "LFSC_CHECKPOINT" in one_line_error(code, err) and "--checkpoint" in err
+    write_user_config(checkpoint=str(small_nemo))
+    assert run(capsys, "roundtrip", stereo_wav, out)[0] == 0
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(tmp_path / "elsewhere.nemo"))
+    assert "does not exist" in one_line_error(*run(capsys, "roundtrip", stereo_wav, out)[::2])
+
+
+def test_bad_inputs_give_one_line_errors(capsys, tmp_path, stereo_wav, small_nemo):
+    out = tmp_path / "o.wav"
+    ck = ["--checkpoint", small_nemo]
+    assert "no such file" in one_line_error(*run(capsys, "roundtrip", tmp_path / "nope.wav", out, *ck)[::2])
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    assert "not a readable audio file" in one_line_error(*run(capsys, "roundtrip", text, out, *ck)[::2])
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 16000)
+    assert "empty" in one_line_error(*run(capsys, "roundtrip", empty, out, *ck)[::2])
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.full(5000, np.nan, np.float32), 16000, subtype="FLOAT")
+    assert "NaN" in one_line_error(*run(capsys, "roundtrip", nan, out, *ck)[::2])
+    wrong = tmp_path / "wrong.nemo"
+    wrong.write_bytes(b"\0" * 2048)
+    assert "wrong.nemo" in one_line_error(*run(capsys, "roundtrip", stereo_wav, out, "--checkpoint", wrong)[::2])
+
+
+def test_damaged_bitstream_is_an_error_not_audio(capsys, tmp_path, stereo_wav, small_nemo):
+    bitstream = tmp_path / "x.lfsc"
+    run(capsys, "encode", stereo_wav, bitstream, "--checkpoint", small_nemo)
+    data = bytearray(bitstream.read_bytes())
+    data[-3] ^= 0xFF
+    bitstream.write_bytes(bytes(data))
+    line = one_line_error(*run(capsys, "decode", bitstream, tmp_path / "d.wav", "--checkpoint", small_nemo)[::2])
+    assert "damaged" in line and not (tmp_path / "d.wav").exists()
+
+
+def test_a_clip_shorter_than_the_minimum_is_padded_and_trimmed(capsys, tmp_path, small_nemo):
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(1000, 0.1, np.float32), 22050)
+    out = tmp_path / "o.wav"
+    code, _, err = run(capsys, "roundtrip", short, out, "--checkpoint", small_nemo)
+    assert code == 0 and "zero-padded" in err
+    assert sf.info(out).frames == 1000
+
+
+def test_wrong_architecture_checkpoint_is_named(capsys, tmp_path, stereo_wav, small_nemo):
+    import tarfile
+
+    import yaml
+
+    bad = tmp_path / "other.nemo"
+    with tarfile.open(small_nemo) as src, tarfile.open(bad, "w:") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()
+            if member.name.endswith("model_config.yaml"):
+                config = yaml.safe_load(data)
+                config["audio_decoder"]["_target_"] = "nemo.collections.tts.modules.audio_codec_modules.ResNetDecoder"
+                data = yaml.safe_dump(config).encode()
+            import io
+
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    line = one_line_error(*run(capsys, "roundtrip", stereo_wav, tmp_path / "o.wav", "--checkpoint", bad)[::2])
+    assert "another architecture" in line and "ResNetDecoder" in line
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "codec.cli", "roundtrip", str(tmp_path / "missing.flac"), str(tmp_path / "o.wav")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "no such file" in result.stderr
