@@ -1,0 +1,83 @@
+"""The identity "codec" and the MUSHRA low-pass anchors (ITU-R BS.1534): calibration references, no bitstream.
+
+They work at the caller's sample rate (no resampling, so identity is bit-exact at any rate). Their payload is the
+float32 PCM of the output, so a measured bitrate is 32 x the rate; their nominal bitrate is 0, meaning "not a
+bitstream codec".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec.registry import Codec, RoundTrip
+
+# Direct encode()/decode() calls need a rate; BS.1534 listening tests use 48 kHz material.
+DEFAULT_RATE = 48000
+
+
+class _AnyRateCodec(Codec):
+    """A codec that works at whatever rate its input has."""
+
+    nominal_bitrate = 0.0
+
+    def __init__(self, sample_rate: int = DEFAULT_RATE):
+        self.sample_rate = int(sample_rate)
+
+    def _at_rate(self, sample_rate: int) -> "_AnyRateCodec":
+        raise NotImplementedError
+
+    def roundtrip(self, audio: np.ndarray, sample_rate: int) -> RoundTrip:
+        """Round trip at the caller's rate: nothing is resampled."""
+        return Codec.roundtrip(self._at_rate(sample_rate), audio, sample_rate)
+
+    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
+        """The payload is the output's float32 PCM."""
+        return np.frombuffer(payload, dtype=np.float32)[:num_samples].copy()
+
+
+class Identity(_AnyRateCodec):
+    """Returns its input bit-exactly: every metric must read perfect on it."""
+
+    name = "identity"
+
+    def _at_rate(self, sample_rate: int) -> "Identity":
+        return Identity(sample_rate)
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """The float32 samples themselves."""
+        return np.asarray(audio, dtype=np.float32).tobytes()
+
+
+class LowpassAnchor(_AnyRateCodec):
+    """Zero-phase low-pass anchor: flat to `cutoff`, a raised-cosine transition, nothing above `stop`.
+
+    Filtering is a multiplication in one zero-padded FFT of the whole signal: zero phase (no delay) and an
+    attenuation above `stop` limited only by float32 rounding. The transition (5 % of the cut-off) keeps the
+    ringing of the impulse response within a few milliseconds.
+    """
+
+    TRANSITION = 0.05  # transition width as a fraction of the cut-off
+    PAD_SECONDS = 0.05  # zero padding against circular wrap-around of the ringing
+
+    def __init__(self, cutoff: float, sample_rate: int = DEFAULT_RATE):
+        super().__init__(sample_rate)
+        self.cutoff = float(cutoff)
+        self.stop = self.cutoff * (1.0 + self.TRANSITION)
+        self.name = f"lowpass-{self.cutoff / 1000:g}k"
+
+    def _at_rate(self, sample_rate: int) -> "LowpassAnchor":
+        return LowpassAnchor(self.cutoff, sample_rate)
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """The float32 PCM of the low-passed input."""
+        return self.filter(audio).tobytes()
+
+    def filter(self, audio: np.ndarray) -> np.ndarray:
+        """Low-pass `audio` (at this codec's rate) without delay; as long as the input."""
+        audio = np.asarray(audio, dtype=np.float64)
+        n = len(audio)
+        nfft = 1 << int(np.ceil(np.log2(n + int(self.PAD_SECONDS * self.sample_rate) + 1)))
+        freqs = np.fft.rfftfreq(nfft, 1.0 / self.sample_rate)
+        position = np.clip((freqs - self.cutoff) / (self.stop - self.cutoff), 0.0, 1.0)
+        gain = 0.5 * (1.0 + np.cos(np.pi * position))
+        return np.fft.irfft(np.fft.rfft(audio, nfft) * gain, nfft)[:n].astype(np.float32)

@@ -1,0 +1,219 @@
+"""Reference codecs on real speech: length, alignment, bitrate, bit-exact identity, anchors' stop band, quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codec.audio import load_audio, resample
+from codec.errors import UserError
+from codec.registry import get_codec, list_codecs
+
+pytest.importorskip("pycodec2", reason="the reference codecs need pycodec2 (pip install pycodec2)")
+pytest.importorskip("av", reason="the reference codecs need PyAV (pip install av)")
+
+from codec.baselines.codec2 import Codec2, unpack_frames  # noqa: E402
+from codec.baselines.delay import measure_delay, measure_envelope_delay  # noqa: E402
+from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _encode_packets, missing_ffmpeg_codec  # noqa: E402
+from codec.baselines.reference import LowpassAnchor  # noqa: E402
+
+CLIP_SECONDS = 6.0
+# Residual delay allowed after compensation, in samples at the codec's native rate.
+MAX_WAVEFORM_DELAY = 1.0
+# Codec2 keeps no phase, so only its energy envelope can be aligned; eval.sanity treats envelope lags within
+# 4 ms as no delay, and the envelope estimate itself scatters by about +-20 samples between utterances.
+MAX_ENVELOPE_DELAY = 32
+MIN_WAVEFORM_CORRELATION = 0.7  # below this a waveform delay estimate means nothing
+ANCHOR_MIN_ATTENUATION_DB = 100.0  # measured: about 140 dB (float32 rounding) above the stop edge
+# Codec2 payloads are bit-packed frames plus one frame that flushes the codec's delay; Opus is VBR: measured
+# 5.6-5.9 kbit/s at 6k and 11.5-12.1 at 12k on speech (length framing included).
+BITRATE_TOLERANCE = 0.10
+
+WAVEFORM_CODECS = ["identity", "lowpass-3.5k", "lowpass-7k", "opus-6k", "opus-8k", "opus-12k", "opus-16k",
+                   "opus-24k", "opus", "amr-nb-4.75", "amr-nb-12.2"]
+CODEC2_CODECS = ["codec2-3200", "codec2-2400", "codec2-1600", "codec2-1400", "codec2-1300", "codec2-1200",
+                 "codec2-700c"]
+
+
+@pytest.fixture(scope="module")
+def speech() -> tuple[np.ndarray, int]:
+    """The first English utterance of the bundled speech set (at most CLIP_SECONDS), at its own rate."""
+    from eval.manifest import default_manifest, load_manifest
+
+    path = default_manifest()
+    if not path.exists():
+        pytest.skip(f"bundled speech not there yet ({path}): the reference-codec tests need real speech")
+    utterances = load_manifest(path)
+    chosen = next((u for u in utterances if u.lang == "en"), utterances[0])
+    audio = load_audio(chosen.audio_path)
+    return audio.samples[: int(CLIP_SECONDS * audio.sample_rate)], audio.sample_rate
+
+
+_ROUNDTRIPS: dict[str, object] = {}
+
+
+def roundtrip(name: str, speech: tuple[np.ndarray, int], **options):
+    """Round-trip the clip once per codec and options in this module."""
+    key = name + repr(sorted(options.items()))
+    if key not in _ROUNDTRIPS:
+        _ROUNDTRIPS[key] = get_codec(name, **options).roundtrip(*speech)
+    return _ROUNDTRIPS[key]
+
+
+def at_native_rate(name: str, speech, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Reference and decoded audio at the codec's native rate (the caller's for rate-free codecs)."""
+    samples, rate = speech
+    native = next(entry.sample_rate for entry in list_codecs() if entry.name == name) or rate
+    return resample(samples, rate, native), resample(audio, rate, native), native
+
+
+def test_registry_holds_every_reference_codec():
+    names = {entry.name for entry in list_codecs()}
+    assert set(WAVEFORM_CODECS + CODEC2_CODECS) <= names
+
+
+@pytest.mark.parametrize("name", WAVEFORM_CODECS)
+def test_waveform_codecs_are_aligned_to_a_sample(name, speech):
+    result = roundtrip(name, speech)
+    assert len(result.audio) == len(speech[0])
+    assert result.sample_rate == speech[1]
+    reference, decoded, native = at_native_rate(name, speech, result.audio)
+    delay, peak = measure_delay(reference, decoded, max_lag=native // 20)
+    assert peak > MIN_WAVEFORM_CORRELATION
+    assert abs(delay) < MAX_WAVEFORM_DELAY, f"{name}: {delay:.2f} samples late at {native} Hz"
+
+
+@pytest.mark.parametrize("options", [{"bitrate": 9000}, {"bitrate": 8000, "sample_rate": 8000}])
+def test_opus_at_any_bitrate_and_narrowband(options, speech):
+    result = roundtrip("opus", speech, **options)
+    assert len(result.audio) == len(speech[0])
+    reference, decoded = resample(speech[0], speech[1], 8000), resample(result.audio, speech[1], 8000)
+    delay, peak = measure_delay(reference, decoded, max_lag=400)
+    assert peak > MIN_WAVEFORM_CORRELATION
+    assert abs(delay) < MAX_WAVEFORM_DELAY
+    assert result.measured_bitrate == pytest.approx(options["bitrate"], rel=BITRATE_TOLERANCE)
+
+
+@pytest.mark.parametrize("name", CODEC2_CODECS)
+def test_codec2_envelope_is_aligned(name, speech):
+    result = roundtrip(name, speech)
+    assert len(result.audio) == len(speech[0])
+    reference, decoded, native = at_native_rate(name, speech, result.audio)
+    delay = measure_envelope_delay(reference, decoded, native, max_lag=native // 10)
+    assert abs(delay) < MAX_ENVELOPE_DELAY, f"{name}: envelope {delay:.1f} samples late"
+
+
+@pytest.mark.parametrize("name", CODEC2_CODECS + ["opus-6k", "opus-12k"])
+def test_measured_bitrate_is_near_nominal(name, speech):
+    result = roundtrip(name, speech)
+    nominal = get_codec(name).nominal_bitrate
+    assert result.measured_bitrate == pytest.approx(nominal, rel=BITRATE_TOLERANCE)
+
+
+@pytest.mark.parametrize("mode", ["1300", "700C"])
+def test_codec2_bit_packing_is_lossless(mode, speech):
+    # 1300 and 700C frames do not fill whole bytes: the payload must be dense and unpack to libcodec2's frames.
+    import pycodec2
+
+    codec = Codec2(mode)
+    samples = resample(*speech, 8000)
+    payload = codec.encode(samples)
+    state = pycodec2.Codec2(int(mode.rstrip("C")))
+    step, bits = state.samples_per_frame(), state.bits_per_frame()
+    pcm = np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    pcm = np.pad(pcm, (0, -(len(pcm) + codec.delay) % step + codec.delay))
+    direct = [state.encode(pcm[i : i + step]) for i in range(0, len(pcm), step)]
+    assert len(payload) == -(-len(direct) * bits // 8)
+    assert unpack_frames(payload, bits, state.bytes_per_frame()) == direct
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+def test_identity_is_bit_exact_at_any_rate(rate, speech):
+    samples = resample(*speech, rate)
+    result = get_codec("identity").roundtrip(samples, rate)
+    assert result.audio.dtype == np.float32
+    assert np.array_equal(result.audio, samples)
+    assert result.payload_bytes == 4 * len(samples)
+
+
+@pytest.mark.parametrize("cutoff", [3500.0, 7000.0])
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_anchor_removes_everything_above_its_cutoff(cutoff, rate, speech):
+    samples = resample(*speech, rate)
+    if cutoff >= rate / 2:
+        pytest.skip("cut-off above Nyquist")
+    anchor = get_codec(f"lowpass-{cutoff / 1000:g}k")
+    output = anchor.roundtrip(samples, rate).audio
+    assert len(output) == len(samples)
+    window = np.blackman(len(samples))
+    freqs = np.fft.rfftfreq(len(samples), 1.0 / rate)
+    before = np.abs(np.fft.rfft(samples * window)) ** 2
+    after = np.abs(np.fft.rfft(output * window)) ** 2
+    stop = freqs > cutoff * (1 + LowpassAnchor.TRANSITION) + 50  # + the Blackman window's main lobe
+    attenuation = 10 * np.log10(before[stop].sum() / after[stop].sum())
+    assert attenuation > ANCHOR_MIN_ATTENUATION_DB
+    passband = (freqs > 100) & (freqs < 0.9 * cutoff)
+    assert 10 * np.log10(after[passband].sum() / before[passband].sum()) == pytest.approx(0.0, abs=0.01)
+
+
+def _log_spectral_distance(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:
+    """Mean over speech frames of the RMS difference of 0-4 kHz log power spectra (dB), at 8 kHz."""
+    reference, decoded = resample(reference, rate, 8000), resample(decoded, rate, 8000)
+    window, hop = np.hanning(256), 128
+    count = (len(reference) - 256) // hop
+    frames = np.arange(count)[:, None] * hop + np.arange(256)
+    ref_db = 10 * np.log10(np.abs(np.fft.rfft(reference[frames] * window)) ** 2 + 1e-10)
+    deg_db = 10 * np.log10(np.abs(np.fft.rfft(decoded[frames] * window)) ** 2 + 1e-10)
+    energy = ref_db.max(axis=1)
+    speech_frames = energy > energy.max() - 40
+    return float(np.mean(np.sqrt(np.mean((ref_db - deg_db)[speech_frames] ** 2, axis=1))))
+
+
+def test_quality_ordering_by_log_spectral_distance(speech):
+    distance = {name: _log_spectral_distance(speech[0], roundtrip(name, speech).audio, speech[1])
+                for name in ("identity", "opus-12k", "codec2-3200", "codec2-700c")}
+    assert distance["identity"] == 0.0
+    assert distance["opus-12k"] < distance["codec2-3200"] < distance["codec2-700c"], distance
+
+
+def test_opus_pre_skip_matches_the_encoder():
+    # The decoder drops OPUS_PRE_SKIP samples; the encoder states its own look-ahead in its OpusHead.
+    for rate in (8000, 16000):
+        _, head = _encode_packets("libopus", np.zeros(4000, np.int16), rate, 12000, {"application": "voip"})
+        assert int.from_bytes(head[10:12], "little") == OPUS_PRE_SKIP
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("opus", {"bitrate": 5000}, "out of range"),
+        ("opus", {"bitrate": 600000}, "out of range"),
+        ("opus", {"sample_rate": 44100}, "not supported"),
+        ("codec2-3200", {"bitrate": 1600}, "takes no options"),
+        ("codec2-9999", {}, "codec2-3200"),
+    ],
+)
+def test_bad_requests_are_user_errors(name, options, message):
+    with pytest.raises(UserError, match=message):
+        get_codec(name, **options)
+
+
+def test_missing_ffmpeg_codec_names_the_package():
+    assert missing_ffmpeg_codec("libopus") == ""
+    assert "pip install av" in missing_ffmpeg_codec("no-such-codec")
+
+
+def test_codec_table_lists_every_codec_with_its_measured_bitrate(speech):
+    from codec.codec_table import format_codec_table
+
+    entries = list_codecs()
+    lines = format_codec_table(entries).splitlines()
+    assert len(lines) == len(entries) + 2  # header, one row per codec, the footnote
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    assert set(rows) == {entry.name for entry in entries}
+    # name, rate, Hz, nominal, kbit/s, measured, kbit/s, available
+    assert rows["codec2-700c"][3:5] == ["0.7", "kbit/s"]
+    assert float(rows["codec2-700c"][5]) == pytest.approx(0.7, rel=BITRATE_TOLERANCE)
+    assert float(rows["opus-12k"][5]) == pytest.approx(12, rel=BITRATE_TOLERANCE)
+    assert rows["identity"][1:4] == ["input's", "no", "bitstream"]
+    assert rows["codec2-3200"][-1] == "yes"
