@@ -1,0 +1,156 @@
+"""CER/WER through ASR: faster-whisper on the bundled multilingual Whisper-base model (or any local CT2 model).
+
+Decoding is pinned for reproducibility: forced language, greedy (beam_size=1, temperature 0 with no fallback),
+no conditioning on previous text, no VAD. The model is loaded once per process and per folder.
+Error rates come from jiwer edit operations kept as counts, so corpus-level rates are exact sums.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from codec.audio import resample
+from codec.errors import UserError
+from eval import textnorm
+
+ASR_RATE = 16000
+DECODING = "greedy (beam_size=1, temperature=0), forced language, condition_on_previous_text=False, no VAD"
+_MODELS: dict[tuple[str, str], object] = {}
+_active_dir: Path | None = None
+
+
+def set_model_dir(model_dir: str | Path | None) -> None:
+    """Use this CTranslate2 Whisper folder for `transcribe` (None: the bundled Whisper-base)."""
+    global _active_dir
+    if model_dir is not None:
+        model_dir = Path(model_dir)
+        if not (model_dir / "model.bin").is_file():
+            raise UserError(f"{model_dir}: not a CTranslate2 Whisper model folder (no model.bin); convert it with ct2-transformers-converter")
+    _active_dir = model_dir
+
+
+def model_dir() -> Path:
+    """Folder of the ASR model in use."""
+    if _active_dir is not None:
+        return _active_dir
+    from eval.asr_model import bundled_model_dir
+
+    try:
+        return bundled_model_dir()
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+
+
+def device() -> tuple[str, str]:
+    """(device, compute_type): float16 on CUDA when CTranslate2 sees a GPU, else int8 on the CPU."""
+    import ctranslate2
+
+    return ("cuda", "float16") if ctranslate2.get_cuda_device_count() > 0 else ("cpu", "int8")
+
+
+def _model():
+    folder = model_dir()
+    dev, compute_type = device()
+    key = (str(folder), dev)
+    if key not in _MODELS:
+        from faster_whisper import WhisperModel
+
+        _MODELS[key] = WhisperModel(str(folder), device=dev, compute_type=compute_type, cpu_threads=os.cpu_count() or 1)
+    return _MODELS[key]
+
+
+def model_id() -> str:
+    """Identity of the ASR set-up for caches and reports: model sha256 prefix, compute type, decoding settings."""
+    from eval.asr_model import MODEL_SHA256, bundled_model_dir
+
+    folder = model_dir()
+    digest = MODEL_SHA256 if _active_dir is None or folder == bundled_model_dir() else _sha256(folder / "model.bin")
+    return f"whisper-ct2:{digest[:16]}:{device()[1]}:{DECODING}"
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def transcribe(audio: np.ndarray, sr: int, lang: str) -> str:
+    """Transcribe mono audio in language `lang` (ISO 639-1, e.g. 'en', 'fr'); returns the raw text."""
+    x = resample(np.asarray(audio, dtype=np.float32), sr, ASR_RATE)
+    segments, _ = _model().transcribe(
+        x,
+        language=lang.split("-")[0].lower(),
+        beam_size=1,
+        temperature=0.0,
+        condition_on_previous_text=False,
+        vad_filter=False,
+    )
+    return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+@dataclass
+class Errors:
+    """Edit operations between a normalised reference and hypothesis (characters or words)."""
+
+    hits: int
+    substitutions: int
+    deletions: int
+    insertions: int
+
+    @property
+    def reference_length(self) -> int:
+        """Number of reference units."""
+        return self.hits + self.substitutions + self.deletions
+
+    @property
+    def rate(self) -> float:
+        """(S + D + I) / N."""
+        return (self.substitutions + self.deletions + self.insertions) / self.reference_length
+
+    def to_dict(self) -> dict:
+        """Plain dict for result rows."""
+        return asdict(self)
+
+
+def char_errors(ref_text: str, hyp_text: str, lang: str) -> Errors:
+    """Character edit operations after normalisation; raises ValueError on an empty normalised reference."""
+    return _errors(textnorm.for_cer(ref_text, lang), textnorm.for_cer(hyp_text, lang), words=False)
+
+
+def word_errors(ref_text: str, hyp_text: str, lang: str) -> Errors:
+    """Word edit operations after normalisation; raises ValueError for unsegmented scripts or an empty reference."""
+    if not textnorm.has_words(lang):
+        raise ValueError(f"WER is not defined for unsegmented script language {lang!r}; use CER")
+    return _errors(textnorm.normalize(ref_text, lang), textnorm.normalize(hyp_text, lang), words=True)
+
+
+def _errors(ref: str, hyp: str, words: bool) -> Errors:
+    import jiwer
+
+    if not ref:
+        raise ValueError("the reference transcript is empty after normalisation")
+    if not hyp:  # jiwer refuses empty hypotheses; everything was deleted
+        n = len(ref.split()) if words else len(ref)
+        return Errors(hits=0, substitutions=0, deletions=n, insertions=0)
+    out = jiwer.process_words(ref, hyp) if words else jiwer.process_characters(ref, hyp)
+    return Errors(out.hits, out.substitutions, out.deletions, out.insertions)
+
+
+def cer(ref_text: str, hyp_text: str, lang: str) -> float:
+    """Character error rate of one utterance after per-language normalisation."""
+    return char_errors(ref_text, hyp_text, lang).rate
+
+
+def wer(ref_text: str, hyp_text: str, lang: str) -> float:
+    """Word error rate of one utterance after per-language normalisation."""
+    return word_errors(ref_text, hyp_text, lang).rate

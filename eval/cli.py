@@ -1,0 +1,101 @@
+"""`lfsc-eval`: batch evaluation of codecs over a manifest or folder, reports, and run comparison."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from codec.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lfsc-eval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="round-trip every utterance through every codec and write a report")
+    run.add_argument("--codec", action="append", required=True, metavar="NAME", help="codec name (repeatable); see `lfsc-codec list`")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest (default: the bundled assets/speech set)")
+    source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
+    run.add_argument("--lang", help="ISO 639-1 language of the --folder audio (needed for CER/WER)")
+    run.add_argument("--out", type=Path, required=True, help="run folder (created; an existing run there is resumed)")
+    run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
+    run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
+    run.add_argument("--keep-audio", action="store_true", help="save decoded audio under OUT/audio/ (linked from the report)")
+    run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
+    run.add_argument("--limit", type=int, help="only the first N utterances")
+    run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
+    run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
+
+    report = sub.add_parser("report", help="rewrite the CSV/JSON/Markdown/HTML report of a run folder")
+    report.add_argument("run", type=Path)
+
+    compare = sub.add_parser("compare", help="paired per-utterance differences between two runs (B - A)")
+    compare.add_argument("run_a", type=Path)
+    compare.add_argument("run_b", type=Path)
+    compare.add_argument("--json", type=Path, help="also write the comparison as JSON here")
+
+    sub.add_parser("metrics", help="list the metrics with their rates and ranges")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from eval import manifest as manifests
+    from eval.runner import run
+
+    if args.folder is not None:
+        utterances = manifests.load_folder(args.folder, args.lang)
+        source = f"folder {args.folder.resolve()}"
+    else:
+        if args.lang is not None:
+            raise UserError("--lang applies to --folder input only: a manifest names each utterance's language")
+        path = args.manifest or manifests.default_manifest()
+        utterances = manifests.load_manifest(path)
+        source = f"manifest {Path(path).resolve()}"
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UserError(f"--limit must be at least 1, got {args.limit}")
+        utterances = utterances[: args.limit]
+    result = run(
+        utterances, args.codec, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
+        jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
+    )
+    print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
+          f"report: {result.out_dir / 'report.html'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `lfsc-eval`."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            from eval.report import write_report
+
+            print(f"report: {write_report(args.run).out_dir / 'report.html'}")
+        elif args.command == "compare":
+            from eval.report import compare, compare_markdown
+
+            result = compare(args.run_a, args.run_b)
+            if args.json is not None:
+                args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+            print(compare_markdown(result))
+        elif args.command == "metrics":
+            from eval.metrics import METRICS
+
+            for spec in METRICS.values():
+                direction = "higher is better" if spec.higher_is_better else "lower is better"
+                print(f"{spec.name:14s} {spec.rate:6d} Hz  range {spec.range[0]:g}..{spec.range[1]:g}  {direction}  {spec.description}")
+            print(f"{'cer, wer':14s} {16000:6d} Hz  range 0..  lower is better  ASR error rates (faster-whisper), with the floor on the original and the delta")
+    except UserError as exc:
+        print(f"lfsc-eval: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

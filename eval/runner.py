@@ -1,0 +1,469 @@
+"""The batch runner: every utterance x every codec -> round trip -> sanity -> metrics -> one result row.
+
+Rows are appended to `<out>/rows.jsonl` as they are produced (flush + fsync), so a run killed at any point
+resumes where it stopped; every value also goes to the content-hash cache, so a new run over the same audio
+and codecs (e.g. after adding one codec) only computes what is new. CPU metrics run in a process pool when
+`jobs > 1`; model metrics (ASR, speaker) run in the calling process with each model loaded once.
+Only one utterance's audio (plus the pairs waiting in the pool) is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+import numpy as np
+
+from codec.audio import RESAMPLER, load_audio, save_audio
+from codec.errors import UserError
+from codec.registry import Codec, get_codec, list_codecs
+from eval import asr, sanity, speaker, stats, textnorm
+from eval.cache import Cache, atomic_write_text, audio_sha256, default_dir
+from eval.manifest import Utterance
+from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
+
+ASR_METRICS = ("cer", "wer")
+ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
+SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
+ROWS = "rows.jsonl"
+RUN_MANIFEST = "run.json"
+
+
+class CancelFlag(Protocol):
+    """Anything with is_set(), e.g. threading.Event (the GUI sets it from its thread)."""
+
+    def is_set(self) -> bool: ...
+
+
+Progress = Callable[[int, int, str], None]  # (units done, units total, message)
+
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    out_dir: Path
+    rows_total: int  # rows now in rows.jsonl
+    rows_new: int  # rows produced by this call
+    rows_from_cache: int  # of the new rows, those built entirely from the cache
+    cancelled: bool
+    cache_hits: int
+    cache_misses: int
+
+
+def check_metrics(names: Iterable[str] | None) -> tuple[str, ...]:
+    """Validate metric names (None: all of them); 'asr' stands for cer + wer."""
+    if names is None:
+        return ALL_METRICS
+    out: list[str] = []
+    for name in names:
+        expanded = ASR_METRICS if name == "asr" else (name,)
+        for item in expanded:
+            if item not in ALL_METRICS:
+                raise UserError(f"unknown metric {item!r}: choose from {', '.join(ALL_METRICS)} (or 'asr')")
+            if item not in out:
+                out.append(item)
+    if not out:
+        raise UserError("no metrics selected")
+    return tuple(out)
+
+
+def codec_settings(codec: Codec) -> dict | None:
+    """What identifies a codec's output (None: the codec does not describe itself, so it is never cached).
+
+    A codec may expose a `settings` dict (e.g. its checkpoint sha256); the registry's baselines are fully
+    described by their class and simple attributes.
+    """
+    described = getattr(codec, "settings", None)
+    if described is None and not type(codec).__module__.startswith("codec.baselines"):
+        return None
+    plain = {k: v for k, v in vars(codec).items() if not k.startswith("_") and isinstance(v, (int, float, str, bool))}
+    return {"class": f"{type(codec).__module__}.{type(codec).__qualname__}", **plain, **(described or {})}
+
+
+def _metric_key(name: str) -> str:
+    if name == "speaker_sim":
+        return f"speaker_sim/{speaker.model_version()}/{SANITY_VERSION}"
+    return f"{name}/{METRICS[name].version}/{SANITY_VERSION}"
+
+
+def _cpu_metrics(names: tuple[str, ...], ref: np.ndarray, deg: np.ndarray, sr: int) -> dict[str, dict]:
+    """Compute signal metrics; each result is {'value': x} or {'missing': reason} (runs in pool workers)."""
+    out: dict[str, dict] = {}
+    for name in names:
+        try:
+            out[name] = {"value": compute(name, ref, deg, sr)}
+        except MetricError as exc:
+            out[name] = {"missing": str(exc)}
+    return out
+
+
+class _RowFile:
+    """rows.jsonl opened for appending; a line cut short by a kill is dropped on open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: set[tuple[str, str]] = set()
+        if path.exists():
+            data = path.read_bytes()
+            end = data.rfind(b"\n") + 1
+            if end != len(data):
+                with open(path, "r+b") as f:
+                    f.truncate(end)
+            for line in data[:end].decode("utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.done.add((row["utt_id"], row["codec"]))
+        self._f = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict) -> None:
+        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self.done.add((row["utt_id"], row["codec"]))
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for package in ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "jiwer", "num2words", "faster-whisper",
+                    "ctranslate2", "Resemblyzer", "torch", "pycodec2", "av", "lfsc-workbench"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cache: Cache, jobs: int) -> dict:
+    """Everything needed to reproduce a run's numbers."""
+    entries = {e.name: e.description for e in list_codecs()}
+    info: dict = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": sys.argv,
+        "input": source,
+        "codecs": [
+            {"name": c.name, "description": entries.get(c.name, ""), "nominal_bitrate": c.nominal_bitrate,
+             "settings": codec_settings(c), "cached": codec_settings(c) is not None}
+            for c in codecs
+        ],
+        "metrics": {
+            name: {"label": METRICS[name].label, "rate": METRICS[name].rate, "version": _metric_key(name),
+                   "description": METRICS[name].description}
+            for name in metrics if name in METRICS
+        },
+        "normaliser": textnorm.VERSION,
+        "resampler": RESAMPLER,
+        "sanity": {"version": SANITY_VERSION, "max_delay_s": sanity.MAX_DELAY_S,
+                   "min_waveform_correlation": sanity.MIN_CORRELATION,
+                   "min_envelope_correlation": sanity.MIN_ENVELOPE_CORRELATION},
+        "bootstrap": {"seed": stats.SEED, "resamples": stats.RESAMPLES},
+        "jobs": jobs,
+        "cache": str(cache.root) if cache.root else "disabled",
+        "packages": _package_versions(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    if "speaker_sim" in metrics:
+        info["speaker_model"] = speaker.describe()
+    if any(m in metrics for m in ASR_METRICS):
+        folder = asr.model_dir()
+        info["asr"] = {
+            "model_dir": str(folder),
+            "model_id": asr.model_id(),
+            "files": {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()},
+            "device": "/".join(asr.device()),
+            "decoding": asr.DECODING,
+        }
+    try:
+        import torch
+
+        info["device"] = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        info["device"] = "cpu"
+    return info
+
+
+class _Runner:
+    def __init__(self, out_dir: Path, metrics: tuple[str, ...], cache: Cache, keep_audio: bool, jobs: int) -> None:
+        self.out_dir = out_dir
+        self.metrics = metrics
+        self.cpu = tuple(m for m in metrics if m in METRICS and not METRICS[m].needs_model)
+        self.want_asr = any(m in ASR_METRICS for m in metrics)
+        self.want_speaker = "speaker_sim" in metrics
+        self.cache = cache
+        self.keep_audio = keep_audio
+        self.pool = ProcessPoolExecutor(jobs, mp_context=_spawn()) if jobs > 1 else None
+        self.pending: dict[Future, dict] = {}
+        self.asr_key = f"asr-hyp/{asr.model_id()}" if self.want_asr else ""
+
+    # --- per utterance -------------------------------------------------------------------------------
+    def original_hypothesis(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str) -> dict:
+        """ASR of the original audio (the floor), cached."""
+        if not utt.lang:
+            return {"missing": "no language given (use --lang or a manifest with 'lang')"}
+        hit = self.cache.get(ref_sha, "original", self.asr_key)
+        if hit is None:
+            hit = {"text": asr.transcribe(ref, sr, utt.lang)}
+            self.cache.put(ref_sha, "original", self.asr_key, hit)
+        return hit
+
+    # --- per unit ------------------------------------------------------------------------------------
+    def audio_path(self, codec: Codec, utt: Utterance) -> Path:
+        return self.out_dir / "audio" / codec.name / f"{utt.id}.wav"
+
+    def start_unit(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str, codec: Codec, ckey: str | None,
+                   original: dict | None, ref_embedding: Callable[[], np.ndarray]) -> dict | None:
+        """Build a row from the cache or compute it; returns the row when done, None when it waits on the pool."""
+        row = {
+            "utt_id": utt.id, "lang": utt.lang, "speaker": utt.speaker, "duration": round(utt.duration, 4),
+            "reference_audio": str(utt.audio_path), "text": utt.text, "codec": codec.name,
+            "nominal_bitrate": codec.nominal_bitrate, "metrics": {}, "missing": {}, "cached": False,
+        }
+        cache = self.cache if ckey is not None else Cache(None)
+        ckey = ckey or ""
+        saved = self.audio_path(codec, utt)
+        head = cache.get(ref_sha, ckey, SANITY_VERSION)
+        results = {m: cache.get(ref_sha, ckey, _metric_key(m)) for m in self.metrics if m in METRICS}
+        hyp = cache.get(ref_sha, ckey, self.asr_key) if self.want_asr and original and "text" in original else None
+        need_asr = self.want_asr and original is not None and "text" in original and hyp is None
+        complete = head is not None and all(v is not None for v in results.values()) and not need_asr
+        if complete and (not self.keep_audio or saved.exists()):
+            row.update(head["roundtrip"], sanity=head["sanity"], cached=True)
+            if saved.exists():
+                row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
+            self._asr_fields(row, utt, original, hyp)
+            self._finish_metrics(row, results)
+            return row
+
+        t0 = time.perf_counter()
+        rt = codec.roundtrip(ref, sr)
+        check, deg = sanity.check_pair(ref, sr, rt.audio, rt.sample_rate)
+        roundtrip = {"payload_bytes": rt.payload_bytes, "measured_bitrate": round(rt.measured_bitrate, 2),
+                     "rtf": round(rt.rtf, 5), "encode_seconds": round(rt.encode_seconds, 4),
+                     "decode_seconds": round(rt.decode_seconds, 4)}
+        head = {"roundtrip": roundtrip, "sanity": check.to_dict()}
+        cache.put(ref_sha, ckey, SANITY_VERSION, head)
+        row.update(roundtrip, sanity=head["sanity"])
+        if self.keep_audio:
+            tmp = saved.with_name(f".tmp-{saved.name}")
+            save_audio(tmp, rt.audio, rt.sample_rate)
+            os.replace(tmp, saved)
+        if self.keep_audio or saved.exists():
+            row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
+
+        refuse_all = f"decoded audio holds {check.deg_nonfinite} NaN/infinite samples" if check.deg_nonfinite else ""
+        for name in list(results):
+            if results[name] is not None:
+                continue
+            reason = refuse_all or (check.refuse if name in FAST_METRICS else "")
+            if reason:
+                results[name] = {"missing": reason}
+                cache.put(ref_sha, ckey, _metric_key(name), results[name])
+        if self.want_speaker and results.get("speaker_sim") is None:
+            try:
+                results["speaker_sim"] = {"value": speaker.cosine(ref_embedding(), speaker.embed(deg, sr))}
+            except ValueError as exc:
+                results["speaker_sim"] = {"missing": str(exc)}
+            cache.put(ref_sha, ckey, _metric_key("speaker_sim"), results["speaker_sim"])
+        if need_asr:
+            hyp = {"missing": refuse_all} if refuse_all else {"text": asr.transcribe(deg, sr, utt.lang)}
+            cache.put(ref_sha, ckey, self.asr_key, hyp)
+        self._asr_fields(row, utt, original, hyp)
+
+        todo = tuple(m for m in self.cpu if results.get(m) is None)
+        row["_state"] = {"results": results, "cache": cache, "ref_sha": ref_sha, "ckey": ckey, "t0": t0}
+        if todo and self.pool is not None:
+            self.pending[self.pool.submit(_cpu_metrics, todo, ref, deg, sr)] = row
+            return None
+        return self._complete(row, _cpu_metrics(todo, ref, deg, sr) if todo else {})
+
+    def _complete(self, row: dict, computed: dict[str, dict]) -> dict:
+        state = row.pop("_state")
+        for name, result in computed.items():
+            state["cache"].put(state["ref_sha"], state["ckey"], _metric_key(name), result)
+            state["results"][name] = result
+        row["seconds"] = round(time.perf_counter() - state["t0"], 3)
+        self._finish_metrics(row, state["results"])
+        return row
+
+    def _finish_metrics(self, row: dict, results: dict[str, dict | None]) -> None:
+        for name in self.metrics:
+            if name in METRICS:
+                result = results[name]
+                if "value" in result:
+                    row["metrics"][name] = result["value"]
+                else:
+                    row["missing"][name] = result["missing"]
+
+    def _asr_fields(self, row: dict, utt: Utterance, original: dict | None, hyp: dict | None) -> None:
+        """CER/WER of the decoded audio and of the original (the floor), their difference and the counts."""
+        if not self.want_asr:
+            return
+        why = ""
+        if not utt.text.strip():
+            why = "no reference transcript"
+        elif original is None or "missing" in original:
+            why = (original or {}).get("missing", "ASR not run")
+        elif hyp is None or "missing" in hyp:
+            why = (hyp or {}).get("missing", "ASR not run")
+        row["asr_counts"] = {}
+        if original and "text" in original:
+            row["hyp_orig"] = original["text"]
+        if hyp and "text" in hyp:
+            row["hyp"] = hyp["text"]
+        for kind, counter in (("cer", asr.char_errors), ("wer", asr.word_errors)):
+            if kind not in self.metrics:
+                continue
+            if why:
+                for name in (kind, f"{kind}_orig", f"d{kind}"):
+                    row["missing"][name] = why
+                continue
+            try:
+                decoded = counter(utt.text, hyp["text"], utt.lang)
+                floor = counter(utt.text, original["text"], utt.lang)
+            except ValueError as exc:
+                for name in (kind, f"{kind}_orig", f"d{kind}"):
+                    row["missing"][name] = str(exc)
+                continue
+            row["asr_counts"][kind] = decoded.to_dict()
+            row["asr_counts"][f"{kind}_orig"] = floor.to_dict()
+            row["metrics"][kind] = decoded.rate
+            row["metrics"][f"{kind}_orig"] = floor.rate
+            row["metrics"][f"d{kind}"] = decoded.rate - floor.rate
+
+    def drain(self, block: bool) -> list[dict]:
+        """Rows whose pool work has finished (waiting for at least one when `block`)."""
+        if not self.pending:
+            return []
+        done, _ = wait(list(self.pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        return [self._complete(self.pending.pop(f), f.result()) for f in done]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _spawn():
+    import multiprocessing
+
+    # fork after torch/CTranslate2 have started threads can deadlock the children
+    return multiprocessing.get_context("spawn")
+
+
+def run(
+    utterances: list[Utterance],
+    codec_names: list[str],
+    out_dir: str | Path,
+    metrics: Iterable[str] | None = None,
+    asr_model: str | Path | None = None,
+    keep_audio: bool = False,
+    jobs: int = 1,
+    cache_dir: str | Path | None | bool = True,
+    progress: Progress | None = None,
+    cancel: CancelFlag | None = None,
+    show_progress_bar: bool = False,
+    source: str = "",
+    write_report: bool = True,
+) -> RunResult:
+    """Evaluate every utterance through every codec into `out_dir` (resuming what is there) and write the report.
+
+    cache_dir: True for the default cache folder, a path for another, None/False to disable caching.
+    progress(done, total, message) is called after each (utterance, codec) pair; setting `cancel` stops the
+    run after the pair in progress (rows already written stay valid and a later run resumes).
+    """
+    if not utterances:
+        raise UserError("nothing to evaluate: the input lists no utterances")
+    if not codec_names:
+        raise UserError("no codec given: name at least one (see `lfsc-codec list`)")
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
+    metric_names = check_metrics(metrics)
+    codecs = [get_codec(name) for name in dict.fromkeys(codec_names)]
+    if asr_model is not None:
+        asr.set_model_dir(asr_model)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Cache(default_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None))
+    atomic_write_text(out / RUN_MANIFEST, json.dumps(run_manifest(codecs, metric_names, source, cache, jobs), indent=2))
+
+    rows = _RowFile(out / ROWS)
+    runner = _Runner(out, metric_names, cache, keep_audio, jobs)
+    keys = {c.name: (json.dumps(s, sort_keys=True) if (s := codec_settings(c)) is not None else None) for c in codecs}
+    total = len(utterances) * len(codecs)
+    done = sum(1 for u in utterances for c in codecs if (u.id, c.name) in rows.done)
+    new = from_cache = 0
+    cancelled = False
+    bar = None
+    if show_progress_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=done, unit="pair", desc="evaluating", dynamic_ncols=True)
+
+    def emit(row: dict) -> None:
+        nonlocal done, new, from_cache
+        rows.write(row)
+        done += 1
+        new += 1
+        from_cache += bool(row["cached"])
+        message = f"{row['utt_id']} / {row['codec']}"
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(message[-40:])
+        if progress is not None:
+            progress(done, total, message)
+
+    try:
+        for utt in utterances:
+            todo = [c for c in codecs if (utt.id, c.name) not in rows.done]
+            if not todo:
+                continue
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            audio = load_audio(utt.audio_path)
+            ref, sr = audio.samples, audio.sample_rate
+            ref_sha = audio_sha256(ref, sr)
+            original = runner.original_hypothesis(utt, ref, sr, ref_sha) if runner.want_asr and utt.text.strip() else None
+            embedding: list[np.ndarray] = []
+
+            def ref_embedding() -> np.ndarray:
+                if not embedding:
+                    embedding.append(speaker.embed(ref, sr))
+                return embedding[0]
+
+            for codec in todo:
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                row = runner.start_unit(utt, ref, sr, ref_sha, codec, keys[codec.name], original, ref_embedding)
+                if row is not None:
+                    emit(row)
+                for finished in runner.drain(block=len(runner.pending) >= 2 * jobs):
+                    emit(finished)
+            if cancelled:
+                break
+        while runner.pending:
+            for finished in runner.drain(block=True):
+                emit(finished)
+    finally:
+        runner.close()
+        rows.close()
+        if bar is not None:
+            bar.close()
+    if write_report and not cancelled:
+        from eval.report import write_report as write
+
+        write(out)
+    return RunResult(out, len(rows.done), new, from_cache, cancelled, cache.hits, cache.misses)

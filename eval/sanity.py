@@ -1,0 +1,181 @@
+"""Checks on a (reference, decoded) pair before any metric: rates, delay, length, clipping, DC, silence, NaN.
+
+`check_pair` brings the decoded audio to the reference's rate (explicitly, with the project's resampler),
+estimates the delay by cross-correlation, compensates it when the estimate is trustworthy, and says when
+intrusive metrics must be refused instead of computed on misaligned signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from codec.audio import RESAMPLER, resample
+
+MAX_DELAY_S = 0.25  # codecs in the registry add at most tens of ms; larger lags are not searched
+MIN_CORRELATION = 0.6  # waveform cross-correlation needed to trust a waveform lag (waveform codecs >= 0.79, Codec2 <= 0.41)
+MIN_ENVELOPE_CORRELATION = 0.5  # same for the log-energy envelope (the fallback for parametric codecs)
+ENVELOPE_HOP_S = 0.002
+ENVELOPE_TOLERANCE_S = 0.005  # an energy-envelope lag within this of zero counts as "no delay" (Codec2: <= 4 ms)
+CLIP_LEVEL = 0.999
+CLIP_FRACTION = 0.001  # more than 0.1 % of samples at full scale is reported as clipping
+DC_LEVEL = 0.01
+SILENCE_DBFS = -60.0
+
+
+@dataclass
+class Sanity:
+    """What the checks found for one pair; `refuse` is non-empty when intrusive metrics must not run."""
+
+    ref_rate: int
+    deg_rate: int
+    resampled: str  # "" or e.g. "22050 -> 16000 Hz (soxr VHQ)"
+    ref_samples: int
+    deg_samples: int
+    length_mismatch_samples: int  # decoded minus reference, at the reference rate, before trimming
+    delay_samples: int  # positive: the decoded audio lags the reference
+    delay_method: str  # "waveform" or "envelope"
+    delay_confidence: float  # peak normalised cross-correlation (of waveforms or envelopes, per delay_method), 0..1
+    delay_compensated: bool
+    ref_clipped_fraction: float
+    deg_clipped_fraction: float
+    ref_dc: float
+    deg_dc: float
+    ref_rms_dbfs: float
+    deg_rms_dbfs: float
+    ref_silent: bool
+    deg_silent: bool
+    deg_nonfinite: int
+    refuse: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain dict for result rows."""
+        return asdict(self)
+
+
+def _rms_dbfs(x: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[int, float]:
+    """Lag of b relative to a (b[n + lag] ~ a[n]) maximising the cross-correlation, and its normalised peak."""
+    from scipy.signal import correlate
+
+    a = a - a.mean()
+    b = b - b.mean()
+    full = correlate(b, a, mode="full", method="fft")
+    zero = len(a) - 1
+    lo, hi = max(0, zero - max_lag), min(len(full), zero + max_lag + 1)
+    window = full[lo:hi]
+    k = int(np.argmax(np.abs(window)))
+    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return lo + k - zero, (abs(float(window[k])) / norm if norm > 0 else 0.0)
+
+
+def _envelope(x: np.ndarray, hop: int) -> np.ndarray:
+    n = len(x) // hop
+    frames = x[: n * hop].reshape(n, hop).astype(np.float64)
+    return np.log10(np.mean(frames**2, axis=1) + 1e-8)
+
+
+def estimate_delay(ref: np.ndarray, deg: np.ndarray, sr: int, max_delay_s: float = MAX_DELAY_S) -> tuple[int, float]:
+    """Delay of `deg` behind `ref` in samples (same rate) by waveform cross-correlation, and its confidence 0..1."""
+    return _xcorr(np.asarray(ref, np.float64), np.asarray(deg, np.float64), int(max_delay_s * sr))
+
+
+def shift(deg: np.ndarray, delay: int) -> np.ndarray:
+    """Undo a delay of `delay` samples (positive: deg lags), keeping the length; the gap is zero-filled."""
+    if delay == 0:
+        return deg
+    out = np.zeros_like(deg)
+    if delay > 0:
+        out[: len(deg) - delay] = deg[delay:]
+    else:
+        out[-delay:] = deg[: len(deg) + delay]
+    return out
+
+
+def check_pair(ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int) -> tuple[Sanity, np.ndarray]:
+    """Run every check; return the findings and the decoded audio at the reference rate, aligned and trimmed."""
+    ref = np.asarray(ref, dtype=np.float32)
+    deg = np.asarray(deg, dtype=np.float32)
+    warnings: list[str] = []
+    nonfinite = int(np.count_nonzero(~np.isfinite(deg)))
+    resampled = ""
+    if deg_rate != ref_rate:
+        resampled = f"{deg_rate} -> {ref_rate} Hz ({RESAMPLER})"
+        warnings.append(f"decoded audio at {deg_rate} Hz resampled to the reference's {ref_rate} Hz")
+    deg_clean = np.nan_to_num(deg, nan=0.0, posinf=0.0, neginf=0.0)
+    deg_at_ref = resample(deg_clean, deg_rate, ref_rate)
+    mismatch = len(deg_at_ref) - len(ref)
+    if abs(mismatch) > 0.01 * ref_rate:
+        warnings.append(f"length differs by {mismatch / ref_rate * 1000:+.0f} ms; decoded audio trimmed/padded")
+    deg_fit = np.zeros_like(ref)
+    deg_fit[: min(len(ref), len(deg_at_ref))] = deg_at_ref[: len(ref)]
+
+    ref_silent = bool(_rms_dbfs(ref) < SILENCE_DBFS)
+    deg_silent = bool(_rms_dbfs(deg_fit) < SILENCE_DBFS)
+    refuse = ""
+    delay, confidence, method, compensated = 0, 0.0, "waveform", False
+    if nonfinite:
+        refuse = f"decoded audio holds {nonfinite} NaN/infinite samples"
+    elif ref_silent or deg_silent:
+        warnings.append("reference is silent" if ref_silent else "decoded audio is silent")
+    else:
+        delay, confidence = estimate_delay(ref, deg_fit, ref_rate)
+        if delay != 0 and confidence >= MIN_CORRELATION:
+            deg_fit = shift(deg_fit, delay)
+            compensated = True
+            warnings.append(f"delay of {delay} samples ({delay / ref_rate * 1000:.1f} ms) compensated")
+        elif confidence < MIN_CORRELATION:
+            # Parametric codecs (Codec2, LFSC) do not keep the waveform: align on the energy envelope instead.
+            hop = max(1, int(ENVELOPE_HOP_S * ref_rate))
+            env_lag, env_confidence = _xcorr(_envelope(ref, hop), _envelope(deg_fit, hop), int(MAX_DELAY_S / ENVELOPE_HOP_S))
+            if env_confidence < MIN_ENVELOPE_CORRELATION:
+                refuse = (
+                    f"cannot align the decoded audio with the reference (waveform and envelope correlations "
+                    f"{confidence:.2f}/{env_confidence:.2f} too low)"
+                )
+            delay = env_lag * hop if abs(env_lag * hop) > ENVELOPE_TOLERANCE_S * ref_rate else 0
+            if delay and not refuse:
+                deg_fit = shift(deg_fit, delay)
+                compensated = True
+                warnings.append(f"delay of about {delay / ref_rate * 1000:.0f} ms compensated (energy envelope)")
+            method, confidence = "envelope", env_confidence
+    ref_clipped = float(np.mean(np.abs(ref) >= CLIP_LEVEL))
+    deg_clipped = float(np.mean(np.abs(deg_clean) >= CLIP_LEVEL))
+    for what, fraction in (("reference", ref_clipped), ("decoded audio", deg_clipped)):
+        if fraction > CLIP_FRACTION:
+            warnings.append(f"{what} clipped on {fraction:.2%} of samples")
+    for what, dc in (("reference", float(np.mean(ref))), ("decoded audio", float(np.mean(deg_clean)))):
+        if abs(dc) > DC_LEVEL:
+            warnings.append(f"{what} has a DC offset of {dc:+.3f}")
+    return (
+        Sanity(
+            ref_rate=int(ref_rate),
+            deg_rate=int(deg_rate),
+            resampled=resampled,
+            ref_samples=len(ref),
+            deg_samples=len(deg),
+            length_mismatch_samples=int(mismatch),
+            delay_samples=int(delay),
+            delay_method=method,
+            delay_confidence=round(confidence, 4),
+            delay_compensated=compensated,
+            ref_clipped_fraction=ref_clipped,
+            deg_clipped_fraction=deg_clipped,
+            ref_dc=float(np.mean(ref)),
+            deg_dc=float(np.mean(deg_clean)),
+            ref_rms_dbfs=round(float(_rms_dbfs(ref)), 2),
+            deg_rms_dbfs=round(float(_rms_dbfs(deg_fit)), 2),
+            ref_silent=ref_silent,
+            deg_silent=deg_silent,
+            deg_nonfinite=nonfinite,
+            refuse=refuse,
+            warnings=warnings,
+        ),
+        deg_fit,
+    )

@@ -1,0 +1,67 @@
+"""Bootstrap statistics for reports: 95% confidence intervals of means and ratios, paired differences."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+SEED = 0  # recorded in every run manifest
+RESAMPLES = 2000
+
+
+@dataclass
+class Estimate:
+    """A point estimate with its bootstrap 95% interval and the number of values behind it."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)
+
+
+def _indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def mean_ci(values, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
+    """Mean with a percentile-bootstrap 95% CI (NaN bounds for fewer than 2 values)."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    if len(x) == 1:
+        return Estimate(float(x[0]), float("nan"), float("nan"), 1)
+    means = x[_indices(len(x), resamples, seed)].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Estimate(float(x.mean()), float(low), float(high), len(x))
+
+
+def ratio_ci(numerators, denominators, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
+    """sum(numerators) / sum(denominators) (e.g. corpus CER) with a bootstrap 95% CI over utterances."""
+    num = np.asarray(numerators, dtype=np.float64)
+    den = np.asarray(denominators, dtype=np.float64)
+    if len(num) == 0 or den.sum() <= 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), len(num))
+    value = float(num.sum() / den.sum())
+    if len(num) == 1:
+        return Estimate(value, float("nan"), float("nan"), 1)
+    idx = _indices(len(num), resamples, seed)
+    ratios = num[idx].sum(axis=1) / np.maximum(den[idx].sum(axis=1), 1e-12)
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return Estimate(value, float(low), float(high), len(num))
+
+
+def paired_difference(a, b, resamples: int = RESAMPLES, seed: int = SEED) -> tuple[Estimate, float]:
+    """Mean of (b - a) over paired values with a bootstrap 95% CI, and a two-sided bootstrap p-value for 0."""
+    diff = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    estimate = mean_ci(diff, resamples, seed)
+    if len(diff) < 2:
+        return estimate, float("nan")
+    means = diff[_indices(len(diff), resamples, seed)].mean(axis=1)
+    # share of resampled means on the other side of zero, doubled (percentile-bootstrap test)
+    p = 2.0 * min(np.mean(means <= 0.0), np.mean(means >= 0.0))
+    return estimate, float(min(1.0, p))
