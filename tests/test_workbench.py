@@ -1,0 +1,187 @@
+"""The workbench GUI, headless (Qt offscreen): open, round trip, linked panes, A/B, blind tests, reports, errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
+
+from codec.audio import load_audio  # noqa: E402
+from workbench.main_window import MainWindow  # noqa: E402
+from workbench.settings import Settings  # noqa: E402
+from workbench.views.compare_view import SIGNALS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_MS = 60000
+
+
+@pytest.fixture
+def bundled():
+    """The bundled speech set's utterances."""
+    from eval.manifest import default_manifest, load_manifest
+
+    if not default_manifest().exists():
+        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
+    return load_manifest(default_manifest())
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """A main window with its own settings file, config folder, cache and recordings folder."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
+    settings = Settings(tmp_path / "workbench.ini")
+    settings.recordings_dir = tmp_path / "recordings"
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.cancel_task()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+
+
+def round_trip(qtbot, win, codec):
+    with qtbot.waitSignal(win.model.decoded_changed, timeout=WAIT_MS):
+        task = win.start_roundtrip(codec)
+    return task
+
+
+def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):
+    path = bundled[0].audio_path
+    assert window.open_file(str(path))
+    n = len(load_audio(path).samples)
+    round_trip(qtbot, window, "codec2-3200")
+    compare = window.compare
+    assert [compare.waveforms[s].sample_count() for s in SIGNALS] == [n, n, n]
+    frames = {compare.spectrograms[s].frame_count() for s in SIGNALS}
+    assert len(frames) == 1 and frames.pop() > 0
+    np.testing.assert_allclose(window.model.difference, window.model.decoded - window.model.clip.samples)
+    plots = compare.plots()
+    assert all(p.vb.linkedView(p.vb.XAxis) is plots[0].vb for p in plots[1:])
+    plots[3].setXRange(0.5, 1.0, padding=0)  # zoom the decoded spectrogram ...
+    for plot in plots:  # ... and every pane follows
+        np.testing.assert_allclose(plot.viewRange()[0], [0.5, 1.0], atol=1e-6)
+    assert window.metrics.value("measured bitrate").startswith("3.")
+    qtbot.waitUntil(lambda: window.metrics.value("PESQ-NB") != "", timeout=WAIT_MS)
+    assert 1.0 < float(window.metrics.value("PESQ-NB")) < 4.6
+
+
+def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
+    window.open_file(str(bundled[0].audio_path))
+    round_trip(qtbot, window, "identity")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    sr = window.model.clip.sample_rate
+    window.seek(1.0)
+    qtbot.keyClick(window.compare, Qt.Key.Key_B)
+    assert window.player.selected == "decoded" and window.player.position == 1.0
+    qtbot.keyClick(window.compare, Qt.Key.Key_Right)
+    qtbot.keyClick(window.compare, Qt.Key.Key_D)
+    assert window.player.selected == "difference" and window.player.position == 2.0
+    qtbot.keyClick(window.compare, Qt.Key.Key_A)
+    block, _ = window.player.render(100)
+    np.testing.assert_array_equal(block, window.model.clip.samples[2 * sr: 2 * sr + 100])
+    assert window.signal_buttons["original"].isChecked() and not window.signal_buttons["decoded"].isChecked()
+
+
+def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, window, bundled, tmp_path):
+    window.load_bundled()  # no selection in the list: the test takes the first clips shown
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.start_blind_test("abx", ["reference", "codec2-1200"], 11, 1, 2)
+    session = window.blind.session
+    assert len(session.trials) == 2 and session.seed == 11
+    while not session.finished:
+        assert "codec2" not in window.blind.trial_label.text() and "reference" not in window.blind.trial_label.text()
+        assert window.blind.play_buttons["X"].isVisibleTo(window.blind)
+        qtbot.mouseClick(window.blind.answer_buttons["A"], Qt.MouseButton.LeftButton)
+    assert window.blind.pages.currentIndex() == 2
+    assert "codec2-1200" in window.blind.summary.toPlainText()
+    saved = window.save_blind_results(str(tmp_path / "abx.json"))
+    data = json.loads(saved.read_text())
+    assert data["summary"]["seed"] == 11 and data["summary"]["trials"] == 2
+    for trial in data["trials"]:
+        assert trial["answer"] == "A" and trial["x_is"] in "AB" and trial["seconds"] >= 0
+        assert {trial["codec_a"], trial["codec_b"]} == {"reference", "codec2-1200"}
+        assert trial["correct"] == (trial["x_is"] == "A")
+
+
+def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundled, tmp_path):
+    from workbench.reports import run_eval
+
+    run_dir = run_eval(["identity", "codec2-3200"], tmp_path / "run", utterances=bundled[:2], metrics=["si_sdr"])
+    assert window.open_run_folder(str(run_dir))
+    table = window.report.table
+    assert window.report.proxy.rowCount() == 4
+    si_sdr_column = [key for key, _ in window.report.model.columns].index("si_sdr")
+    table.sortByColumn(si_sdr_column, Qt.SortOrder.AscendingOrder)  # worst first
+    worst = window.report.model.rows[window.report.proxy.mapToSource(window.report.proxy.index(0, 0)).row()]
+    assert worst["codec"] == "codec2-3200"
+    rect = table.visualRect(window.report.proxy.index(0, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # QTest's double click
+    qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # needs a press first
+    assert window.tabs.currentWidget() is window.compare, window.messages
+    assert window.model.clip.name == worst["utt_id"]
+    assert window.model.decoded is not None and len(window.model.decoded) == len(window.model.clip.samples)
+    assert set(window.model.signals()) == {"original", "decoded", "difference"}
+    window.select_signal("decoded")
+    assert window.player.selected == "decoded"
+
+
+def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot, window, tmp_path):
+    take = (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32)
+    saved = window.use_take(take, 16000)
+    bogus = tmp_path / "not-a-model.nemo"
+    bogus.write_bytes(b"this is not a checkpoint")
+    window.choose_checkpoint(str(bogus))
+    assert window.codec_combo.currentText() == "lfsc"
+    with qtbot.waitSignal(window.model.decoded_changed, timeout=WAIT_MS, raising=False):
+        task = window.start_roundtrip()
+    qtbot.waitUntil(lambda: task not in window.background, timeout=WAIT_MS)
+    assert window.messages and "Round trip through lfsc failed" in window.messages[-1]
+    print(window.messages[-1])
+    assert window.model.clip is not None and np.array_equal(window.model.clip.samples, take)
+    np.testing.assert_allclose(load_audio(saved).samples, take, atol=1 / 32768)
+
+
+def test_settings_persist_across_windows(qtbot, tmp_path):
+    settings = Settings(tmp_path / "s.ini")
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.codec_combo.setCurrentText("opus-12k")
+    first.log_box.setChecked(True)
+    first.db_spin.setValue(60)
+    first.close()
+    second = MainWindow(Settings(tmp_path / "s.ini"))
+    qtbot.addWidget(second)
+    assert second.codec_combo.currentText() == "opus-12k"
+    assert second.log_box.isChecked() and second.db_spin.value() == 60
+    assert second.compare.log_frequency and second.compare.db_range == 60
+
+
+def test_without_a_display_the_app_says_how_to_run_and_exits_2():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "workbench.app"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display" in lines[0] and "--screenshots" in lines[0]
+
+
+def test_screenshots_command_saves_pngs_of_the_main_views(tmp_path, bundled):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "workbench.app", "--screenshots", str(tmp_path / "shots")],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    pngs = sorted((tmp_path / "shots").glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "workbench-blind-test.png", "workbench-compare-logfreq.png", "workbench-compare.png", "workbench-reports.png"
+    ]
+    assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10000 for p in pngs)

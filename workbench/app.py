@@ -1,0 +1,69 @@
+"""`lfsc-workbench`: start the desktop app, or render its main views to PNG files with --screenshots."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+NO_DISPLAY = (
+    "lfsc-workbench: no display found (DISPLAY and WAYLAND_DISPLAY are unset): run it on a desktop, under "
+    "'xvfb-run lfsc-workbench', or save screenshots offscreen with 'lfsc-workbench --screenshots DIR'"
+)
+
+
+def has_display() -> bool:
+    """Whether Qt can open windows here (a display server, or a platform plugin chosen explicitly)."""
+    if sys.platform != "linux":
+        return True
+    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="lfsc-workbench", description=__doc__)
+    parser.add_argument("file", nargs="?", help="an audio file to open (default: the first bundled clip)")
+    parser.add_argument("--screenshots", metavar="DIR", help="save PNG screenshots of the main views and exit")
+    parser.add_argument("--codec", help="codec to select at start (default: LFSC when configured, else opus-6k)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `lfsc-workbench` console script."""
+    args = parse_args(argv)
+    if args.screenshots:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif not has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
+    from PySide6.QtWidgets import QApplication
+
+    from codec.errors import UserError
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("lfsc-workbench")
+    app.setOrganizationName("lfsc-workbench")
+    if args.screenshots:
+        from workbench.screenshots import save_screenshots
+
+        try:
+            for path in save_screenshots(args.screenshots, codec=args.codec or "codec2-3200", clip=args.file):
+                print(path)
+        except UserError as exc:
+            print(f"lfsc-workbench: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    from workbench.main_window import MainWindow
+
+    window = MainWindow()
+    if args.codec:
+        window.codec_combo.setCurrentText(args.codec)
+    window.load_bundled()
+    if args.file:
+        window.open_file(args.file)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

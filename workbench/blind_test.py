@@ -1,0 +1,180 @@
+"""Blind listening tests (A/B preference and ABX): randomised with a logged seed, identities hidden until the end.
+
+Pure logic: the GUI shows `current()` and calls `answer()`; the audio for each (clip, codec) pair is rendered
+elsewhere. Codec names never leave a session before `finished` is true.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from codec.errors import UserError
+
+KINDS = ("ab", "abx")
+REFERENCE = "reference"  # the unprocessed clip, usable as one side of a pair (hidden reference)
+
+
+@dataclass
+class Trial:
+    """One trial: which codec is behind A and B (and X for ABX), the answer and how long it took."""
+
+    index: int
+    clip: str
+    codec_a: str
+    codec_b: str
+    x_is: str = ""  # "A" or "B" for ABX, "" for A/B preference
+    answer: str = ""
+    seconds: float | None = None
+
+    @property
+    def chosen_codec(self) -> str:
+        """The codec the listener picked (A/B preference) or that they identified X as (ABX)."""
+        return {"A": self.codec_a, "B": self.codec_b}.get(self.answer, "")
+
+    @property
+    def correct(self) -> bool | None:
+        """For ABX, whether X was identified correctly; None for preference trials."""
+        return (self.answer == self.x_is) if self.x_is else None
+
+
+@dataclass
+class VisibleTrial:
+    """What the listener may see of a trial: no codec names."""
+
+    index: int
+    total: int
+    clip: str
+    labels: tuple[str, ...]  # ("A", "B") or ("A", "B", "X")
+
+
+@dataclass
+class BlindTest:
+    """A planned session; create with `plan()`, step through with `current()` / `start()` / `answer()`."""
+
+    kind: str
+    seed: int
+    trials: list[Trial]
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _position: int = 0
+    _shown_at: float | None = None
+
+    @classmethod
+    def plan(
+        cls,
+        kind: str,
+        clips: list[str],
+        codecs: list[str],
+        seed: int | None = None,
+        repeats: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> "BlindTest":
+        """Every clip x every pair of codecs, `repeats` times, in random order with random sides; the seed is kept."""
+        if kind not in KINDS:
+            raise UserError(f"unknown test kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if not clips:
+            raise UserError("a blind test needs at least one clip: pick clips in the list first")
+        if len(set(codecs)) < 2:
+            raise UserError("a blind test needs at least two different codecs (the reference counts as one)")
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**31)
+        rng = random.Random(seed)
+        pairs = list(itertools.combinations(dict.fromkeys(codecs), 2))
+        planned = [(clip, pair) for _ in range(repeats) for clip in clips for pair in pairs]
+        rng.shuffle(planned)
+        trials = []
+        for index, (clip, pair) in enumerate(planned):
+            a, b = pair if rng.random() < 0.5 else pair[::-1]
+            x_is = rng.choice("AB") if kind == "abx" else ""
+            trials.append(Trial(index=index, clip=clip, codec_a=a, codec_b=b, x_is=x_is))
+        return cls(kind=kind, seed=seed, trials=trials, clock=clock)
+
+    @property
+    def finished(self) -> bool:
+        """True once every trial has an answer."""
+        return self._position >= len(self.trials)
+
+    def current(self) -> VisibleTrial:
+        """The trial to present now, without codec identities."""
+        if self.finished:
+            raise UserError("the test is finished: save or reveal the results")
+        trial = self.trials[self._position]
+        labels = ("A", "B", "X") if self.kind == "abx" else ("A", "B")
+        return VisibleTrial(trial.index, len(self.trials), trial.clip, labels)
+
+    def codec_for(self, label: str) -> str:
+        """The codec to render for a label of the current trial (for the audio engine, not for display)."""
+        trial = self.trials[self._position]
+        if label == "X":
+            label = trial.x_is
+        return {"A": trial.codec_a, "B": trial.codec_b}[label]
+
+    def start(self) -> None:
+        """Mark the moment the current trial was presented (the timing starts here)."""
+        self._shown_at = self.clock()
+
+    def answer(self, choice: str) -> None:
+        """Record the listener's choice ("A" or "B") for the current trial and move on."""
+        if choice not in ("A", "B"):
+            raise UserError(f"answer must be A or B, not {choice!r}")
+        if self.finished:
+            raise UserError("the test is finished: there is no trial left to answer")
+        if self._shown_at is None:
+            self.start()
+        trial = self.trials[self._position]
+        trial.answer = choice
+        trial.seconds = self.clock() - self._shown_at
+        self._position += 1
+        self._shown_at = None
+
+    def reveal(self) -> dict:
+        """The summary with codec identities; refused until every trial is answered."""
+        if not self.finished:
+            raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
+        summary: dict = {"kind": self.kind, "seed": self.seed, "trials": len(self.trials)}
+        if self.kind == "ab":
+            wins: dict[str, int] = {}
+            for trial in self.trials:
+                wins[trial.chosen_codec] = wins.get(trial.chosen_codec, 0) + 1
+            summary["preferred"] = dict(sorted(wins.items(), key=lambda kv: -kv[1]))
+        else:
+            correct = sum(bool(t.correct) for t in self.trials)
+            summary["correct"] = correct
+            summary["p_value"] = binomial_p_value(correct, len(self.trials))
+        return summary
+
+    def rows(self) -> list[dict]:
+        """One flat row per trial, identities included (only once finished)."""
+        self.reveal()
+        return [
+            {**asdict(t), "chosen_codec": t.chosen_codec, "correct": t.correct, "kind": self.kind, "seed": self.seed}
+            for t in self.trials
+        ]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the results as CSV or JSON (by extension): one row per trial with its timing, plus the seed."""
+        path = Path(path)
+        rows = self.rows()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".json":
+            path.write_text(json.dumps({"summary": self.reveal(), "trials": rows}, indent=2))
+        elif path.suffix.lower() == ".csv":
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        else:
+            raise UserError(f"{path.name}: save results as .csv or .json")
+        return path
+
+
+def binomial_p_value(correct: int, total: int) -> float:
+    """One-sided probability of at least `correct` right answers out of `total` by guessing (p = 1/2)."""
+    return sum(math.comb(total, k) for k in range(correct, total + 1)) / 2**total

@@ -1,0 +1,66 @@
+"""Per-clip metrics for the panel, computed by the same `eval` functions (and sanity checks) as batch reports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[str, float | str]:
+    """Every fast metric by label: its value, or the reason it is missing; sanity findings come first."""
+    from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
+    from eval.sanity import check_pair
+
+    sanity, aligned = check_pair(ref, sr, deg, sr)
+    out: dict[str, float | str] = {}
+    if sanity.warnings:
+        out["sanity"] = "; ".join(sanity.warnings)
+    for i, name in enumerate(FAST_METRICS):
+        label = METRICS[name].label
+        if task is not None:
+            task.report(i, len(FAST_METRICS), f"computing {label}")
+        if sanity.refuse:
+            out[label] = f"missing: {sanity.refuse}"
+            continue
+        try:
+            out[label] = compute(name, ref, aligned, sr)
+        except MetricError as exc:
+            out[label] = f"missing: {exc}"
+    return out
+
+
+def speaker_similarity(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[str, float | str]:
+    """Speaker similarity of the decoded signal to the original (loads the speaker model on first use)."""
+    from eval.metrics import METRICS, MetricError, compute
+
+    if task is not None:
+        task.report(0, 0, "loading the speaker model and embedding both signals")
+    label = METRICS["speaker_sim"].label
+    try:
+        return {label: compute("speaker_sim", ref, deg, sr)}
+    except (MetricError, ImportError) as exc:
+        return {label: f"missing: {exc}"}
+
+
+def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, task=None) -> dict[str, float | str]:
+    """CER of the original and the decoded audio against the transcript, and their difference (dCER).
+
+    Without a transcript the original's ASR output is the reference, so CER(decoded) is what the codec changed.
+    """
+    from eval import asr
+
+    if not lang:
+        return {"CER": "missing: the clip's language is unknown (pick it in the bundled list or set it on load)"}
+    if task is not None:
+        task.report(0, 2, "transcribing the original")
+    heard_original = asr.transcribe(ref, sr, lang)
+    if task is not None:
+        task.report(1, 2, "transcribing the decoded audio")
+    heard_decoded = asr.transcribe(deg, sr, lang)
+    out: dict[str, float | str] = {"ASR (original)": heard_original, "ASR (decoded)": heard_decoded}
+    if text:
+        out["CER original"] = asr.cer(text, heard_original, lang)
+        out["CER decoded"] = asr.cer(text, heard_decoded, lang)
+        out["dCER"] = out["CER decoded"] - out["CER original"]
+    else:
+        out["CER decoded vs ASR(original)"] = asr.cer(heard_original, heard_decoded, lang)
+    return out

@@ -1,0 +1,582 @@
+"""The main window: wires the clip model, the player, the workers and the views together."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QToolBar,
+)
+
+from codec.audio import load_audio, save_audio
+from codec.errors import UserError
+from workbench import audio_io, clip_metrics, roundtrip
+from workbench.blind_test import BlindTest
+from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
+from workbench.settings import Settings
+from workbench.views.blind_test_view import BlindTestView
+from workbench.views.compare_view import CompareView
+from workbench.views.library_view import LibraryView
+from workbench.views.metrics_panel import MetricsPanel
+from workbench.views.record_dialog import RecordDialog
+from workbench.views.report_view import ReportView
+from workbench.workers import Task
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)"
+SEEK_STEP = 1.0  # seconds per left/right key press
+SIGNAL_KEYS = {"original": "A", "decoded": "B", "difference": "D"}
+
+
+class MainWindow(QMainWindow):
+    """Load or record a clip, round-trip it, compare, listen, measure, run blind tests and browse reports."""
+
+    def __init__(self, settings: Settings | None = None):
+        super().__init__()
+        self.setWindowTitle("LFSC workbench")
+        self.setAcceptDrops(True)
+        self.settings = settings or Settings()
+        self.model = ClipModel()
+        self.player = audio_io.Player(audio_io_device(self.settings.output_device, "output"))
+        self.codec_cache = roundtrip.CodecCache()
+        self.task: Task | None = None  # the round trip / eval run the cancel button stops
+        self.background: set[Task] = set()  # every running task, kept alive until it is done
+        self.messages: list[str] = []  # every error shown, newest last (also read by tests)
+        self.compare = CompareView(self.model)
+        self.metrics = MetricsPanel(self.model)
+        self.library = LibraryView()
+        self.blind = BlindTestView(self.player)
+        self.report = ReportView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(self.blind, "Blind test")
+        self.tabs.addTab(self.report, "Reports")
+        self.setCentralWidget(self.tabs)
+        self._build_docks()
+        self._build_toolbars()
+        self._build_status()
+        self._connect()
+        self._shortcuts()
+        self.cursor_timer = QTimer(self, interval=30)
+        self.cursor_timer.timeout.connect(self._update_cursor)
+        self.cursor_timer.start()
+        self.compare.set_view_options(self.settings.log_frequency, self.settings.db_range)
+        if self.settings.geometry:
+            self.restoreGeometry(self.settings.geometry)
+        else:
+            self.resize(1500, 900)
+
+    # ---- layout -------------------------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        left = QDockWidget("Clips", self)
+        left.setWidget(self.library)
+        left.setObjectName("clips")
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+        right = QDockWidget("Metrics", self)
+        right.setWidget(self.metrics)
+        right.setObjectName("metrics")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+        self.resizeDocks([left, right], [430, 300], Qt.Orientation.Horizontal)
+
+    def _build_toolbars(self) -> None:
+        files = QToolBar("Clip", self)
+        files.setObjectName("clip")
+        for text, slot in (("Open...", self.open_dialog), ("Record...", self.record), ("Mic round trip", self.mic_roundtrip)):
+            action = QAction(text, self)
+            action.triggered.connect(slot)
+            files.addAction(action)
+        self.addToolBar(files)
+        codec_bar = QToolBar("Codec", self)
+        codec_bar.setObjectName("codec")
+        self.codec_combo = QComboBox()
+        self.codec_combo.setMinimumContentsLength(14)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(roundtrip.DEVICES)
+        self.device_combo.setCurrentText(self.settings.compute_device)
+        self.device_combo.setToolTip("Where model codecs run: auto = GPU when present, else CPU")
+        self.roundtrip_button = QPushButton("Round trip")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.checkpoint_button = QPushButton("Set LFSC checkpoint...")
+        for widget in (QLabel(" codec "), self.codec_combo, self.device_combo, self.roundtrip_button,
+                       self.cancel_button, self.checkpoint_button):
+            codec_bar.addWidget(widget)
+        self.addToolBar(codec_bar)
+        play_bar = QToolBar("Listen", self)
+        play_bar.setObjectName("listen")
+        self.play_button = QPushButton("Play (space)")
+        self.signal_buttons = {name: QPushButton(f"{name} ({key})") for name, key in SIGNAL_KEYS.items()}
+        for button in self.signal_buttons.values():
+            button.setCheckable(True)
+        self.loop_box = QCheckBox("loop region")
+        self.log_box = QCheckBox("log frequency")
+        self.log_box.setChecked(self.settings.log_frequency)
+        self.db_spin = QSpinBox(minimum=30, maximum=140, singleStep=10, suffix=" dB")
+        self.db_spin.setValue(self.settings.db_range)
+        for widget in (self.play_button, *self.signal_buttons.values(), self.loop_box, self.log_box, self.db_spin):
+            play_bar.addWidget(widget)
+        self.addToolBarBreak()
+        self.addToolBar(play_bar)
+        self.refresh_codecs()
+
+    def _build_status(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setVisible(False)
+        self.position_label = QLabel()
+        self.statusBar().addPermanentWidget(self.position_label)
+        self.statusBar().addPermanentWidget(self.progress)
+
+    def _connect(self) -> None:
+        self.roundtrip_button.clicked.connect(lambda: self.start_roundtrip())
+        self.cancel_button.clicked.connect(self.cancel_task)
+        self.checkpoint_button.clicked.connect(lambda: self.choose_checkpoint())
+        self.codec_combo.currentTextChanged.connect(self._codec_chosen)
+        self.device_combo.currentTextChanged.connect(lambda text: setattr(self.settings, "compute_device", text))
+        self.play_button.clicked.connect(self.toggle_play)
+        for name, button in self.signal_buttons.items():
+            button.clicked.connect(lambda _=False, n=name: self.select_signal(n))
+        self.loop_box.toggled.connect(self.compare.show_region)
+        self.compare.region_changed.connect(self._loop_changed)
+        self.compare.seek_requested.connect(self.seek)
+        self.log_box.toggled.connect(self._view_options_changed)
+        self.db_spin.valueChanged.connect(self._view_options_changed)
+        self.library.utterance_activated.connect(self.open_utterance)
+        self.library.file_activated.connect(self.open_file)
+        self.metrics.cer_requested.connect(self.compute_cer)
+        self.metrics.speaker_requested.connect(self.compute_speaker_similarity)
+        self.blind.start_requested.connect(self.start_blind_test)
+        self.blind.save_requested.connect(lambda: self.save_blind_results())
+        self.report.open_requested.connect(lambda: self.open_run_folder())
+        self.report.run_requested.connect(self.start_eval_run)
+        self.report.cancel_requested.connect(self.cancel_task)
+        self.report.row_activated.connect(self.open_report_row)
+        self.model.decoded_changed.connect(self._signals_changed)
+        self.model.clip_changed.connect(self._signals_changed)
+
+    def _shortcuts(self) -> None:
+        keys = {
+            Qt.Key.Key_Space: self.toggle_play,
+            Qt.Key.Key_A: lambda: self.select_signal("original"),
+            Qt.Key.Key_B: lambda: self.select_signal("decoded"),
+            Qt.Key.Key_D: lambda: self.select_signal("difference"),
+            Qt.Key.Key_Left: lambda: self.seek(self.player.position - SEEK_STEP),
+            Qt.Key.Key_Right: lambda: self.seek(self.player.position + SEEK_STEP),
+        }
+        for key, slot in keys.items():
+            QShortcut(QKeySequence(key), self, activated=slot)
+
+    # ---- messages -----------------------------------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user what happened and what to do, without blocking the event loop."""
+        self.messages.append(f"{title}: {message}")
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def _run(self, task: Task, on_success, busy_text: str, cancellable: bool = True) -> Task:
+        """Start `task`; successes go to `on_success`, failures to a dialog titled `busy_text`."""
+        self.background.add(task)
+        task.succeeded.connect(on_success)
+        task.failed.connect(lambda message: self.show_error(f"{busy_text} failed", message))
+        task.progress.connect(self._show_progress)
+        task.done.connect(lambda: self._task_done(task))
+        if cancellable:
+            self.task = task
+            self.cancel_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.statusBar().showMessage(busy_text + "...")
+        return task.start()
+
+    def _task_done(self, task: Task) -> None:
+        self.background.discard(task)
+        if task is self.task:
+            self.task = None
+            self.cancel_button.setEnabled(False)
+            self.report.set_busy(False)
+        if not self.background:
+            self.progress.setVisible(False)
+            self.statusBar().clearMessage()
+
+    def _show_progress(self, done: int, total: int, text: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.statusBar().showMessage(text)
+        self.report.show_progress(done, total, text)
+
+    def cancel_task(self) -> None:
+        """Stop the running round trip or eval run; the window is usable at once."""
+        if self.task is not None:
+            self.task.cancel()
+            self.statusBar().showMessage("cancelled", 3000)
+
+    # ---- codecs -------------------------------------------------------------------------------------------
+    def refresh_codecs(self) -> None:
+        """Fill the codec list (unavailable ones greyed with the reason) and select the default codec."""
+        self.codec_combo.blockSignals(True)
+        self.codec_combo.clear()
+        available = []
+        for entry in roundtrip.codec_entries():
+            ok, why = entry.available()
+            self.codec_combo.addItem(entry.name)
+            index = self.codec_combo.count() - 1
+            self.codec_combo.setItemData(index, entry.description if ok else why, Qt.ItemDataRole.ToolTipRole)
+            if not ok:
+                self.codec_combo.model().item(index).setEnabled(False)
+            else:
+                available.append(entry.name)
+        self.codec_combo.setCurrentText(roundtrip.default_codec(self.settings.last_codec))
+        self.codec_combo.blockSignals(False)
+        self.blind.set_codecs(available)
+        lfsc_ready = "lfsc" in available
+        self.checkpoint_button.setText("LFSC checkpoint..." if lfsc_ready else "Set LFSC checkpoint...")
+        self.checkpoint_button.setStyleSheet("" if lfsc_ready else "font-weight: bold; color: #d98c00;")
+
+    def _codec_chosen(self, name: str) -> None:
+        self.settings.last_codec = name
+
+    def choose_checkpoint(self, path: str | None = None) -> None:
+        """Point the app (and the CLIs, through the user config) at an LFSC .nemo checkpoint."""
+        from codec.config import write_user_config
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "LFSC checkpoint", self.settings.checkpoint,
+                                                  "NeMo checkpoint (*.nemo);;All files (*)")
+            if not path:
+                return
+        try:
+            roundtrip.check_checkpoint_file(path)
+        except UserError as exc:
+            self.show_error("Checkpoint", str(exc))
+            return
+        self.settings.checkpoint = path
+        config = write_user_config(checkpoint=path)
+        self.codec_cache.clear()
+        self.refresh_codecs()
+        if any(e.name == "lfsc" and e.available()[0] for e in roundtrip.codec_entries()):
+            self.codec_combo.setCurrentText("lfsc")
+        self.statusBar().showMessage(f"LFSC checkpoint saved in {config}", 5000)
+
+    # ---- clips --------------------------------------------------------------------------------------------
+    def load_bundled(self) -> None:
+        """List the bundled speech and open its first clip."""
+        from workbench.library import library_rows
+
+        try:
+            rows = library_rows()
+        except (UserError, ImportError) as exc:
+            self.library.status.setText(f"bundled speech unavailable: {exc}")
+            return
+        self.library.set_rows(rows)
+        self.library.set_recent(self.settings.recent_files)
+        if rows and self.model.clip is None:
+            self.open_utterance(rows[0]["utterance"])
+
+    def open_dialog(self) -> None:
+        """Ask for an audio file and open it."""
+        start = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open audio", start, AUDIO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str) -> bool:
+        """Open an audio file as the current clip (its transcript from a sidecar .txt when present)."""
+        try:
+            audio = load_audio(path)
+        except UserError as exc:
+            self.show_error("Cannot open the file", f"{exc}. Pick a WAV, FLAC or OGG file with speech in it.")
+            return False
+        sidecar = Path(path).with_suffix(".txt")
+        text = sidecar.read_text().strip() if sidecar.is_file() else ""
+        self._set_clip(Clip(Path(path).name, audio.samples, audio.sample_rate, text, "", Path(path), audio.notices))
+        self.settings.add_recent(path)
+        self.library.set_recent(self.settings.recent_files)
+        return True
+
+    def open_utterance(self, utterance) -> bool:
+        """Open a clip of the bundled set (or of a report) with its transcript and language."""
+        try:
+            audio = load_audio(utterance.audio_path)
+        except UserError as exc:
+            self.show_error("Cannot open the clip", str(exc))
+            return False
+        self._set_clip(Clip(utterance.id, audio.samples, audio.sample_rate, utterance.text, utterance.lang,
+                            Path(utterance.audio_path), audio.notices))
+        return True
+
+    def _set_clip(self, clip: Clip) -> None:
+        if self.task is not None and not self.tabs.currentWidget() is self.report:
+            self.task.cancel()  # a round trip of the previous clip is no longer wanted
+        self.player.pause()
+        self.model.set_clip(clip)
+        self.player.seek(0.0)
+        self.setWindowTitle(f"LFSC workbench - {clip.name}")
+        for notice in clip.notices:
+            self.statusBar().showMessage(notice, 5000)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Accept dragged files."""
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Open the first dropped file."""
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_file(urls[0].toLocalFile())
+
+    # ---- recording ----------------------------------------------------------------------------------------
+    def record(self, then_roundtrip: bool = False) -> bool:
+        """Record a take with the record dialog; it becomes the current clip, saved at once under recordings/."""
+        dialog = RecordDialog(self.settings.input_device, self.settings.record_rate,
+                              "Mic round trip: record, then stop" if then_roundtrip else "Record", self)
+        if then_roundtrip and not dialog.start():
+            return False
+        if not dialog.exec() or dialog.take is None:
+            return False
+        self.settings.input_device = dialog.device_name
+        self.settings.record_rate = dialog.sample_rate
+        self.use_take(dialog.take, dialog.sample_rate, input_latency=dialog.recorder.input_latency)
+        if then_roundtrip:
+            self.start_roundtrip(play_when_done=True, stop_time=time.perf_counter())
+        return True
+
+    def mic_roundtrip(self) -> None:
+        """Record, encode, decode and play back the decoded take in one action, with the latency broken down."""
+        self.record(then_roundtrip=True)
+
+    def use_take(self, samples: np.ndarray, sample_rate: int, input_latency: float = 0.0) -> Path:
+        """Make a recorded take the current clip; it is written to disk first so nothing can lose it."""
+        path = self.settings.recordings_dir / f"take-{datetime.now():%Y%m%d-%H%M%S}.wav"
+        save_audio(path, samples, sample_rate)
+        self._input_latency = input_latency
+        self._set_clip(Clip(path.stem, np.asarray(samples, dtype=np.float32), sample_rate, "", "", path))
+        self.settings.add_recent(str(path))
+        self.library.set_recent(self.settings.recent_files)
+        self.statusBar().showMessage(f"recording saved as {path}", 8000)
+        return path
+
+    # ---- round trip and metrics ---------------------------------------------------------------------------
+    def start_roundtrip(self, codec: str | None = None, play_when_done: bool = False,
+                        stop_time: float | None = None) -> Task | None:
+        """Round-trip the current clip through `codec` (the selected one by default) on a worker thread."""
+        clip = self.model.clip
+        if clip is None:
+            self.show_error("Nothing to round-trip", "Open, drop or record a clip first.")
+            return None
+        name = codec or self.codec_combo.currentText()
+        if self.task is not None:
+            self.task.cancel()
+        task = Task(roundtrip.run_roundtrip, name, clip.samples, clip.sample_rate, self.device_combo.currentText(),
+                    self.codec_cache)
+
+        def finished(info: RoundTripInfo) -> None:
+            if self.model.clip is not clip:
+                return  # the user moved on to another clip meanwhile
+            self.model.set_decoded(info.result.audio, info)
+            for notice in info.notices:
+                self.show_error("Round trip ran on the CPU", notice)
+            if play_when_done:
+                self.player.seek(0.0)
+                self.select_signal("decoded")
+                self.play()
+                r = info.result
+                self.model.set_latency(Latency(getattr(self, "_input_latency", 0.0), r.encode_seconds,
+                                               r.decode_seconds, self.player.output_latency,
+                                               time.perf_counter() - (stop_time or time.perf_counter())))
+            self.compute_fast_metrics()
+
+        return self._run(task, finished, f"Round trip through {name}")
+
+    def compute_fast_metrics(self) -> Task | None:
+        """PESQ, STOI, SI-SDR, mel and STFT distance of the decoded signal, on a worker thread."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "Metrics", cancellable=False)
+
+    def compute_cer(self) -> Task | None:
+        """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "CER", cancellable=False)
+
+    def compute_speaker_similarity(self) -> Task | None:
+        """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "Speaker similarity",
+                         cancellable=False)
+
+    def _metrics_ready(self, clip: Clip, values: dict) -> None:
+        if self.model.clip is clip:
+            self.model.set_metrics(values)
+
+    # ---- listening ----------------------------------------------------------------------------------------
+    def _signals_changed(self) -> None:
+        self.player.set_sources(self.model.signals(), self.model.clip.sample_rate)
+        for name, button in self.signal_buttons.items():
+            button.setEnabled(name in self.model.signals())
+        self._mark_selected()
+
+    def _mark_selected(self) -> None:
+        for name, button in self.signal_buttons.items():
+            button.setChecked(name == self.player.selected)
+
+    def play(self) -> None:
+        """Start playback of the selected signal."""
+        try:
+            self.player.play()
+        except UserError as exc:
+            self.show_error("Cannot play", str(exc))
+
+    def toggle_play(self) -> None:
+        """Space: play or pause."""
+        if self.player.playing:
+            self.player.pause()
+        else:
+            self.play()
+
+    def select_signal(self, name: str) -> None:
+        """A / B / D: switch what is heard at the same position, without stopping."""
+        try:
+            self.player.select(name)
+        except UserError as exc:
+            self.statusBar().showMessage(str(exc), 4000)
+        self._mark_selected()
+
+    def seek(self, seconds: float) -> None:
+        """Move the play position (click on a pane, left/right keys)."""
+        self.player.seek(seconds)
+        self._update_cursor()
+
+    def _loop_changed(self, region) -> None:
+        self.player.set_loop(*(region or (None,)))
+
+    def _update_cursor(self) -> None:
+        position = self.player.position
+        self.compare.set_cursor(position)
+        self.position_label.setText(f"{self.player.selected or '-'}  {position:6.2f} s")
+
+    def _view_options_changed(self) -> None:
+        self.settings.log_frequency = self.log_box.isChecked()
+        self.settings.db_range = self.db_spin.value()
+        self.compare.set_view_options(self.log_box.isChecked(), self.db_spin.value())
+
+    # ---- blind tests --------------------------------------------------------------------------------------
+    def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int) -> Task | None:
+        """Render every chosen clip through every chosen codec on a worker, then run the session."""
+        rows = self.library.selected_rows()[:clip_count]
+        try:
+            session = BlindTest.plan(kind, [r["id"] for r in rows], list(codecs), seed=seed, repeats=repeats)
+            clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
+        except UserError as exc:
+            self.show_error("Cannot start the test", str(exc))
+            return None
+        task = Task(roundtrip.render_stimuli, clips, [c for c in codecs], self.device_combo.currentText(),
+                    self.codec_cache)
+        rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
+        return self._run(task, lambda stimuli: self.blind.begin(session, stimuli, rates), "Preparing the test")
+
+    def save_blind_results(self, path: str | None = None) -> Path | None:
+        """Save the finished session as CSV or JSON."""
+        if self.blind.session is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save results", f"blind-{self.blind.session.kind}-"
+                                                  f"{self.blind.session.seed}.csv", "CSV (*.csv);;JSON (*.json)")
+            if not path:
+                return None
+        try:
+            return self.blind.session.save(path)
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot save the results", str(exc))
+            return None
+
+    # ---- reports ------------------------------------------------------------------------------------------
+    def open_run_folder(self, folder: str | None = None) -> bool:
+        """Show the rows of an eval run folder in the report table."""
+        from workbench.reports import load_report
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Open an eval run folder")
+            if not folder:
+                return False
+        try:
+            report = load_report(folder)
+        except UserError as exc:
+            self.show_error("Cannot open the report", str(exc))
+            return False
+        self.report.set_rows(report.title, report.rows, report.columns)
+        self.tabs.setCurrentWidget(self.report)
+        return True
+
+    def start_eval_run(self, folder: str | None = None, codecs: list[str] | None = None) -> Task | None:
+        """Run the eval engine on the bundled speech for the chosen codec and show the result."""
+        from workbench.reports import run_eval
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the new run (an empty one)")
+            if not folder:
+                return None
+        codecs = codecs or [self.codec_combo.currentText()]
+        self.report.set_busy(True)
+        task = Task(run_eval, codecs, folder)
+        return self._run(task, lambda out: self.open_run_folder(str(out)), "Eval run")
+
+    def open_report_row(self, row: dict) -> None:
+        """Open a report row's utterance in the compare view with its decoded audio, ready for A/B."""
+        from workbench.reports import row_audio
+
+        try:
+            clip, decoded = row_audio(row)
+        except UserError as exc:
+            self.show_error("Cannot open the row", str(exc))
+            return
+        self._set_clip(clip)
+        self.tabs.setCurrentWidget(self.compare)
+        if decoded is not None:
+            self.model.set_decoded(decoded, None)
+        else:
+            self.start_roundtrip(codec=row.get("codec"))
+
+    # ---- lifetime -----------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Save the window layout and release the audio device."""
+        self.settings.geometry = bytes(self.saveGeometry())
+        self.player.close()
+        super().closeEvent(event)
+
+
+def audio_io_device(name: str, kind: str) -> int | None:
+    """The saved device by name, or the system default when it is gone or audio is unavailable."""
+    try:
+        return audio_io.device_index(name, kind)
+    except UserError:
+        return None
+
+
+def _samples(audio) -> tuple[np.ndarray, int]:
+    return audio.samples, audio.sample_rate
+

@@ -1,0 +1,141 @@
+"""Choosing and running codecs for the app: the default codec, device choice, GPU fallback, codec reuse."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+
+import numpy as np
+
+from codec.errors import UserError
+from codec.registry import CodecEntry, get_codec, list_codecs
+from workbench.clip_model import RoundTripInfo
+
+# Shown first when no LFSC checkpoint is configured: real bitstreams at low bitrates that run everywhere.
+REFERENCE_DEFAULTS = ("opus-6k", "codec2-3200", "codec2-2400", "identity")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def codec_entries() -> list[CodecEntry]:
+    """Every registered codec, in registry order."""
+    return list_codecs()
+
+
+def default_codec(last: str = "") -> str:
+    """`last` when still available, else LFSC when a checkpoint makes it available, else a reference codec."""
+    available = {e.name for e in codec_entries() if e.available()[0]}
+    for name in (last, "lfsc", *REFERENCE_DEFAULTS):
+        if name in available:
+            return name
+    return next(iter(available), "")
+
+
+def accepts_device(name: str) -> bool:
+    """Whether the codec's factory takes a `device` option (model-based codecs such as LFSC)."""
+    entry = next((e for e in codec_entries() if e.name == name), None)
+    return entry is not None and "device" in inspect.signature(entry.factory).parameters
+
+
+def resolve_device(choice: str) -> str:
+    """"auto" becomes "cuda" when a GPU is visible to PyTorch, else "cpu"."""
+    if choice != "auto":
+        return choice
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a GPU out-of-memory error (checked without importing torch when it is not loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return "out of memory" in str(exc).lower() and "cuda" in str(exc).lower()
+
+
+class CodecCache:
+    """Builds each (codec, device) once: loading a model checkpoint takes seconds."""
+
+    def __init__(self) -> None:
+        self._codecs: dict[tuple[str, str], object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, device: str):
+        """The codec `name` on `device` ("-" for codecs that have no device option)."""
+        with self._lock:
+            key = (name, device)
+            if key not in self._codecs:
+                options = {"device": device} if device != "-" else {}
+                self._codecs[key] = get_codec(name, **options)
+            return self._codecs[key]
+
+    def clear(self) -> None:
+        """Forget built codecs (after the checkpoint changed)."""
+        with self._lock:
+            self._codecs.clear()
+
+
+def run_roundtrip(
+    name: str, samples: np.ndarray, sample_rate: int, device_choice: str, cache: CodecCache, task=None
+) -> RoundTripInfo:
+    """Round-trip `samples` through codec `name`; a GPU out-of-memory error falls back to the CPU and says so."""
+    if task is not None:
+        task.report(0, 0, f"preparing {name}")
+    device = resolve_device(device_choice) if accepts_device(name) else "-"
+    entries = {e.name: e for e in codec_entries()}
+    if name not in entries:
+        get_codec(name)  # raises the registry's UserError that lists the known codecs
+    notices: list[str] = []
+    codec = cache.get(name, device)
+    if task is not None:
+        task.report(0, 0, f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else ""))
+    try:
+        result = codec.roundtrip(samples, sample_rate)
+    except Exception as exc:
+        if device != "cuda" or not is_out_of_memory(exc):
+            raise
+        torch = sys.modules["torch"]
+        torch.cuda.empty_cache()
+        notices.append("the GPU ran out of memory, so this round trip ran on the CPU (slower, same result)")
+        device = "cpu"
+        result = cache.get(name, device).roundtrip(samples, sample_rate)
+    if task is not None:
+        task.report(1, 1, "done")
+    return RoundTripInfo(
+        codec=name,
+        device=device if device != "-" else "CPU",
+        nominal_bitrate=entries[name].nominal_bitrate,
+        result=result,
+        notices=tuple(notices),
+    )
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Refuse what cannot be an LFSC checkpoint before it is saved in the config."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file: pick the LFSC .nemo file you downloaded")
+    if p.suffix.lower() not in (".nemo", ".ckpt", ".pt", ".safetensors"):
+        raise UserError(f"{p.name}: not a checkpoint (.nemo expected): pick low-frame-rate-speech-codec-22khz.nemo")
+
+
+def render_stimuli(
+    clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
+) -> dict[tuple[str, str], np.ndarray]:
+    """Decoded audio of every clip through every codec ("reference" = the clip itself), for a listening test."""
+    from workbench.blind_test import REFERENCE
+
+    out: dict[tuple[str, str], np.ndarray] = {}
+    total = len(clips) * len(codecs)
+    for clip_id, (samples, sr) in clips.items():
+        for codec in codecs:
+            if task is not None:
+                task.report(len(out), total, f"{clip_id} through {codec}")
+            if codec == REFERENCE:
+                out[(clip_id, codec)] = samples
+            else:
+                out[(clip_id, codec)] = run_roundtrip(codec, samples, sr, device_choice, cache).result.audio
+    return out

@@ -1,0 +1,61 @@
+"""Render the main views offscreen to PNG files, so the look can be reviewed without a display."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from codec.errors import UserError
+
+
+def _settle(app: QApplication) -> None:
+    for _ in range(5):
+        app.processEvents()
+
+
+def save_screenshots(out_dir: str | Path, codec: str = "codec2-3200", clip: str | None = None) -> list[Path]:
+    """Open a clip (the first bundled one by default), round-trip it through `codec` and save each main view."""
+    from workbench import clip_metrics, roundtrip
+    from workbench.main_window import MainWindow
+    from workbench.settings import Settings
+    from workbench.workers import Task
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance()
+    with tempfile.TemporaryDirectory() as scratch:
+        window = MainWindow(Settings(Path(scratch) / "screenshots.ini"))  # never touch the user's settings
+        window.resize(1600, 960)
+        window.load_bundled()
+        if clip is not None and not window.open_file(clip):
+            raise UserError(f"{clip}: cannot be opened: {window.messages[-1]}")
+        if window.model.clip is None:
+            raise UserError("no clip to show: the bundled speech is missing; pass an audio file")
+        window.codec_combo.setCurrentText(codec)
+        c = window.model.clip
+        # Synchronously here: screenshots are a script, not an interactive session.
+        info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codec_cache).run_here()
+        window.model.set_decoded(info.result.audio, info)
+        window.model.set_metrics(Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here())
+        window.show()
+        window.seek(c.samples.size / c.sample_rate * 0.4)
+        window.select_signal("decoded")
+        window.loop_box.setChecked(True)
+        _settle(app)
+        saved = []
+        for index, name in ((0, "compare"), (1, "blind-test"), (2, "reports")):
+            window.tabs.setCurrentIndex(index)
+            _settle(app)
+            path = out / f"workbench-{name}.png"
+            window.grab().save(str(path))
+            saved.append(path)
+        window.log_box.setChecked(True)
+        window.tabs.setCurrentIndex(0)
+        _settle(app)
+        path = out / "workbench-compare-logfreq.png"
+        window.grab().save(str(path))
+        saved.append(path)
+        window.close()
+    return saved

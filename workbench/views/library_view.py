@@ -1,0 +1,124 @@
+"""The clip browser: the bundled speech set (filter by language or text) and recent files."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.library import LIBRARY_COLUMNS, RowsModel
+
+
+ALL_LANGUAGES = "all languages"
+
+
+class LibraryFilter(QSortFilterProxyModel):
+    """Keeps rows of one language (or all) whose id, speaker or text contains the search text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang, self.text = "", ""
+
+    def set_filter(self, lang: str, text: str) -> None:
+        """Filter by language code ("" = all) and case-insensitive text."""
+        self.beginFilterChange()
+        self.lang, self.text = lang, text.strip().lower()
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:  # noqa: N802 (Qt API)
+        """Whether a row passes the language and text filters."""
+        row = self.sourceModel().rows[source_row]
+        if self.lang and row["lang"] != self.lang:
+            return False
+        haystack = f"{row['id']} {row['speaker']} {row['text']}".lower()
+        return self.text in haystack
+
+
+class LibraryView(QWidget):
+    """Lists clips; activating one emits `utterance_activated` or `file_activated`."""
+
+    utterance_activated = Signal(object)  # eval.manifest.Utterance
+    file_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = RowsModel(LIBRARY_COLUMNS)
+        self.proxy = LibraryFilter()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.activated.connect(self._activated)
+        self.language = QComboBox()
+        self.language.currentTextChanged.connect(self._filter)
+        self.search = QLineEdit(placeholderText="filter by id, speaker or text")
+        self.search.textChanged.connect(self._filter)
+        self.recent = QListWidget()
+        self.recent.setMaximumHeight(110)
+        self.recent.itemActivated.connect(lambda item: self.file_activated.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        filters = QHBoxLayout()
+        filters.addWidget(self.language)
+        filters.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<b>Bundled speech</b>"))
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(QLabel("<b>Recent files</b>"))
+        layout.addWidget(self.recent)
+
+    def set_rows(self, rows: list[dict]) -> None:
+        """Show the bundled set's rows and offer its languages in the filter."""
+        self.model.set_rows(rows, LIBRARY_COLUMNS)
+        self.language.blockSignals(True)
+        self.language.clear()
+        self.language.addItems([ALL_LANGUAGES] + sorted({r["lang"] for r in rows}))
+        self.language.blockSignals(False)
+        self._filter()
+        self.table.setColumnWidth(len(LIBRARY_COLUMNS) - 1, 400)
+
+    def set_recent(self, paths: list[str]) -> None:
+        """Show the recent files, newest first."""
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QListWidgetItem
+
+        self.recent.clear()
+        for path in paths:
+            item = QListWidgetItem(Path(path).name)
+            item.setToolTip(path)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.recent.addItem(item)
+
+    def selected_rows(self) -> list[dict]:
+        """The rows currently selected in the table (all visible rows when none is selected)."""
+        indexes = self.table.selectionModel().selectedRows() or [
+            self.proxy.index(r, 0) for r in range(self.proxy.rowCount())
+        ]
+        return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes]
+
+    def _filter(self) -> None:
+        lang = self.language.currentText()
+        self.proxy.set_filter("" if lang == ALL_LANGUAGES else lang, self.search.text())
+        self.status.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} clips")
+
+    def _activated(self, index) -> None:
+        self.utterance_activated.emit(self.model.rows[self.proxy.mapToSource(index).row()]["utterance"])

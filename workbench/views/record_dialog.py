@@ -1,0 +1,113 @@
+"""Record from a chosen input device with a live level meter; the take becomes the current clip."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from codec.errors import UserError
+from workbench import audio_io
+
+RATES = (16000, 22050, 44100, 48000)
+METER_FLOOR_DB = -60
+
+
+class RecordDialog(QDialog):
+    """Choose device and rate, record, stop; `take` holds the samples afterwards."""
+
+    def __init__(self, device_name: str = "", sample_rate: int = 16000, title: str = "Record", parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.take: np.ndarray | None = None
+        self.recorder: audio_io.Recorder | None = None
+        self.device = QComboBox()
+        self.device.addItem("system default", "")
+        try:
+            for d in audio_io.list_devices("input"):
+                self.device.addItem(d.name, d.name)
+        except UserError as exc:
+            self.device.setToolTip(str(exc))
+        self.device.setCurrentIndex(max(0, self.device.findData(device_name)))
+        self.rate = QComboBox()
+        for rate in RATES:
+            self.rate.addItem(f"{rate} Hz", rate)
+        self.rate.setCurrentIndex(max(0, self.rate.findData(sample_rate)))
+        self.meter = QProgressBar()
+        self.meter.setRange(METER_FLOOR_DB, 0)
+        self.meter.setFormat("%v dBFS")
+        self.peak = QLabel("peak: -")
+        self.elapsed = QLabel("0.0 s")
+        self.record_button = QPushButton("Record")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.record_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        form = QFormLayout()
+        form.addRow("input device", self.device)
+        form.addRow("sample rate", self.rate)
+        form.addRow("level (RMS)", self.meter)
+        form.addRow(self.peak, self.elapsed)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.record_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        self.timer = QTimer(self, interval=50)
+        self.timer.timeout.connect(self._update_meter)
+
+    @property
+    def device_name(self) -> str:
+        """The chosen device's name ("" = system default)."""
+        return self.device.currentData()
+
+    @property
+    def sample_rate(self) -> int:
+        """The chosen recording rate."""
+        return int(self.rate.currentData())
+
+    def start(self) -> bool:
+        """Open the device and start recording; a failure is shown as a dialog and returns False."""
+        try:
+            self.recorder = audio_io.Recorder(audio_io.device_index(self.device_name, "input"), self.sample_rate)
+            self.recorder.start()
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot record", str(exc))
+            return False
+        self.record_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.device.setEnabled(False)
+        self.rate.setEnabled(False)
+        self.timer.start()
+        return True
+
+    def stop(self) -> None:
+        """Stop recording, keep the take and close the dialog."""
+        self.timer.stop()
+        if self.recorder is not None:
+            self.take = self.recorder.stop()
+        self.accept() if self.take is not None and len(self.take) else self.reject()
+
+    def reject(self) -> None:
+        """Closing the dialog while recording stops the device first."""
+        self.timer.stop()
+        if self.recorder is not None and self.recorder.recording:
+            self.recorder.stop()
+        super().reject()
+
+    def _update_meter(self) -> None:
+        rms_db, peak_db = self.recorder.level_db
+        self.meter.setValue(int(max(METER_FLOOR_DB, rms_db)))
+        self.peak.setText(f"peak: {peak_db:.1f} dBFS" + ("  CLIPPING" if peak_db > -0.1 else ""))
+        self.elapsed.setText(f"{self.recorder.seconds:.1f} s")

@@ -1,0 +1,47 @@
+"""A spectrogram plot: an image of levels in dB on a time x frequency (linear or log) axis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+from workbench.spectrogram import Spectrogram
+
+
+LOG_TICKS_HZ = (63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000)
+
+
+class SpectrogramPane:
+    """One pyqtgraph plot showing one spectrogram, with a play cursor."""
+
+    def __init__(self, plot: pg.PlotItem):
+        self.plot = plot
+        self.image = pg.ImageItem()
+        self.image.setColorMap(pg.colormap.get("inferno"))
+        plot.addItem(self.image)
+        self.cursor = pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen("#ffcc00", width=1))
+        plot.addItem(self.cursor)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.getAxis("left").setLabel("Hz")
+        self.spectrogram: Spectrogram | None = None
+
+    def set_spectrogram(self, spec: Spectrogram | None, db_range: float) -> None:
+        """Show `spec` (None clears the pane); the colour scale spans db_range dB below 0 dB."""
+        self.spectrogram = spec
+        if spec is None:
+            self.image.clear()
+            return
+        self.image.setImage(spec.levels, levels=(-db_range, 0.0), autoLevels=False)
+        self.image.setRect(QRectF(0.0, spec.f_low, spec.duration, spec.f_high - spec.f_low))
+        # In log mode the image's y unit is log10(Hz): label octave ticks in Hz.
+        ticks = None
+        if spec.log_frequency:
+            ticks = [[(float(np.log10(f)), f"{f / 1000:g}k" if f >= 1000 else f"{f:g}") for f in LOG_TICKS_HZ
+                      if spec.f_low <= np.log10(f) <= spec.f_high]]
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.setYRange(spec.f_low, spec.f_high, padding=0)
+
+    def frame_count(self) -> int:
+        """Number of STFT frames shown."""
+        return 0 if self.spectrogram is None else self.spectrogram.levels.shape[0]

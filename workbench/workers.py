@@ -1,0 +1,80 @@
+"""Run slow work (round trips, metrics, eval runs) off the GUI thread with progress, cancel and clear errors."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from codec.errors import UserError
+
+
+class Cancelled(Exception):
+    """Raised inside a task by `Task.report` once the user pressed cancel."""
+
+
+class Task(QObject):
+    """A function run on the thread pool; it receives the task so it can report progress and notice cancel.
+
+    A result that arrives after `cancel()` is dropped, so the window moves on at once even when the work (such as
+    one codec call) cannot be interrupted halfway.
+    """
+
+    progress = Signal(int, int, str)  # done, total (0 = unknown), what is happening
+    succeeded = Signal(object)
+    failed = Signal(str)  # a message that says what happened and what to do
+    cancelled = Signal()
+    done = Signal()  # after any of the three outcomes
+
+    def __init__(self, fn: Callable[..., object], *args, **kwargs):
+        super().__init__()
+        self._fn, self._args, self._kwargs = fn, args, kwargs
+        self._cancel = threading.Event()
+
+    @property
+    def cancel_flag(self) -> threading.Event:
+        """The event set by `cancel()`, for work that polls a flag (such as eval.runner.run)."""
+        return self._cancel
+
+    def cancel(self) -> None:
+        """Ask the work to stop; its result, if any, will be ignored."""
+        if not self._cancel.is_set():
+            self._cancel.set()
+            self.cancelled.emit()
+            self.done.emit()
+
+    def report(self, done: int, total: int = 0, text: str = "") -> None:
+        """Called by the work: publish progress, or stop here when cancelled."""
+        if self._cancel.is_set():
+            raise Cancelled
+        self.progress.emit(done, total, text)
+
+    def start(self, pool: QThreadPool | None = None) -> "Task":
+        """Queue the work on `pool` (the global pool by default)."""
+        (pool or QThreadPool.globalInstance()).start(QRunnable.create(self._run))
+        return self
+
+    def run_here(self) -> object:
+        """Run synchronously on the calling thread (screenshots, scripts) and return the result."""
+        return self._fn(*self._args, task=self, **self._kwargs)
+
+    def _run(self) -> None:
+        try:
+            result = self._fn(*self._args, task=self, **self._kwargs)
+        except Cancelled:
+            return
+        except UserError as exc:
+            outcome, payload = self.failed, str(exc)
+        except MemoryError:
+            outcome, payload = self.failed, "out of memory: close other programs or use a shorter clip"
+        except Exception as exc:  # anything else is a bug; show it rather than dying silently
+            traceback.print_exc()
+            outcome, payload = self.failed, f"unexpected error ({type(exc).__name__}: {exc}); please report it"
+        else:
+            outcome, payload = self.succeeded, result
+        if self._cancel.is_set():
+            return
+        outcome.emit(payload)
+        self.done.emit()
