@@ -327,10 +327,10 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict:
     shared = [c for c in codecs_a if c in codecs_b]
     if shared:
         pairs = [(c, c) for c in shared]
-    elif len(codecs_a) == 1 and len(codecs_b) == 1:
-        pairs = [(codecs_a[0], codecs_b[0])]
+    elif len(codecs_a) == 1 or len(codecs_b) == 1:
+        pairs = [(ca, cb) for ca in codecs_a for cb in codecs_b]
     else:
-        raise UserError("the runs share no codec and hold several each: compare runs with one codec each, or with common codecs")
+        raise UserError("the runs share no codec and both hold several: compare runs with common codecs, or one with a single codec")
     out: dict = {"a": str(a.out_dir), "b": str(b.out_dir), "pairs": []}
     for ca, cb in pairs:
         rows_a = {r["utt_id"]: r for r in a.rows if r["codec"] == ca}

@@ -1,0 +1,157 @@
+"""Batch runner end to end on the bundled speech: identity sanity, Codec2 ordering, failures, resume, cache, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codec.audio import save_audio
+from eval.manifest import load_folder
+from eval.report import compare, load_run
+from eval.runner import ROWS, run
+from eval_assets import manifest_path, utterances
+
+FAST = ["pesq_nb", "stoi"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / ROWS).read_text().splitlines()]
+
+
+def test_identity_run_reads_perfect_on_every_metric(tmp_path):
+    utts = utterances(count=3)
+    result = run(utts, ["identity"], tmp_path / "run", cache_dir=tmp_path / "cache", keep_audio=True)
+    assert result.rows_total == 3 and not result.cancelled
+    for row in _rows(tmp_path / "run"):
+        m = row["metrics"]
+        assert row["missing"] == {}, row["missing"]
+        assert m["pesq_wb"] == pytest.approx(4.644, abs=0.01)
+        assert m["pesq_nb"] == pytest.approx(4.549, abs=0.01)
+        assert m["stoi"] == pytest.approx(1.0, abs=1e-6) and m["estoi"] == pytest.approx(1.0, abs=1e-6)
+        assert m["speaker_sim"] == pytest.approx(1.0, abs=1e-5)
+        assert m["mel_distance"] == 0.0 and m["stft_distance"] == 0.0
+        assert m["dcer"] == 0.0 and m["cer"] == m["cer_orig"]
+        assert row["sanity"]["delay_samples"] == 0 and (tmp_path / "run" / row["decoded_audio"]).is_file()
+    run_ = load_run(tmp_path / "run")
+    assert run_.summary["codecs"]["identity"]["corpus"]["dcer"] == 0.0
+    for name in ("rows.csv", "summary.json", "summary.md", "report.html"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2 and "GE2E speaker similarity (resemblyzer 0.1.4)" in html
+
+
+def test_codec2_3200_beats_700c_on_pesq_nb_and_cer(tmp_path):
+    utts = utterances(lang="en", count=4)
+    for codec in ("codec2-3200", "codec2-700c"):
+        run(utts, [codec], tmp_path / codec, metrics=["pesq_nb", "cer"], cache_dir=tmp_path / "cache")
+    good = load_run(tmp_path / "codec2-3200").summary["codecs"]["codec2-3200"]
+    bad = load_run(tmp_path / "codec2-700c").summary["codecs"]["codec2-700c"]
+    assert good["metrics"]["pesq_nb"]["value"] > bad["metrics"]["pesq_nb"]["value"] + 0.3
+    assert good["corpus"]["cer"]["value"] < bad["corpus"]["cer"]["value"]
+    assert good["corpus"]["cer_orig"]["value"] == bad["corpus"]["cer_orig"]["value"]  # same originals, same floor
+    pair = compare(tmp_path / "codec2-3200", tmp_path / "codec2-700c")["pairs"][0]
+    assert (pair["codec_a"], pair["codec_b"], pair["utterances"]) == ("codec2-3200", "codec2-700c", 4)
+    assert pair["metrics"]["pesq_nb"]["groups"]["en"]["high"] < 0  # every utterance loses PESQ-NB at 700C
+
+
+def test_an_utterance_that_breaks_pesq_is_recorded_missing_and_the_run_goes_on(tmp_path):
+    good = utterances(count=1)[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.symlink(good.audio_path, folder / f"speech{good.audio_path.suffix}")
+    (folder / "speech.txt").write_text(good.text)
+    save_audio(folder / "silence.wav", np.zeros(16000, dtype=np.float32), 16000)
+    (folder / "silence.txt").write_text("nothing")
+    result = run(load_folder(folder, good.lang), ["identity"], tmp_path / "run", metrics=["pesq_wb", "stoi", "si_sdr"], cache_dir=None)
+    assert result.rows_total == 2
+    rows = {r["utt_id"]: r for r in _rows(tmp_path / "run")}
+    assert set(rows["silence"]["missing"]) == {"pesq_wb", "stoi", "si_sdr"} and rows["silence"]["metrics"] == {}
+    assert "silent" in rows["silence"]["missing"]["pesq_wb"]
+    assert rows["speech"]["metrics"]["pesq_wb"] > 4.6
+    summary = load_run(tmp_path / "run").summary["codecs"]["identity"]["metrics"]["pesq_wb"]
+    assert summary["n"] == 1 and summary["missing"] == 1 and summary["value"] == pytest.approx(rows["speech"]["metrics"]["pesq_wb"])
+
+
+def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):
+    utts = utterances(count=3)
+    first = run(utts, ["identity"], tmp_path / "a", metrics=FAST, cache_dir=tmp_path / "cache")
+    assert first.rows_from_cache == 0
+    second = run(utts, ["identity"], tmp_path / "b", metrics=FAST, cache_dir=tmp_path / "cache")
+    assert second.rows_new == 3 and second.rows_from_cache == 3
+    assert [r["metrics"] for r in _rows(tmp_path / "a")] == [r["metrics"] for r in _rows(tmp_path / "b")]
+    third = run(utts, ["identity", "codec2-1300"], tmp_path / "c", metrics=FAST, cache_dir=tmp_path / "cache")
+    assert third.rows_new == 6 and third.rows_from_cache == 3
+    assert {r["codec"] for r in _rows(tmp_path / "c") if not r["cached"]} == {"codec2-1300"}
+
+
+def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path):
+    utterances(count=1)  # skips without the bundled set
+    count = min(10, _manifest_len())
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    cmd = [sys.executable, "-m", "eval.cli", "run", "--codec", "identity", "--codec", "codec2-3200", "--codec", "opus-6k",
+           "--manifest", str(manifest_path()), "--limit", str(count), "--metrics", *FAST, "--out", str(out), "--cache", str(cache)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if (out / ROWS).is_file() and len((out / ROWS).read_bytes().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    partial = (out / ROWS).read_bytes().count(b"\n")
+    expected = count * 3
+    assert 2 <= partial < expected
+    finished = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    rows = _rows(out)
+    keys = [(r["utt_id"], r["codec"]) for r in rows]
+    assert len(keys) == len(set(keys)) == expected
+
+
+def _manifest_len() -> int:
+    from eval.manifest import load_manifest
+
+    return len(load_manifest(manifest_path()))
+
+
+def test_cancel_stops_between_pairs_and_a_later_run_resumes(tmp_path):
+    utts = utterances(count=3)
+
+    class CancelAfterFirst:
+        def __init__(self):
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            return self.calls >= 1
+
+    flag = CancelAfterFirst()
+
+    def progress(done, total, message):
+        flag.calls += 1
+
+    first = run(utts, ["identity"], tmp_path / "run", metrics=FAST, cache_dir=None, progress=progress, cancel=flag)
+    assert first.cancelled and first.rows_total == 1
+    second = run(utts, ["identity"], tmp_path / "run", metrics=FAST, cache_dir=None)
+    assert not second.cancelled and second.rows_new == 2 and second.rows_total == 3
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for args in (["run", "--codec", "no-such-codec", "--manifest", str(manifest_path()), "--out", str(tmp_path / "x")],
+                 ["run", "--codec", "identity", "--folder", str(tmp_path / "missing"), "--out", str(tmp_path / "y")],
+                 ["run", "--codec", "identity", "--metrics", "pesq_xb", "--manifest", str(manifest_path()), "--out", str(tmp_path / "z")],
+                 ["compare", str(tmp_path / "nope"), str(tmp_path / "nope")]):
+        result = subprocess.run([sys.executable, "-m", "eval.cli", *args], cwd=REPO, env=env, capture_output=True, text=True)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("lfsc-eval: error: ")
