@@ -64,13 +64,16 @@ def _model():
     return _MODELS[key]
 
 
+def model_sha256() -> str:
+    """sha256 of the model.bin in use (the bundled model's is known, others are hashed once per process)."""
+    from eval.asr_model import MODEL_SHA256
+
+    return MODEL_SHA256 if _active_dir is None else _sha256(model_dir() / "model.bin")
+
+
 def model_id() -> str:
     """Identity of the ASR set-up for caches and reports: model sha256 prefix, compute type, decoding settings."""
-    from eval.asr_model import MODEL_SHA256, bundled_model_dir
-
-    folder = model_dir()
-    digest = MODEL_SHA256 if _active_dir is None or folder == bundled_model_dir() else _sha256(folder / "model.bin")
-    return f"whisper-ct2:{digest[:16]}:{device()[1]}:{DECODING}"
+    return f"whisper-ct2:{model_sha256()[:16]}:{device()[1]}:{DECODING}"
 
 
 @lru_cache(maxsize=None)

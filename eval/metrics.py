@@ -210,7 +210,7 @@ METRICS: dict[str, MetricSpec] = {
         _spec("pesq_nb", "PESQ-NB", 8000, (1.02, 4.55), True, pesq_nb, "pesq-0.0.4/1", "ITU-T P.862 narrow-band MOS-LQO"),
         _spec("stoi", "STOI", 10000, (0.0, 1.0), True, stoi, "pystoi-0.4.1/1", "short-time objective intelligibility"),
         _spec("estoi", "ESTOI", 10000, (0.0, 1.0), True, estoi, "pystoi-0.4.1/1", "extended STOI"),
-        _spec("si_sdr", "SI-SDR (dB)", 22050, (-50.0, 100.0), True, si_sdr, "1", "scale-invariant signal-to-distortion ratio"),
+        _spec("si_sdr", "SI-SDR (dB)", 22050, (-np.inf, np.inf), True, si_sdr, "1", "scale-invariant signal-to-distortion ratio (unbounded)"),
         _spec("mel_distance", "Mel distance", 22050, (0.0, 5.0), False, mel_distance, "nemo-mel-l1/1",
               "NeMo multi-resolution log-mel L1 loss (7 resolutions), as on the LFSC model card"),
         _spec("stft_distance", "STFT distance", 22050, (0.0, 5.0), False, stft_distance, "nemo-stft-l1/1",

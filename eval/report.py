@@ -227,6 +227,7 @@ def _plots(run: Run) -> list[tuple[str, str]]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     s = run.summary
     codecs = list(s["codecs"])
@@ -270,8 +271,10 @@ def _plots(run: Run) -> list[tuple[str, str]]:
                 ax.errorbar([x], [e["value"]], yerr=[[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None, fmt="o")
                 ax.annotate(c, (x, e["value"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
             ax.set_xlabel("measured kbit/s")
-            ax.set_title(label(metric))
+            ax.set_title(label(metric, run.manifest))
         out.append(("Bitrate vs quality (codecs with a bitstream; identity and anchors left out)", _png(fig)))
     return out
 

@@ -182,6 +182,7 @@ def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cac
         info["asr"] = {
             "model_dir": str(folder),
             "model_id": asr.model_id(),
+            "model_sha256": asr.model_sha256(),
             "files": {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()},
             "device": "/".join(asr.device()),
             "decoding": asr.DECODING,

@@ -9,6 +9,7 @@ not be compared with published "SECS" values. To plug another model, implement `
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
@@ -94,6 +95,17 @@ def model_version() -> str:
 
 
 def describe() -> dict:
-    """Name, version and rate of the active model (GE2E's when none is loaded yet), without loading it."""
+    """Name, version, rate (and for GE2E its weights file and sha256) of the active model, without loading it."""
     model = _model if _model is not None else GE2E
-    return {"name": model.name, "version": model.version, "rate": model.sample_rate}
+    info = {"name": model.name, "version": model.version, "rate": model.sample_rate}
+    if isinstance(model, GE2E) or model is GE2E:
+        import hashlib
+        from importlib.util import find_spec
+
+        spec = find_spec("resemblyzer")
+        if spec is not None and spec.origin:
+            weights = Path(spec.origin).parent / "pretrained.pt"
+            if weights.is_file():
+                info["weights"] = str(weights)
+                info["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return info
