@@ -20,11 +20,15 @@ from codec.baselines.reference import LowpassAnchor  # noqa: E402
 CLIP_SECONDS = 6.0
 # Residual delay allowed after compensation, in samples at the codec's native rate.
 MAX_WAVEFORM_DELAY = 1.0
-# Codec2 keeps no phase, so only its energy envelope can be aligned; eval.sanity treats envelope lags within
-# 4 ms as no delay, and the envelope estimate itself scatters by about +-20 samples between utterances.
+# Codec2 keeps no phase, so only its energy envelope can be aligned. The envelope delay of one utterance
+# scatters by tens of samples, so the median over several is tested; eval.sanity treats envelope lags within
+# 4 ms (32 samples at 8 kHz) as no delay.
 MAX_ENVELOPE_DELAY = 32
-MIN_WAVEFORM_CORRELATION = 0.7  # below this a waveform delay estimate means nothing
-ANCHOR_MIN_ATTENUATION_DB = 100.0  # measured 113-135 dB above the stop edge (float32 rounding)
+ENVELOPE_UTTERANCES = 5
+MIN_WAVEFORM_CORRELATION = 0.5  # below this a waveform delay estimate means nothing
+# Output energy above the anchors' stop edge relative to their whole output; measured -140 dB and below (the
+# attenuation of the input's own energy there is 113-135 dB, float32 rounding).
+ANCHOR_MAX_STOPBAND_DB = -100.0
 # Codec2 payloads are bit-packed frames plus one frame that flushes the codec's delay; Opus is VBR: measured
 # 5.6-5.9 kbit/s at 6k and 11.5-12.1 at 12k on speech (length framing included).
 BITRATE_TOLERANCE = 0.10
@@ -36,17 +40,25 @@ CODEC2_CODECS = ["codec2-3200", "codec2-2400", "codec2-1600", "codec2-1400", "co
 
 
 @pytest.fixture(scope="module")
-def speech() -> tuple[np.ndarray, int]:
-    """The first English utterance of the bundled speech set (at most CLIP_SECONDS), at its own rate."""
+def bundled():
+    """The bundled speech set's utterances."""
     from eval.manifest import default_manifest, load_manifest
 
     path = default_manifest()
     if not path.exists():
         pytest.skip(f"bundled speech not there yet ({path}): the reference-codec tests need real speech")
-    utterances = load_manifest(path)
-    chosen = next((u for u in utterances if u.lang == "en"), utterances[0])
-    audio = load_audio(chosen.audio_path)
+    return load_manifest(path)
+
+
+def _clip(utterance) -> tuple[np.ndarray, int]:
+    audio = load_audio(utterance.audio_path)
     return audio.samples[: int(CLIP_SECONDS * audio.sample_rate)], audio.sample_rate
+
+
+@pytest.fixture(scope="module")
+def speech(bundled) -> tuple[np.ndarray, int]:
+    """The first English utterance of the bundled speech set (at most CLIP_SECONDS), at its own rate."""
+    return _clip(next((u for u in bundled if u.lang == "en"), bundled[0]))
 
 
 _ROUNDTRIPS: dict[str, object] = {}
@@ -95,12 +107,15 @@ def test_opus_at_any_bitrate_and_narrowband(options, speech):
 
 
 @pytest.mark.parametrize("name", CODEC2_CODECS)
-def test_codec2_envelope_is_aligned(name, speech):
-    result = roundtrip(name, speech)
-    assert len(result.audio) == len(speech[0])
-    reference, decoded, native = at_native_rate(name, speech, result.audio)
-    delay = measure_envelope_delay(reference, decoded, native, max_lag=native // 10)
-    assert abs(delay) < MAX_ENVELOPE_DELAY, f"{name}: envelope {delay:.1f} samples late"
+def test_codec2_envelope_is_aligned(name, bundled):
+    codec, delays = get_codec(name), []
+    for utterance in bundled[:ENVELOPE_UTTERANCES]:
+        samples, rate = _clip(utterance)
+        decoded = codec.roundtrip(samples, rate).audio
+        assert len(decoded) == len(samples)
+        reference, decoded = resample(samples, rate, 8000), resample(decoded, rate, 8000)
+        delays.append(measure_envelope_delay(reference, decoded, 8000, max_lag=800))
+    assert abs(np.median(delays)) < MAX_ENVELOPE_DELAY, f"{name}: envelope delays {np.round(delays, 1)} samples"
 
 
 @pytest.mark.parametrize("name", CODEC2_CODECS + ["opus-6k", "opus-12k"])
@@ -150,22 +165,23 @@ def test_anchor_removes_everything_above_its_cutoff(cutoff, rate, speech):
     before = np.abs(np.fft.rfft(samples * window)) ** 2
     after = np.abs(np.fft.rfft(output * window)) ** 2
     stop = freqs > cutoff * (1 + LowpassAnchor.TRANSITION) + 50  # + the Blackman window's main lobe
-    attenuation = 10 * np.log10(before[stop].sum() / after[stop].sum())
-    assert attenuation > ANCHOR_MIN_ATTENUATION_DB
+    assert 10 * np.log10(after[stop].sum() / after.sum()) < ANCHOR_MAX_STOPBAND_DB
     passband = (freqs > 100) & (freqs < 0.9 * cutoff)
     assert 10 * np.log10(after[passband].sum() / before[passband].sum()) == pytest.approx(0.0, abs=0.01)
 
 
 def _log_spectral_distance(reference: np.ndarray, decoded: np.ndarray, rate: int) -> float:
-    """Mean over speech frames of the RMS difference of 0-4 kHz log power spectra (dB), at 8 kHz."""
+    """Mean over speech frames of the RMS difference (dB) of 100-3400 Hz log power spectra at 8 kHz, both floored
+    80 dB below the reference's peak so that empty bins do not dominate."""
     reference, decoded = resample(reference, rate, 8000), resample(decoded, rate, 8000)
     window, hop = np.hanning(256), 128
-    count = (len(reference) - 256) // hop
-    frames = np.arange(count)[:, None] * hop + np.arange(256)
-    ref_db = 10 * np.log10(np.abs(np.fft.rfft(reference[frames] * window)) ** 2 + 1e-10)
-    deg_db = 10 * np.log10(np.abs(np.fft.rfft(decoded[frames] * window)) ** 2 + 1e-10)
-    energy = ref_db.max(axis=1)
-    speech_frames = energy > energy.max() - 40
+    frames = np.arange((len(reference) - 256) // hop)[:, None] * hop + np.arange(256)
+    band = slice(int(100 / 31.25), int(3400 / 31.25) + 1)  # 8000 / 256 = 31.25 Hz per bin
+    ref_db = 10 * np.log10(np.abs(np.fft.rfft(reference[frames] * window))[:, band] ** 2 + 1e-20)
+    deg_db = 10 * np.log10(np.abs(np.fft.rfft(decoded[frames] * window))[:, band] ** 2 + 1e-20)
+    floor = ref_db.max() - 80
+    ref_db, deg_db = np.maximum(ref_db, floor), np.maximum(deg_db, floor)
+    speech_frames = ref_db.max(axis=1) > ref_db.max() - 40
     return float(np.mean(np.sqrt(np.mean((ref_db - deg_db)[speech_frames] ** 2, axis=1))))
 
 

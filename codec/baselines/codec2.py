@@ -11,8 +11,8 @@ MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
 
 # Encoder-to-decoder delay in samples at 8 kHz. Codec2 transmits no phase, so its waveform does not line up
 # with the input at any lag (peak correlation < 0.5); these are the medians of the energy-envelope delay
-# (codec.baselines.delay.measure_envelope_delay) over eight speech clips of codec2-examples, whose spread
-# is about +-20 samples (+-2.5 ms). The frame structure alone predicts 160 (a 40 ms analysis window centred
+# (codec.baselines.delay.measure_envelope_delay) over eight speech clips of codec2-examples; a single utterance
+# can land tens of samples away (+-5 ms). The frame structure alone predicts 160 (a 40 ms analysis window centred
 # 20 ms back, synthesis overlap-added 10 ms ahead); 700C's decoder adds its own spectral interpolation.
 DELAY = {"3200": 144, "2400": 140, "1600": 144, "1400": 140, "1300": 144, "1200": 140, "700C": 216}
 

@@ -25,13 +25,14 @@ def measure_delay(reference: np.ndarray, decoded: np.ndarray, max_lag: int) -> t
 
 
 def measure_envelope_delay(reference: np.ndarray, decoded: np.ndarray, sample_rate: int, max_lag: int) -> float:
-    """Lag of `decoded` behind `reference` in samples by cross-correlating their log-energy envelopes (10 ms Hann
-    smoothing): the only delay defined for parametric codecs such as Codec2, which do not keep the waveform."""
+    """Lag of `decoded` behind `reference` in samples by cross-correlating their log-energy envelopes (20 ms Hann
+    smoothing): the only delay defined for parametric codecs such as Codec2, which do not keep the waveform.
+    It scatters by tens of samples from one utterance to the next; take a median over several."""
     return measure_delay(_log_envelope(reference, sample_rate), _log_envelope(decoded, sample_rate), max_lag)[0]
 
 
 def _log_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    window = np.hanning(sample_rate // 100)
+    window = np.hanning(sample_rate // 50)
     energy = np.convolve(np.square(audio, dtype=np.float64), window / window.sum(), mode="same")
     envelope = np.log(energy + 1e-6)
     return envelope - envelope.mean()
