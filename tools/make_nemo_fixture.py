@@ -1,0 +1,351 @@
+"""Build the NeMo reference fixture that proves our pure-PyTorch LFSC matches NeMo exactly.
+
+Runs in the separate NeMo environment, never in the project's .venv or in CI:
+
+    bash tools/nemo_env.sh && .venv-nemo/bin/python tools/make_nemo_fixture.py
+
+It builds NeMo 3.0.0's ``AudioCodecModel`` from the public 22.05 kHz LFSC configuration (the WavLM/SLM
+discriminator removed, no dataset or logging sections) and writes, under tests/fixtures/nemo/:
+
+- ``lfsc_small.nemo``: a reduced-width LFSC (same structure, small base_channels) as a plain tar holding
+  NeMo's own resolved ``model_config.yaml`` and a ``model_weights.ckpt`` with the generator keys only;
+- ``io.npz``: a zero-padded batch of two real-speech clips of different lengths and NeMo's outputs for
+  them (continuous latent, tokens, dequantized latent, decoded audio, all lengths), plus the same outputs
+  for item 1 run alone (``single_*``), so batched-vs-single behaviour is pinned too;
+- ``full_size_keys.json``: the full-size generator's state_dict key -> shape map, key count and the
+  encoder/decoder parameter counts;
+- ``meta.json``: versions, seed, widths, the de-degeneration gains and the checks' figures.
+
+NeMo's random initialisation is degenerate (every frame gets the same token, decoded audio is constant):
+conv biases dominate the tiny latent. So before saving, all conv biases are zeroed and the weight-norm
+gains (``parametrizations.weight.original0``) of the encoder's and the decoder's ``post_conv`` are rescaled
+so the latent spans the FSQ range and the output varies; the script asserts hundreds of distinct tokens
+and non-constant audio.
+
+``--save-full PATH`` also writes a full-size random-weight generator (de-degenerated the same way) as a
+.nemo for benchmarks (about 450 MB: keep it out of the repository).
+
+Speech: codec2-examples' 16 kHz Harvard sentences (Debian package, fetched with ``apt-get download``),
+resampled to 22050 Hz with soxr (VHQ), or ``--speech WAV``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = ROOT / "tests" / "fixtures" / "nemo"
+SEED = 1234
+SAMPLE_RATE = 22050
+GENERATOR_PREFIXES = ("audio_encoder.", "vector_quantizer.", "audio_decoder.")
+# Two clips (start s, length s) from the Harvard sentences; lengths are not multiples of 1024 samples.
+CLIPS = ((0.1, 2.3), (2.8, 1.6))
+LATENT_STD = 1.0  # encoder output std after rescaling: spreads the latent over the FSQ levels
+PRE_TANH_STD = 0.3  # decoder pre-tanh std after rescaling: a speech-like output level
+SMALL_WIDTHS = {"encoder": 4, "decoder": 64}
+FULL_WIDTHS = {"encoder": 48, "decoder": 1024}
+CODEC2_WAV = "usr/share/codec2/raw/speech_orig_16k.wav"
+
+
+def lfsc_config(encoder_channels: int, decoder_channels: int) -> dict:
+    """The public 22.05 kHz LFSC model config (hyper-parameters per lfsc_spec.md sections 1 and 5).
+
+    The SLM (WavLM) discriminator is left out (it downloads weights) and so are train_ds, validation_ds
+    and log_config (they need data); everything the generator is built from is as published.
+    """
+    mod = "nemo.collections.tts.modules.audio_codec_modules"
+    loss = "nemo.collections.tts.losses.audio_codec_loss"
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "samples_per_frame": 1024,
+        "mel_loss_l1_scale": 1.0,
+        "mel_loss_l2_scale": 0.0,
+        "stft_loss_scale": 20.0,
+        "time_domain_loss_scale": 0.0,
+        "codebook_loss_scale": 0.0,
+        "commit_loss_scale": 0.0,
+        "disc_updates_per_period": 1,
+        "disc_update_period": 2,
+        "loss_resolutions": [[32, 8, 32], [64, 16, 64], [128, 32, 128], [256, 64, 256],
+                             [512, 128, 512], [1024, 256, 1024], [2048, 512, 2048]],
+        "mel_loss_dims": [5, 10, 20, 40, 80, 160, 320],
+        "mel_loss_log_guard": 1.0,
+        "stft_loss_log_guard": 1.0,
+        "feature_loss_type": "absolute",
+        "audio_encoder": {
+            "_target_": f"{mod}.HiFiGANEncoder",
+            "down_sample_rates": [2, 2, 4, 8, 8],
+            "encoded_dim": 32,
+            "base_channels": encoder_channels,
+            "activation": "lrelu",
+            "resblock_dilation_sizes": [1],
+        },
+        "audio_decoder": {
+            "_target_": f"{mod}.HiFiGANDecoder",
+            "up_sample_rates": [8, 8, 4, 2, 2],
+            "input_dim": 32,
+            "base_channels": decoder_channels,
+            "activation": "lrelu",
+            "output_activation": "tanh",
+        },
+        "vector_quantizer": {
+            "_target_": f"{mod}.GroupFiniteScalarQuantizer",
+            "num_groups": 8,
+            "num_levels_per_group": [8, 7, 6, 6],
+        },
+        "discriminator": {
+            "_target_": f"{mod}.Discriminator",
+            "discriminators": [
+                {"_target_": "nemo.collections.tts.modules.encodec_modules.MultiResolutionDiscriminatorSTFT",
+                 "resolutions": [[128, 32, 128], [256, 64, 256], [512, 128, 512], [1024, 256, 1024],
+                                 [2048, 512, 2048]]},
+                {"_target_": f"{mod}.MultiPeriodDiscriminator"},
+            ],
+        },
+        "generator_loss": {"_target_": f"{loss}.GeneratorSquaredLoss"},
+        "discriminator_loss": {"_target_": f"{loss}.DiscriminatorSquaredLoss"},
+        "optim": {"_target_": "torch.optim.Adam", "lr": 2e-4, "betas": [0.8, 0.99],
+                  "sched": {"name": "ExponentialLR", "gamma": 0.998}},
+    }
+
+
+def build_model(widths: dict):
+    """A freshly seeded NeMo AudioCodecModel of the given widths, fp32, eval mode."""
+    from nemo.collections.tts.models import AudioCodecModel
+    from omegaconf import OmegaConf
+
+    torch.manual_seed(SEED)
+    cfg = OmegaConf.create(lfsc_config(widths["encoder"], widths["decoder"]))
+    return AudioCodecModel(cfg=cfg).float().eval()
+
+
+def speech_16k(path: Path | None) -> np.ndarray:
+    """The Harvard sentences at 16 kHz: --speech, else extracted from the codec2-examples .deb."""
+    if path is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["apt-get", "download", "codec2-examples"], cwd=tmp, check=True,
+                           stdout=subprocess.DEVNULL)
+            deb = next(Path(tmp).glob("codec2-examples_*.deb"))
+            subprocess.run(["dpkg", "-x", str(deb), tmp + "/x"], check=True)
+            x, sr = sf.read(Path(tmp) / "x" / CODEC2_WAV, dtype="float32")
+    else:
+        x, sr = sf.read(path, dtype="float32")
+    if x.ndim > 1:
+        x = x.mean(axis=1)
+    assert sr == 16000, f"expected 16 kHz speech, got {sr} Hz"
+    return x
+
+
+def make_batch(speech: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two clips resampled to 22050 Hz, zero-padded into a [2, T] batch, and their lengths."""
+    y = soxr.resample(speech, 16000, SAMPLE_RATE, quality="VHQ").astype(np.float32)
+    clips = [y[round(s * SAMPLE_RATE):round(s * SAMPLE_RATE) + round(d * SAMPLE_RATE)] for s, d in CLIPS]
+    lengths = [len(c) for c in clips]
+    assert all(n % 1024 for n in lengths), lengths
+    batch = np.zeros((len(clips), max(lengths)), dtype=np.float32)
+    for i, c in enumerate(clips):
+        batch[i, :len(c)] = c
+    return torch.from_numpy(batch), torch.tensor(lengths, dtype=torch.int64)
+
+
+def valid_std(x: torch.Tensor, lengths: torch.Tensor) -> float:
+    """Standard deviation over the valid (unpadded) time steps of a [B, C, T] or [B, T] tensor."""
+    parts = [x[i, ..., :int(n)].reshape(-1) for i, n in enumerate(lengths)]
+    return torch.cat(parts).std().item()
+
+
+@torch.inference_mode()
+def dedegenerate(model, audio: torch.Tensor, audio_len: torch.Tensor) -> dict:
+    """Zero conv biases and rescale both post_conv weight-norm gains; returns the gains applied."""
+    for name, p in model.named_parameters():
+        if name.startswith(("audio_encoder.", "audio_decoder.")) and name.endswith(".bias"):
+            p.zero_()
+    enc_g = model.audio_encoder.post_conv.conv.parametrizations.weight.original0
+    dec_g = model.audio_decoder.post_conv.conv.parametrizations.weight.original0
+
+    encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
+    enc_gain = LATENT_STD / valid_std(encoded, encoded_len)
+    enc_g.mul_(enc_gain)  # zero biases + LeakyReLU: the encoder is positively homogeneous in this gain
+
+    pre_tanh = []
+    hook = model.audio_decoder.post_conv.register_forward_hook(lambda m, i, o: pre_tanh.append(o))
+    tokens, tokens_len = model.encode(audio=audio, audio_len=audio_len)
+    model.decode(tokens=tokens, tokens_len=tokens_len)
+    hook.remove()
+    dec_gain = PRE_TANH_STD / valid_std(pre_tanh[0].squeeze(1), tokens_len * model.samples_per_frame)
+    dec_g.mul_(dec_gain)
+    return {"encoder_post_conv_gain": enc_gain, "decoder_post_conv_gain": dec_gain}
+
+
+@torch.inference_mode()
+def run_nemo(model, audio: torch.Tensor, audio_len: torch.Tensor) -> dict:
+    """NeMo's outputs for one batch, as numpy arrays in NeMo's own dtypes."""
+    encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
+    tokens, tokens_len = model.encode(audio=audio, audio_len=audio_len)
+    dequantized = model.dequantize(tokens=tokens, tokens_len=tokens_len)
+    decoded, decoded_len = model.decode(tokens=tokens, tokens_len=tokens_len)
+    out = {"audio": audio, "audio_len": audio_len, "encoded": encoded, "encoded_len": encoded_len,
+           "tokens": tokens, "tokens_len": tokens_len, "dequantized": dequantized,
+           "decoded": decoded, "decoded_len": decoded_len}
+    return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+
+@torch.inference_mode()
+def rounding_margin(model, encoded: torch.Tensor, encoded_len: torch.Tensor) -> float:
+    """Smallest distance of any valid compressed FSQ value from a rounding boundary (x.5)."""
+    margins = []
+    groups = encoded.chunk(len(model.vector_quantizer.fsqs), dim=1)
+    for fsq, z in zip(model.vector_quantizer.fsqs, groups):
+        c = fsq.compress(inputs=z, input_len=encoded_len)
+        for i, n in enumerate(encoded_len):
+            v = c[i, :, :int(n)]
+            margins.append(((v - v.floor()) - 0.5).abs().min().item())
+    return min(margins)
+
+
+def check_outputs(out: dict, label: str) -> dict:
+    """Print and assert that the outputs are not degenerate; return the figures."""
+    tokens, n_frames = out["tokens"], out["tokens_len"]
+    valid = [out["tokens"][i, :, :int(n)] for i, n in enumerate(n_frames)]
+    distinct = len(np.unique(np.concatenate([v.reshape(-1) for v in valid])))
+    distinct_per_group = [len(np.unique(np.concatenate([v[g] for v in valid]))) for g in range(tokens.shape[1])]
+    frames = np.concatenate([v.T for v in valid])
+    distinct_frames = len({tuple(f) for f in frames})
+    audio_std = [float(out["decoded"][i, :int(n)].std()) for i, n in enumerate(out["decoded_len"])]
+    print(f"{label}: tokens {tokens.shape}, distinct tokens {distinct}, per codebook {distinct_per_group}, "
+          f"distinct frames {distinct_frames}/{len(frames)}, decoded std {[round(s, 4) for s in audio_std]}")
+    assert distinct > 200, f"{label}: only {distinct} distinct tokens"
+    assert distinct_frames >= 0.9 * len(frames), f"{label}: too many repeated frames"
+    assert min(audio_std) > 1e-3, f"{label}: decoded audio is (nearly) constant"
+    return {"distinct_tokens": distinct, "distinct_tokens_per_codebook": distinct_per_group,
+            "distinct_frames": distinct_frames, "frames": len(frames), "decoded_std": audio_std}
+
+
+def save_generator_nemo(model, path: Path) -> None:
+    """Save with NeMo's save_to, then keep only the generator weights (plain tar, NeMo's member names)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        full = Path(tmp) / "full.nemo"
+        model.save_to(str(full))
+        with tarfile.open(full, "r:") as tar:
+            members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            config = tar.extractfile(members["model_config.yaml"]).read()
+            state = torch.load(tar.extractfile(members["model_weights.ckpt"]), map_location="cpu",
+                               weights_only=True)
+        assert set(members) == {"model_config.yaml", "model_weights.ckpt"}, sorted(members)
+        generator = {k: v for k, v in state.items() if k.startswith(GENERATOR_PREFIXES)}
+        weights = io.BytesIO()
+        torch.save(generator, weights)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w:") as tar:
+            for name, data in (("./model_config.yaml", config), ("./model_weights.ckpt", weights.getvalue())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data))
+
+
+def generator_key_shapes(model) -> dict:
+    """Generator state_dict key -> shape, in NeMo's order and spelling."""
+    return {k: list(v.shape) for k, v in model.state_dict().items() if k.startswith(GENERATOR_PREFIXES)}
+
+
+def write_keys_json(path: Path, keys: dict, counts: dict) -> None:
+    """Write the key -> shape map as JSON with one key per line, so diffs stay readable."""
+    lines = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in keys.items()]
+    path.write_text(f'{{\n "num_keys": {len(keys)},\n "parameter_counts": {json.dumps(counts)},\n'
+                    f' "keys": {{\n' + ",\n".join(lines) + "\n }\n}\n")
+
+
+def check_restore(path: Path, audio: torch.Tensor, audio_len: torch.Tensor, expected: dict) -> None:
+    """Restore the saved .nemo with NeMo and require bit-identical outputs."""
+    from nemo.collections.tts.models import AudioCodecModel
+
+    restored = AudioCodecModel.restore_from(str(path), map_location="cpu").float().eval()
+    again = run_nemo(restored, audio, audio_len)
+    for k in expected:
+        assert np.array_equal(again[k], expected[k]), f"restored {path.name}: {k} differs"
+    print(f"restored {path.name} with NeMo: identical outputs")
+
+
+def main() -> None:
+    """Build the fixture (and optionally the full-size benchmark .nemo)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speech", type=Path, help="16 kHz speech WAV (default: codec2-examples' Harvard sentences)")
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--save-full", type=Path, help="also write a full-size random-weight generator .nemo here")
+    args = parser.parse_args()
+
+    import nemo
+
+    torch.set_num_threads(2)
+    audio, audio_len = make_batch(speech_16k(args.speech))
+    single_audio, single_len = audio[1:, :int(audio_len[1])].clone(), audio_len[1:].clone()
+
+    small = build_model(SMALL_WIDTHS)
+    gains = dedegenerate(small, audio, audio_len)
+    batch = run_nemo(small, audio, audio_len)
+    single = run_nemo(small, single_audio, single_len)
+    figures = {"batch": check_outputs(batch, "batch"), "single item 1": check_outputs(single, "single item 1")}
+    margin = min(rounding_margin(small, torch.from_numpy(o["encoded"]), torch.from_numpy(o["encoded_len"]))
+                 for o in (batch, single))
+    print(f"smallest distance of a compressed FSQ value from a rounding boundary: {margin:.2e}")
+    # fp32 latents of two correct implementations differ by ~1e-6 (see batched vs single): far below this
+    assert margin > 2e-5, "a latent sits too close to a rounding boundary for a robust token comparison"
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_generator_nemo(small, args.out / "lfsc_small.nemo")
+    check_restore(args.out / "lfsc_small.nemo", audio, audio_len, batch)
+    np.savez_compressed(args.out / "io.npz", **batch, **{f"single_{k}": v for k, v in single.items()})
+
+    full = build_model(FULL_WIDTHS)
+    keys = generator_key_shapes(full)
+    counts = {name: sum(p.numel() for p in getattr(full, name).parameters())
+              for name in ("audio_encoder", "audio_decoder")}
+    print(f"full size: {len(keys)} generator keys, encoder {counts['audio_encoder']:,}, "
+          f"decoder {counts['audio_decoder']:,} parameters")
+    assert len(keys) == 418 and counts == {"audio_encoder": 57_641_200, "audio_decoder": 55_056_258}
+    write_keys_json(args.out / "full_size_keys.json", keys, counts)
+    if args.save_full:
+        full_gains = dedegenerate(full, audio, audio_len)
+        check_outputs(run_nemo(full, audio, audio_len), "full size")
+        save_generator_nemo(full, args.save_full)
+        print(f"wrote {args.save_full} (full-size random weights, gains {full_gains})")
+    del full
+
+    meta = {
+        "nemo_version": nemo.__version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "soxr_version": soxr.__version__,
+        "seed": SEED,
+        "dtype": "float32",
+        "widths": SMALL_WIDTHS,
+        "speech": f"{args.speech.name if args.speech else 'codec2-examples ' + CODEC2_WAV}"
+                  " (Harvard sentences), soxr VHQ 16000 -> 22050 Hz",
+        "clips_start_length_s": CLIPS,
+        "dedegeneration": {"conv_biases": "zeroed", "target_latent_std": LATENT_STD,
+                           "target_pre_tanh_std": PRE_TANH_STD, **gains},
+        "checks": figures,
+        "min_fsq_rounding_margin": margin,
+        "nemo_dtypes": {k: str(v.dtype) for k, v in batch.items()},
+        "rerun": "bash tools/nemo_env.sh && .venv-nemo/bin/python tools/make_nemo_fixture.py",
+    }
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    for f in sorted(args.out.iterdir()):
+        print(f"{f.relative_to(ROOT)}: {f.stat().st_size:,} bytes")
+
+
+if __name__ == "__main__":
+    main()
