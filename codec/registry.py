@@ -5,6 +5,7 @@ The GUI, the eval runner and the CLI all go through `get_codec`; nothing else bu
 
 from __future__ import annotations
 
+import inspect
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class CodecEntry:
 
 
 _REGISTRY: dict[str, CodecEntry] = {}
+_BUILTINS_LOADED = False
 
 
 def register(entry: CodecEntry) -> None:
@@ -113,24 +115,32 @@ def register(entry: CodecEntry) -> None:
 
 def _load_builtin() -> None:
     # Importing these modules registers their codecs; they import their heavy dependencies lazily.
-    import codec.baselines  # noqa: F401
-    import codec.lfsc_codec  # noqa: F401
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        import codec.baselines  # noqa: F401
+        import codec.lfsc_codec  # noqa: F401
+
+        _BUILTINS_LOADED = True
 
 
 def list_codecs() -> list[CodecEntry]:
     """All registered codecs, in registration order."""
-    if not _REGISTRY:
-        _load_builtin()
+    _load_builtin()
     return list(_REGISTRY.values())
 
 
 def get_codec(name: str, **options) -> Codec:
     """Build the codec registered under `name`; unknown names and missing packages are UserErrors."""
-    if not _REGISTRY:
-        _load_builtin()
+    _load_builtin()
     entry = _REGISTRY.get(name)
     if entry is None:
         raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}")
+    params = inspect.signature(entry.factory).parameters
+    accepted = [n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())  # such a factory checks its own options
+    unknown = [] if takes_any else sorted(set(options) - set(accepted))
+    if unknown:
+        raise UserError(f"codec {name!r} has no option {', '.join(unknown)}; it takes: {', '.join(accepted) or 'none'}")
     ok, why = entry.available(**options)
     if not ok:
         raise UserError(f"codec {name!r} is not available on this machine: {why}")
