@@ -15,7 +15,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="round-trip every utterance through every codec and write a report")
-    run.add_argument("--codec", action="append", required=True, metavar="NAME", help="codec name (repeatable); see `lfsc-codec list`")
+    run.add_argument(
+        "--codec", action="append", metavar="NAME",
+        help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
+        "plus opus-6k and codec2-3200 as references)",
+    )
     source = run.add_mutually_exclusive_group()
     source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest (default: the bundled assets/speech set)")
     source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
@@ -58,13 +62,23 @@ def _run(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
         utterances = utterances[: args.limit]
+    codecs = args.codec or default_codecs()
+    print(f"codecs: {', '.join(codecs)}", file=sys.stderr)
     result = run(
-        utterances, args.codec, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
+        utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
     )
     print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
           f"report: {result.out_dir / 'report.html'}")
     return 0
+
+
+def default_codecs() -> list[str]:
+    """LFSC when it can run here, with two classical references at similar and higher bitrates."""
+    from codec.registry import list_codecs
+
+    lfsc = [e.name for e in list_codecs() if e.name == "lfsc" and e.available()[0]]
+    return lfsc + ["opus-6k", "codec2-3200"]
 
 
 def main(argv: list[str] | None = None) -> int:
