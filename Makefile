@@ -15,7 +15,7 @@ test-all: setup
 	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -p no:cacheprovider
 
 report: setup
-	.venv/bin/lfsc-eval run --out runs/bundled
+	.venv/bin/lfsc-eval run --out runs/bundled --keep-audio --jobs 2
 
 nemo-fixture:
 	bash tools/nemo_env.sh && .venv-nemo/bin/python tools/make_nemo_fixture.py

@@ -8,5 +8,5 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 fi
 echo "run: no display found, so running the batch report on the bundled speech instead of the app"
 echo "run: (for the app: run 'make run' in a desktop session, or 'xvfb-run .venv/bin/lfsc-workbench')"
-.venv/bin/lfsc-eval run --out runs/bundled "$@"
+.venv/bin/lfsc-eval run --out runs/bundled --keep-audio --jobs 2 "$@"
 echo "run: report written to runs/bundled/report.html"
