@@ -17,6 +17,9 @@ import pytest
 RATE = 16000
 ROOT = Path(__file__).resolve().parent.parent
 
+CHILD_PRELUDE = (  # faulthandler: a crash in the child prints its stack instead of a bare return code
+    "import faulthandler, json, sys, time\nfaulthandler.enable()\nimport numpy as np\nfrom workbench import audio_io\n"
+)
 ASOUNDRC = """
 pcm.!default {{
   type plug
@@ -39,9 +42,10 @@ def run_with_alsa_files(home: Path, code: str, infile: np.ndarray | None = None)
     to_int16(infile if infile is not None else np.zeros(RATE, np.float32)).tofile(inp)
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
     env.pop("ALSA_CONFIG_PATH", None)
-    script = "import json, sys, time\nimport numpy as np\nfrom workbench import audio_io\n" + textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, cwd=home)
-    assert proc.returncode == 0, proc.stderr
+    script = CHILD_PRELUDE + textwrap.dedent(code)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=home)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
     played = np.fromfile(out, "<i2").astype(np.float32) / 32768 if out.exists() else np.zeros(0, np.float32)
     return json.loads(proc.stdout.strip().splitlines()[-1]), played
 
@@ -62,21 +66,19 @@ def speech() -> np.ndarray:
     return to_int16(x).astype(np.float32) / 32768
 
 
-def test_recording_reads_the_speech_fed_to_the_input_with_its_level(tmp_path, speech):
+def test_recording_reads_the_speech_fed_to_the_input_and_meters_its_level(tmp_path, speech):
     n = len(speech) // 8  # overruns consume the input faster than the take grows; stay well inside it
     result, _ = run_with_alsa_files(tmp_path, f"""
-        rec = audio_io.Recorder(sample_rate={RATE})
+        rec = audio_io.Recorder(sample_rate={RATE}, blocksize=1024)
         rec.start()
-        levels = []
         while rec.seconds < {n / RATE}:
-            levels.append(rec.level_db[0])
             time.sleep(0.001)
         take = rec.stop()
         np.save("take.npy", take)
-        print(json.dumps({{"frames": len(take), "max_level": max(levels + [rec.level_db[0]])}}))
+        print(json.dumps({{"frames": len(take), "level": rec.level_db}}))
     """, infile=speech)
     take = np.load(tmp_path / "take.npy")
-    assert result["frames"] >= n
+    assert result["frames"] >= n and len(take) % 1024 == 0
     # The file PCM is not paced, so PortAudio overruns and drops whole periods: the take is the input's samples,
     # exact, in pieces that follow each other in the input's order.
     np.testing.assert_array_equal(take[:256], speech[:256])
@@ -89,9 +91,11 @@ def test_recording_reads_the_speech_fed_to_the_input_with_its_level(tmp_path, sp
         start = where.get(tuple(probe))
         assert start is not None, f"recorded samples {i}..{i + 8} are not in the input"
         offsets.append(start)
-    assert offsets == sorted(offsets) and offsets[-1] > 0
-    loudest_block = 20 * np.log10(max(np.sqrt(np.mean(speech[i:i + 256] ** 2)) for i in range(0, n, 256)))
-    assert -60 < result["max_level"] <= loudest_block + 6  # the meter saw speech, not silence
+    assert len(offsets) > 5 and offsets == sorted(offsets)
+    # the meter shows the RMS and peak of the last block the device delivered
+    last = take[-1024:].astype(np.float64)
+    expected = [20 * np.log10(max(v, 1e-6)) for v in (np.sqrt(np.mean(last**2)), np.abs(last).max())]
+    np.testing.assert_allclose(result["level"], expected, atol=0.01)
 
 
 def test_playback_lands_in_the_file_and_the_ab_switch_is_gapless_at_the_same_position(tmp_path):
@@ -145,3 +149,52 @@ def test_an_output_device_that_cannot_open_is_a_user_error_saying_what_to_do(tmp
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     error = json.loads(proc.stdout.strip().splitlines()[-1])["error"]
     assert "audio output device" in error and ("pick" in error or "connect" in error)
+
+
+def test_mic_round_trip_records_codes_and_plays_back_the_take_with_its_latency(tmp_path, speech):
+    speech = speech.copy()
+    speech[0] = 0.5  # marks where the take starts in the played file
+    result, played = run_with_alsa_files(tmp_path, """
+        import os
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from workbench.app import shut_down
+        from workbench.main_window import MainWindow
+        from workbench.settings import Settings
+        settings = Settings("workbench.ini")
+        settings.recordings_dir = "recordings"
+        window = MainWindow(settings)
+        window.codec_combo.setCurrentText("identity")
+
+        def stop_after_half_a_second():
+            dialog = QApplication.activeModalWidget()
+            if dialog is None or dialog.recorder is None or dialog.recorder.seconds < 0.5:
+                QTimer.singleShot(5, stop_after_half_a_second)
+                return
+            dialog.stop_button.click()
+
+        QTimer.singleShot(0, stop_after_half_a_second)
+        window.mic_roundtrip()  # the record dialog runs until the timer presses stop
+        while window.model.latency is None:
+            app.processEvents()
+            time.sleep(0.005)
+        while window.player.playing:
+            time.sleep(0.01)
+        np.save("take.npy", window.model.clip.samples)
+        latency = window.model.latency
+        print(json.dumps({"path": str(window.model.clip.path), "selected": window.player.selected,
+                          "latency": [latency.input, latency.encode, latency.decode, latency.output,
+                                      latency.stop_to_sound], "rows": window.metrics.value("stop to sound")}))
+        shut_down(window)  # what lfsc-workbench does when its window closes
+    """, infile=speech)
+    take = np.load(tmp_path / "take.npy")
+    assert len(take) >= RATE // 2 and take[0] == 0.5
+    np.testing.assert_array_equal(take[:256], speech[:256])  # the take is the speech fed to the input
+    assert Path(tmp_path / result["path"]).is_file()  # saved the moment recording stopped
+    assert result["selected"] == "decoded"
+    start = int(np.flatnonzero(played == 0.5)[0])
+    np.testing.assert_array_equal(played[start:start + len(take)], take)  # identity codec: heard = recorded
+    assert all(v >= 0 for v in result["latency"]) and result["latency"][4] > 0
+    assert result["rows"].endswith(" ms")

@@ -60,7 +60,7 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
     round_trip(qtbot, window, "codec2-3200")
     compare = window.compare
     assert [compare.waveforms[s].sample_count() for s in SIGNALS] == [n, n, n]
-    frames = {compare.spectrograms[s].frame_count() for s in SIGNALS}
+    frames = {compare.spectrograms[s].frame_count() for s in SIGNALS} | {compare.distance_frames()}
     assert len(frames) == 1 and frames.pop() > 0
     np.testing.assert_allclose(window.model.difference, window.model.decoded - window.model.clip.samples)
     plots = compare.plots()
@@ -92,7 +92,7 @@ def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
 
 
 def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, window, bundled, tmp_path):
-    window.load_bundled()  # no selection in the list: the test takes the first clips shown
+    window.load_bundled()  # one row selected (the open clip): the test takes the first clips shown
     with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
         window.start_blind_test("abx", ["reference", "codec2-1200"], 11, 1, 2)
     session = window.blind.session
@@ -113,10 +113,9 @@ def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, w
 
 
 def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundled, tmp_path):
-    from workbench.reports import run_eval
-
-    run_dir = run_eval(["identity", "codec2-3200"], tmp_path / "run", utterances=bundled[:2], metrics=["si_sdr"])
-    assert window.open_run_folder(str(run_dir))
+    with qtbot.waitSignal(window.report.model.modelReset, timeout=WAIT_MS):
+        window.start_eval_run(str(tmp_path / "run"), ["identity", "codec2-3200"], ["si_sdr"], utterances=bundled[:2])
+    assert window.report.progress.maximum() == 4 and window.report.progress.value() == 4
     table = window.report.table
     assert window.report.proxy.rowCount() == 4
     si_sdr_column = [key for key, _ in window.report.model.columns].index("si_sdr")
@@ -134,6 +133,16 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
     assert window.player.selected == "decoded"
 
 
+def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
+    window.open_file(str(bundled[0].audio_path))
+    window.start_roundtrip("codec2-3200")
+    assert window.cancel_button.isEnabled()
+    window.cancel_task()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+    qtbot.wait(50)  # deliver anything the worker queued
+    assert window.model.decoded is None and window.task is None and not window.cancel_button.isEnabled()
+
+
 def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot, window, tmp_path):
     take = (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32)
     saved = window.use_take(take, 16000)
@@ -141,11 +150,10 @@ def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot
     bogus.write_bytes(b"this is not a checkpoint")
     window.choose_checkpoint(str(bogus))
     assert window.codec_combo.currentText() == "lfsc"
-    with qtbot.waitSignal(window.model.decoded_changed, timeout=WAIT_MS, raising=False):
-        task = window.start_roundtrip()
+    task = window.start_roundtrip()
     qtbot.waitUntil(lambda: task not in window.background, timeout=WAIT_MS)
     assert window.messages and "Round trip through lfsc failed" in window.messages[-1]
-    print(window.messages[-1])
+    assert "not-a-model.nemo" in window.messages[-1]  # the codec's own message names the file and what to do
     assert window.model.clip is not None and np.array_equal(window.model.clip.samples, take)
     np.testing.assert_allclose(load_audio(saved).samples, take, atol=1 / 32768)
 

@@ -106,3 +106,16 @@ def test_player_switches_signal_at_the_same_position_and_loops():
     player.seek(2.9)
     tail, ended = player.render(200)
     assert ended and np.array_equal(tail[:100], b[2900:]) and not tail[100:].any()
+
+
+def test_frame_distance_is_zero_for_a_copy_and_peaks_where_the_signals_differ():
+    sr = 16000
+    rng = np.random.default_rng(1)
+    x = (0.1 * rng.standard_normal(2 * sr)).astype(np.float32)
+    same, times = spectrogram.frame_distance(x, x.copy(), sr)
+    assert not same.any() and times[1] - times[0] == spectrogram.window_size(sr) // 4 / sr
+    y = x.copy()
+    y[sr : sr + sr // 4] = 0.0  # a dropout from 1.0 s to 1.25 s
+    distance, times = spectrogram.frame_distance(x, y, sr)
+    assert 1.0 <= times[distance.argmax()] <= 1.25
+    assert distance[times < 0.9].max() == 0.0

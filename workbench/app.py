@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         from workbench.screenshots import save_screenshots
 
         try:
-            for path in save_screenshots(args.screenshots, codec=args.codec or "codec2-3200", clip=args.file):
+            for path in save_screenshots(args.screenshots, codec=args.codec, clip=args.file):
                 print(path)
         except UserError as exc:
             print(f"lfsc-workbench: {exc}", file=sys.stderr)
@@ -62,7 +62,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.file:
         window.open_file(args.file)
     window.show()
-    return app.exec()
+    status = app.exec()
+    shut_down(window)
+    return status
+
+
+def shut_down(window) -> None:
+    """Close the window, wait for cancelled work to stop, and free Qt objects before Python finalises."""
+    import gc
+
+    from PySide6.QtCore import QThreadPool
+
+    window.close()
+    QThreadPool.globalInstance().waitForDone()  # cancelled work stops at its next check
+    window.deleteLater()
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 if __name__ == "__main__":

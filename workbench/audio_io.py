@@ -19,7 +19,9 @@ def _sounddevice():
     try:
         import sounddevice
     except OSError as exc:  # raised when the PortAudio shared library is missing
-        raise UserError(f"audio is unavailable: the PortAudio library is missing ({exc}); install libportaudio2") from None
+        raise UserError(
+            f"audio is unavailable: the PortAudio library is missing ({exc}); install libportaudio2"
+        ) from None
     return sounddevice
 
 
@@ -51,16 +53,20 @@ def device_index(name: str | None, kind: str) -> int | None:
     return next((d.index for d in list_devices(kind) if d.name == name), None)
 
 
+WHERE_TO_PICK = {"output": "in the Audio menu", "input": "in the record dialog"}
+
+
 def audio_error(exc: Exception, kind: str) -> UserError:
     """Turn a PortAudio failure into a message that says what happened and what to do."""
     text = str(exc)
+    where = WHERE_TO_PICK[kind]
     if not list_devices(kind):
-        return UserError(f"no audio {kind} device was found: connect one, then pick it in Audio > Devices")
+        return UserError(f"no audio {kind} device was found: connect one, then pick it {where}")
     if "busy" in text.lower() or "unavailable" in text.lower() or "-9985" in text:
         return UserError(
-            f"the audio {kind} device is busy ({text}): close the other program using it or pick another device"
+            f"the audio {kind} device is busy ({text}): close the other program using it or pick another device {where}"
         )
-    return UserError(f"the audio {kind} device could not be opened ({text}): pick another one in Audio > Devices")
+    return UserError(f"the audio {kind} device could not be opened ({text}): pick another one {where}")
 
 
 class Player:
@@ -214,9 +220,10 @@ class Player:
 class Recorder:
     """Records mono float32 from an input device, keeping a live level for the meter."""
 
-    def __init__(self, device: int | None = None, sample_rate: int = 16000):
+    def __init__(self, device: int | None = None, sample_rate: int = 16000, blocksize: int = 1024):
         self.device = device
         self.sample_rate = sample_rate
+        self.blocksize = blocksize  # one meter reading per block
         self._chunks: list[np.ndarray] = []
         self._frames = 0
         self._rms = 0.0
@@ -250,7 +257,12 @@ class Recorder:
         self._chunks, self._frames = [], 0
         try:
             self._stream = sd.InputStream(
-                samplerate=self.sample_rate, channels=1, dtype="float32", device=self.device, callback=self._callback
+                samplerate=self.sample_rate,
+                channels=1,
+                dtype="float32",
+                blocksize=self.blocksize,
+                device=self.device,
+                callback=self._callback,
             )
             self._stream.start()
             self._latency = float(self._stream.latency)

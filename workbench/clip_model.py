@@ -26,7 +26,8 @@ class RoundTripInfo:
         r = self.result
         nominal = f"{self.nominal_bitrate / 1000:.2f} kbps" if self.nominal_bitrate else "none (no bitstream)"
         return [
-            ("codec", f"{self.codec} on {self.device}"),
+            ("codec", self.codec),
+            ("device", self.device),
             ("encode", f"{r.encode_seconds * 1000:.1f} ms"),
             ("decode", f"{r.decode_seconds * 1000:.1f} ms"),
             ("real-time factor", f"{r.rtf:.3f}"),

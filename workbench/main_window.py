@@ -54,7 +54,8 @@ class MainWindow(QMainWindow):
         self.model = ClipModel()
         self.player = audio_io.Player(audio_io_device(self.settings.output_device, "output"))
         self.codec_cache = roundtrip.CodecCache()
-        self.task: Task | None = None  # the round trip / eval run the cancel button stops
+        self.task: Task | None = None  # the round trip (or blind-test preparation) the toolbar's cancel stops
+        self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
         self.messages: list[str] = []  # every error shown, newest last (also read by tests)
         self.compare = CompareView(self.model)
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self._build_docks()
         self._build_toolbars()
+        self._build_menus()
         self._build_status()
         self._connect()
         self._shortcuts()
@@ -91,12 +93,13 @@ class MainWindow(QMainWindow):
         right.setWidget(self.metrics)
         right.setObjectName("metrics")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
-        self.resizeDocks([left, right], [430, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([left, right], [460, 330], Qt.Orientation.Horizontal)
 
     def _build_toolbars(self) -> None:
         files = QToolBar("Clip", self)
         files.setObjectName("clip")
-        for text, slot in (("Open...", self.open_dialog), ("Record...", self.record), ("Mic round trip", self.mic_roundtrip)):
+        actions = (("Open...", self.open_dialog), ("Record...", self.record), ("Mic round trip", self.mic_roundtrip))
+        for text, slot in actions:
             action = QAction(text, self)
             action.triggered.connect(slot)
             files.addAction(action)
@@ -134,6 +137,34 @@ class MainWindow(QMainWindow):
         self.addToolBar(play_bar)
         self.refresh_codecs()
 
+    def _build_menus(self) -> None:
+        files = self.menuBar().addMenu("&File")
+        for text, slot in (("&Open...", self.open_dialog), ("&Record...", self.record),
+                           ("Open eval &run folder...", lambda: self.open_run_folder()), ("&Quit", self.close)):
+            files.addAction(text, slot)
+        self.audio_menu = self.menuBar().addMenu("&Audio")
+        self.audio_menu.aboutToShow.connect(self._fill_audio_menu)
+
+    def _fill_audio_menu(self) -> None:
+        # Listed when opened, so devices plugged in meanwhile appear.
+        self.audio_menu.clear()
+        self.audio_menu.addSection("Playback device")
+        try:
+            names = ["", *(d.name for d in audio_io.list_devices("output"))]
+        except UserError as exc:
+            self.audio_menu.addAction(str(exc)).setEnabled(False)
+            return
+        for name in names:
+            action = self.audio_menu.addAction(name or "system default", lambda n=name: self.set_output_device(n))
+            action.setCheckable(True)
+            action.setChecked(name == self.settings.output_device)
+
+    def set_output_device(self, name: str) -> None:
+        """Play through the device called `name` ("" = system default) from the next play on."""
+        self.player.close()
+        self.player.device = audio_io_device(name, "output")
+        self.settings.output_device = name
+
     def _build_status(self) -> None:
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
@@ -163,8 +194,8 @@ class MainWindow(QMainWindow):
         self.blind.start_requested.connect(self.start_blind_test)
         self.blind.save_requested.connect(lambda: self.save_blind_results())
         self.report.open_requested.connect(lambda: self.open_run_folder())
-        self.report.run_requested.connect(self.start_eval_run)
-        self.report.cancel_requested.connect(self.cancel_task)
+        self.report.run_requested.connect(self.new_eval_run)
+        self.report.cancel_requested.connect(self.cancel_eval_run)
         self.report.row_activated.connect(self.open_report_row)
         self.model.decoded_changed.connect(self._signals_changed)
         self.model.clip_changed.connect(self._signals_changed)
@@ -189,16 +220,14 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
-    def _run(self, task: Task, on_success, busy_text: str, cancellable: bool = True) -> Task:
+    def _run(self, task: Task, on_success, busy_text: str) -> Task:
         """Start `task`; successes go to `on_success`, failures to a dialog titled `busy_text`."""
         self.background.add(task)
-        task.succeeded.connect(on_success)
+        # A result queued just before cancel() must not land either.
+        task.succeeded.connect(lambda result: None if task.cancel_flag.is_set() else on_success(result))
         task.failed.connect(lambda message: self.show_error(f"{busy_text} failed", message))
         task.progress.connect(self._show_progress)
         task.done.connect(lambda: self._task_done(task))
-        if cancellable:
-            self.task = task
-            self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.statusBar().showMessage(busy_text + "...")
@@ -209,6 +238,8 @@ class MainWindow(QMainWindow):
         if task is self.task:
             self.task = None
             self.cancel_button.setEnabled(False)
+        if task is self.eval_task:
+            self.eval_task = None
             self.report.set_busy(False)
         if not self.background:
             self.progress.setVisible(False)
@@ -220,11 +251,25 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
         self.report.show_progress(done, total, text)
 
+    def _cancellable(self, task: Task) -> Task:
+        """Make `task` the one the toolbar's cancel button stops (cancelling the previous one)."""
+        if self.task is not None:
+            self.task.cancel()
+        self.task = task
+        self.cancel_button.setEnabled(True)
+        return task
+
     def cancel_task(self) -> None:
-        """Stop the running round trip or eval run; the window is usable at once."""
+        """Stop the running round trip; the window is usable at once."""
         if self.task is not None:
             self.task.cancel()
             self.statusBar().showMessage("cancelled", 3000)
+
+    def cancel_eval_run(self) -> None:
+        """Stop the eval run after the utterance in progress (rows written so far stay, a rerun resumes)."""
+        if self.eval_task is not None:
+            self.eval_task.cancel()
+            self.statusBar().showMessage("eval run cancelled", 3000)
 
     # ---- codecs -------------------------------------------------------------------------------------------
     def refresh_codecs(self) -> None:
@@ -318,11 +363,11 @@ class MainWindow(QMainWindow):
             return False
         self._set_clip(Clip(utterance.id, audio.samples, audio.sample_rate, utterance.text, utterance.lang,
                             Path(utterance.audio_path), audio.notices))
+        self.library.select_id(utterance.id)
         return True
 
     def _set_clip(self, clip: Clip) -> None:
-        if self.task is not None and not self.tabs.currentWidget() is self.report:
-            self.task.cancel()  # a round trip of the previous clip is no longer wanted
+        self.cancel_task()  # a round trip of the previous clip is no longer wanted
         self.player.pause()
         self.model.set_clip(clip)
         self.player.seek(0.0)
@@ -354,7 +399,7 @@ class MainWindow(QMainWindow):
         self.settings.record_rate = dialog.sample_rate
         self.use_take(dialog.take, dialog.sample_rate, input_latency=dialog.recorder.input_latency)
         if then_roundtrip:
-            self.start_roundtrip(play_when_done=True, stop_time=time.perf_counter())
+            self.start_roundtrip(play_when_done=True, stop_time=dialog.stopped_at)
         return True
 
     def mic_roundtrip(self) -> None:
@@ -381,8 +426,6 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to round-trip", "Open, drop or record a clip first.")
             return None
         name = codec or self.codec_combo.currentText()
-        if self.task is not None:
-            self.task.cancel()
         task = Task(roundtrip.run_roundtrip, name, clip.samples, clip.sample_rate, self.device_combo.currentText(),
                     self.codec_cache)
 
@@ -402,7 +445,7 @@ class MainWindow(QMainWindow):
                                                time.perf_counter() - (stop_time or time.perf_counter())))
             self.compute_fast_metrics()
 
-        return self._run(task, finished, f"Round trip through {name}")
+        return self._run(self._cancellable(task), finished, f"Round trip through {name}")
 
     def compute_fast_metrics(self) -> Task | None:
         """PESQ, STOI, SI-SDR, mel and STFT distance of the decoded signal, on a worker thread."""
@@ -410,7 +453,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "Metrics", cancellable=False)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "Metrics")
 
     def compute_cer(self) -> Task | None:
         """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
@@ -418,7 +461,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "CER", cancellable=False)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "CER")
 
     def compute_speaker_similarity(self) -> Task | None:
         """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
@@ -426,8 +469,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "Speaker similarity",
-                         cancellable=False)
+        return self._run(task, lambda values: self._metrics_ready(clip, values), "Speaker similarity")
 
     def _metrics_ready(self, clip: Clip, values: dict) -> None:
         if self.model.clip is clip:
@@ -487,7 +529,7 @@ class MainWindow(QMainWindow):
     # ---- blind tests --------------------------------------------------------------------------------------
     def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
-        rows = self.library.selected_rows()[:clip_count]
+        rows = self.library.rows_for_test(clip_count)
         try:
             session = BlindTest.plan(kind, [r["id"] for r in rows], list(codecs), seed=seed, repeats=repeats)
             clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
@@ -497,7 +539,8 @@ class MainWindow(QMainWindow):
         task = Task(roundtrip.render_stimuli, clips, [c for c in codecs], self.device_combo.currentText(),
                     self.codec_cache)
         rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
-        return self._run(task, lambda stimuli: self.blind.begin(session, stimuli, rates), "Preparing the test")
+        return self._run(self._cancellable(task), lambda stimuli: self.blind.begin(session, stimuli, rates),
+                         "Preparing the test")
 
     def save_blind_results(self, path: str | None = None) -> Path | None:
         """Save the finished session as CSV or JSON."""
@@ -532,18 +575,32 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.report)
         return True
 
-    def start_eval_run(self, folder: str | None = None, codecs: list[str] | None = None) -> Task | None:
-        """Run the eval engine on the bundled speech for the chosen codec and show the result."""
+    def new_eval_run(self) -> None:
+        """Ask which codecs and metrics to evaluate on the bundled speech, then start the run."""
+        from workbench.views.run_dialog import RunDialog
+
+        available = [self.codec_combo.itemText(i) for i in range(self.codec_combo.count())
+                     if self.codec_combo.model().item(i).isEnabled()]
+        dialog = RunDialog(available, self.codec_combo.currentText(), parent=self)
+        if not dialog.exec():
+            return
+        if not dialog.chosen_codecs() or not dialog.folder.text().strip():
+            self.show_error("Cannot start the run", "Tick at least one codec and choose an output folder.")
+            return
+        self.start_eval_run(dialog.folder.text().strip(), dialog.chosen_codecs(), dialog.metrics())
+
+    def start_eval_run(self, folder: str, codecs: list[str], metrics: list[str] | None = None,
+                       utterances=None) -> Task:
+        """Run the eval engine (bundled speech by default) on a worker with progress and cancel, then show it."""
         from workbench.reports import run_eval
 
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Folder for the new run (an empty one)")
-            if not folder:
-                return None
-        codecs = codecs or [self.codec_combo.currentText()]
         self.report.set_busy(True)
-        task = Task(run_eval, codecs, folder)
-        return self._run(task, lambda out: self.open_run_folder(str(out)), "Eval run")
+        self.tabs.setCurrentWidget(self.report)
+        if self.eval_task is not None:
+            self.show_error("An eval run is in progress", "Wait for it to finish or cancel it first.")
+            return self.eval_task
+        self.eval_task = Task(run_eval, codecs, folder, utterances=utterances, metrics=metrics)
+        return self._run(self.eval_task, lambda out: self.open_run_folder(str(out)), "Eval run")
 
     def open_report_row(self, row: dict) -> None:
         """Open a report row's utterance in the compare view with its decoded audio, ready for A/B."""
@@ -563,8 +620,10 @@ class MainWindow(QMainWindow):
 
     # ---- lifetime -----------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        """Save the window layout and release the audio device."""
+        """Save the window layout, stop running work and release the audio device."""
         self.settings.geometry = bytes(self.saveGeometry())
+        for task in list(self.background):
+            task.cancel()
         self.player.close()
         super().closeEvent(event)
 

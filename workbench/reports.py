@@ -14,7 +14,9 @@ from workbench.clip_model import Clip
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),
                ("kbps", "kbps"), ("rtf", "RTF")]
-ASR_LABELS = {"cer": "CER", "cer_orig": "CER orig", "dcer": "dCER", "wer": "WER", "wer_orig": "WER orig", "dwer": "dWER"}
+ASR_LABELS = {
+    "cer": "CER", "cer_orig": "CER orig", "dcer": "dCER", "wer": "WER", "wer_orig": "WER orig", "dwer": "dWER"
+}
 
 
 @dataclass

@@ -15,8 +15,11 @@ def _settle(app: QApplication) -> None:
         app.processEvents()
 
 
-def save_screenshots(out_dir: str | Path, codec: str = "codec2-3200", clip: str | None = None) -> list[Path]:
-    """Open a clip (the first bundled one by default), round-trip it through `codec` and save each main view."""
+def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | None = None) -> list[Path]:
+    """Open a clip (the first bundled one by default), round-trip it through `codec` and save each main view.
+
+    `codec` defaults to the app's default: LFSC when a checkpoint is configured, else a reference codec.
+    """
     from workbench import clip_metrics, roundtrip
     from workbench.main_window import MainWindow
     from workbench.settings import Settings
@@ -33,12 +36,14 @@ def save_screenshots(out_dir: str | Path, codec: str = "codec2-3200", clip: str 
             raise UserError(f"{clip}: cannot be opened: {window.messages[-1]}")
         if window.model.clip is None:
             raise UserError("no clip to show: the bundled speech is missing; pass an audio file")
+        codec = codec or roundtrip.default_codec()
         window.codec_combo.setCurrentText(codec)
         c = window.model.clip
         # Synchronously here: screenshots are a script, not an interactive session.
         info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codec_cache).run_here()
         window.model.set_decoded(info.result.audio, info)
-        window.model.set_metrics(Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here())
+        metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here()
+        window.model.set_metrics(metrics)
         window.show()
         window.seek(c.samples.size / c.sample_rate * 0.4)
         window.select_signal("decoded")

@@ -64,3 +64,19 @@ def peak_magnitude(x: np.ndarray, sample_rate: int) -> float:
     """Peak STFT magnitude of `x`, used as the common 0 dB so related spectrograms share one colour scale."""
     n_fft = window_size(sample_rate)
     return float(stft_magnitude(x, n_fft, n_fft // 4).max(initial=0.0))
+
+
+def frame_distance(
+    ref: np.ndarray, deg: np.ndarray, sample_rate: int, floor_db: float = 80.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame log-spectral distance in dB (RMS over bins) and frame centre times; levels floored at -floor_db.
+
+    The floor is relative to the reference's peak, so silent stretches do not blow up into large distances.
+    """
+    n_fft = window_size(sample_rate)
+    hop = n_fft // 4
+    a, b = stft_magnitude(ref, n_fft, hop), stft_magnitude(deg, n_fft, hop)
+    floor = max(float(a.max(initial=0.0)), 1e-12) * 10.0 ** (-floor_db / 20.0)
+    la, lb = 20.0 * np.log10(np.maximum(a, floor)), 20.0 * np.log10(np.maximum(b, floor))
+    distance = np.sqrt(np.mean((la - lb) ** 2, axis=1)).astype(np.float32)
+    return distance, np.arange(len(distance)) * hop / sample_rate

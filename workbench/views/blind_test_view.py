@@ -64,7 +64,7 @@ class BlindTestView(QWidget):
         form = QFormLayout()
         form.addRow("test", self.kind)
         form.addRow("codecs (tick two or more)", self.codecs)
-        form.addRow("clips (from the selection in the bundled list)", self.clip_count)
+        form.addRow("clips (rows selected in the list, else the first shown)", self.clip_count)
         form.addRow("repeats", self.repeats)
         form.addRow("seed", self.seed)
         layout = QVBoxLayout(page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from workbench import spectrogram
@@ -44,7 +44,7 @@ class CompareView(QWidget):
                     first = plot
                 else:
                     plot.setXLink(first)
-                plot.getAxis("bottom").setLabel("s" if row == len(SIGNALS) - 1 else "")
+        self._add_distance_row(first)
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
         for pane in self.waveforms.values():
             pane.region.sigRegionChanged.connect(self._sync_region)
@@ -59,9 +59,33 @@ class CompareView(QWidget):
         model.clip_changed.connect(self.refresh)
         model.decoded_changed.connect(self.refresh)
 
+    def _add_distance_row(self, first: pg.PlotItem) -> None:
+        # Where the codec errs in time: a curve under the waveforms and a heat strip under the spectrograms.
+        row = len(SIGNALS)
+        self.distance_plot = self.graphics.addPlot(row=row, col=0, title="Per-frame log-spectral distance (dB)")
+        self.strip_plot = self.graphics.addPlot(row=row, col=1, title="Distance heat strip")
+        self.distance_curve = self.distance_plot.plot(pen=pg.mkPen("#ffb74d", width=1))
+        self.strip = pg.ImageItem()
+        self.strip.setColorMap(pg.colormap.get("inferno"))
+        self.strip_plot.addItem(self.strip)
+        self.strip_plot.getAxis("left").setTicks([[]])
+        self.distance_cursors = []
+        for plot in (self.distance_plot, self.strip_plot):
+            cursor = pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen("#ffcc00", width=1))
+            plot.addItem(cursor)
+            self.distance_cursors.append(cursor)
+            plot.getAxis("left").setWidth(AXIS_WIDTH)
+            plot.setXLink(first)
+            plot.setMouseEnabled(x=True, y=False)
+            plot.getAxis("bottom").setLabel("s")
+        self.graphics.ci.layout.setRowMaximumHeight(row, 120)
+        for name in SIGNALS:
+            self.graphics.ci.layout.setRowStretchFactor(SIGNALS.index(name), 3)
+
     def plots(self) -> list[pg.PlotItem]:
-        """All six plot items, row by row."""
-        return [p.plot for name in SIGNALS for p in (self.waveforms[name], self.spectrograms[name])]
+        """All plot items, row by row (three signals x waveform/spectrogram, then the distance row)."""
+        panes = [p.plot for name in SIGNALS for p in (self.waveforms[name], self.spectrograms[name])]
+        return panes + [self.distance_plot, self.strip_plot]
 
     def set_view_options(self, log_frequency: bool, db_range: float) -> None:
         """Change the spectrogram axis and dB range and redraw."""
@@ -78,7 +102,8 @@ class CompareView(QWidget):
         y_limit = max(float(np.abs(clip.samples).max(initial=0.0)), 1e-3)
         reference = spectrogram.peak_magnitude(clip.samples, sr)  # one 0 dB for all three: levels compare
         decoded_title = f"Decoded: {self.model.roundtrip.codec}" if self.model.roundtrip else "Decoded"
-        titles = {"original": f"Original: {clip.name}", "decoded": decoded_title, "difference": "Difference (decoded - original)"}
+        titles = {"original": f"Original: {clip.name}", "decoded": decoded_title,
+                  "difference": "Difference (decoded - original)"}
         for name in SIGNALS:
             samples = signals.get(name)
             self.waveforms[name].set_samples(samples, sr, y_limit)
@@ -87,6 +112,7 @@ class CompareView(QWidget):
             if samples is not None:
                 spec = spectrogram.compute(samples, sr, self.db_range, self.log_frequency, reference=reference)
             self.spectrograms[name].set_spectrogram(spec, self.db_range)
+        self._show_distance(clip.samples, self.model.decoded, sr)
         duration = len(clip.samples) / sr
         for plot in self.plots():
             plot.setLimits(xMin=0.0, xMax=duration)
@@ -95,11 +121,32 @@ class CompareView(QWidget):
         lang = f"[{clip.lang}] " if clip.lang else ""
         self.transcript.setText(f"{lang}{text}")
 
+    def _show_distance(self, ref: np.ndarray, deg: np.ndarray | None, sr: int) -> None:
+        if deg is None:
+            self.distance_curve.setData([], [])
+            self.strip.clear()
+            return
+        distance, times = spectrogram.frame_distance(ref, deg, sr)
+        self.distance_curve.setData(times, distance)
+        top = max(float(distance.max(initial=0.0)), 1.0)
+        self.strip.setImage(distance[:, None], levels=(0.0, top), autoLevels=False)
+        hop = times[1] - times[0] if len(times) > 1 else 0.0
+        self.strip.setRect(QRectF(-hop / 2, 0.0, len(distance) * hop, 1.0))
+        self.strip_plot.setYRange(0.0, 1.0, padding=0)
+        self.strip_plot.setTitle(f"Distance heat strip (0 to {top:.0f} dB, mean {distance.mean():.1f} dB)")
+
+    def distance_frames(self) -> int:
+        """Number of frames in the per-frame distance curve (0 before a round trip)."""
+        x, _ = self.distance_curve.getOriginalDataset()
+        return 0 if x is None else len(x)
+
     def set_cursor(self, seconds: float) -> None:
         """Move the play cursor in every pane."""
         for name in SIGNALS:
             self.waveforms[name].cursor.setValue(seconds)
             self.spectrograms[name].cursor.setValue(seconds)
+        for cursor in self.distance_cursors:
+            cursor.setValue(seconds)
 
     def show_region(self, visible: bool) -> None:
         """Show the loop region (over the middle of the visible range) or hide it."""

@@ -20,6 +20,7 @@ from workbench.library import LIBRARY_COLUMNS, RowsModel
 
 
 ALL_LANGUAGES = "all languages"
+COLUMN_WIDTHS = (150, 36, 70, 40)  # id, lang, speaker, seconds; the text takes the rest
 
 
 class LibraryFilter(QSortFilterProxyModel):
@@ -59,11 +60,14 @@ class LibraryView(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.activated.connect(self._activated)
         self.language = QComboBox()
         self.language.currentTextChanged.connect(self._filter)
@@ -93,7 +97,9 @@ class LibraryView(QWidget):
         self.language.addItems([ALL_LANGUAGES] + sorted({r["lang"] for r in rows}))
         self.language.blockSignals(False)
         self._filter()
-        self.table.setColumnWidth(len(LIBRARY_COLUMNS) - 1, 400)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
+        self.table.resizeRowsToContents()
 
     def set_recent(self, paths: list[str]) -> None:
         """Show the recent files, newest first."""
@@ -108,12 +114,20 @@ class LibraryView(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.recent.addItem(item)
 
-    def selected_rows(self) -> list[dict]:
-        """The rows currently selected in the table (all visible rows when none is selected)."""
-        indexes = self.table.selectionModel().selectedRows() or [
-            self.proxy.index(r, 0) for r in range(self.proxy.rowCount())
-        ]
-        return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes]
+    def select_id(self, clip_id: str) -> None:
+        """Highlight the row of clip `clip_id` (the one shown in the compare view), if listed."""
+        for proxy_row in range(self.proxy.rowCount()):
+            if self.model.rows[self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()]["id"] == clip_id:
+                self.table.selectRow(proxy_row)
+                self.table.scrollTo(self.proxy.index(proxy_row, 0))
+                return
+        self.table.clearSelection()
+
+    def rows_for_test(self, count: int) -> list[dict]:
+        """Clips for a listening test: the selected rows when several are selected, else the first `count` shown."""
+        selected = self.table.selectionModel().selectedRows()
+        indexes = selected if len(selected) > 1 else [self.proxy.index(r, 0) for r in range(self.proxy.rowCount())]
+        return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes][:count]
 
     def _filter(self) -> None:
         lang = self.language.currentText()

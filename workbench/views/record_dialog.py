@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -30,6 +32,7 @@ class RecordDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.take: np.ndarray | None = None
+        self.stopped_at = 0.0  # time.perf_counter() when stop was pressed (start of the mic round-trip latency)
         self.recorder: audio_io.Recorder | None = None
         self.device = QComboBox()
         self.device.addItem("system default", "")
@@ -94,6 +97,7 @@ class RecordDialog(QDialog):
 
     def stop(self) -> None:
         """Stop recording, keep the take and close the dialog."""
+        self.stopped_at = time.perf_counter()
         self.timer.stop()
         if self.recorder is not None:
             self.take = self.recorder.stop()
