@@ -158,6 +158,20 @@ def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot
     np.testing.assert_allclose(load_audio(saved).samples, take, atol=1 / 32768)
 
 
+@pytest.mark.slow
+def test_cer_and_speaker_similarity_on_demand_read_perfect_on_the_identity_codec(qtbot, window, bundled):
+    utterance = next(u for u in bundled if u.lang == "es")
+    window.open_utterance(utterance)
+    round_trip(qtbot, window, "identity")
+    qtbot.mouseClick(window.metrics.cer_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.metrics.speaker_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(window.metrics.value("dCER") and window.metrics.value("Speaker similarity")),
+                    timeout=4 * WAIT_MS)
+    assert float(window.metrics.value("dCER")) == 0.0
+    assert float(window.metrics.value("CER original")) < 0.2  # Whisper hears the Spanish prompt
+    assert float(window.metrics.value("Speaker similarity")) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_settings_persist_across_windows(qtbot, tmp_path):
     settings = Settings(tmp_path / "s.ini")
     first = MainWindow(settings)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from codec.audio import load_audio
-from codec.errors import UserError
 from workbench.clip_model import Clip
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),
                ("kbps", "kbps"), ("rtf", "RTF")]
-ASR_LABELS = {
-    "cer": "CER", "cer_orig": "CER orig", "dcer": "dCER", "wer": "WER", "wer_orig": "WER orig", "dwer": "dWER"
-}
 
 
 @dataclass
@@ -29,33 +24,21 @@ class Report:
 
 
 def load_report(folder: str | Path) -> Report:
-    """Read the per-utterance rows an eval run wrote into `folder`."""
-    from eval.metrics import METRICS
-    from eval.runner import ROWS
+    """Read the per-utterance rows an eval run wrote into `folder` (through eval.report, like the HTML report)."""
+    from eval.report import label, load_run, metric_names
 
-    folder = Path(folder)
-    path = folder / ROWS
-    if not path.is_file():
-        raise UserError(f"{folder}: no {ROWS} here: pick a folder written by 'lfsc-eval run' or start a new run")
+    run = load_run(folder)
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a killed run; the runner rewrites it on resume
-        flat = {key: raw.get(key) for key, _ in KEY_COLUMNS if key in raw}
+    for raw in run.rows:
+        flat = {key: raw.get(key) for key, _ in KEY_COLUMNS}
         flat["kbps"] = raw["measured_bitrate"] / 1000 if raw.get("measured_bitrate") is not None else None
         flat.update(raw.get("metrics", {}))
-        flat.update({"row": raw, "folder": folder})
+        flat.update({"row": raw, "folder": run.out_dir})
         rows.append(flat)
-    present = {key for row in rows for key in row}
-    metric_columns = [(m, spec.label) for m, spec in METRICS.items() if m in present]
-    metric_columns += [(k, label) for k, label in ASR_LABELS.items() if k in present]
-    codecs = sorted({r.get("codec", "") for r in rows})
-    title = f"{folder}: {len(rows)} rows, codecs {', '.join(codecs)}"
-    return Report(title, rows, KEY_COLUMNS + metric_columns)
+    columns = KEY_COLUMNS + [(m, label(m, run.manifest)) for m in metric_names(run.rows)]
+    codecs = sorted({r.get("codec") or "" for r in rows})
+    title = f"{run.out_dir}: {len(rows)} rows, codecs {', '.join(codecs)}"
+    return Report(title, rows, columns)
 
 
 def run_eval(codecs: list[str], folder: str | Path, utterances=None, metrics=None, task=None) -> Path:

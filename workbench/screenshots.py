@@ -44,6 +44,7 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         window.model.set_decoded(info.result.audio, info)
         metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here()
         window.model.set_metrics(metrics)
+        _show_small_report(window, Path(scratch) / "run", codec)
         window.show()
         window.seek(c.samples.size / c.sample_rate * 0.4)
         window.select_signal("decoded")
@@ -64,3 +65,15 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         saved.append(path)
         window.close()
     return saved
+
+
+def _show_small_report(window, folder: Path, codec: str) -> None:
+    """A small eval run (4 bundled clips, two codecs, fast metrics) so the report view has rows to show."""
+    from eval.manifest import default_manifest, load_manifest
+    from workbench.reports import run_eval
+
+    if not default_manifest().exists():
+        return
+    utterances = load_manifest(default_manifest())[::20][:4]
+    run_eval([codec, "codec2-1200"], folder, utterances=utterances, metrics=["pesq_wb", "stoi", "si_sdr"])
+    window.open_run_folder(str(folder))
