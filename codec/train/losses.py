@@ -1,0 +1,104 @@
+"""LFSC's training losses (spec section 5.1): multi-resolution log-mel and log-STFT L1, least-squares GAN, feature matching."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+SQRT_GUARD = 1e-5  # added under the square root of |STFT|^2 so the gradient at zero is finite
+
+
+def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Mel filterbank [n_mels, n_fft//2 + 1] on the Slaney mel scale, 0 Hz to Nyquist, triangles of peak 1 (no area norm)."""
+    import librosa
+
+    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2, htk=False, norm=None)
+    return fb.astype(np.float32)
+
+
+def masked_l1(predicted: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """|predicted - target| over [B, D, T]: mean over D, sum over the first `lengths` frames / lengths, mean over B."""
+    steps = torch.arange(target.shape[-1], device=target.device)
+    mask = (steps[None, :] < lengths[:, None]).to(target.dtype)
+    per_frame = (predicted - target).abs().mean(dim=1) * mask
+    return (per_frame.sum(dim=1) / lengths.clamp(min=1)).mean()
+
+
+def magnitude(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor, normalized: bool = False) -> torch.Tensor:
+    """|STFT| [B, n_fft//2+1, T//hop + 1] with centred reflect-padded frames, guarded for gradients."""
+    spec = torch.stft(
+        audio.float(), n_fft, hop, win_length=len(window), window=window, center=True, pad_mode="reflect",
+        normalized=normalized, return_complex=True,
+    )
+    spec = torch.view_as_real(spec)
+    return torch.sqrt(spec.pow(2).sum(-1) + SQRT_GUARD)
+
+
+class MultiResolutionMelLoss(nn.Module):
+    """Mean over resolutions of the masked L1 distance between log(mel + log_guard) spectrograms."""
+
+    def __init__(self, sample_rate: int, resolutions: Sequence[Sequence[int]], mel_dims: Sequence[int], log_guard: float = 1.0):
+        super().__init__()
+        if len(resolutions) != len(mel_dims):
+            raise ValueError("need one mel size per loss resolution")
+        self.resolutions = [tuple(r) for r in resolutions]
+        self.log_guard = log_guard
+        for i, ((n_fft, _, win), n_mels) in enumerate(zip(self.resolutions, mel_dims)):
+            self.register_buffer(f"window_{i}", torch.hann_window(win, periodic=False), persistent=False)
+            fb = torch.from_numpy(slaney_mel_filterbank(sample_rate, n_fft, n_mels))
+            self.register_buffer(f"fb_{i}", fb, persistent=False)
+
+    def log_mel(self, audio: torch.Tensor, i: int) -> torch.Tensor:
+        """log(mel + guard) [B, n_mels, frames] at resolution i."""
+        n_fft, hop, _ = self.resolutions[i]
+        mag = magnitude(audio, n_fft, hop, getattr(self, f"window_{i}"))
+        return torch.log(getattr(self, f"fb_{i}") @ mag + self.log_guard)
+
+    def forward(self, audio_real: torch.Tensor, audio_gen: torch.Tensor, audio_len: torch.Tensor) -> torch.Tensor:
+        total = 0.0
+        for i, (_, hop, _) in enumerate(self.resolutions):
+            frames = audio_len // hop + 1
+            total = total + masked_l1(self.log_mel(audio_gen, i), self.log_mel(audio_real, i), frames)
+        return total / len(self.resolutions)
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Mean over resolutions of the masked L1 distance between log(|STFT| + log_guard) spectrograms."""
+
+    def __init__(self, resolutions: Sequence[Sequence[int]], log_guard: float = 1.0):
+        super().__init__()
+        self.resolutions = [tuple(r) for r in resolutions]
+        self.log_guard = log_guard
+        for i, (_, _, win) in enumerate(self.resolutions):
+            self.register_buffer(f"window_{i}", torch.hann_window(win, periodic=False), persistent=False)
+
+    def forward(self, audio_real: torch.Tensor, audio_gen: torch.Tensor, audio_len: torch.Tensor) -> torch.Tensor:
+        total = 0.0
+        for i, (n_fft, hop, _) in enumerate(self.resolutions):
+            window = getattr(self, f"window_{i}")
+            real = torch.log(magnitude(audio_real, n_fft, hop, window) + self.log_guard)
+            gen = torch.log(magnitude(audio_gen, n_fft, hop, window) + self.log_guard)
+            total = total + masked_l1(gen, real, audio_len // hop + 1)
+        return total / len(self.resolutions)
+
+
+def generator_adversarial_loss(scores_gen: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Least-squares generator loss: mean over score maps of mean((1 - D(G(x)))^2)."""
+    return sum(torch.mean((1 - s.float()) ** 2) for s in scores_gen) / len(scores_gen)
+
+
+def discriminator_loss(scores_real: Sequence[torch.Tensor], scores_gen: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Least-squares discriminator loss: mean over score maps of [mean((1 - D(x))^2) + mean(D(G(x))^2)] / 2."""
+    pairs = list(zip(scores_real, scores_gen))
+    return sum((torch.mean((1 - r.float()) ** 2) + torch.mean(g.float() ** 2)) / 2 for r, g in pairs) / len(pairs)
+
+
+def feature_matching_loss(fmaps_real: Sequence[Sequence[torch.Tensor]], fmaps_gen: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+    """L1 feature matching: per discriminator the mean over its feature maps of mean|f_real - f_gen|, then the mean."""
+    total = 0.0
+    for real, gen in zip(fmaps_real, fmaps_gen):
+        total = total + sum(torch.mean((r.float() - g.float()).abs()) for r, g in zip(real, gen)) / len(real)
+    return total / len(fmaps_real)
