@@ -19,6 +19,7 @@ from workbench.views.compare_view import SIGNALS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_MS = 60000
+LFSC_FIXTURE = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"  # reduced-width LFSC (the codec core's)
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def window(qtbot, tmp_path, monkeypatch):
 
 
 def round_trip(qtbot, win, codec):
-    with qtbot.waitSignal(win.model.decoded_changed, timeout=WAIT_MS):
+    with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
         task = win.start_roundtrip(codec)
     return task
 
@@ -170,6 +171,32 @@ def test_cer_and_speaker_similarity_on_demand_read_perfect_on_the_identity_codec
     assert float(window.metrics.value("dCER")) == 0.0
     assert float(window.metrics.value("CER original")) < 0.2  # Whisper hears the Spanish prompt
     assert float(window.metrics.value("Speaker similarity")) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_default_codec_is_lfsc_only_when_a_checkpoint_is_configured(monkeypatch, tmp_path):
+    from workbench.roundtrip import default_codec
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
+    assert default_codec() == "opus-6k"
+    assert default_codec(last="codec2-1200") == "codec2-1200"
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(LFSC_FIXTURE))
+    assert default_codec() == "lfsc"
+
+
+@pytest.mark.slow
+def test_pointing_at_a_checkpoint_selects_lfsc_and_round_trips_through_it(qtbot, window, bundled):
+    window.open_utterance(bundled[0])
+    window.choose_checkpoint(str(LFSC_FIXTURE))  # what the one-click button does after its file dialog
+    assert window.codec_combo.currentText() == "lfsc" and window.settings.checkpoint == str(LFSC_FIXTURE)
+    from codec.config import resolve_checkpoint
+
+    assert resolve_checkpoint() == LFSC_FIXTURE  # written to the user config, so the CLIs see it too
+    window.device_combo.setCurrentText("cpu")
+    round_trip(qtbot, window, None)
+    assert window.model.roundtrip.codec == "lfsc" and window.model.roundtrip.device == "cpu"
+    assert 1.8 < window.model.roundtrip.result.measured_bitrate / 1000 < 2.0  # 88-bit frames at 21.5 frames/s
+    assert window.compare.waveforms["decoded"].sample_count() == len(window.model.clip.samples)
 
 
 def test_settings_persist_across_windows(qtbot, tmp_path):
