@@ -62,8 +62,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
         utterances = utterances[: args.limit]
-    codecs = args.codec or default_codecs()
-    print(f"codecs: {', '.join(codecs)}", file=sys.stderr)
+    codecs = args.codec
+    if not codecs:
+        codecs = default_codecs()
+        print(f"codecs (default): {', '.join(codecs)}", file=sys.stderr)
     result = run(
         utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
