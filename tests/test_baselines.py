@@ -18,8 +18,11 @@ from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _encode_packets, missing_
 from codec.baselines.reference import LowpassAnchor  # noqa: E402
 
 CLIP_SECONDS = 6.0
-# Residual delay allowed after compensation, in samples at the codec's native rate.
+# Residual delay allowed after compensation, in samples at the codec's native rate: the median over a spread of
+# utterances must be under one sample. A single utterance's correlation peak moves with the codec's phase
+# distortion (measured -1.7 to +0.7 samples for Opus and AMR on the bundled set), so each is held to 2 samples.
 MAX_WAVEFORM_DELAY = 1.0
+MAX_SINGLE_UTTERANCE_DELAY = 2.0
 # Codec2 keeps no phase, so only its energy envelope can be aligned. The envelope delay of one utterance
 # scatters by tens of samples, so the median over several is tested; eval.sanity treats envelope lags within
 # 4 ms (32 samples at 8 kHz) as no delay.
@@ -29,8 +32,9 @@ MIN_WAVEFORM_CORRELATION = 0.5  # below this a waveform delay estimate means not
 # Output energy above the anchors' stop edge relative to their whole output; measured -140 dB and below (the
 # attenuation of the input's own energy there is 113-135 dB, float32 rounding).
 ANCHOR_MAX_STOPBAND_DB = -100.0
-# Codec2 payloads are bit-packed frames plus one frame that flushes the codec's delay; Opus is VBR: measured
-# 5.6-5.9 kbit/s at 6k and 11.5-12.1 at 12k on speech (length framing included).
+# Codec2 payloads are bit-packed frames plus one frame that flushes the codec's delay; Opus is VBR and its payload
+# carries each 20 ms packet's length: over the bundled set measured 6.1-6.8 kbit/s per utterance at 6k (6.4 over
+# all) and 11.9-12.5 at 12k (12.3 over all). The tolerance applies to the whole set's bits over its duration.
 BITRATE_TOLERANCE = 0.10
 
 WAVEFORM_CODECS = ["identity", "lowpass-3.5k", "lowpass-7k", "opus-6k", "opus-8k", "opus-12k", "opus-16k",
@@ -53,6 +57,12 @@ def bundled():
 def _clip(utterance) -> tuple[np.ndarray, int]:
     audio = load_audio(utterance.audio_path)
     return audio.samples[: int(CLIP_SECONDS * audio.sample_rate)], audio.sample_rate
+
+
+@pytest.fixture(scope="module")
+def spread(bundled) -> list[tuple[np.ndarray, int]]:
+    """Every fifth bundled utterance (all languages and speakers), at most CLIP_SECONDS each."""
+    return [_clip(u) for u in bundled[::5]]
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +95,18 @@ def test_registry_holds_every_reference_codec():
 
 
 @pytest.mark.parametrize("name", WAVEFORM_CODECS)
-def test_waveform_codecs_are_aligned_to_a_sample(name, speech):
-    result = roundtrip(name, speech)
-    assert len(result.audio) == len(speech[0])
-    assert result.sample_rate == speech[1]
-    reference, decoded, native = at_native_rate(name, speech, result.audio)
-    delay, peak = measure_delay(reference, decoded, max_lag=native // 20)
-    assert peak > MIN_WAVEFORM_CORRELATION
-    assert abs(delay) < MAX_WAVEFORM_DELAY, f"{name}: {delay:.2f} samples late at {native} Hz"
+def test_waveform_codecs_are_aligned_to_a_sample(name, spread):
+    codec, delays = get_codec(name), []
+    for clip in spread:
+        result = codec.roundtrip(*clip)
+        assert len(result.audio) == len(clip[0])
+        assert result.sample_rate == clip[1]
+        reference, decoded, native = at_native_rate(name, clip, result.audio)
+        delay, peak = measure_delay(reference, decoded, max_lag=native // 20)
+        assert peak > MIN_WAVEFORM_CORRELATION
+        delays.append(delay)
+    assert abs(np.median(delays)) < MAX_WAVEFORM_DELAY, f"{name}: delays {np.round(delays, 2)} samples at {native} Hz"
+    assert np.max(np.abs(delays)) < MAX_SINGLE_UTTERANCE_DELAY, f"{name}: delays {np.round(delays, 2)}"
 
 
 @pytest.mark.parametrize("options", [{"bitrate": 9000}, {"bitrate": 8000, "sample_rate": 8000}])
@@ -119,10 +133,11 @@ def test_codec2_envelope_is_aligned(name, bundled):
 
 
 @pytest.mark.parametrize("name", CODEC2_CODECS + ["opus-6k", "opus-12k"])
-def test_measured_bitrate_is_near_nominal(name, speech):
-    result = roundtrip(name, speech)
-    nominal = get_codec(name).nominal_bitrate
-    assert result.measured_bitrate == pytest.approx(nominal, rel=BITRATE_TOLERANCE)
+def test_measured_bitrate_is_near_nominal(name, spread):
+    codec = get_codec(name)
+    results = [codec.roundtrip(*clip) for clip in spread]
+    bitrate = 8 * sum(r.payload_bytes for r in results) / sum(r.duration for r in results)
+    assert bitrate == pytest.approx(codec.nominal_bitrate, rel=BITRATE_TOLERANCE)
 
 
 @pytest.mark.parametrize("mode", ["1300", "700C"])
