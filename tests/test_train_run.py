@@ -76,14 +76,32 @@ def rows(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.slow
 def test_a_few_hundred_steps_halve_the_reconstruction_loss(tmp_path, utterance):
+    # From scratch with the data-dependent init, the recipe's lr; one fresh 16-frame crop per step (epoch = 1 item,
+    # so no per-epoch lr decay); validation on the whole utterance (77 frames).
     out = tmp_path / "run"
-    train(out, manifest(tmp_path, utterance), lr=2e-3, max_steps=200, sample_every=50, log_every=50, val_max_seconds=10.0)
-    val = [(int(r["step"]), float(r["val_loss"])) for r in rows(out) if r["val_loss"]]
-    print("validation loss (mel L1 + STFT + time L1) by step:", val)
-    assert val[0][0] == 0 and val[-1][0] == 200
-    assert val[-1][1] <= 0.5 * val[0][1]
+    trainer = train(out, manifest(tmp_path, utterance), max_steps=300, batch_size=1, n_samples=16384, epoch_items=1,
+                    lr_decay=1.0, sample_every=100, log_every=100, val_max_seconds=10.0)
+    c = trainer.config
+    recon = lambda mel, stft: c["mel_loss_l1_scale"] * mel + c["stft_loss_scale"] * stft  # noqa: E731  the recipe's
+    curve = [(int(r["step"]), recon(float(r["val_mel_l1"]), float(r["val_stft"])), float(r["val_loss"]))
+             for r in rows(out) if r["val_loss"]]
+    audio = torch.from_numpy(trainer.val_audio[0])[None]
+    audio, length = trainer.generator.pad_audio(audio, torch.tensor([audio.shape[1]]))
+    silent = torch.zeros_like(audio)
+    silence = recon(trainer.mel_loss(audio, silent, length).item(), trainer.stft_loss(audio, silent, length).item())
+    trainer.generator.eval()
+    with torch.no_grad():
+        tokens = trainer.generator(audio, length)[2][0]
+    distinct = len(torch.unique(tokens.T, dim=0))
+    print(f"reconstruction loss (mel L1 + 20 STFT L1, NeMo val_loss) by step: {curve}; silent output: {silence:.3f}; "
+          f"distinct tokens {distinct} of {tokens.shape[1]} frames")
+    assert curve[0][0] == 0 and curve[-1][0] == 300
+    assert curve[-1][1] <= 0.5 * curve[0][1]
+    # More than turning the initial noise down: clearly better than outputting silence.
+    assert curve[-1][1] <= 0.95 * silence
+    # The degenerate random init coded every frame alike; the trained encoder still tells the frames apart.
+    assert distinct >= tokens.shape[1] // 2
 
 
 def test_resume_continues_the_same_curve(tmp_path, utterance):

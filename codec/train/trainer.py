@@ -30,6 +30,7 @@ from codec.train.losses import (
     generator_adversarial_loss,
 )
 from codec.train.nemo_config import nemo_model_config
+from codec.train.weight_norm_init import data_dependent_init
 
 log = logging.getLogger("lfsc-train")
 
@@ -150,13 +151,6 @@ class Trainer:
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=fp16)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=fp16)
 
-        self.gen_ddp, self.disc_ddp = self.generator, self.discriminator
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.gen_ddp = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
-            if self.discriminator is not None:
-                self.disc_ddp = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
-
         self.clips, self.clip_weights = load_clips(self.spec.manifests, c["min_duration"])
         self.dataset = CropDataset(self.clips, c["generator"]["sample_rate"], c["n_samples"], c["seed"])
         self.step = self.epoch = self.batch_in_epoch = self.skipped = 0
@@ -165,8 +159,18 @@ class Trainer:
                 f"{len(self.clips)} clips make no full batch of batch_size={c['batch_size']} x {self.world} GPU(s): "
                 "lower batch_size or set epoch_items"
             )
+        self.init_report: dict[str, float] | None = None
         if spec.resume:
             self._load_state()
+        elif not spec.init_from and c["data_dependent_init"]:
+            self.init_report = self._data_dependent_init()
+        self.gen_ddp, self.disc_ddp = self.generator, self.discriminator
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.gen_ddp = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
+            if self.discriminator is not None:
+                self.disc_ddp = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+
         self.val_audio = self._validation_set() if self.rank == 0 else []
         self._writer = None
         self.last_val: dict[str, float] = {}
@@ -230,6 +234,20 @@ class Trainer:
             self.clip_weights, len(self.clips), c["batch_size"], c["seed"], self.epoch, c["epoch_items"],
             self.rank, self.world, start_batch,
         )
+
+    def _data_dependent_init(self) -> dict[str, float]:
+        """Weight-norm data-dependent init of a from-scratch generator on the first usable batch of epoch 0.
+
+        Every rank uses rank 0's batches, so all start from the same weights (DDP also broadcasts rank 0's).
+        """
+        c = self.config
+        sampler = EpochSampler(self.clip_weights, len(self.clips), c["batch_size"], c["seed"], 0, c["epoch_items"])
+        for keys in sampler:
+            batch = collate([self.dataset[key] for key in keys])
+            if len(batch.audio_len) and batch.audio.abs().max() > 0:  # a silent batch has no scale to measure
+                return data_dependent_init(self.generator, batch.audio.to(self.device), batch.audio_len.to(self.device))
+        raise UserError("data_dependent_init: no readable, non-silent audio in the first epoch; check the manifests "
+                        "or set data_dependent_init=false")
 
     def _validation_set(self) -> list[np.ndarray]:
         c = self.config
@@ -459,6 +477,13 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             self._save_run_config()
             self._setup_file_log()
+        if main and self.init_report and self.step == 0:
+            r = self.init_report
+            log.info(
+                "data-dependent init of %d weight-normed convs on %d frames: latent std %.3g -> %.3g, distinct tokens "
+                "%d -> %d, output std %.3g (audio %.3g)", r["layers"], r["frames"], r["latent_std_before"],
+                r["latent_std"], r["distinct_tokens_before"], r["distinct_tokens"], r["output_std"], r["audio_std"],
+            )
         self.generator.train()
         if self.discriminator is not None:
             self.discriminator.train()
