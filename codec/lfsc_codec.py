@@ -13,6 +13,7 @@ from codec.bitstream import Layout, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
 from codec.errors import UserError
 from codec.lfsc.checkpoint import load_lfsc
+from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
 from codec.lfsc.model import LFSCModel
 from codec.registry import Codec, CodecEntry, register
 
@@ -40,12 +41,25 @@ def load_model(checkpoint: str | os.PathLike | None = None, device: str | None =
 
 
 class LFSCCodec(Codec):
-    """NVIDIA's Low Frame-rate Speech Codec: 22.05 kHz, 8 FSQ codebooks x 2016 codes at 21.5 frames/s."""
+    """NVIDIA's Low Frame-rate Speech Codec: 22.05 kHz, 8 FSQ codebooks x 2016 codes at 21.5 frames/s.
+
+    `precision` is 'fp32' (exact, the default), 'bf16' or 'fp16' (autocast: faster, measured deviation; see
+    docs/performance.md). Inputs longer than `chunk_seconds` are coded in overlapping chunks (same result as
+    whole-file coding, bounded memory).
+    """
 
     name = "lfsc"
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str | None = None, trust: bool = False):
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike | None = None,
+        device: str | None = None,
+        trust: bool = False,
+        precision: str = "fp32",
+        chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    ):
         self.model = load_model(checkpoint, device, trust)
+        self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples
         self.nominal_bitrate = (
@@ -59,18 +73,11 @@ class LFSCCodec(Codec):
 
     def tokens(self, audio: np.ndarray) -> np.ndarray:
         """Token frames [num_codebooks, num_frames] of mono audio at 22.05 kHz (short clips are zero-padded)."""
-        audio = np.asarray(audio, dtype=np.float32)
-        if len(audio) < self.min_samples:
-            audio = np.pad(audio, (0, self.min_samples - len(audio)))
-        x = torch.from_numpy(audio)[None].to(self.model.device)
-        tokens, tokens_len = self.model.encode(audio=x, audio_len=torch.tensor([x.shape[1]], device=x.device))
-        return tokens[0, :, : int(tokens_len[0])].cpu().numpy()
+        return self.inference.encode(audio)
 
     def synthesize(self, tokens: np.ndarray, num_samples: int) -> np.ndarray:
         """Audio of `num_samples` at 22.05 kHz decoded from token frames [num_codebooks, num_frames]."""
-        t = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int32))[None].to(self.model.device)
-        audio, _ = self.model.decode(tokens=t, tokens_len=torch.tensor([t.shape[2]], device=t.device))
-        return audio[0, :num_samples].float().cpu().numpy()
+        return self.inference.decode(tokens, num_samples)
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Packed token frames (88 bits a frame for LFSC)."""

@@ -1,0 +1,371 @@
+"""LFSC speed, memory and precision on CPU, side by side with NeMo 3.0.0 in one run, on the same weights and inputs.
+
+    .venv/bin/python benchmarks/lfsc_bench.py [--checkpoint /tmp/lfsc_full_random.nemo] [--seconds 5]
+        [--batch 1 4] [--repeats 3] [--sections speed interleaved precision chunks]
+        [--memory-minutes 60 --precision bf16]
+
+speed: every configuration runs in its own child process, one after the other (NeMo through
+tools/nemo_bench.py in .venv-nemo, ours through this script's --worker mode), on the same checkpoint and the
+same seeded-noise clip stacked `batch` times; each of encode and decode is the best of --repeats; the peak
+RSS of each child comes from os.wait4. Printed: RTF of encode, decode and round trip, the round-trip speed-up
+over NeMo fp32 at the same batch, achieved GFLOP/s (conv FLOPs counted on the model, about 137 per audio
+second), peak RSS, and whether the tokens are identical to NeMo fp32's.
+interleaved: in one process, NeMo's arithmetic (our model with weight norm and masks, bit-identical to NeMo)
+and our paths called in turn, round after round: ratios that survive a busy machine.
+precision: bf16 and fp16 against our fp32 on real speech (the bundled set): token agreement, SNR of the
+decoder alone (same tokens) and of the round trip.
+chunks: a 60 s real-speech input coded whole and in overlapping chunks: token agreement and SNR.
+--memory-minutes N: a child process round-trips N minutes of audio in chunks and reports its peak RSS.
+The machine is shared: compare figures of one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = Path("/tmp/lfsc_full_random.nemo")
+NEMO_PYTHON = ROOT / ".venv-nemo" / "bin" / "python"
+NEMO_BENCH = ROOT / "tools" / "nemo_bench.py"
+SAMPLE_RATE = 22050
+
+
+# -- shared helpers (gpu_bench.py uses them too) -----------------------------------------------------------------
+def noise_clip(seconds: float) -> torch.Tensor:
+    """The input of tools/nemo_bench.py without --audio: torch seed 0 Gaussian noise, std 0.1."""
+    return torch.randn(round(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0)) * 0.1
+
+
+def tokens_sha(tokens: np.ndarray) -> str:
+    """sha256 of int32 little-endian tokens [B, 8, N], as tools/nemo_bench.py computes it."""
+    return hashlib.sha256(np.ascontiguousarray(tokens).astype("<i4", copy=False).tobytes(order="C")).hexdigest()
+
+
+def gflop_per_audio_second(config) -> dict[str, float]:
+    """Conv FLOPs (2 per multiply-add) of encoder and decoder per second of audio, counted on a meta-device model."""
+    from codec.lfsc.inference import decoder_full, encoder_full
+    from codec.lfsc.model import LFSCModel
+
+    macs = {"encoder": 0, "decoder": 0}
+    part = ["encoder"]
+
+    def count(module, inputs, output):
+        (x,) = inputs
+        if isinstance(module, torch.nn.ConvTranspose1d):
+            macs[part[0]] += x.numel() * module.out_channels * module.kernel_size[0]
+        else:
+            macs[part[0]] += output.numel() * module.in_channels * module.kernel_size[0] // module.groups
+
+    with torch.device("meta"):
+        model = LFSCModel(config)
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+                m.register_forward_hook(count)
+        frames = 100
+        encoder_full(model, torch.empty(1, frames * config.samples_per_frame))
+        part[0] = "decoder"
+        decoder_full(model, torch.empty(1, config.decoder.input_dim, frames))
+    seconds = frames * config.samples_per_frame / config.sample_rate
+    return {k: 2 * v / seconds / 1e9 for k, v in macs.items()}
+
+
+def snr_db(ref: np.ndarray, deg: np.ndarray) -> float:
+    """Waveform SNR of deg against ref in dB (inf when identical)."""
+    noise = np.sum((ref.astype(np.float64) - deg) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / noise))
+
+
+def best_time(fn, repeats: int, sync=lambda: None):
+    """Best wall time of `repeats` calls of fn() and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        result = fn()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def run_child(cmd: list[str]) -> dict:
+    """Run a benchmark child that prints one JSON line; add its peak RSS (MB) from the kernel's accounting."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{err.read().decode()[-3000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["max_rss_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def machine() -> str:
+    """One line naming the CPU, core count, torch version and load."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    load = os.getloadavg()
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+            f"load average {load[0]:.1f}")
+
+
+def speech_clips(limit: int | None = None) -> list[np.ndarray]:
+    """Real speech at 22.05 kHz: the bundled set (assets/speech), else the NeMo fixture's Harvard sentences."""
+    from codec.audio import load_audio, resample
+    from eval.manifest import default_manifest, load_manifest
+
+    if default_manifest().exists():
+        clips = []
+        for utt in load_manifest(default_manifest())[:limit]:
+            audio = load_audio(utt.audio_path)
+            clips.append(resample(audio.samples, audio.sample_rate, SAMPLE_RATE))
+        return clips
+    io = np.load(ROOT / "tests" / "fixtures" / "nemo" / "io.npz")
+    return [io["audio"][i, : int(n)] for i, n in enumerate(io["audio_len"])]
+
+
+# -- child workers -----------------------------------------------------------------------------------------------
+def worker_speed(args: argparse.Namespace) -> None:
+    """Time our encode and decode of `batch` copies of the noise clip; print one JSON line (nemo_bench's keys)."""
+    from codec.lfsc.checkpoint import load_lfsc
+    from codec.lfsc.inference import LFSCInference
+
+    torch.set_num_threads(args.threads)
+    model = load_lfsc(args.checkpoint, device="cpu")
+    inference = LFSCInference(model, precision=args.precision, batch_size=args.batch[0])
+    clips = [noise_clip(args.seconds).numpy()] * args.batch[0]
+    encode_s, tokens = best_time(lambda: inference.encode_many(clips), args.repeats)
+    decode_s, _ = best_time(lambda: inference.decode_many(tokens), args.repeats)
+    audio_s = args.seconds * args.batch[0]
+    print(json.dumps({
+        "encode_s": encode_s, "decode_s": decode_s, "audio_s": audio_s,
+        "rtf_encode": encode_s / audio_s, "rtf_decode": decode_s / audio_s,
+        "rtf_roundtrip": (encode_s + decode_s) / audio_s, "tokens_sha": tokens_sha(np.stack(tokens)),
+        "batch": args.batch[0], "threads": args.threads, "dtype": args.precision,
+    }))
+
+
+def load_lean(path: Path):
+    """load_lfsc without its transient copies: weights assigned into a meta-device model, then folded.
+
+    load_lfsc first builds a randomly initialised model and then copies the weights in; the freed tensors stay
+    in the C heap (about 600 MB of RSS for the full model). This is the change proposed for load_lfsc.
+    """
+    from codec.lfsc.checkpoint import _read_nemo, config_from_dict, fold_weight_norms, generator_state_dict
+    from codec.lfsc.model import LFSCModel
+
+    raw_config, state = _read_nemo(path, trust=False)
+    with torch.device("meta"):
+        model = LFSCModel(config_from_dict(raw_config, path))
+    state = generator_state_dict(state, path)
+    model.load_state_dict(state, strict=True, assign=True)
+    del state  # else the weight-norm tensors outlive folding
+    return fold_weight_norms(model).eval()
+
+
+def worker_memory(args: argparse.Namespace) -> None:
+    """Round-trip `minutes` of tiled real speech through the chunked path; print time and peak RSS."""
+    import resource
+
+    from codec.lfsc.inference import LFSCInference
+
+    torch.set_num_threads(args.threads)
+    model = load_lean(args.checkpoint)
+    inference = LFSCInference(model, precision=args.precision, chunk_seconds=args.chunk_seconds)
+    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    speech = np.concatenate(speech_clips(limit=8)).astype(np.float32)
+    audio = np.resize(speech, round(args.memory_minutes * 60 * SAMPLE_RATE))
+    start = time.perf_counter()
+    tokens = inference.encode(audio)
+    middle = time.perf_counter()
+    decoded = inference.decode(tokens, len(audio))
+    end = time.perf_counter()
+    print(json.dumps({
+        "minutes": args.memory_minutes, "precision": args.precision, "frames": tokens.shape[1],
+        "chunk_frames": inference.chunk_frames, "context_frames": [inference.encoder_context, inference.decoder_context],
+        "encode_s": middle - start, "decode_s": end - middle, "rtf_roundtrip": (end - start) / (len(audio) / SAMPLE_RATE),
+        "rss_after_load_mb": rss_loaded, "input_mb": audio.nbytes / 2**20, "output_mb": decoded.nbytes / 2**20,
+        "self_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+# -- sections ----------------------------------------------------------------------------------------------------
+def section_speed(args: argparse.Namespace, gflop: float) -> None:
+    print(f"\n== speed: {args.seconds:g} s noise clip, best of {args.repeats}, {args.threads} threads ==")
+    print(f"{'config':<14}{'batch':>6}{'enc RTF':>9}{'dec RTF':>9}{'RT RTF':>8}{'x NeMo':>8}{'GFLOP/s':>9}"
+          f"{'peak RSS':>10}  tokens = NeMo fp32")
+    me = [sys.executable, __file__, "--checkpoint", str(args.checkpoint), "--seconds", str(args.seconds),
+          "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    nemo = [str(args.nemo_python), str(NEMO_BENCH), "--nemo", str(args.checkpoint), "--seconds", str(args.seconds),
+            "--repeats", str(args.repeats), "--threads", str(args.threads)]
+    for batch in args.batch:
+        configs = [("ours fp32", me + ["--worker", "speed", "--precision", "fp32", "--batch", str(batch)])]
+        configs += [(f"ours {p}", me + ["--worker", "speed", "--precision", p, "--batch", str(batch)])
+                    for p in args.precisions]
+        if not args.no_nemo:
+            configs = [("NeMo fp32", nemo + ["--batch", str(batch)]), ("NeMo bf16", nemo + ["--batch", str(batch), "--bf16"])] + configs
+        rows = [(label, run_child(cmd)) for label, cmd in configs]
+        base = rows[0][1]
+        for label, r in rows:
+            same = "yes" if r["tokens_sha"] == base["tokens_sha"] else "no"
+            print(f"{label:<14}{batch:>6}{r['rtf_encode']:>9.3f}{r['rtf_decode']:>9.3f}{r['rtf_roundtrip']:>8.3f}"
+                  f"{base['rtf_roundtrip'] / r['rtf_roundtrip']:>7.2f}x{gflop / r['rtf_roundtrip']:>9.0f}"
+                  f"{r['max_rss_mb']:>8.0f}MB  {same if rows[0][0] == 'NeMo fp32' else '-'}", flush=True)
+
+
+def section_interleaved(args: argparse.Namespace, model, gflop: float) -> None:
+    """In one process, calls alternate between paths round after round, so load drift hits all alike."""
+    from codec.lfsc.checkpoint import load_lfsc
+    from codec.lfsc.inference import LFSCInference
+
+    reference = load_lfsc(args.checkpoint, device="cpu", fold_weight_norm=False)
+    audio = torch.from_numpy(LFSCInference(model).pad_to_frames(noise_clip(args.seconds).numpy()))[None]
+    length = torch.tensor([audio.shape[1]])
+    tokens, tokens_len = reference.encode(audio=audio, audio_len=length)
+    paths = {"NeMo-equiv fp32": (lambda: reference.encode(audio=audio, audio_len=length),
+                                 lambda: reference.decode(tokens=tokens, tokens_len=tokens_len))}
+    for precision in ["fp32", *args.precisions]:
+        inference = LFSCInference(model, precision=precision)
+        paths[f"ours {precision}"] = (functools.partial(inference.encode_frames, audio),
+                                      functools.partial(inference.decode_frames, tokens))
+    best = {(name, part): float("inf") for name in paths for part in (0, 1)}
+    for _ in range(args.rounds):
+        for name, fns in paths.items():
+            for part, fn in enumerate(fns):
+                seconds, _ = best_time(fn, 1)
+                best[name, part] = min(best[name, part], seconds)
+    audio_s = audio.shape[1] / SAMPLE_RATE
+    print(f"\n== interleaved in one process: {audio_s:.2f} s clip, batch 1, best of {args.rounds} rounds; "
+          "NeMo-equiv = our model with weight norm and masks, bit-identical to NeMo 3.0.0 ==")
+    base = (best["NeMo-equiv fp32", 0] + best["NeMo-equiv fp32", 1]) / audio_s
+    for name in paths:
+        enc, dec = best[name, 0] / audio_s, best[name, 1] / audio_s
+        print(f"{name:<16} enc RTF {enc:.3f}  dec RTF {dec:.3f}  RT RTF {enc + dec:.3f}  "
+              f"x NeMo-equiv {base / (enc + dec):.2f}x  {gflop / (enc + dec):.0f} GFLOP/s", flush=True)
+
+
+def section_precision(args: argparse.Namespace, model) -> None:
+    from codec.lfsc.inference import LFSCInference
+
+    clips = speech_clips(limit=args.speech_clips)
+    print(f"\n== precision against our fp32: {len(clips)} real-speech clips, {sum(map(len, clips)) / SAMPLE_RATE:.1f} s ==")
+    exact = LFSCInference(model)
+    reference = [exact.encode(c) for c in clips]
+    reference = [(c, t, exact.decode(t)) for c, t in zip(clips, reference)]
+    for precision in args.precisions:
+        fast = LFSCInference(model, precision=precision)
+        agree = frames = total = 0
+        dec_snr, rt_snr = [], []
+        for clip, tokens, audio in reference:
+            mine = fast.encode(clip)
+            agree += int(np.sum(mine == tokens))
+            frames += int(np.sum((mine == tokens).all(axis=0)))
+            total += tokens.shape[1]
+            dec_snr.append(snr_db(audio, fast.decode(tokens)))
+            rt_snr.append(snr_db(audio, fast.decode(mine)))
+        print(f"{precision}: token agreement {agree / total / 8:.4f} (whole frames {frames / total:.4f}); "
+              f"decoder SNR {np.mean(dec_snr):.1f} dB (min {np.min(dec_snr):.1f}); "
+              f"round-trip SNR {np.mean(rt_snr):.1f} dB (min {np.min(rt_snr):.1f})", flush=True)
+
+
+def section_chunks(args: argparse.Namespace, model) -> None:
+    from codec.lfsc.inference import LFSCInference
+
+    speech = np.concatenate(speech_clips())
+    audio = np.resize(speech, round(args.long_seconds * SAMPLE_RATE)).astype(np.float32)
+    whole = LFSCInference(model, chunk_seconds=10 * args.long_seconds)
+    chunked = LFSCInference(model, chunk_seconds=args.chunk_seconds)
+    print(f"\n== chunks: {args.long_seconds:g} s of real speech, whole file against {chunked.chunk_frames}-frame chunks "
+          f"with {chunked.encoder_context}/{chunked.decoder_context} context frames (encoder/decoder) ==")
+    t0 = time.perf_counter()
+    tokens = whole.encode(audio)
+    t1 = time.perf_counter()
+    decoded = whole.decode(tokens)
+    t2 = time.perf_counter()
+    tokens_c = chunked.encode(audio)
+    t3 = time.perf_counter()
+    decoded_c = chunked.decode(tokens)
+    t4 = time.perf_counter()
+    print(f"token agreement {np.mean(tokens_c == tokens):.6f} ({int(np.sum(tokens_c != tokens))} of {tokens.size} differ); "
+          f"decoded SNR {snr_db(decoded, decoded_c):.1f} dB, max abs diff {np.abs(decoded - decoded_c).max():.2e}; "
+          f"time whole {t2 - t0:.1f} s (enc {t1 - t0:.1f}), chunked {t4 - t2:.1f} s (enc {t3 - t2:.1f})", flush=True)
+
+
+def section_memory(args: argparse.Namespace) -> None:
+    print(f"\n== memory: {args.memory_minutes:g} min round trip in chunks ({args.precision}), child process ==")
+    r = run_child([sys.executable, __file__, "--worker", "memory", "--checkpoint", str(args.checkpoint),
+                   "--memory-minutes", str(args.memory_minutes), "--precision", args.precision,
+                   "--chunk-seconds", str(args.chunk_seconds),
+                   "--threads", str(args.threads)])
+    print(json.dumps(r))
+    print(f"peak RSS {r['max_rss_mb']:.0f} MB (after loading the model {r['rss_after_load_mb']:.0f} MB; input "
+          f"{r['input_mb']:.0f} MB and output {r['output_mb']:.0f} MB arrays); round-trip RTF {r['rtf_roundtrip']:.3f}")
+
+
+def main() -> None:
+    """Parse arguments and run the chosen sections (or one --worker)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--seconds", type=float, default=5.0, help="clip length of the speed section")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["bf16"], help="reduced precisions to compare")
+    parser.add_argument("--precision", default="fp32", help="precision of the memory run")
+    parser.add_argument("--sections", nargs="*", default=["speed", "interleaved", "precision", "chunks"],
+                        choices=["speed", "interleaved", "precision", "chunks"])
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved section")
+    parser.add_argument("--speech-clips", type=int, default=8, help="bundled clips for the precision section")
+    parser.add_argument("--long-seconds", type=float, default=60.0)
+    parser.add_argument("--chunk-seconds", type=float, default=5.0)
+    parser.add_argument("--memory-minutes", type=float, default=0.0, help="also run the long-file memory check")
+    parser.add_argument("--nemo-python", type=Path, default=NEMO_PYTHON)
+    parser.add_argument("--no-nemo", action="store_true", help="skip NeMo (no .venv-nemo here)")
+    parser.add_argument("--worker", choices=["speed", "memory"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker == "speed":
+        return worker_speed(args)
+    if args.worker == "memory":
+        return worker_memory(args)
+
+    torch.set_num_threads(args.threads)
+    from codec.lfsc.checkpoint import load_lfsc
+
+    print(f"machine: {machine()}")
+    if not args.sections:
+        return section_memory(args)
+    model = load_lfsc(args.checkpoint, device="cpu")
+    flops = gflop_per_audio_second(model.config)
+    print(f"checkpoint: {args.checkpoint}; conv cost per audio second: encoder {flops['encoder']:.1f}, "
+          f"decoder {flops['decoder']:.1f}, round trip {sum(flops.values()):.1f} GFLOP")
+    if "speed" in args.sections:
+        section_speed(args, sum(flops.values()))
+    if "interleaved" in args.sections:
+        section_interleaved(args, model, sum(flops.values()))
+    if "precision" in args.sections:
+        section_precision(args, model)
+    if "chunks" in args.sections:
+        section_chunks(args, model)
+    if args.memory_minutes:
+        section_memory(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""codec/lfsc/inference.py: the unmasked path is bit-exact, chunks match whole-file coding, buckets match one by
+one, and reduced precision stays within measured bounds (the NeMo fixture model on real speech)."""
+
+import numpy as np
+import pytest
+import torch
+
+from codec.errors import UserError
+from codec.lfsc.checkpoint import load_lfsc
+from codec.lfsc.inference import LFSCInference, buckets, receptive_field, windows
+from codec.lfsc.model import LFSCModel
+from conftest import NEMO_FIXTURE, small_config
+
+TOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not (NEMO_FIXTURE / "io.npz").exists():
+        pytest.skip("NeMo fixture not generated")
+    return dict(np.load(NEMO_FIXTURE / "io.npz"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def long_speech(reference):
+    """About 8 s of real speech: the fixture's two clips, forwards and reversed."""
+    a = reference["audio"][0, : int(reference["audio_len"][0])]
+    b = reference["single_audio"][0]
+    return np.concatenate([a, b, a[::-1], b[::-1]])
+
+
+def snr_db(ref: np.ndarray, deg: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref.astype(np.float64) ** 2) / np.sum((ref - deg).astype(np.float64) ** 2)))
+
+
+def test_receptive_field_matches_autograd():
+    """The layer walk gives the same context as the input steps autograd finds an output frame depends on."""
+    torch.manual_seed(0)
+    model = LFSCModel(small_config())
+    from codec.lfsc.inference import decoder_full, encoder_full
+
+    spf, frames, mid = 1024, 32, 16
+    audio = torch.randn(1, frames * spf, requires_grad=True)
+    (grad,) = torch.autograd.grad(encoder_full(model, audio)[..., mid].sum(), audio)
+    used = torch.nonzero(grad[0]).flatten()
+    enc = max(mid * spf - int(used.min()), int(used.max()) - (mid + 1) * spf + 1)
+    latent = torch.randn(1, 32, frames, requires_grad=True)
+    (grad,) = torch.autograd.grad(decoder_full(model, latent)[:, mid * spf : (mid + 1) * spf].sum(), latent)
+    used = torch.nonzero(grad[0].abs().sum(0)).flatten()
+    assert receptive_field(model) == (-(-enc // spf), max(mid - int(used.min()), int(used.max()) - mid)) == (6, 13)
+
+
+@pytest.mark.parametrize("frames,core,context", [(5, 10, 3), (16, 10, 3), (17, 10, 3), (100, 7, 13), (431, 430, 6)])
+def test_windows_tile_with_context(frames, core, context):
+    spans = windows(frames, core, context)
+    assert [a for _, _, a, _ in spans] == list(range(0, frames, core)) or len(spans) == 1
+    assert spans[-1][3] == frames and all(spans[i][3] == spans[i + 1][2] for i in range(len(spans) - 1))
+    assert len({end - start for start, end, _, _ in spans}) == 1
+    for start, end, a, b in spans:
+        assert 0 <= start and end <= frames
+        assert start <= max(a - context, 0) and end >= min(b + context, frames)
+
+
+def test_buckets_group_equal_lengths():
+    assert buckets([5, 3, 5, 4, 5, 3], 2) == [[1, 5], [3], [0, 2], [4]]
+
+
+def test_full_length_path_is_bit_identical_to_the_model(model, reference):
+    """Skipping the length masks changes nothing when every item is full length (batch of two equal clips)."""
+    clip = reference["single_audio"][0]
+    clip = clip[: len(clip) // 1024 * 1024]
+    x = torch.from_numpy(np.stack([clip, clip[::-1].copy()]))
+    tokens, tokens_len = model.encode(audio=x, audio_len=torch.tensor([x.shape[1]] * 2))
+    fast = LFSCInference(model)
+    assert torch.equal(fast.encode_frames(x), tokens)
+    decoded, _ = model.decode(tokens=tokens, tokens_len=tokens_len)
+    assert torch.equal(fast.decode_frames(tokens), decoded)
+
+
+def test_matches_nemo_fixture(model, reference):
+    fast = LFSCInference(model)
+    tokens = fast.encode(reference["single_audio"][0])
+    assert np.array_equal(tokens, reference["single_tokens"][0])
+    decoded = fast.decode(reference["single_tokens"][0])
+    assert np.abs(decoded - reference["single_decoded"][0]).max() < TOL
+
+
+def test_chunked_equals_whole_file(model, long_speech):
+    """1 s chunks (8 windows) give the whole-file tokens, and decoded audio within float rounding."""
+    whole = LFSCInference(model, chunk_seconds=1000.0)
+    chunked = LFSCInference(model, chunk_seconds=1.0)
+    assert len(windows(len(long_speech) // 1024 + 1, chunked.chunk_frames, chunked.encoder_context)) >= 8
+    tokens = whole.encode(long_speech)
+    assert len(np.unique(tokens)) > 300
+    assert np.array_equal(chunked.encode(long_speech), tokens)
+    assert np.abs(chunked.decode(tokens) - whole.decode(tokens)).max() < TOL
+
+
+def test_bucketed_batches_equal_one_by_one(model, long_speech):
+    """Clips of equal and unequal frame counts (one long enough to be chunked): batching changes nothing."""
+    starts_lengths = [(0, 20000), (5000, 20400), (9000, 19500), (20000, 30000), (1000, 4000), (3000, 90000)]
+    clips = [long_speech[s : s + n] for s, n in starts_lengths]
+    one = LFSCInference(model, chunk_seconds=1.0)
+    batched = LFSCInference(model, chunk_seconds=1.0, batch_size=4)
+    expected = [one.encode(c) for c in clips]
+    got = batched.encode_many(clips)
+    assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+    decoded = batched.decode_many(expected)
+    for tokens, audio in zip(expected, decoded):
+        assert np.abs(audio - one.decode(tokens)).max() < TOL
+
+
+@pytest.mark.parametrize("precision,min_agreement,min_snr", [("bf16", 0.9, 15.0)])
+def test_reduced_precision_deviation_is_bounded(model, reference, precision, min_agreement, min_snr):
+    clip = reference["single_audio"][0]
+    exact, fast = LFSCInference(model), LFSCInference(model, precision=precision)
+    tokens = exact.encode(clip)
+    agreement = float(np.mean(fast.encode(clip) == tokens))
+    snr = snr_db(exact.decode(tokens), fast.decode(tokens))
+    assert agreement >= min_agreement and snr >= min_snr, (agreement, snr)
+    assert agreement < 1.0 or snr < 100.0  # the option really changes the arithmetic
+
+
+def test_unknown_precision_is_a_user_error(model):
+    with pytest.raises(UserError, match="precision"):
+        LFSCInference(model, precision="int4")
