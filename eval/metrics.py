@@ -120,73 +120,35 @@ def si_sdr(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     return float(10.0 * np.log10(max(float(np.dot(target, target)), 1e-20) / noise_energy))
 
 
-# NeMo LFSC training resolutions [n_fft, hop, win] and mel bins (lfsc_spec.md §5.1)
-RESOLUTIONS = ((32, 8, 32), (64, 16, 64), (128, 32, 128), (256, 64, 256), (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
-MEL_BINS = (5, 10, 20, 40, 80, 160, 320)
-_MAG_GUARD = 1e-5  # NeMo adds it under the square root of |X|^2 in both losses
-
-
-def _magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """|STFT| as torch.stft(center=True, pad_mode='reflect', symmetric Hann, onesided): [frames, bins]."""
-    pad = n_fft // 2
-    if len(x) <= pad:
-        x = np.pad(x, (0, pad + 1 - len(x)))
-    padded = np.pad(x, (pad, pad), mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spec = np.fft.rfft(frames * np.hanning(n_fft), axis=1)
-    return np.sqrt(spec.real**2 + spec.imag**2 + _MAG_GUARD)
-
-
-def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney's auditory-toolbox mel scale (librosa's default, htk=False): linear below 1 kHz, log above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / (200.0 / 3)
-    logstep = np.log(6.4) / 27.0
-    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / logstep, linear)
-
-
-def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    mel = np.asarray(mel, dtype=np.float64)
-    logstep = np.log(6.4) / 27.0
-    return np.where(mel >= 15.0, 1000.0 * np.exp(logstep * (mel - 15.0)), mel * (200.0 / 3))
-
-
 @lru_cache(maxsize=None)
-def _mel_basis(n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa.filters.mel(sr=22050, n_fft, n_mels, fmin=0, fmax=11025, htk=False, norm=None), in NumPy.
+def _nemo_losses():
+    """NeMo's mel and STFT reconstruction losses, the very modules training uses, in float64."""
+    from codec.train.losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, MultiResolutionMelLoss, MultiResolutionSTFTLoss
 
-    Re-derived here because importing librosa costs seconds in every worker process; a test checks equality.
-    """
-    fft_freqs = np.linspace(0.0, 22050 / 2, 1 + n_fft // 2)
-    mel_freqs = _slaney_mel_to_hz(np.linspace(_hz_to_slaney_mel(0.0), _hz_to_slaney_mel(11025.0), n_mels + 2))
-    fdiff = np.diff(mel_freqs)
-    ramps = mel_freqs[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    mel = MultiResolutionMelLoss(22050, NEMO_RESOLUTIONS, NEMO_MEL_DIMS, log_guard=1.0).double()
+    return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double()
+
+
+def _nemo_loss(which: int, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+    import torch
+
+    ref_r, deg_r = _pair(ref, deg, sr, 22050)
+    if len(ref_r) <= 1024:  # the 2048-point resolution reflect-pads by 1024 samples
+        raise MetricError("too short for the 2048-point resolution (needs more than 1024 samples at 22.05 kHz)")
+    with torch.inference_mode():
+        loss = _nemo_losses()[which]
+        value = loss(torch.from_numpy(ref_r)[None], torch.from_numpy(deg_r)[None], torch.tensor([len(ref_r)]))
+    return float(value)
 
 
 def mel_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """NeMo's multi-resolution log-mel L1 loss (LFSC training, lfsc_spec.md §5.1) at 22.05 kHz, unweighted."""
-    ref_r, deg_r = _pair(ref, deg, sr, 22050)
-    total = 0.0
-    for (n_fft, hop, _), n_mels in zip(RESOLUTIONS, MEL_BINS):
-        basis = _mel_basis(n_fft, n_mels)
-        mel_ref = np.log(_magnitude(ref_r, n_fft, hop) @ basis.T + 1.0)
-        mel_deg = np.log(_magnitude(deg_r, n_fft, hop) @ basis.T + 1.0)
-        total += float(np.mean(np.abs(mel_ref - mel_deg)))
-    return total / len(RESOLUTIONS)
+    return _nemo_loss(0, ref, deg, sr)
 
 
 def stft_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """NeMo's multi-resolution log-magnitude STFT L1 loss (lfsc_spec.md §5.1) at 22.05 kHz, without the 20x weight."""
-    ref_r, deg_r = _pair(ref, deg, sr, 22050)
-    total = 0.0
-    for n_fft, hop, _ in RESOLUTIONS:
-        log_ref = np.log(_magnitude(ref_r, n_fft, hop) + 1.0)
-        log_deg = np.log(_magnitude(deg_r, n_fft, hop) + 1.0)
-        total += float(np.mean(np.abs(log_ref - log_deg)))
-    return total / len(RESOLUTIONS)
+    return _nemo_loss(1, ref, deg, sr)
 
 
 def speaker_sim(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:

@@ -11,12 +11,37 @@ from torch import nn
 SQRT_GUARD = 1e-5  # added under the square root of |STFT|^2 so the gradient at zero is finite
 
 
-def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """Mel filterbank [n_mels, n_fft//2 + 1] on the Slaney mel scale, 0 Hz to Nyquist, triangles of peak 1 (no area norm)."""
-    import librosa
+# NeMo LFSC's loss resolutions [n_fft, hop, win] and mel bins (lfsc_spec.md section 5.1); the training defaults
+# and eval's mel/STFT distance both use them.
+NEMO_RESOLUTIONS = ((32, 8, 32), (64, 16, 64), (128, 32, 128), (256, 64, 256), (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
+NEMO_MEL_DIMS = (5, 10, 20, 40, 80, 160, 320)
 
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2, htk=False, norm=None)
-    return fb.astype(np.float32)
+
+def _hz_to_slaney_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    logstep = np.log(6.4) / 27.0
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / logstep, hz / (200.0 / 3))
+
+
+def _slaney_mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    logstep = np.log(6.4) / 27.0
+    return np.where(mel >= 15.0, 1000.0 * np.exp(logstep * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Mel filterbank [n_mels, n_fft//2 + 1] on the Slaney mel scale, 0 Hz to Nyquist, triangles of peak 1 (no area norm).
+
+    Equal to librosa.filters.mel(sr, n_fft, n_mels, fmin=0, fmax=sr/2, htk=False, norm=None) (a test checks it),
+    written out because importing librosa costs seconds in every process that computes a mel distance.
+    """
+    fft_freqs = np.linspace(0.0, sample_rate / 2, 1 + n_fft // 2)
+    mel_freqs = _slaney_mel_to_hz(np.linspace(_hz_to_slaney_mel(0.0), _hz_to_slaney_mel(sample_rate / 2), n_mels + 2))
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    fdiff = np.diff(mel_freqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    return np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
 
 
 def masked_l1(predicted: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -28,9 +53,12 @@ def masked_l1(predicted: torch.Tensor, target: torch.Tensor, lengths: torch.Tens
 
 
 def magnitude(audio: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor, normalized: bool = False) -> torch.Tensor:
-    """|STFT| [B, n_fft//2+1, T//hop + 1] with centred reflect-padded frames, guarded for gradients."""
+    """|STFT| [B, n_fft//2+1, T//hop + 1] with centred reflect-padded frames, guarded for gradients.
+
+    Computed in the window's dtype: float32 in training (also under autocast), float64 for eval's distances.
+    """
     spec = torch.stft(
-        audio.float(), n_fft, hop, win_length=len(window), window=window, center=True, pad_mode="reflect",
+        audio.to(window.dtype), n_fft, hop, win_length=len(window), window=window, center=True, pad_mode="reflect",
         normalized=normalized, return_complex=True,
     )
     spec = torch.view_as_real(spec)
