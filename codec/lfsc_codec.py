@@ -12,6 +12,7 @@ import torch
 from codec.bitstream import Layout, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
 from codec.errors import UserError
+from codec.hashing import file_sha256
 from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
 from codec.lfsc.model import LFSCModel
@@ -59,6 +60,10 @@ class LFSCCodec(Codec):
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     ):
         self.model = load_model(checkpoint, device, trust)
+        path = resolve_checkpoint(checkpoint)
+        # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint or
+        # another precision must never reuse cached numbers.
+        self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
         self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples

@@ -130,3 +130,18 @@ def test_console_script_prints_no_traceback(tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr and "no such file" in result.stderr
+
+
+def test_lfsc_codec_describes_its_checkpoint_for_caches(small_nemo, tmp_path):
+    import hashlib
+    import shutil
+
+    from codec.registry import get_codec
+
+    settings = get_codec("lfsc", checkpoint=small_nemo).settings
+    assert settings["checkpoint_sha256"] == hashlib.sha256(small_nemo.read_bytes()).hexdigest()
+    other = tmp_path / "other.nemo"
+    shutil.copy(small_nemo, other)
+    with open(other, "ab") as f:  # trailing bytes: a different file that still loads
+        f.write(b"\0" * 1024)
+    assert get_codec("lfsc", checkpoint=other).settings["checkpoint_sha256"] != settings["checkpoint_sha256"]
