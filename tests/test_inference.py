@@ -129,3 +129,16 @@ def test_reduced_precision_deviation_is_bounded(model, reference, precision, min
 def test_unknown_precision_is_a_user_error(model):
     with pytest.raises(UserError, match="precision"):
         LFSCInference(model, precision="int4")
+
+
+def test_lfsc_codec_codes_long_input_in_chunks(small_nemo, long_speech):
+    """LFSCCodec goes through the chunked path: with 1 s chunks it gives the whole-file tokens and audio."""
+    from codec.lfsc_codec import LFSCCodec
+
+    chunked = LFSCCodec(checkpoint=small_nemo, device="cpu", chunk_seconds=1.0)
+    whole = LFSCCodec(checkpoint=small_nemo, device="cpu", chunk_seconds=1000.0)
+    tokens = whole.tokens(long_speech)
+    assert np.array_equal(chunked.tokens(long_speech), tokens)
+    assert np.abs(chunked.synthesize(tokens, len(long_speech)) - whole.synthesize(tokens, len(long_speech))).max() < TOL
+    with pytest.raises(UserError, match="precision"):
+        LFSCCodec(checkpoint=small_nemo, device="cpu", precision="fp8")
