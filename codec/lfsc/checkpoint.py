@@ -152,7 +152,8 @@ def load_lfsc(
     """Load an LFSC generator from a .nemo file onto `device` (CUDA when available), in eval mode."""
     path = Path(path)
     raw_config, state = _read_nemo(path, trust)
-    model = LFSCModel(config_from_dict(raw_config, path))
+    with torch.device("meta"):  # no random init to throw away: the checkpoint's tensors become the parameters
+        model = LFSCModel(config_from_dict(raw_config, path))
     state = generator_state_dict(state, path)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
@@ -167,7 +168,7 @@ def load_lfsc(
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape]
     if wrong:
         raise UserError(f"{path}: weight shapes do not match the config: {_key_list(wrong, 3)}")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=True)
     if fold_weight_norm:
         fold_weight_norms(model)
     if device is None:
