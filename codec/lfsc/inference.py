@@ -38,39 +38,15 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device.type, dtype=dtype)
 
 
-# -- the generator without length masks (valid when every item is full length) ---------------------------------
-def _res_layer(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """HiFiGANResLayer.forward with all lengths == T: the same operations in the same order, no masks.
-
-    The branch outputs are summed as they come (the order of Python's sum) rather than kept: less memory.
-    """
-    total = None
-    for block in layer.res_blocks:
-        y = x
-        for unit in block.res_blocks:
-            res = unit.input_conv.conv(unit.input_activation(y))
-            res = unit.skip_conv.conv(unit.skip_activation(res))
-            y = y + res  # Dropout(p=0) in eval mode is the identity
-        total = y if total is None else total + y
-    return total / len(layer.res_blocks)
-
-
+# -- the generator on full-length batches: lengths=None skips the masks ---------------------------------------
 def encoder_full(model: LFSCModel, audio: torch.Tensor) -> torch.Tensor:
     """Audio [B, T] (T a multiple of samples_per_frame, all items full length) -> latent [B, 32, T / 1024]."""
-    enc = model.audio_encoder
-    x = enc.pre_conv.conv(audio[:, None, :])
-    for res_layer, act, down in zip(enc.res_layers, enc.activations, enc.down_sample_conv_layers):
-        x = down.conv(act(_res_layer(res_layer, x)))
-    return enc.post_conv.conv(enc.post_activation(x))
+    return model.audio_encoder(audio, None)[0]
 
 
 def decoder_full(model: LFSCModel, latent: torch.Tensor) -> torch.Tensor:
     """Latent [B, 32, N] (all items full length) -> audio [B, 1024 N]."""
-    dec = model.audio_decoder
-    x = dec.pre_conv.conv(latent)
-    for act, up, res_layer in zip(dec.activations, dec.up_sample_conv_layers, dec.res_layers):
-        x = _res_layer(res_layer, up.conv(act(x)))
-    return dec.out_activation(dec.post_conv.conv(dec.post_activation(x)))[:, 0, :]
+    return model.audio_decoder(latent, None)[0]
 
 
 # -- receptive field -------------------------------------------------------------------------------------------

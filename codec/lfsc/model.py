@@ -88,14 +88,15 @@ class HiFiGANEncoder(nn.Module):
         self.post_activation = activation(cfg.activation)
         self.post_conv = Conv1dNorm(channels, cfg.encoded_dim, cfg.out_kernel_size, pad_mode=cfg.pad_mode)
 
-    def forward(self, audio: torch.Tensor, audio_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, audio: torch.Tensor, audio_len: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Encode; `audio_len=None` means every item fills the batch (no masking, same result)."""
         lengths = audio_len
         x = self.pre_conv(audio[:, None, :], lengths)
         for res_layer, act, down, rate in zip(
             self.res_layers, self.activations, self.down_sample_conv_layers, self.down_sample_rates
         ):
             x = act(res_layer(x, lengths))
-            lengths = (lengths // rate).long()
+            lengths = None if lengths is None else (lengths // rate).long()
             x = down(x, lengths)
         return self.post_conv(self.post_activation(x), lengths), lengths
 
@@ -124,13 +125,14 @@ class HiFiGANDecoder(nn.Module):
             raise ValueError(f"unsupported output_activation {cfg.output_activation!r} (LFSC uses 'tanh')")
         self.out_activation = nn.Tanh()
 
-    def forward(self, latent: torch.Tensor, latent_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, latent: torch.Tensor, latent_len: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Decode; `latent_len=None` means every item fills the batch (no masking, same result)."""
         lengths = latent_len
         x = self.pre_conv(latent, lengths)
         for act, up, res_layer, rate in zip(
             self.activations, self.up_sample_conv_layers, self.res_layers, self.up_sample_rates
         ):
-            lengths = lengths * rate
+            lengths = None if lengths is None else lengths * rate
             x = res_layer(up(act(x), lengths), lengths)
         x = self.post_conv(self.post_activation(x), lengths)
         return self.out_activation(x)[:, 0, :], lengths

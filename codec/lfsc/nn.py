@@ -12,8 +12,14 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 
-def mask_to_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Zero every time step at or beyond each item's length (x is [B, C, T], lengths [B])."""
+def mask_to_length(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Zero every time step at or beyond each item's length (x is [B, C, T], lengths [B]).
+
+    `lengths=None` means every item fills T: the mask would multiply by one everywhere, so it is skipped
+    (bit-identical, and no mask work on the fast inference path).
+    """
+    if lengths is None:
+        return x
     steps = torch.arange(1, x.shape[-1] + 1, device=lengths.device, dtype=lengths.dtype)
     # Multiplying by the boolean mask (not masked_fill) keeps results bit-identical to NeMo.
     return x * (steps[None, None, :] <= lengths[:, None, None])
@@ -47,7 +53,7 @@ class Conv1dNorm(nn.Module):
         conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, padding_mode=pad_mode)
         self.conv = weight_norm(conv)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         return mask_to_length(self.conv(x), lengths)
 
 
@@ -61,7 +67,7 @@ class ConvTranspose1dNorm(nn.Module):
         conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, output_padding)
         self.conv = weight_norm(conv)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         return mask_to_length(self.conv(x), lengths)
 
 
@@ -76,7 +82,7 @@ class ResidualBlock(nn.Module):
         self.input_conv = Conv1dNorm(channels, channels, kernel_size, dilation=dilation, pad_mode=pad_mode)
         self.skip_conv = Conv1dNorm(channels, channels, kernel_size, pad_mode=pad_mode)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         res = self.input_conv(self.input_activation(x), lengths)
         res = self.skip_conv(self.skip_activation(res), lengths)
         return x + self.dropout(res)
@@ -91,7 +97,7 @@ class HiFiGANResBlock(nn.Module):
             [ResidualBlock(channels, kernel_size, d, act, pad_mode) for d in dilations]
         )
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         for block in self.res_blocks:
             x = block(x, lengths)
         return x
@@ -108,6 +114,7 @@ class HiFiGANResLayer(nn.Module):
             [HiFiGANResBlock(channels, k, dilations, act, pad_mode) for k in kernel_sizes]
         )
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # Python's sum then a true division: the same float operations, in the same order, as NeMo.
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        # Python's sum then a true division: the same float operations, in the same order, as NeMo; the
+        # generator adds each branch as it comes, so only one branch output is held at a time.
         return sum(block(x, lengths) for block in self.res_blocks) / len(self.res_blocks)
