@@ -29,16 +29,18 @@ class SpeakerModel(ABC):
 
 
 class GE2E(SpeakerModel):
-    """resemblyzer's GE2E VoiceEncoder on CPU (its own preprocessing: level normalisation and VAD trimming)."""
+    """resemblyzer's GE2E VoiceEncoder, on the GPU when there is one (its own preprocessing: level
+    normalisation and VAD trimming)."""
 
     name = "GE2E speaker similarity (resemblyzer 0.1.4)"
     sample_rate = 16000
     version = "resemblyzer-0.1.4/1"
 
     def __init__(self) -> None:
+        import torch
         from resemblyzer import VoiceEncoder
 
-        self._encoder = VoiceEncoder("cpu", verbose=False)
+        self._encoder = VoiceEncoder("cuda" if torch.cuda.is_available() else "cpu", verbose=False)
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         """GE2E d-vector (unit norm, 256-d) of 16 kHz audio."""
