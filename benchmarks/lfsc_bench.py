@@ -162,32 +162,15 @@ def worker_speed(args: argparse.Namespace) -> None:
     }))
 
 
-def load_lean(path: Path):
-    """load_lfsc without its transient copies: weights assigned into a meta-device model, then folded.
-
-    load_lfsc first builds a randomly initialised model and then copies the weights in; the freed tensors stay
-    in the C heap (about 600 MB of RSS for the full model). This is the change proposed for load_lfsc.
-    """
-    from codec.lfsc.checkpoint import _read_nemo, config_from_dict, fold_weight_norms, generator_state_dict
-    from codec.lfsc.model import LFSCModel
-
-    raw_config, state = _read_nemo(path, trust=False)
-    with torch.device("meta"):
-        model = LFSCModel(config_from_dict(raw_config, path))
-    state = generator_state_dict(state, path)
-    model.load_state_dict(state, strict=True, assign=True)
-    del state  # else the weight-norm tensors outlive folding
-    return fold_weight_norms(model).eval()
-
-
 def worker_memory(args: argparse.Namespace) -> None:
     """Round-trip `minutes` of tiled real speech through the chunked path; print time and peak RSS."""
     import resource
 
+    from codec.lfsc.checkpoint import load_lfsc
     from codec.lfsc.inference import LFSCInference
 
     torch.set_num_threads(args.threads)
-    model = load_lean(args.checkpoint)
+    model = load_lfsc(args.checkpoint, device="cpu")
     inference = LFSCInference(model, precision=args.precision, chunk_seconds=args.chunk_seconds)
     rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     speech = np.concatenate(speech_clips(limit=8)).astype(np.float32)

@@ -169,6 +169,7 @@ def load_lfsc(
     if wrong:
         raise UserError(f"{path}: weight shapes do not match the config: {_key_list(wrong, 3)}")
     model.load_state_dict(state, strict=True, assign=True)
+    del state  # else the weight-norm tensors outlive the folding below
     if fold_weight_norm:
         fold_weight_norms(model)
     if device is None:
