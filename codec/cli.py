@@ -26,7 +26,9 @@ def _codec(args: argparse.Namespace, name: str | None = None):
     name = name or args.codec
     options = {}
     if name == "lfsc":
-        options = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint}
+        options = {
+            "checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint, "precision": args.precision,
+        }
     return get_codec(name, **options)
 
 
@@ -156,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--checkpoint", help="LFSC .nemo checkpoint")
     common.add_argument("--device", help="torch device for LFSC (default: cuda if available, else cpu)")
     common.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
+    common.add_argument(
+        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+        help="LFSC arithmetic: fp32 is exact (default); bf16 is faster, tokens differ slightly (docs/performance.md)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("encode", parents=[common], help="audio -> .lfsc bitstream (or a codec payload file)")
     p.add_argument("input")

@@ -145,3 +145,15 @@ def test_lfsc_codec_describes_its_checkpoint_for_caches(small_nemo, tmp_path):
     with open(other, "ab") as f:  # trailing bytes: a different file that still loads
         f.write(b"\0" * 1024)
     assert get_codec("lfsc", checkpoint=other).settings["checkpoint_sha256"] != settings["checkpoint_sha256"]
+
+
+def test_precision_option_reaches_the_codec(capsys, tmp_path, stereo_wav, small_nemo):
+    out = tmp_path / "bf16.wav"
+    code, _, err = run(capsys, "roundtrip", stereo_wav, out, "--checkpoint", small_nemo, "--precision", "bf16")
+    assert code == 0, err
+    exact = tmp_path / "fp32.wav"
+    assert run(capsys, "roundtrip", stereo_wav, exact, "--checkpoint", small_nemo, "--codec", "lfsc")[0] == 0
+    low, high = sf.read(out, dtype="float32")[0], sf.read(exact, dtype="float32")[0]
+    assert len(low) == len(high) == 24000 and not np.array_equal(low, high)  # bf16 arithmetic really ran
+    with pytest.raises(SystemExit):
+        main(["roundtrip", str(stereo_wav), str(out), "--precision", "int4"])
