@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codec.errors import UserError
+
+if TYPE_CHECKING:
+    from codec.audio import Audio
 
 EPILOG = """checkpoint: --checkpoint PATH, else $LFSC_CHECKPOINT, else 'checkpoint: PATH' in
 ~/.config/lfsc-workbench/config.yaml. Examples:
@@ -32,7 +36,7 @@ def _codec(args: argparse.Namespace, name: str | None = None):
     return get_codec(name, **options)
 
 
-def _load_input(path: str) -> "Audio":  # noqa: F821
+def _load_input(path: str) -> Audio:
     from codec.audio import load_audio
 
     audio = load_audio(path)

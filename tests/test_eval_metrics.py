@@ -7,7 +7,6 @@ import pytest
 
 from codec.audio import load_audio, resample
 from codec.registry import fit_length
-from eval import metrics
 from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
 from eval.sanity import check_pair
 from eval_assets import utterances

@@ -32,7 +32,6 @@ resampled to 22050 Hz with soxr (VHQ), or ``--speech WAV``.
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import json
 import subprocess

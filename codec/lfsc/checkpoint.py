@@ -106,7 +106,7 @@ def config_from_dict(config: dict, path: Path = Path("model_config.yaml")) -> LF
 def _load_weights(stream: IO[bytes], path: Path, trust: bool) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+    except pickle.UnpicklingError:
         if not trust:
             raise UserError(
                 f"{path}: the weights need full unpickling, which can run arbitrary code; "

@@ -12,9 +12,6 @@ multiples (1024 samples) so tokens align, and the decoded cores are joined with 
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
-import functools
 import math
 from typing import Callable, Iterator, Sequence
 
@@ -22,7 +19,7 @@ import numpy as np
 import torch
 
 from codec.errors import UserError
-from codec.lfsc.model import LFSCConfig, LFSCModel
+from codec.lfsc.model import LFSCModel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_CHUNK_SECONDS = 5.0  # chunk core: a 10 s core would add ~150 MB of peak RSS for 6% less overlap work

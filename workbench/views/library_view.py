@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from workbench.library import LIBRARY_COLUMNS, RowsModel
+from workbench.views.tables import sortable_table
 
 
 ALL_LANGUAGES = "all languages"
@@ -56,14 +55,7 @@ class LibraryView(QWidget):
         self.model = RowsModel(LIBRARY_COLUMNS)
         self.proxy = LibraryFilter()
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = sortable_table(self.proxy)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
