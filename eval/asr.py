@@ -73,7 +73,11 @@ def model_sha256() -> str:
 
 def model_id() -> str:
     """Identity of the ASR set-up for caches and reports: model sha256 prefix, compute type, decoding settings."""
-    return f"whisper-ct2:{model_sha256()[:16]}:{device()[1]}:{DECODING}"
+    dev, compute_type = device()
+    # batched decoding gives the one-by-one text on the CPU (tests/test_eval_asr.py); float16 on the GPU is not
+    # proven to, so its batched transcripts get their own cache entries
+    batched = ":batched" if dev == "cuda" else ""
+    return f"whisper-ct2:{model_sha256()[:16]}:{compute_type}{batched}:{DECODING}"
 
 
 def transcribe(audio: np.ndarray, sr: int, lang: str) -> str:
@@ -88,6 +92,69 @@ def transcribe(audio: np.ndarray, sr: int, lang: str) -> str:
         vad_filter=False,
     )
     return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+def transcribe_many(audios: list[np.ndarray], sr: int, lang: str) -> list[str]:
+    """`transcribe` of several clips in one language, the clips of up to 30 s in one batched model call.
+
+    This replays what faster-whisper's transcribe does for its first 30 s window (same features, prompt and
+    generation options; the no-speech skip and the timestamp split), so the text is the same; a clip that is
+    longer, or whose first window leaves audio for a second one, goes through `transcribe`.
+    """
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
+
+    model = _model()
+    window = model.feature_extractor.nb_max_frames
+    clips = [resample(np.asarray(a, dtype=np.float32), sr, ASR_RATE) for a in audios]
+    features = [model.feature_extractor(x) for x in clips]
+    frames = [f.shape[-1] - 1 for f in features]  # faster-whisper drops the last frame
+    texts: list[str | None] = [None] * len(clips)
+    batch = [i for i, n in enumerate(frames) if 0 < n <= window]
+    if batch:
+        code = lang.split("-")[0].lower() if model.model.is_multilingual else "en"
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=code)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
+        stacked = np.stack([pad_or_trim(features[i][:, : frames[i]]) for i in batch])
+        results = model.model.generate(
+            model.model.encode(get_ctranslate2_storage(stacked)),
+            [prompt] * len(batch),
+            beam_size=1,
+            patience=1,
+            length_penalty=1,
+            repetition_penalty=1,
+            no_repeat_ngram_size=0,
+            max_length=model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            max_initial_timestamp_index=int(round(1.0 / model.time_precision)),
+        )
+        for i, result in zip(batch, results):
+            texts[i] = _window_text(model, tokenizer, result, frames[i])
+    return [text if text is not None else transcribe(clips[i], ASR_RATE, lang) for i, text in enumerate(texts)]
+
+
+def _window_text(model, tokenizer, result, frames: int) -> str | None:
+    """Text of a clip decoded in one window, as faster-whisper's generate_segments makes it (None: needs more)."""
+    tokens = result.sequences_ids[0]
+    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    if result.no_speech_prob > 0.6 and not avg_logprob > -1.0:  # transcribe's no_speech/log_prob thresholds
+        return ""
+    segments, seek, _ = model._split_segments_by_timestamps(
+        tokenizer=tokenizer,
+        tokens=tokens,
+        time_offset=0.0,
+        segment_size=frames,
+        segment_duration=frames * model.feature_extractor.time_per_frame,
+        seek=0,
+    )
+    if seek < frames:  # an unfinished segment: transcribe would decode a second window from `seek`
+        return None
+    texts = [tokenizer.decode(s["tokens"]) for s in segments if s["start"] != s["end"]]
+    return " ".join(t.strip() for t in texts if t.strip()).strip()
 
 
 @dataclass

@@ -3,8 +3,9 @@
 Rows are appended to `<out>/rows.jsonl` as they are produced (flush + fsync), so a run killed at any point
 resumes where it stopped; every value also goes to the content-hash cache, so a new run over the same audio
 and codecs (e.g. after adding one codec) only computes what is new. CPU metrics run in a process pool when
-`jobs > 1`; model metrics (ASR, speaker) run in the calling process with each model loaded once.
-Only one utterance's audio (plus the pairs waiting in the pool) is in memory at a time.
+`jobs > 1`; model metrics (ASR, speaker) run in the calling process with each model loaded once, and the ASR
+of one utterance (its original and every codec's output) goes to the model as one batch.
+Only one utterance's audio and its decoded versions (plus the pairs waiting in the pool) are in memory at a time.
 """
 
 from __future__ import annotations
@@ -210,23 +211,40 @@ class _Runner:
         self.asr_key = f"asr-hyp/{asr.model_id()}" if self.want_asr else ""
 
     # --- per utterance -------------------------------------------------------------------------------
-    def original_hypothesis(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str) -> dict:
-        """ASR of the original audio (the floor), cached."""
+    def original_hypothesis(self, utt: Utterance, ref_sha: str) -> dict | None:
+        """Cached ASR of the original audio (the floor); None when it is still to be transcribed."""
         if not utt.lang:
             return {"missing": "no language given (use --lang or a manifest with 'lang')"}
-        hit = self.cache.get(ref_sha, "original", self.asr_key)
-        if hit is None:
-            hit = {"text": asr.transcribe(ref, sr, utt.lang)}
-            self.cache.put(ref_sha, "original", self.asr_key, hit)
-        return hit
+        return self.cache.get(ref_sha, "original", self.asr_key)
+
+    def transcribe(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str, original: dict | None,
+                   units: list[dict]) -> None:
+        """Run all ASR the utterance still needs (the original when it has a transcript but `original` is None,
+        and the units' decoded audio) in one batch, cache it, and fill in the units' ASR fields."""
+        if not self.want_asr:
+            return
+        need_original = original is None and bool(utt.text.strip())
+        waiting = [u for u in units if u["_state"]["need_asr"]]
+        clips = ([ref] if need_original else []) + [u["_state"]["deg"] for u in waiting]
+        texts = asr.transcribe_many(clips, sr, utt.lang) if clips else []
+        if need_original:
+            original = {"text": texts.pop(0)}
+            self.cache.put(ref_sha, "original", self.asr_key, original)
+        for row, text in zip(waiting, texts):
+            state = row["_state"]
+            state["hyp"] = {"text": text}
+            state["cache"].put(ref_sha, state["ckey"], self.asr_key, state["hyp"])
+        for row in units:
+            self._asr_fields(row, utt, original, row["_state"]["hyp"])
 
     # --- per unit ------------------------------------------------------------------------------------
     def audio_path(self, codec: Codec, utt: Utterance) -> Path:
         return self.out_dir / "audio" / codec.name / f"{utt.id}.wav"
 
     def start_unit(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str, codec: Codec, ckey: str | None,
-                   original: dict | None, ref_embedding: Callable[[], np.ndarray]) -> dict | None:
-        """Build a row from the cache or compute it; returns the row when done, None when it waits on the pool."""
+                   asr_wanted: bool, ref_embedding: Callable[[], np.ndarray]) -> dict:
+        """Start a row from the cache, or by round trip, sanity and speaker metric; `transcribe` and
+        `finish_unit` complete it. `asr_wanted`: the original has (or will have) a transcript to compare with."""
         row = {
             "utt_id": utt.id, "lang": utt.lang, "speaker": utt.speaker, "duration": round(utt.duration, 4),
             "reference_audio": str(utt.audio_path), "text": utt.text, "codec": codec.name,
@@ -237,15 +255,16 @@ class _Runner:
         saved = self.audio_path(codec, utt)
         head = cache.get(ref_sha, ckey, SANITY_VERSION)
         results = {m: cache.get(ref_sha, ckey, _metric_key(m)) for m in self.metrics if m in METRICS}
-        hyp = cache.get(ref_sha, ckey, self.asr_key) if self.want_asr and original and "text" in original else None
-        need_asr = self.want_asr and original is not None and "text" in original and hyp is None
-        complete = head is not None and all(v is not None for v in results.values()) and not need_asr
+        hyp = cache.get(ref_sha, ckey, self.asr_key) if asr_wanted else None
+        have_asr = hyp is not None or not asr_wanted
+        complete = head is not None and all(v is not None for v in results.values()) and have_asr
+        state = {"results": results, "cache": cache, "ref_sha": ref_sha, "ckey": ckey, "hyp": hyp, "deg": None,
+                 "need_asr": False}
         if complete and (not self.keep_audio or saved.exists()):
             row.update(head["roundtrip"], sanity=head["sanity"], cached=True)
             if saved.exists():
                 row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
-            self._asr_fields(row, utt, original, hyp)
-            self._finish_metrics(row, results)
+            row["_state"] = state
             return row
 
         t0 = time.perf_counter()
@@ -278,13 +297,22 @@ class _Runner:
             except ValueError as exc:
                 results["speaker_sim"] = {"missing": str(exc)}
             cache.put(ref_sha, ckey, _metric_key("speaker_sim"), results["speaker_sim"])
-        if need_asr:
-            hyp = {"missing": refuse_all} if refuse_all else {"text": asr.transcribe(deg, sr, utt.lang)}
-            cache.put(ref_sha, ckey, self.asr_key, hyp)
-        self._asr_fields(row, utt, original, hyp)
+        if asr_wanted and hyp is None and refuse_all:
+            state["hyp"] = {"missing": refuse_all}
+            cache.put(ref_sha, ckey, self.asr_key, state["hyp"])
+        row["_state"] = {**state, "deg": deg, "t0": t0, "need_asr": asr_wanted and state["hyp"] is None}
+        return row
 
-        todo = tuple(m for m in self.cpu if results.get(m) is None)
-        row["_state"] = {"results": results, "cache": cache, "ref_sha": ref_sha, "ckey": ckey, "t0": t0}
+    def finish_unit(self, row: dict, ref: np.ndarray, sr: int) -> dict | None:
+        """Signal metrics of a started row (after `transcribe`); returns the row when done, None when it waits
+        on the pool."""
+        state = row["_state"]
+        if state["deg"] is None:  # whole from the cache
+            del row["_state"]
+            self._finish_metrics(row, state["results"])
+            return row
+        deg = state.pop("deg")
+        todo = tuple(m for m in self.cpu if state["results"].get(m) is None)
         if todo and self.pool is not None:
             self.pending[self.pool.submit(_cpu_metrics, todo, ref, deg, sr)] = row
             return None
@@ -436,7 +464,9 @@ def run(
             audio = load_audio(utt.audio_path)
             ref, sr = audio.samples, audio.sample_rate
             ref_sha = audio_sha256(ref, sr)
-            original = runner.original_hypothesis(utt, ref, sr, ref_sha) if runner.want_asr and utt.text.strip() else None
+            asr_utt = runner.want_asr and bool(utt.text.strip())
+            original = runner.original_hypothesis(utt, ref_sha) if asr_utt else None
+            asr_wanted = asr_utt and (original is None or "text" in original)
             embedding: list[np.ndarray] = []
 
             def ref_embedding() -> np.ndarray:
@@ -444,11 +474,16 @@ def run(
                     embedding.append(speaker.embed(ref, sr))
                 return embedding[0]
 
+            started = []
             for codec in todo:
                 if cancel is not None and cancel.is_set():
                     cancelled = True
                     break
-                row = runner.start_unit(utt, ref, sr, ref_sha, codec, keys[codec.name], original, ref_embedding)
+                started.append(runner.start_unit(utt, ref, sr, ref_sha, codec, keys[codec.name], asr_wanted,
+                                                 ref_embedding))
+            runner.transcribe(utt, ref, sr, ref_sha, original, started)
+            for unit in started:
+                row = runner.finish_unit(unit, ref, sr)
                 if row is not None:
                     emit(row)
                 for finished in runner.drain(block=len(runner.pending) >= 2 * jobs):
