@@ -62,16 +62,23 @@ class DiscriminatorSTFT(nn.Module):
         return score[:, 0].transpose(1, 2), fmap  # [B, freq', frames]
 
 
-class MultiResolutionDiscriminatorSTFT(nn.Module):
-    """One DiscriminatorSTFT per [n_fft, hop, win] resolution."""
+class SubDiscriminators(nn.Module):
+    """Sub-discriminators run on the same audio; their scores and feature maps listed in order."""
 
-    def __init__(self, resolutions: Sequence[Sequence[int]]):
+    def __init__(self, discriminators: Sequence[nn.Module]):
         super().__init__()
-        self.discriminators = nn.ModuleList([DiscriminatorSTFT(r) for r in resolutions])
+        self.discriminators = nn.ModuleList(discriminators)
 
     def forward(self, audio: torch.Tensor) -> Outputs:
         outputs = [d(audio) for d in self.discriminators]
         return [s for s, _ in outputs], [f for _, f in outputs]
+
+
+class MultiResolutionDiscriminatorSTFT(SubDiscriminators):
+    """One DiscriminatorSTFT per [n_fft, hop, win] resolution."""
+
+    def __init__(self, resolutions: Sequence[Sequence[int]]):
+        super().__init__([DiscriminatorSTFT(r) for r in resolutions])
 
 
 class PeriodDiscriminator(nn.Module):
@@ -105,16 +112,11 @@ class PeriodDiscriminator(nn.Module):
         return score[:, 0].transpose(1, 2), fmap  # [B, period, frames]
 
 
-class MultiPeriodDiscriminator(nn.Module):
+class MultiPeriodDiscriminator(SubDiscriminators):
     """One PeriodDiscriminator per period."""
 
     def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11)):
-        super().__init__()
-        self.discriminators = nn.ModuleList([PeriodDiscriminator(p) for p in periods])
-
-    def forward(self, audio: torch.Tensor) -> Outputs:
-        outputs = [d(audio) for d in self.discriminators]
-        return [s for s, _ in outputs], [f for _, f in outputs]
+        super().__init__([PeriodDiscriminator(p) for p in periods])
 
 
 class Discriminator(nn.Module):
