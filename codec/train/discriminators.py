@@ -30,6 +30,19 @@ class Conv2dNorm(nn.Module):
         return self.conv(x)
 
 
+def conv_stack(
+    convs: nn.ModuleList, post: nn.Module, activation: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Activated convs then the score conv; the feature maps are each activation and the score."""
+    fmap = []
+    for conv in convs:
+        x = activation(conv(x))
+        fmap.append(x)
+    score = post(x)
+    fmap.append(score)
+    return score, fmap
+
+
 class DiscriminatorSTFT(nn.Module):
     """EnCodec-style discriminator on the complex STFT (real and imaginary parts as two channels)."""
 
@@ -53,12 +66,7 @@ class DiscriminatorSTFT(nn.Module):
             normalized=True, center=True, return_complex=True,
         )
         x = torch.stack([spec.real, spec.imag], dim=1).transpose(2, 3)  # [B, 2, frames, freq]
-        fmap = []
-        for conv in self.conv_layers:
-            x = self.activation(conv(x))
-            fmap.append(x)
-        score = self.conv_post(x)
-        fmap.append(score)
+        score, fmap = conv_stack(self.conv_layers, self.conv_post, self.activation, x)
         return score[:, 0].transpose(1, 2), fmap  # [B, freq', frames]
 
 
@@ -103,12 +111,7 @@ class PeriodDiscriminator(nn.Module):
         if remainder:
             x = nn.functional.pad(x, (0, self.period - remainder), mode="reflect")
         x = x.view(x.shape[0], 1, -1, self.period)
-        fmap = []
-        for conv in self.conv_layers:
-            x = self.activation(conv(x))
-            fmap.append(x)
-        score = self.conv_post(x)
-        fmap.append(score)
+        score, fmap = conv_stack(self.conv_layers, self.conv_post, self.activation, x)
         return score[:, 0].transpose(1, 2), fmap  # [B, period, frames]
 
 
