@@ -49,3 +49,11 @@ def speech() -> tuple[np.ndarray, int]:
     utt = next(u for u in load_manifest(manifest) if u.lang == "en")
     audio = load_audio(utt.audio_path)
     return audio.samples, audio.sample_rate
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
+    """NeMo 3.0.0's inputs and outputs on real speech (tests/fixtures/nemo/io.npz)."""
+    if not (NEMO_FIXTURE / "io.npz").exists():
+        pytest.skip("NeMo fixture not generated")
+    return dict(np.load(NEMO_FIXTURE / "io.npz"))

@@ -15,13 +15,6 @@ TOL = 1e-5
 
 
 @pytest.fixture(scope="module")
-def reference():
-    if not (NEMO_FIXTURE / "io.npz").exists():
-        pytest.skip("NeMo fixture not generated")
-    return dict(np.load(NEMO_FIXTURE / "io.npz"))
-
-
-@pytest.fixture(scope="module")
 def model():
     return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
 

@@ -12,13 +12,6 @@ pytestmark = pytest.mark.nemo
 TOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def reference():
-    if not (NEMO_FIXTURE / "io.npz").exists():
-        pytest.skip("NeMo fixture not generated")
-    return dict(np.load(NEMO_FIXTURE / "io.npz"))
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["weight-norm", "folded"])
 def model(request):
     return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu", fold_weight_norm=request.param)
