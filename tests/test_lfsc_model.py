@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from codec.lfsc.model import LFSCModel, count_parameters
+from codec.lfsc.nn import reflect_pad
 from codec.lfsc.quantizer import FiniteScalarQuantizer, GroupFiniteScalarQuantizer
 from conftest import NEMO_FIXTURE, small_config
 
@@ -30,6 +31,17 @@ def test_full_size_keys_and_shapes_equal_nemo():
     keys = nemo["keys"] if "keys" in nemo else nemo
     ours = {k: list(v.shape) for k, v in LFSCModel().state_dict().items()}
     assert ours == {k: list(v) for k, v in keys.items()}
+
+
+@pytest.mark.parametrize("pad", [0, 1, 3, 15])
+def test_reflect_pad_equals_torch_reflect_padding(pad):
+    x = torch.randn(2, 3, 16)
+    assert torch.equal(reflect_pad(x, pad), torch.nn.functional.pad(x, (pad, pad), mode="reflect"))
+
+
+def test_reflect_pad_refuses_inputs_too_short_to_mirror():
+    with pytest.raises(ValueError, match="needs more than 3 time steps"):
+        reflect_pad(torch.zeros(1, 1, 3), 3)
 
 
 def test_fsq_every_index_decodes_to_a_distinct_grid_point_and_back():

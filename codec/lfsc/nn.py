@@ -9,6 +9,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 
@@ -23,6 +24,19 @@ def mask_to_length(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tenso
     steps = torch.arange(1, x.shape[-1] + 1, device=lengths.device, dtype=lengths.dtype)
     # Multiplying by the boolean mask (not masked_fill) keeps results bit-identical to NeMo.
     return x * (steps[None, None, :] <= lengths[:, None, None])
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """x [..., T] with `pad` mirrored steps added on each side: the values of F.pad(mode='reflect').
+
+    Copying slices is ~10x faster than F.pad's reflect kernel on CPU, where that kernel took 7 % (fp32) to 11 %
+    (bf16) of a round trip.
+    """
+    if pad >= x.shape[-1]:
+        raise ValueError(f"reflect padding of {pad} needs more than {pad} time steps, got {x.shape[-1]}")
+    if pad == 0:
+        return x
+    return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
 
 
 def activation(name: str) -> nn.Module:
@@ -54,7 +68,11 @@ class Conv1dNorm(nn.Module):
         self.conv = weight_norm(conv)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-        return mask_to_length(self.conv(x), lengths)
+        conv = self.conv
+        if conv.padding_mode != "reflect":
+            return mask_to_length(conv(x), lengths)
+        x = reflect_pad(x, conv.padding[0])
+        return mask_to_length(F.conv1d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups), lengths)
 
 
 class ConvTranspose1dNorm(nn.Module):
