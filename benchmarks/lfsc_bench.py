@@ -59,21 +59,22 @@ def gflop_per_audio_second(config) -> dict[str, float]:
     """Conv FLOPs (2 per multiply-add) of encoder and decoder per second of audio, counted on a meta-device model."""
     from codec.lfsc.inference import decoder_full, encoder_full
     from codec.lfsc.model import LFSCModel
+    from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 
     macs = {"encoder": 0, "decoder": 0}
     part = ["encoder"]
 
-    def count(module, inputs, output):
-        (x,) = inputs
-        if isinstance(module, torch.nn.ConvTranspose1d):
-            macs[part[0]] += x.numel() * module.out_channels * module.kernel_size[0]
+    def count(wrapper, inputs, output):  # hooks on the wrappers: Conv1dNorm calls F.conv1d, not its conv
+        x, conv = inputs[0], wrapper.conv
+        if isinstance(conv, torch.nn.ConvTranspose1d):
+            macs[part[0]] += x.numel() * conv.out_channels * conv.kernel_size[0]
         else:
-            macs[part[0]] += output.numel() * module.in_channels * module.kernel_size[0] // module.groups
+            macs[part[0]] += output.numel() * conv.in_channels * conv.kernel_size[0] // conv.groups
 
     with torch.device("meta"):
         model = LFSCModel(config)
         for m in model.modules():
-            if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            if isinstance(m, (Conv1dNorm, ConvTranspose1dNorm)):
                 m.register_forward_hook(count)
         frames = 100
         encoder_full(model, torch.empty(1, frames * config.samples_per_frame))
