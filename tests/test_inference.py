@@ -108,7 +108,8 @@ def test_bucketed_batches_equal_one_by_one(model, long_speech):
         assert np.abs(audio - one.decode(tokens)).max() < TOL
 
 
-@pytest.mark.parametrize("precision,min_agreement,min_snr", [("bf16", 0.9, 15.0)])
+# bf16 runs packed on CPUs with oneDNN bf16 (see test_packed.py), fp16 under autocast.
+@pytest.mark.parametrize("precision,min_agreement,min_snr", [("bf16", 0.9, 15.0), ("fp16", 0.95, 30.0)])
 def test_reduced_precision_deviation_is_bounded(model, reference, precision, min_agreement, min_snr):
     clip = reference["single_audio"][0]
     exact, fast = LFSCInference(model), LFSCInference(model, precision=precision)

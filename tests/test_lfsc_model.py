@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from codec.lfsc.model import LFSCModel, count_parameters
-from codec.lfsc.nn import reflect_pad
+from codec.lfsc.nn import Conv1dNorm, reflect_pad
 from codec.lfsc.quantizer import FiniteScalarQuantizer, GroupFiniteScalarQuantizer
 from conftest import NEMO_FIXTURE, small_config
 
@@ -37,6 +37,32 @@ def test_full_size_keys_and_shapes_equal_nemo():
 def test_reflect_pad_equals_torch_reflect_padding(pad):
     x = torch.randn(2, 3, 16)
     assert torch.equal(reflect_pad(x, pad), torch.nn.functional.pad(x, (pad, pad), mode="reflect"))
+
+
+def test_fast_padding_leaves_the_generator_bit_identical(monkeypatch):
+    """Slice-copy padding must not change what the generator computes (NeMo parity, training curves): not the
+    values, and not the memory layout, which would steer the convolutions to other kernels."""
+    from codec.lfsc import nn as lfsc_nn
+    from codec.lfsc.inference import decoder_full, encoder_full
+
+    torch.manual_seed(0)
+    model = LFSCModel(small_config()).eval()
+    audio = torch.randn(2, 24 * 1024) * 0.1
+    layouts = []
+    for module in model.modules():
+        if isinstance(module, (lfsc_nn.Conv1dNorm, lfsc_nn.ConvTranspose1dNorm)):
+            module.register_forward_hook(lambda m, i, out: layouts.append(out.is_contiguous()))
+
+    def run():
+        with torch.inference_mode():
+            latent = encoder_full(model, audio)
+            return latent, decoder_full(model, latent)
+
+    fast = run()
+    assert layouts and all(layouts)  # time-contiguous in, time-contiguous out: the kernels F.pad's layout gets
+    monkeypatch.setattr(lfsc_nn, "reflect_pad", lambda x, pad: torch.nn.functional.pad(x, (pad, pad), mode="reflect"))
+    torch_padded = run()
+    assert all(torch.equal(a, b) for a, b in zip(fast, torch_padded))
 
 
 def test_reflect_pad_refuses_inputs_too_short_to_mirror():

@@ -1,5 +1,6 @@
 """Fast LFSC inference: unmasked full-length batches, overlapping chunks for long inputs, length-bucketed
-batching for many clips, and a precision option (fp32 exact by default; bf16/fp16 under autocast).
+batching for many clips, and a precision option (fp32 exact by default; bf16 on x86 CPUs with oneDNN-packed
+weights, see codec/lfsc/packed.py; otherwise bf16/fp16 under autocast).
 
 Why it is exact: every batch run here has all items at full length (audio is zero-padded to whole frames, as
 the model itself does, and buckets hold clips of equal frame count), so the model's length masks multiply by
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from codec.errors import UserError
+from codec.lfsc import packed
 from codec.lfsc.model import LFSCModel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -141,6 +143,13 @@ class LFSCInference:
         self.encoder_context, self.decoder_context = receptive_field(model)
         self.min_frames = -(-model.min_samples // self.spf)
         self.compile_mode = compile_mode
+        dtype = PRECISIONS[precision]
+        self.packed = dtype is not None and self.device.type == "cpu" and packed.available(dtype)
+        # What runs the encoder and decoder: the model, or its packed twin, which holds the weights already in
+        # `dtype` and so runs on inputs of that dtype rather than under autocast.
+        self.generator = packed.packed_generator(model, dtype, self.chunk_frames) if self.packed else model
+        self._autocast_precision = "fp32" if self.packed else precision
+        self._input_dtype = dtype if self.packed else torch.float32
         self._encoder: Callable = encoder_full
         self._decoder: Callable = decoder_full
         if compile_mode is not None:
@@ -161,8 +170,8 @@ class LFSCInference:
     def encode_frames(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, N * 1024] (every item full length) -> int32 tokens [B, 8, N]."""
         self._new_step()
-        with autocast(self.device, self.precision):
-            latent = self._encoder(self.model, audio)
+        with autocast(self.device, self._autocast_precision):
+            latent = self._encoder(self.generator, audio.to(self._input_dtype))
         full = torch.full((audio.shape[0],), latent.shape[-1], device=audio.device)
         return self.model.quantize(encoded=latent.float(), encoded_len=full)
 
@@ -172,8 +181,8 @@ class LFSCInference:
         full = torch.full((tokens.shape[0],), tokens.shape[-1], device=tokens.device)
         latent = self.model.dequantize(tokens=tokens, tokens_len=full)
         self._new_step()
-        with autocast(self.device, self.precision):
-            audio = self._decoder(self.model, latent)
+        with autocast(self.device, self._autocast_precision):
+            audio = self._decoder(self.generator, latent.to(self._input_dtype))
         # CUDA-graph outputs live in buffers that the next replay overwrites: hand out a copy.
         return audio.float().clone() if self.compile_mode == "reduce-overhead" else audio.float()
 

@@ -36,6 +36,12 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
         raise ValueError(f"reflect padding of {pad} needs more than {pad} time steps, got {x.shape[-1]}")
     if pad == 0:
         return x
+    # Channels-last input (the packed bf16 path) keeps its layout; time-contiguous input (every other path, single
+    # channels included) stays time-contiguous, so plain convolutions see the layout, and give the results, of F.pad.
+    if x.dim() == 3 and x.stride(-1) != 1 and x.transpose(1, 2).is_contiguous():
+        steps_first = x.transpose(1, 2)
+        return torch.cat([steps_first[:, 1 : pad + 1].flip(1), steps_first, steps_first[:, -pad - 1 : -1].flip(1)],
+                         dim=1).transpose(1, 2)
     return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
 
 

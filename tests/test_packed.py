@@ -1,0 +1,81 @@
+"""codec/lfsc/packed.py: oneDNN-packed bf16 convolutions give bf16-accurate results for any input shape, keep
+channels-last activations, and make the bf16 path of LFSCInference agree with autocast bf16 and fp32."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from codec.lfsc import packed
+from codec.lfsc.checkpoint import load_lfsc
+from codec.lfsc.inference import LFSCInference, decoder_full
+from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
+from conftest import NEMO_FIXTURE
+
+pytestmark = pytest.mark.skipif(not packed.available(torch.bfloat16), reason="no oneDNN bf16 on this CPU")
+BF16_REL_ERR = 2e-2  # bf16 keeps 8 significant bits; sums of a few thousand products stay well inside this
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.float() - want).abs().max() / want.abs().max())
+
+
+@pytest.mark.parametrize("stride,dilation,kernel", [(1, 1, 7), (1, 5, 3), (4, 1, 8)])
+def test_packed_conv_matches_fp32_for_shapes_it_was_not_packed_for(stride, dilation, kernel):
+    torch.manual_seed(0)
+    padding = (stride + 1) // 2 if stride > 1 else None
+    wrapper = Conv1dNorm(24, 40, kernel, stride=stride, dilation=dilation, padding=padding)
+    conv = packed.PackedConv1d(wrapper, torch.bfloat16, input_size=[1, 24, 1, 300])
+    for batch, steps in [(1, 300), (3, 57), (2, 1000)]:
+        x = torch.randn(batch, 24, steps)
+        with torch.inference_mode():
+            want = wrapper(x, None)
+            got = conv(x.bfloat16(), None)
+        assert got.shape == want.shape and got.dtype == torch.bfloat16
+        assert relative_error(got, want) < BF16_REL_ERR
+        assert got.transpose(1, 2).is_contiguous()  # channels-last out, for the next layer
+
+
+def test_packed_transposed_conv_matches_fp32():
+    torch.manual_seed(0)
+    wrapper = ConvTranspose1dNorm(32, 16, kernel_size=16, stride=8)
+    conv = packed.PackedConvTranspose1d(wrapper, torch.bfloat16, input_size=[1, 32, 1, 50])
+    for batch, steps in [(1, 50), (4, 13)]:
+        x = torch.randn(batch, 32, steps)
+        with torch.inference_mode():
+            want, got = wrapper(x, None), conv(x.bfloat16(), None)
+        assert got.shape == want.shape == (batch, 16, steps * 8)
+        assert relative_error(got, want) < BF16_REL_ERR
+
+
+def test_reflect_pad_keeps_channels_last_layout():
+    x = torch.randn(2, 100, 5).transpose(1, 2)  # [B, C, T] stored time-major
+    out = reflect_pad(x, 2)
+    assert torch.equal(out, F.pad(x.contiguous(), (2, 2), mode="reflect"))
+    assert out.transpose(1, 2).is_contiguous()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
+
+
+def test_packed_twin_decodes_like_autocast_bf16(model, reference):
+    """The packed path and autocast do the same bf16 arithmetic (with other kernels at large widths)."""
+    tokens = torch.from_numpy(reference["single_tokens"])
+    inference = LFSCInference(model, precision="bf16")
+    assert isinstance(inference.generator.audio_decoder.pre_conv, packed.PackedConv1d)
+    latent = model.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        autocast_audio = decoder_full(model, latent).float()
+    packed_audio = inference.decode_frames(tokens)
+    noise = torch.sum((packed_audio - autocast_audio).double() ** 2)
+    assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 25.0
+
+
+def test_packed_twin_allocates_no_fp32_copy_and_leaves_the_model_alone(model):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    twin = packed.packed_generator(model, torch.bfloat16, frames=20)
+    assert not list(twin.audio_encoder.parameters()) and not list(twin.audio_decoder.parameters())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert next(model.parameters()).dtype == torch.float32
