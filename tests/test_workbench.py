@@ -74,6 +74,19 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
     assert 1.0 < float(window.metrics.value("PESQ-NB")) < 4.6
 
 
+def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled):
+    plot_ranges = lambda pane: pane.plot.viewRange()[1]  # noqa: E731
+    compare = window.compare
+    assert np.allclose(plot_ranges(compare.spectrograms["decoded"]), [0.0, 11025.0])  # before any clip
+    assert window.open_file(str(bundled[0].audio_path))
+    original, decoded = compare.spectrograms["original"], compare.spectrograms["decoded"]
+    assert decoded.frame_count() == 0 and original.frame_count() > 0
+    np.testing.assert_allclose(plot_ranges(decoded), plot_ranges(original))
+    np.testing.assert_allclose(plot_ranges(decoded), [0.0, original.spectrogram.f_high])
+    np.testing.assert_allclose(plot_ranges(compare.waveforms["difference"]), plot_ranges(compare.waveforms["original"]))
+    assert not decoded.plot.getAxis("left").autoSIPrefix  # the axis reads "Hz", not "Hz (x0.001)"
+
+
 def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
     window.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "identity")

@@ -104,6 +104,7 @@ class CompareView(QWidget):
         decoded_title = f"Decoded: {self.model.roundtrip.codec}" if self.model.roundtrip else "Decoded"
         titles = {"original": f"Original: {clip.name}", "decoded": decoded_title,
                   "difference": "Difference (decoded - original)"}
+        axis = None  # the original's spectrogram: empty panes take its frequency axis
         for name in SIGNALS:
             samples = signals.get(name)
             self.waveforms[name].set_samples(samples, sr, y_limit)
@@ -111,7 +112,8 @@ class CompareView(QWidget):
             spec = None
             if samples is not None:
                 spec = spectrogram.compute(samples, sr, self.db_range, self.log_frequency, reference=reference)
-            self.spectrograms[name].set_spectrogram(spec, self.db_range)
+            axis = axis or spec
+            self.spectrograms[name].set_spectrogram(spec, self.db_range, axis)
         self._show_distance(clip.samples, self.model.decoded, sr)
         duration = len(clip.samples) / sr
         for plot in self.plots():

@@ -22,15 +22,16 @@ class WaveformPane:
         plot.addItem(self.region)
         plot.setMouseEnabled(x=True, y=False)
         plot.showGrid(x=True, y=False, alpha=0.2)
+        plot.setYRange(-1.0, 1.0, padding=0.02)  # full scale until a signal sets its own range
 
     def set_samples(self, samples: np.ndarray | None, sample_rate: int, y_limit: float) -> None:
-        """Show `samples` (None clears the pane) on a time axis in seconds, y from -y_limit to y_limit."""
+        """Show `samples` (None clears the curve) on a time axis in seconds, y from -y_limit to y_limit."""
+        self.plot.setYRange(-y_limit, y_limit, padding=0.02)
         if samples is None:
             self.curve.setData([], [])
             return
         t = np.arange(len(samples), dtype=np.float64) / sample_rate
         self.curve.setData(t, samples)
-        self.plot.setYRange(-y_limit, y_limit, padding=0.02)
 
     def sample_count(self) -> int:
         """Number of samples the pane holds (not the decimated number drawn)."""
