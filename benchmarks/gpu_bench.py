@@ -6,7 +6,7 @@
 
 The reference ("NeMo path") is NeMo 3.0.0 itself when --nemo is given and `nemo` imports in this Python;
 otherwise it is our model run exactly as NeMo runs it (weight norm recomputed every call, a length mask after
-every conv), which tests/test_nemo_parity.py proves gives NeMo's outputs, so the same arithmetic.
+every conv, F.pad's reflect padding), which tests/test_nemo_parity.py proves gives NeMo's outputs, so the same arithmetic.
 Ours: weight norm folded, masks skipped for full-length batches, eager or torch.compile'd (mode
 'reduce-overhead' uses CUDA graphs). Same weights, the same seeded-noise clip stacked `batch` times.
 Printed per configuration: encode, decode and round-trip seconds (best of --repeats after one warm-up call),
@@ -17,6 +17,7 @@ device memory, and whether the tokens are identical to the fp32 reference's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfsc_bench import DEFAULT_CHECKPOINT, ROOT, gflop_per_audio_second, noise_clip, tokens_sha  # noqa: E402
+from lfsc_bench import (  # noqa: E402
+    DEFAULT_CHECKPOINT, ROOT, gflop_per_audio_second, noise_clip, tokens_sha, torch_reflect_padding,
+)
 
 SMOKE_CHECKPOINT = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"
 
@@ -70,12 +73,15 @@ def reference_runner(args: argparse.Namespace, device: torch.device):
         model = load_lfsc(args.checkpoint, device=device, fold_weight_norm=False)
         label = "NeMo-equiv"
 
+    # NeMo-equiv pads with F.pad as NeMo does (our slice-copy padding is part of what is being measured).
+    padding = contextlib.nullcontext if args.nemo else torch_reflect_padding
+
     def encode(audio, lengths):
-        with torch.inference_mode():
+        with torch.inference_mode(), padding():
             return model.encode(audio=audio, audio_len=lengths)
 
     def decode(tokens, lengths):
-        with torch.inference_mode():
+        with torch.inference_mode(), padding():
             return model.decode(tokens=tokens, tokens_len=lengths)[0]
 
     return label, encode, decode
