@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lfsc_bench import (  # noqa: E402
-    DEFAULT_CHECKPOINT, ROOT, gflop_per_audio_second, noise_clip, tokens_sha, torch_reflect_padding,
+    DEFAULT_CHECKPOINT, ROOT, ensure_checkpoint, gflop_per_audio_second, noise_clip, tokens_sha, torch_reflect_padding,
 )
 
 SMOKE_CHECKPOINT = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"
@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     smoke = device.type == "cpu"
-    args.checkpoint = args.checkpoint or (SMOKE_CHECKPOINT if smoke else DEFAULT_CHECKPOINT)
+    args.checkpoint = ensure_checkpoint(args.checkpoint or (SMOKE_CHECKPOINT if smoke else DEFAULT_CHECKPOINT))
     args.seconds = args.seconds or (1.0 if smoke else 5.0)
     args.batch = args.batch or ([1, 2] if smoke else [1, 64])
     args.repeats = args.repeats or (1 if smoke else 5)
@@ -114,20 +114,22 @@ def main() -> None:
     model = load_lfsc(args.checkpoint, device=device)
     gflop = sum(gflop_per_audio_second(model.config).values())
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (smoke mode)"
-    print(f"device: {name}; torch {torch.__version__}; checkpoint {args.checkpoint}; {gflop:.1f} GFLOP per audio second")
+    print(f"device: {name}; torch {torch.__version__}; checkpoint {args.checkpoint}; {gflop:.1f} GFLOP per audio second; "
+          f"cuDNN TF32 for fp32 convs: {torch.backends.cudnn.allow_tf32} (PyTorch's default; NeMo runs with it)")
     ref_label, ref_encode, ref_decode = reference_runner(args, device)
     clip = noise_clip(args.seconds)
     spf = model.samples_per_frame
     clip = torch.nn.functional.pad(clip, (0, -len(clip) % spf))  # whole frames: every item full length
-    print(f"{'config':<28}{'batch':>6}{'enc s':>9}{'dec s':>9}{'RT s':>9}{'x realtime':>12}{'x ref':>7}"
+    print(f"{'config':<34}{'batch':>6}{'enc s':>9}{'dec s':>9}{'RT s':>9}{'x realtime':>12}{'x ref':>7}"
           f"{'GFLOP/s':>10}{'peak MB':>10}  tokens = ref fp32")
     for batch in args.batch:
         audio = clip.to(device)[None].repeat(batch, 1)
         lengths = torch.full((batch,), audio.shape[1], device=device)
         audio_s = batch * audio.shape[1] / model.sample_rate
-        configs = []
+        configs = [(f"{ref_label} fp32", "fp32", None)]  # the baseline of every ratio, whatever is compared
         for precision in args.precisions:
-            configs.append((f"{ref_label} {precision}", precision, None))
+            if precision != "fp32":
+                configs.append((f"{ref_label} {precision}", precision, None))
             configs.append((f"ours {precision}", precision, "eager"))
             configs += [(f"ours {precision} compile:{mode}", precision, mode) for mode in args.compile]
         base_rt = base_sha = None
@@ -145,7 +147,7 @@ def main() -> None:
             rt = enc_s + dec_s
             if base_rt is None:
                 base_rt, base_sha = rt, sha
-            print(f"{label:<28}{batch:>6}{enc_s:>9.4f}{dec_s:>9.4f}{rt:>9.4f}{audio_s / rt:>12.1f}"
+            print(f"{label:<34}{batch:>6}{enc_s:>9.4f}{dec_s:>9.4f}{rt:>9.4f}{audio_s / rt:>12.1f}"
                   f"{base_rt / rt:>6.2f}x{gflop * audio_s / rt:>10.0f}{_peak_mb(device):>10.0f}  "
                   f"{'yes' if sha == base_sha else 'no'}", flush=True)
 

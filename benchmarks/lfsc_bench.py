@@ -45,6 +45,19 @@ SAMPLE_RATE = 22050
 
 
 # -- shared helpers (gpu_bench.py uses them too) -----------------------------------------------------------------
+def ensure_checkpoint(path: Path) -> Path:
+    """`path`, written first as a seeded random-weight full-size LFSC when it is the missing default (a fresh
+    machine: speed does not depend on the weights; precision figures do, so those want real weights)."""
+    if path == DEFAULT_CHECKPOINT and not path.exists():
+        from codec.lfsc.checkpoint import save_nemo
+        from codec.lfsc.model import LFSCModel
+
+        print(f"{path} is missing: writing a seeded random-weight full-size LFSC there", flush=True)
+        torch.manual_seed(0)
+        save_nemo(path, LFSCModel())
+    return path
+
+
 def noise_clip(seconds: float) -> torch.Tensor:
     """The input of tools/nemo_bench.py without --audio: torch seed 0 Gaussian noise, std 0.1."""
     return torch.randn(round(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0)) * 0.1
@@ -358,6 +371,7 @@ def main() -> None:
     from codec.lfsc.checkpoint import load_lfsc
 
     print(f"machine: {machine()}")
+    ensure_checkpoint(args.checkpoint)
     if not args.sections:
         return section_memory(args)
     model = load_lfsc(args.checkpoint, device="cpu")
