@@ -77,7 +77,9 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
 def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled):
     plot_ranges = lambda pane: pane.plot.viewRange()[1]  # noqa: E731
     compare = window.compare
-    assert np.allclose(plot_ranges(compare.spectrograms["decoded"]), [0.0, 11025.0])  # before any clip
+    assert np.allclose(plot_ranges(compare.spectrograms["decoded"]), [0.0, 11025.0])  # before any clip ...
+    assert all(np.allclose(p.viewRange()[0], [0.0, 1.0]) for p in compare.plots())  # ... and from 0 s
+    assert not any(b.isEnabled() for b in window.signal_buttons.values())  # nothing to listen to yet
     assert window.open_file(str(bundled[0].audio_path))
     original, decoded = compare.spectrograms["original"], compare.spectrograms["decoded"]
     assert decoded.frame_count() == 0 and original.frame_count() > 0

@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.signal_buttons = {name: QPushButton(f"{name} ({key})") for name, key in SIGNAL_KEYS.items()}
         for button in self.signal_buttons.values():
             button.setCheckable(True)
+            button.setEnabled(False)  # until a clip is open (_signals_changed)
         self.loop_box = QCheckBox("loop region")
         self.log_box = QCheckBox("log frequency")
         self.log_box.setChecked(self.settings.log_frequency)

@@ -45,6 +45,7 @@ class CompareView(QWidget):
                 else:
                     plot.setXLink(first)
         self._add_distance_row(first)
+        first.setXRange(0.0, 1.0, padding=0)  # before any clip: a second from 0, not pyqtgraph's -0.5..0.5
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
         for pane in self.waveforms.values():
             pane.region.sigRegionChanged.connect(self._sync_region)
