@@ -63,8 +63,10 @@ class LFSCCodec(Codec):
         path = resolve_checkpoint(checkpoint)
         # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint or
         # another precision must never reuse cached numbers.
-        self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
         self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
+        self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
+        if self.inference.packed:  # other kernels than autocast bf16, so other outputs: never share cached numbers
+            self.settings["kernels"] = "oneDNN packed"
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples
         self.nominal_bitrate = (

@@ -65,6 +65,13 @@ def test_fast_padding_leaves_the_generator_bit_identical(monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(fast, torch_padded))
 
 
+def test_reflect_pad_keeps_channels_last_input_channels_last():
+    x = torch.randn(2, 100, 5).transpose(1, 2)  # [B, C, T] stored time-major, as the packed bf16 path runs
+    out = reflect_pad(x, 2)
+    assert torch.equal(out, torch.nn.functional.pad(x.contiguous(), (2, 2), mode="reflect"))
+    assert out.transpose(1, 2).is_contiguous()
+
+
 def test_reflect_pad_refuses_inputs_too_short_to_mirror():
     with pytest.raises(ValueError, match="needs more than 3 time steps"):
         reflect_pad(torch.zeros(1, 1, 3), 3)

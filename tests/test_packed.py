@@ -4,15 +4,14 @@ channels-last activations, and make the bf16 path of LFSCInference agree with au
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import LFSCInference, decoder_full
-from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
+from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 from conftest import NEMO_FIXTURE
 
-pytestmark = pytest.mark.skipif(not packed.available(torch.bfloat16), reason="no oneDNN bf16 on this CPU")
+pytestmark = pytest.mark.skipif(not packed._native_bf16_cpu(), reason="no native bf16 on this CPU")
 BF16_REL_ERR = 2e-2  # bf16 keeps 8 significant bits; sums of a few thousand products stay well inside this
 
 
@@ -48,13 +47,6 @@ def test_packed_transposed_conv_matches_fp32():
         assert relative_error(got, want) < BF16_REL_ERR
 
 
-def test_reflect_pad_keeps_channels_last_layout():
-    x = torch.randn(2, 100, 5).transpose(1, 2)  # [B, C, T] stored time-major
-    out = reflect_pad(x, 2)
-    assert torch.equal(out, F.pad(x.contiguous(), (2, 2), mode="reflect"))
-    assert out.transpose(1, 2).is_contiguous()
-
-
 @pytest.fixture(scope="module")
 def model():
     return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
@@ -73,9 +65,21 @@ def test_packed_twin_decodes_like_autocast_bf16(model, reference):
     assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 25.0
 
 
-def test_packed_twin_allocates_no_fp32_copy_and_leaves_the_model_alone(model):
+def test_packed_twin_holds_only_packed_bf16_weights_and_leaves_the_model_alone(model):
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    twin = packed.packed_generator(model, torch.bfloat16, frames=20)
-    assert not list(twin.audio_encoder.parameters()) and not list(twin.audio_decoder.parameters())
+    twin = packed.packed_generator(model, torch.bfloat16, encoder_frames=20, decoder_frames=30)
+    convs = [m for m in twin.modules() if isinstance(m, (packed.PackedConv1d, packed.PackedConvTranspose1d))]
+    assert len(convs) == sum(isinstance(m, (Conv1dNorm, ConvTranspose1dNorm)) for m in model.modules())
+    assert all(c.weight.is_mkldnn and c.weight.dtype == c.bias.dtype == torch.bfloat16 for c in convs)
+    assert not list(twin.parameters()) and not list(twin.buffers()) and not twin.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_models_the_packing_does_not_cover_fall_back_to_autocast():
+    from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, LFSCModel
+
+    zeros = LFSCConfig(encoder=EncoderConfig(base_channels=4, pad_mode="zeros"), decoder=DecoderConfig(base_channels=32))
+    inference = LFSCInference(LFSCModel(zeros).eval(), precision="bf16")
+    assert not inference.packed and inference.generator is inference.model
+    assert inference.encode_frames(torch.randn(1, 8 * 1024) * 0.1).shape == (1, 8, 8)

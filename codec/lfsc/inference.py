@@ -38,12 +38,13 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 # -- the generator on full-length batches: lengths=None skips the masks ---------------------------------------
-def encoder_full(model: LFSCModel, audio: torch.Tensor) -> torch.Tensor:
-    """Audio [B, T] (T a multiple of samples_per_frame, all items full length) -> latent [B, 32, T / 1024]."""
+def encoder_full(model: torch.nn.Module, audio: torch.Tensor) -> torch.Tensor:
+    """Audio [B, T] (T a multiple of samples_per_frame, all items full length) -> latent [B, 32, T / 1024]; `model`
+    is an LFSCModel or its packed twin."""
     return model.audio_encoder(audio, None)[0]
 
 
-def decoder_full(model: LFSCModel, latent: torch.Tensor) -> torch.Tensor:
+def decoder_full(model: torch.nn.Module, latent: torch.Tensor) -> torch.Tensor:
     """Latent [B, 32, N] (all items full length) -> audio [B, 1024 N]."""
     return model.audio_decoder(latent, None)[0]
 
@@ -144,10 +145,13 @@ class LFSCInference:
         self.min_frames = -(-model.min_samples // self.spf)
         self.compile_mode = compile_mode
         dtype = PRECISIONS[precision]
-        self.packed = dtype is not None and self.device.type == "cpu" and packed.available(dtype)
+        self.packed = packed.available(model, dtype)
         # What runs the encoder and decoder: the model, or its packed twin, which holds the weights already in
         # `dtype` and so runs on inputs of that dtype rather than under autocast.
-        self.generator = packed.packed_generator(model, dtype, self.chunk_frames) if self.packed else model
+        self.generator: torch.nn.Module = model
+        if self.packed:
+            self.generator = packed.packed_generator(model, dtype, self.chunk_frames + 2 * self.encoder_context,
+                                                     self.chunk_frames + 2 * self.decoder_context)
         self._autocast_precision = "fp32" if self.packed else precision
         self._input_dtype = dtype if self.packed else torch.float32
         self._encoder: Callable = encoder_full

@@ -1,16 +1,18 @@
-"""bf16 on x86 CPUs: the generator with oneDNN-packed weights and channels-last activations.
+"""bf16 on x86 CPUs with native bf16: the generator with oneDNN-packed weights and channels-last activations.
 
 Plain `F.conv1d` makes oneDNN cast and re-block every weight and re-layout every activation on every call;
 here each weight is cast and blocked once, and the convolutions hand channels-last activations to each other
 (the elementwise layers and `reflect_pad` keep that layout). On a 2-core AVX512_BF16 CPU this runs a 5 s round
-trip about 20 % faster than bf16 autocast with plain convolutions (docs/performance.md). The arithmetic is
+trip about 1.4x faster than bf16 autocast with plain convolutions (docs/performance.md). The arithmetic is
 bf16 like autocast's, not fp32: the fp32 path keeps plain convolutions, bit-identical to NeMo.
 
 The packing ops are the ones `torch.compile` emits for CPU convolutions (`torch.ops.mkldnn`); conv1d runs as
-conv2d over a height of one.
+conv2d over a height of one. The twin is a snapshot: weights changed in the model later are not seen.
 """
 
 from __future__ import annotations
+
+import platform
 
 import torch
 from torch import nn
@@ -19,13 +21,30 @@ from codec.lfsc.model import LFSCModel
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
 
 
-def available(dtype: torch.dtype) -> bool:
-    """Whether this build and CPU run packed convolutions in `dtype` (bf16 with oneDNN and AVX512_BF16/AMX)."""
+def _native_bf16_cpu() -> bool:
+    # oneDNN also "supports" bf16 by emulation on older AVX-512 CPUs, where it is no faster: ask for the hardware.
     return (
-        dtype == torch.bfloat16
+        platform.machine().lower() in ("x86_64", "amd64")
         and torch.backends.mkldnn.is_available()
-        and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        and torch.backends.mkldnn.enabled
+        and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     )
+
+
+def _packable(model: LFSCModel) -> bool:
+    """Whether every conv is of the kinds packed here (LFSC's: reflect-padded, ungrouped, undilated transposes)."""
+    for module in model.modules():
+        conv = getattr(module, "conv", None)
+        if isinstance(module, Conv1dNorm) and (conv.padding_mode != "reflect" or conv.groups != 1):
+            return False
+        if isinstance(module, ConvTranspose1dNorm) and (conv.dilation[0] != 1 or conv.groups != 1):
+            return False
+    return True
+
+
+def available(model: LFSCModel, dtype: torch.dtype) -> bool:
+    """Whether `model` runs packed in `dtype` here: bf16, on an x86 CPU with AVX512_BF16 or AMX and oneDNN."""
+    return dtype == torch.bfloat16 and model.device.type == "cpu" and _native_bf16_cpu() and _packable(model)
 
 
 class PackedConv1d(nn.Module):
@@ -34,8 +53,6 @@ class PackedConv1d(nn.Module):
     def __init__(self, wrapper: Conv1dNorm, dtype: torch.dtype, input_size: list[int]):
         super().__init__()
         conv = wrapper.conv
-        if conv.padding_mode != "reflect" or conv.groups != 1:
-            raise ValueError("packed convolutions need LFSC's reflect-padded, ungrouped convs")
         self.padding = conv.padding[0]
         self.args = ([0, 0], [1, conv.stride[0]], [1, conv.dilation[0]], 1)  # padding, stride, dilation, groups
         weight = conv.weight.detach().to(dtype)[:, :, None]
@@ -54,7 +71,7 @@ class PackedConvTranspose1d(nn.Module):
         super().__init__()
         conv = wrapper.conv
         # padding, output padding, stride, dilation, groups
-        self.args = ([0, conv.padding[0]], [0, conv.output_padding[0]], [1, conv.stride[0]], [1, 1], conv.groups)
+        self.args = ([0, conv.padding[0]], [0, conv.output_padding[0]], [1, conv.stride[0]], [1, 1], 1)
         weight = conv.weight.detach().to(dtype)[:, :, None]
         self.weight = torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, *self.args, input_size)
         self.bias = conv.bias.detach().to(dtype)
@@ -65,8 +82,17 @@ class PackedConvTranspose1d(nn.Module):
         return out[:, :, 0]
 
 
-def _conv_input_sizes(model: LFSCModel, frames: int) -> dict[str, list[int]]:
-    """The 4-D input size of every conv wrapper for a batch of one `frames`-frame window (a meta-device run)."""
+class PackedGenerator(nn.Module):
+    """The packed encoder and decoder; called like the model's (`encoder_full`/`decoder_full`), full length only."""
+
+    def __init__(self, audio_encoder: nn.Module, audio_decoder: nn.Module):
+        super().__init__()
+        self.audio_encoder = audio_encoder
+        self.audio_decoder = audio_decoder
+
+
+def _conv_input_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int) -> dict[str, list[int]]:
+    """The 4-D input size of every conv wrapper for batches of one window (a meta-device run)."""
     from codec.lfsc.inference import decoder_full, encoder_full
 
     sizes: dict[str, list[int]] = {}
@@ -81,17 +107,17 @@ def _conv_input_sizes(model: LFSCModel, frames: int) -> dict[str, list[int]]:
         for name, module in twin.named_modules():
             if isinstance(module, (Conv1dNorm, ConvTranspose1dNorm)):
                 module.register_forward_pre_hook(lambda m, i, name=name: record(name, m, i))
-        encoder_full(twin, torch.empty(1, frames * model.samples_per_frame))
-        decoder_full(twin, torch.empty(1, model.config.decoder.input_dim, frames))
+        encoder_full(twin, torch.empty(1, encoder_frames * model.samples_per_frame))
+        decoder_full(twin, torch.empty(1, model.config.decoder.input_dim, decoder_frames))
     return sizes
 
 
-def packed_generator(model: LFSCModel, dtype: torch.dtype, frames: int) -> LFSCModel:
-    """A twin of `model` whose encoder and decoder run packed `dtype` convolutions (blocked for `frames`-frame
-    windows; any length works); only its audio_encoder and audio_decoder are usable, on full-length batches."""
-    sizes = _conv_input_sizes(model, frames)
+def packed_generator(model: LFSCModel, dtype: torch.dtype, encoder_frames: int, decoder_frames: int) -> PackedGenerator:
+    """The encoder and decoder of `model` with packed `dtype` convolutions, blocked for windows of the given
+    frame counts (any length works); `model` itself is left as it is."""
+    sizes = _conv_input_sizes(model, encoder_frames, decoder_frames)
     with torch.device("meta"):
-        twin = LFSCModel(model.config)  # the convs are replaced below, so no weight is ever allocated twice
+        twin = LFSCModel(model.config)  # every conv is replaced below: no weight of the twin is ever allocated
     source = dict(model.named_modules())
     for name, module in list(twin.named_modules()):
         for child_name, child in list(module.named_children()):
@@ -100,4 +126,4 @@ def packed_generator(model: LFSCModel, dtype: torch.dtype, frames: int) -> LFSCM
                 setattr(module, child_name, PackedConv1d(source[full], dtype, sizes[full]))
             elif isinstance(child, ConvTranspose1dNorm):
                 setattr(module, child_name, PackedConvTranspose1d(source[full], dtype, sizes[full]))
-    return twin
+    return PackedGenerator(twin.audio_encoder, twin.audio_decoder).eval()
