@@ -29,10 +29,10 @@ def _codec(args: argparse.Namespace, name: str | None = None):
 
     name = name or args.codec
     options = {}
+    if name.startswith("lfsc"):  # lfsc and lfsc-bf16: the LFSCCodec options
+        options = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint}
     if name == "lfsc":
-        options = {
-            "checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint, "precision": args.precision,
-        }
+        options["precision"] = args.precision
     return get_codec(name, **options)
 
 
@@ -63,7 +63,7 @@ def cmd_encode(args: argparse.Namespace) -> None:
     if audio.sample_rate != codec.sample_rate:
         _say(f"notice: resampled {audio.sample_rate} Hz -> {codec.sample_rate} Hz ({RESAMPLER})")
     samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-    if codec.name == "lfsc":
+    if codec.name.startswith("lfsc"):  # lfsc, lfsc-bf16, ...: the .lfsc bitstream
         tokens = codec.tokens(samples)
         data = encode_file(codec.layout(len(samples), tokens.shape[1]), pack_frames(tokens, codec.model.codebook_size))
     else:
@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
     common.add_argument(
         "--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-        help="LFSC arithmetic: fp32 is exact (default); bf16 is faster, tokens differ slightly (docs/performance.md)",
+        help="LFSC arithmetic: fp32 is exact (default); bf16 is faster, tokens differ slightly (as --codec lfsc-bf16; "
+        "docs/performance.md)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("encode", parents=[common], help="audio -> .lfsc bitstream (or a codec payload file)")

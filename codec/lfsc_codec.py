@@ -49,8 +49,6 @@ class LFSCCodec(Codec):
     whole-file coding, bounded memory).
     """
 
-    name = "lfsc"
-
     def __init__(
         self,
         checkpoint: str | os.PathLike | None = None,
@@ -59,6 +57,8 @@ class LFSCCodec(Codec):
         precision: str = "fp32",
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     ):
+        # The name carries a reduced precision, so eval rows, caches and the app tell the two apart.
+        self.name = "lfsc" if precision == "fp32" else f"lfsc-{precision}"
         self.model = load_model(checkpoint, device, trust)
         path = resolve_checkpoint(checkpoint)
         # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint or
@@ -106,6 +106,16 @@ def _checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object
     return ""
 
 
+def lfsc_bf16(
+    checkpoint: str | os.PathLike | None = None,
+    device: str | None = None,
+    trust: bool = False,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+) -> LFSCCodec:
+    """LFSC in bf16: ~3x faster on CPUs with native bf16 than fp32, about one code in 19 different."""
+    return LFSCCodec(checkpoint, device, trust, precision="bf16", chunk_seconds=chunk_seconds)
+
+
 register(
     CodecEntry(
         name="lfsc",
@@ -113,6 +123,16 @@ register(
         sample_rate=22050,
         nominal_bitrate=float(NOMINAL_BITRATE),
         description="NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)",
+        check=_checkpoint_problem,
+    )
+)
+register(
+    CodecEntry(
+        name="lfsc-bf16",
+        factory=lfsc_bf16,
+        sample_rate=22050,
+        nominal_bitrate=float(NOMINAL_BITRATE),
+        description="LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)",
         check=_checkpoint_problem,
     )
 )

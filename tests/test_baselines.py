@@ -254,5 +254,5 @@ def test_codec_table_lists_every_codec_with_its_measured_bitrate(speech):
 def test_every_reference_codec_handles_tiny_inputs(length):
     samples = np.full(length, 0.01, dtype=np.float32)
     for entry in list_codecs():
-        if entry.name != "lfsc":
+        if not entry.name.startswith("lfsc"):  # the LFSC entries need a checkpoint (tests of their own)
             assert len(get_codec(entry.name).roundtrip(samples, 16000).audio) == length, entry.name

@@ -157,3 +157,22 @@ def test_precision_option_reaches_the_codec(capsys, tmp_path, stereo_wav, small_
     assert len(low) == len(high) == 24000 and not np.array_equal(low, high)  # bf16 arithmetic really ran
     with pytest.raises(SystemExit):
         main(["roundtrip", str(stereo_wav), str(out), "--precision", "int4"])
+
+
+def test_lfsc_bf16_is_a_codec_of_its_own_that_writes_lfsc_bitstreams(capsys, tmp_path, stereo_wav, small_nemo):
+    """Eval rows, caches and the app tell bf16 from fp32 by name; its bitstream is LFSC's and decodes as such."""
+    from codec.errors import UserError
+    from codec.registry import get_codec
+
+    codec = get_codec("lfsc-bf16", checkpoint=small_nemo)
+    assert codec.name == "lfsc-bf16" and codec.settings["precision"] == "bf16"
+    assert get_codec("lfsc", checkpoint=small_nemo, precision="bf16").name == "lfsc-bf16"
+    with pytest.raises(UserError, match="no option precision"):
+        get_codec("lfsc-bf16", checkpoint=small_nemo, precision="fp32")
+    bitstream = tmp_path / "x.lfsc"
+    assert run(capsys, "encode", stereo_wav, bitstream, "--checkpoint", small_nemo, "--codec", "lfsc-bf16")[0] == 0
+    code, out, _ = run(capsys, "info", bitstream)
+    assert code == 0 and "frames: 33 x 8 codebooks of 2016 codes" in out
+    decoded = tmp_path / "d.wav"
+    assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo)[0] == 0
+    assert sf.info(decoded).frames == 33075
