@@ -161,6 +161,19 @@ def speaker_sim(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
         raise MetricError(str(exc)) from None
 
 
+def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+    """No-reference MOS (1 to 5) of the decoded audio by DistillMOS at 16 kHz; `ref` is not used."""
+    from eval import mos
+
+    audio = _at(deg, sr, mos.SAMPLE_RATE)
+    if len(audio) == 0 or float(np.max(np.abs(audio))) < 1e-4:
+        raise MetricError("DistillMOS: the decoded audio is silent (peak below -80 dBFS)")
+    try:
+        return mos.predict(audio)
+    except ModuleNotFoundError as exc:
+        raise MetricError(str(exc)) from None
+
+
 def _spec(name, label, rate, rng, hib, fn, version, description, needs_model=False) -> MetricSpec:
     return MetricSpec(name, label, rate, rng, hib, fn, needs_model, version, description)
 
@@ -179,6 +192,8 @@ METRICS: dict[str, MetricSpec] = {
               "NeMo multi-resolution log-magnitude STFT L1 loss (7 resolutions), as on the LFSC model card"),
         _spec("speaker_sim", "Speaker similarity", 16000, (-1.0, 1.0), True, speaker_sim, "ge2e/1",
               "cosine of speaker embeddings (GE2E, resemblyzer 0.1.4, unless another model is plugged in)", needs_model=True),
+        _spec("distill_mos", "DistillMOS", 16000, (1.0, 5.0), True, distill_mos, "distillmos-0.9.1-v7/1",
+              "no-reference MOS predicted by DistillMOS from the decoded audio alone (needs no alignment)"),
     )
 }
 

@@ -37,6 +37,10 @@ $py -m pip install -q torch==2.13.0 -e '.[all,dev]'
 # resemblyzer declares webrtcvad (an sdist that no longer builds) and the obsolete 'typing' backport;
 # its real needs (torch, librosa, webrtcvad-wheels) come with the 'eval' extra above.
 $py -m pip install -q --no-deps resemblyzer==0.1.4
+# DistillMOS (no-reference MOS; weights inside the wheel) declares torchaudio, which has no build for this torch and
+# which it imports only for its own command line, and xls-r-sqa declares transformers, which the part it uses
+# does not need: both without their declared dependencies (eval/mos.py).
+$py -m pip install -q --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0
 $py -m eval.asr_model --assemble
 touch "$stamp"
 echo "setup: .venv ready"
