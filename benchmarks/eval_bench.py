@@ -11,7 +11,7 @@ import time
 
 from codec.audio import load_audio
 from codec.registry import get_codec
-from eval import asr, sanity, speaker
+from eval import asr, mos, sanity, speaker
 from eval.manifest import default_manifest, load_manifest
 from eval.metrics import FAST_METRICS, compute
 
@@ -29,9 +29,11 @@ def main() -> None:
     t = time.perf_counter()
     asr.transcribe(load_audio(utts[0].audio_path).samples[:16000], 16000, "en")
     speaker.get_model()
-    print(f"model loading (Whisper base + GE2E, once per process): {time.perf_counter() - t:.1f} s")
+    mos.predict(load_audio(utts[0].audio_path).samples[:16000])
+    print(f"model loading (Whisper base + GE2E + DistillMOS, once per process): {time.perf_counter() - t:.1f} s")
 
-    timings = {name: 0.0 for name in (*FAST_METRICS, "speaker_sim", "asr (original + decoded)", "sanity", "codec round trip")}
+    model_metrics = ("speaker_sim", "distill_mos")
+    timings = {name: 0.0 for name in (*FAST_METRICS, *model_metrics, "asr (original + decoded)", "sanity", "codec round trip")}
     seconds = 0.0
     for utt in utts:
         audio = load_audio(utt.audio_path)
@@ -43,7 +45,7 @@ def main() -> None:
         t = time.perf_counter()
         _, deg = sanity.check_pair(x, sr, rt.audio, rt.sample_rate)
         timings["sanity"] += time.perf_counter() - t
-        for name in (*FAST_METRICS, "speaker_sim"):
+        for name in (*FAST_METRICS, *model_metrics):
             t = time.perf_counter()
             compute(name, x, deg, sr)
             timings[name] += time.perf_counter() - t
@@ -55,7 +57,7 @@ def main() -> None:
     for name, value in timings.items():
         print(f"  {name:26s} {value / seconds:7.3f} s per s of audio")
     metric_total = sum(v for k, v in timings.items() if k != "codec round trip")
-    print(f"full metric set (sanity + {len(FAST_METRICS)} signal metrics + speaker + ASR x2): "
+    print(f"full metric set (sanity + {len(FAST_METRICS)} signal metrics + speaker + DistillMOS + ASR x2): "
           f"{metric_total / seconds:.3f} s of evaluation per s of audio")
 
 
