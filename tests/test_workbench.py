@@ -72,6 +72,8 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
     assert window.metrics.value("measured bitrate").startswith("3.")
     qtbot.waitUntil(lambda: window.metrics.value("PESQ-NB") != "", timeout=WAIT_MS)
     assert 1.0 < float(window.metrics.value("PESQ-NB")) < 4.6
+    qtbot.waitUntil(lambda: window.metrics.value("DistillMOS (original)") != "", timeout=WAIT_MS)
+    assert float(window.metrics.value("DistillMOS (original)")) > float(window.metrics.value("DistillMOS (decoded)")) + 0.5
 
 
 def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled):

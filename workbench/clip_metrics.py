@@ -6,7 +6,8 @@ import numpy as np
 
 
 def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[str, float | str]:
-    """Every fast metric by label: its value, or the reason it is missing; sanity findings come first."""
+    """Every fast metric and DistillMOS (decoded and original) by label: its value, or the reason it is missing;
+    sanity findings come first."""
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
     from eval.sanity import check_pair
 
@@ -23,6 +24,15 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[s
             continue
         try:
             out[label] = compute(name, ref, aligned, sr)
+        except MetricError as exc:
+            out[label] = f"missing: {exc}"
+    # The no-reference MOS needs no alignment; the original's is the ceiling to read the decoded one against.
+    if task is not None:
+        task.report(len(FAST_METRICS), len(FAST_METRICS), "computing DistillMOS")
+    for which, signal in (("decoded", deg), ("original", ref)):
+        label = f"{METRICS['distill_mos'].label} ({which})"
+        try:
+            out[label] = compute("distill_mos", ref, signal, sr)
         except MetricError as exc:
             out[label] = f"missing: {exc}"
     return out

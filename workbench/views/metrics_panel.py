@@ -54,6 +54,7 @@ class MetricsPanel(QWidget):
                 item.setToolTip(1, value)
                 parent.addChild(item)
             parent.setExpanded(True)
+        self.tree.resizeColumnToContents(0)  # labels such as "DistillMOS (original)" in full
         ready = self.model.decoded is not None
         self.cer_button.setEnabled(ready)
         self.speaker_button.setEnabled(ready)
