@@ -116,23 +116,9 @@ def lfsc_bf16(
     return LFSCCodec(checkpoint, device, trust, precision="bf16", chunk_seconds=chunk_seconds)
 
 
-register(
-    CodecEntry(
-        name="lfsc",
-        factory=LFSCCodec,
-        sample_rate=22050,
-        nominal_bitrate=float(NOMINAL_BITRATE),
-        description="NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)",
-        check=_checkpoint_problem,
-    )
-)
-register(
-    CodecEntry(
-        name="lfsc-bf16",
-        factory=lfsc_bf16,
-        sample_rate=22050,
-        nominal_bitrate=float(NOMINAL_BITRATE),
-        description="LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)",
-        check=_checkpoint_problem,
-    )
-)
+for name, factory, description in (
+    ("lfsc", LFSCCodec, "NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)"),
+    ("lfsc-bf16", lfsc_bf16, "LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)"),
+):
+    register(CodecEntry(name=name, factory=factory, sample_rate=22050, nominal_bitrate=float(NOMINAL_BITRATE),
+                        description=description, check=_checkpoint_problem))
