@@ -57,3 +57,14 @@ def reference() -> dict:
     if not (NEMO_FIXTURE / "io.npz").exists():
         pytest.skip("NeMo fixture not generated")
     return dict(np.load(NEMO_FIXTURE / "io.npz"))
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test: the test machine's cores are shared, and more threads stall."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -11,12 +11,7 @@ from codec.train.config import build_config, generator_config
 from codec.train.weight_norm_init import LATENT_STD, data_dependent_init
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_generator() -> LFSCModel:
