@@ -51,10 +51,10 @@ def _pair(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int) -> tuple[np.ndar
     return ref_r[:n], deg_r[:n]
 
 
-def _require_sound(ref: np.ndarray, what: str) -> None:
-    # PESQ and STOI return meaningless numbers (not errors) on a silent reference
-    if float(np.max(np.abs(ref))) < 1e-4:
-        raise MetricError(f"{what}: the reference is silent (peak below -80 dBFS)")
+def _require_sound(x: np.ndarray, what: str, signal: str = "reference") -> None:
+    # PESQ, STOI and DistillMOS return meaningless numbers (not errors) on silence
+    if len(x) == 0 or float(np.max(np.abs(x))) < 1e-4:
+        raise MetricError(f"{what}: the {signal} is silent (peak below -80 dBFS)")
 
 
 def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int, mode: str) -> float:
@@ -166,8 +166,7 @@ def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     from eval import mos
 
     audio = _at(deg, sr, mos.SAMPLE_RATE)
-    if len(audio) == 0 or float(np.max(np.abs(audio))) < 1e-4:
-        raise MetricError("DistillMOS: the decoded audio is silent (peak below -80 dBFS)")
+    _require_sound(audio, "DistillMOS", "decoded audio")
     try:
         return mos.predict(audio)
     except ModuleNotFoundError as exc:

@@ -17,7 +17,6 @@ import types
 import numpy as np
 
 SAMPLE_RATE = 16000
-VERSION = "distillmos-0.9.1/v7"
 INSTALL = "pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0 (tools/setup.sh does)"
 
 
