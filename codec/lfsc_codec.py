@@ -45,8 +45,8 @@ class LFSCCodec(Codec):
     """NVIDIA's Low Frame-rate Speech Codec: 22.05 kHz, 8 FSQ codebooks x 2016 codes at 21.5 frames/s.
 
     `precision` is 'fp32' (exact, the default), 'bf16' or 'fp16' (faster, measured deviation; bf16 runs
-    oneDNN-packed convolutions on x86 CPUs, otherwise autocast; see docs/performance.md). Inputs longer than `chunk_seconds` are coded in overlapping chunks (same result as
-    whole-file coding, bounded memory).
+    oneDNN-packed convolutions on x86 CPUs, otherwise autocast; see docs/performance.md). Inputs longer than
+    `chunk_seconds` are coded in overlapping chunks (same result as whole-file coding, bounded memory).
     """
 
     def __init__(
@@ -60,12 +60,12 @@ class LFSCCodec(Codec):
         # The name carries a reduced precision, so eval rows, caches and the app tell the two apart.
         self.name = "lfsc" if precision == "fp32" else f"lfsc-{precision}"
         self.model = load_model(checkpoint, device, trust)
-        path = resolve_checkpoint(checkpoint)
-        # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint or
-        # another precision must never reuse cached numbers.
         self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
+        path = resolve_checkpoint(checkpoint)
+        # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint, another
+        # precision or other kernels (packed bf16 is not autocast bf16) must never reuse cached numbers.
         self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
-        if self.inference.packed:  # other kernels than autocast bf16, so other outputs: never share cached numbers
+        if self.inference.packed:
             self.settings["kernels"] = "oneDNN packed"
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples

@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         return self._run(self._cancellable(task), finished, f"Round trip through {name}")
 
     def compute_fast_metrics(self) -> Task | None:
-        """PESQ, STOI, SI-SDR, mel and STFT distance of the decoded signal, on a worker thread."""
+        """PESQ, STOI, SI-SDR, mel and STFT distance and DistillMOS of the decoded signal, on a worker thread."""
         clip, decoded = self.model.clip, self.model.decoded
         if clip is None or decoded is None:
             return None

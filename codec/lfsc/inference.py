@@ -142,6 +142,9 @@ class LFSCInference:
         self.spf = model.samples_per_frame
         self.chunk_frames = max(1, round(chunk_seconds * model.sample_rate / self.spf))
         self.encoder_context, self.decoder_context = receptive_field(model)
+        # Window widths in frames: inputs up to these run whole, longer ones in chunks of this width.
+        self.encoder_window = self.chunk_frames + 2 * self.encoder_context
+        self.decoder_window = self.chunk_frames + 2 * self.decoder_context
         self.min_frames = -(-model.min_samples // self.spf)
         self.compile_mode = compile_mode
         dtype = PRECISIONS[precision]
@@ -150,8 +153,7 @@ class LFSCInference:
         # `dtype` and so runs on inputs of that dtype rather than under autocast.
         self.generator: torch.nn.Module = model
         if self.packed:
-            self.generator = packed.packed_generator(model, dtype, self.chunk_frames + 2 * self.encoder_context,
-                                                     self.chunk_frames + 2 * self.decoder_context)
+            self.generator = packed.packed_generator(model, dtype, self.encoder_window, self.decoder_window)
         self._autocast_precision = "fp32" if self.packed else precision
         self._input_dtype = dtype if self.packed else torch.float32
         self._encoder: Callable = encoder_full
@@ -238,10 +240,9 @@ class LFSCInference:
     def encode_many(self, clips: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Tokens of each clip, clips of equal frame count batched together (the same tokens as one by one)."""
         out: list[np.ndarray] = [np.empty(0)] * len(clips)
-        window = self.chunk_frames + 2 * self.encoder_context
         frames = [self.frames_for(len(c)) for c in clips]
         for group in buckets(frames, self.batch_size):
-            if frames[group[0]] > window:
+            if frames[group[0]] > self.encoder_window:
                 for i in group:
                     out[i] = self.encode(clips[i])
                 continue
@@ -253,10 +254,9 @@ class LFSCInference:
     def decode_many(self, token_list: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Audio (1024 samples a frame) of each token array, equal frame counts batched together."""
         out: list[np.ndarray] = [np.empty(0)] * len(token_list)
-        window = self.chunk_frames + 2 * self.decoder_context
         frames = [t.shape[1] for t in token_list]
         for group in buckets(frames, self.batch_size):
-            if frames[group[0]] > window:
+            if frames[group[0]] > self.decoder_window:
                 for i in group:
                     out[i] = self.decode(token_list[i])
                 continue

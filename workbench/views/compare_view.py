@@ -80,8 +80,8 @@ class CompareView(QWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.getAxis("bottom").setLabel("s")
         self.graphics.ci.layout.setRowMaximumHeight(row, 120)
-        for name in SIGNALS:
-            self.graphics.ci.layout.setRowStretchFactor(SIGNALS.index(name), 3)
+        for signal_row in range(len(SIGNALS)):
+            self.graphics.ci.layout.setRowStretchFactor(signal_row, 3)
 
     def plots(self) -> list[pg.PlotItem]:
         """All plot items, row by row (three signals x waveform/spectrogram, then the distance row)."""
