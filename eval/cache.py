@@ -1,7 +1,7 @@
 """Content-hash cache of evaluation results, safe against SIGKILL.
 
 An entry is keyed by (audio sha256, codec name + settings, metric name + version) and stored as one small JSON
-file written to a temporary name and then renamed over the target (os.replace is atomic on POSIX), so a run
+file written through `codec.files.replacing` (a temporary name renamed over the target), so a run
 killed at any moment leaves either the whole entry or none. Leftover temporary files are ignored.
 """
 
@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from codec.files import write_text_atomic
 
 
 def default_dir() -> Path:
@@ -34,21 +35,6 @@ def audio_sha256(samples: np.ndarray, sample_rate: int) -> str:
 def entry_key(audio_sha: str, codec_key: str, metric_key: str) -> str:
     """The file name of one cache entry."""
     return hashlib.sha256(f"{audio_sha}\n{codec_key}\n{metric_key}".encode()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the complete new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Cache:
@@ -78,4 +64,4 @@ class Cache:
     def put(self, audio_sha: str, codec_key: str, metric_key: str, value: dict) -> None:
         """Store an entry atomically."""
         if self.root is not None:
-            atomic_write_text(self._path(entry_key(audio_sha, codec_key, metric_key)), json.dumps(value))
+            write_text_atomic(self._path(entry_key(audio_sha, codec_key, metric_key)), json.dumps(value))

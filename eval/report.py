@@ -20,7 +20,7 @@ import numpy as np
 
 from codec.errors import UserError
 from eval import stats
-from eval.cache import atomic_write_text
+from codec.files import write_text_atomic
 from eval.metrics import METRICS
 from eval.runner import ROWS, RUN_MANIFEST
 
@@ -156,7 +156,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
             s["delay_confidence"], s["refuse"], "; ".join(s["warnings"]), r["text"], r.get("hyp_orig", ""),
             r.get("hyp", ""), r.get("decoded_audio", ""), r["cached"],
         ])
-    atomic_write_text(path, buffer.getvalue())
+    write_text_atomic(path, buffer.getvalue())
 
 
 def _markdown(run: Run) -> str:
@@ -316,10 +316,10 @@ def write_report(out_dir: str | Path) -> Run:
     """Write rows.csv, summary.json, summary.md and report.html for a run folder."""
     run = load_run(out_dir)
     write_csv(run.rows, run.out_dir / "rows.csv")
-    atomic_write_text(run.out_dir / "summary.json", json.dumps(run.summary, indent=2, allow_nan=True))
+    write_text_atomic(run.out_dir / "summary.json", json.dumps(run.summary, indent=2, allow_nan=True))
     markdown = _markdown(run)
-    atomic_write_text(run.out_dir / "summary.md", markdown)
-    atomic_write_text(run.out_dir / "report.html", _html(run, markdown))
+    write_text_atomic(run.out_dir / "summary.md", markdown)
+    write_text_atomic(run.out_dir / "report.html", _html(run, markdown))
     return run
 
 

@@ -24,9 +24,10 @@ import numpy as np
 
 from codec.audio import RESAMPLER, load_audio, save_audio
 from codec.errors import UserError
+from codec.files import replacing, write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs
 from eval import asr, sanity, speaker, stats, textnorm
-from eval.cache import Cache, atomic_write_text, audio_sha256, default_dir
+from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
 from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
 
@@ -277,9 +278,8 @@ class _Runner:
         cache.put(ref_sha, ckey, SANITY_VERSION, head)
         row.update(roundtrip, sanity=head["sanity"])
         if self.keep_audio:
-            tmp = saved.with_name(f".tmp-{saved.name}")
-            save_audio(tmp, rt.audio, rt.sample_rate)
-            os.replace(tmp, saved)
+            with replacing(saved) as tmp:
+                save_audio(tmp, rt.audio, rt.sample_rate)
         if self.keep_audio or saved.exists():
             row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
 
@@ -425,7 +425,7 @@ def run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = Cache(default_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None))
-    atomic_write_text(out / RUN_MANIFEST, json.dumps(run_manifest(codecs, metric_names, source, cache, jobs), indent=2))
+    write_text_atomic(out / RUN_MANIFEST, json.dumps(run_manifest(codecs, metric_names, source, cache, jobs), indent=2))
 
     rows = _RowFile(out / ROWS)
     runner = _Runner(out, metric_names, cache, keep_audio, jobs)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.audio import resample
+from codec.devices import default_device
 
 
 class SpeakerModel(ABC):
@@ -37,10 +38,9 @@ class GE2E(SpeakerModel):
     version = "resemblyzer-0.1.4/1"
 
     def __init__(self) -> None:
-        import torch
         from resemblyzer import VoiceEncoder
 
-        self._encoder = VoiceEncoder("cuda" if torch.cuda.is_available() else "cpu", verbose=False)
+        self._encoder = VoiceEncoder(default_device(), verbose=False)
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         """GE2E d-vector (unit norm, 256-d) of 16 kHz audio."""

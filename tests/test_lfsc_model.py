@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from codec.lfsc.model import LFSCModel, count_parameters
-from codec.lfsc.nn import Conv1dNorm, reflect_pad
+from codec.lfsc.nn import reflect_pad
 from codec.lfsc.quantizer import FiniteScalarQuantizer, GroupFiniteScalarQuantizer
 from conftest import NEMO_FIXTURE, small_config
 

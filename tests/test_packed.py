@@ -1,7 +1,6 @@
 """codec/lfsc/packed.py: oneDNN-packed bf16 convolutions give bf16-accurate results for any input shape, keep
 channels-last activations, and make the bf16 path of LFSCInference agree with autocast bf16 and fp32."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 
+from codec.devices import default_device
 from codec.errors import UserError
 from codec.registry import CodecEntry, get_codec, list_codecs
 from workbench.clip_model import RoundTripInfo
@@ -39,11 +40,7 @@ def accepts_device(name: str) -> bool:
 
 def resolve_device(choice: str) -> str:
     """"auto" becomes "cuda" when a GPU is visible to PyTorch, else "cpu"."""
-    if choice != "auto":
-        return choice
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return default_device() if choice == "auto" else choice
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -14,7 +14,9 @@ from typing import IO, Any
 import torch
 import yaml
 
+from codec.devices import default_device
 from codec.errors import UserError
+from codec.files import replacing
 from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, LFSCModel, QuantizerConfig
 
 CONFIG_NAME = "model_config.yaml"
@@ -172,9 +174,7 @@ def load_lfsc(
     del state  # else the weight-norm tensors outlive the folding below
     if fold_weight_norm:
         fold_weight_norms(model)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device).eval()
+    return model.to(device or default_device()).eval()
 
 
 def fold_weight_norms(model: torch.nn.Module) -> torch.nn.Module:
@@ -219,9 +219,7 @@ def save_nemo(
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         torch.save(state, Path(tmp) / WEIGHTS_NAME)
         (Path(tmp) / CONFIG_NAME).write_text(yaml.safe_dump(config, sort_keys=False))
-        partial = Path(tmp) / "out.nemo"
-        with tarfile.open(partial, "w:") as tar:
+        with replacing(path) as partial, tarfile.open(partial, "w:") as tar:
             for name in (CONFIG_NAME, WEIGHTS_NAME):
                 tar.add(Path(tmp) / name, arcname=f"./{name}")
-        os.replace(partial, path)
     return path

@@ -17,6 +17,7 @@ import yaml
 from torch import nn
 
 from codec.errors import UserError
+from codec.files import replacing
 from codec.lfsc.checkpoint import config_to_dict, load_lfsc, save_nemo
 from codec.lfsc.model import LFSCModel
 from codec.train.config import build_config, generator_config
@@ -74,13 +75,6 @@ def _device(name: str, local_rank: int) -> torch.device:
             raise UserError(f"device={name}: no CUDA GPU is available here; use device=cpu or device=auto")
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream follow this process's GPU
     return device
-
-
-def _atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written state."""
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _rng_state() -> dict:
@@ -404,7 +398,8 @@ class Trainer:
             "rng": _rng_state(),
         }
         path = self.out / STATE_NAME
-        _atomic_save(state, path)
+        with replacing(path) as tmp:  # a crash never leaves a half-written state
+            torch.save(state, tmp)
         return path
 
     def _load_state(self) -> None:

@@ -1,0 +1,25 @@
+"""codec/files.py: a write either lands whole or leaves the old file and no litter behind."""
+
+import pytest
+
+from codec.files import replacing, write_text_atomic
+
+
+def test_replacing_renames_the_finished_file_over_the_target(tmp_path):
+    target = tmp_path / "sub" / "report.json"
+    with replacing(target) as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".json" and tmp != target
+        tmp.write_text("new")
+        assert not target.exists()  # nothing is visible under the real name before the block ends
+    assert target.read_text() == "new"
+    assert [p.name for p in target.parent.iterdir()] == ["report.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "state.pt"
+    write_text_atomic(target, "old")
+    with pytest.raises(RuntimeError), replacing(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
