@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -15,9 +15,8 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     when the block succeeds (readers see the old file or the whole new one), and removed when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".partial{path.suffix}")
-    os.close(fd)
-    tmp = Path(name)
+    # A fresh name the writer creates itself, so the file gets the usual permissions (mkstemp's are 0600).
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}")
     try:
         yield tmp
         with open(tmp, "rb") as f:
