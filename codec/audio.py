@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from codec.errors import UserError
+from codec.files import replacing
 
 RESAMPLER = "soxr VHQ"  # recorded in every report so numbers can be reproduced
 
@@ -57,32 +59,140 @@ def validate(samples: np.ndarray, what: str = "audio") -> np.ndarray:
     return samples
 
 
-def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
-    """Read any file soundfile reads as validated mono float32, downmixing and resampling when asked."""
+def resampled_length(num_samples: int, sr_in: int, sr_out: int) -> int:
+    """How many samples `resample` gives for `num_samples` (soxr rounds half up)."""
+    return (2 * num_samples * sr_out + sr_in) // (2 * sr_in)
+
+
+def resample_blocks(blocks: Iterable[np.ndarray], sr_in: int, sr_out: int) -> Iterator[np.ndarray]:
+    """Resample a stream of mono blocks; joined, the output is exactly `resample` of the joined input."""
+    if sr_in == sr_out:
+        yield from (np.asarray(block, dtype=np.float32) for block in blocks)
+        return
+    stream = soxr.ResampleStream(sr_in, sr_out, 1, dtype="float32", quality="VHQ")
+    for block in blocks:
+        yield stream.resample_chunk(np.asarray(block, dtype=np.float32))
+    yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+
+def fit_blocks(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+    """A stream of blocks trimmed or zero-padded at its end to exactly `length` samples (`fit_length`)."""
+    done = 0
+    for block in blocks:
+        block = block[: length - done]
+        if len(block):
+            done += len(block)
+            yield block
+    if done < length:
+        yield np.zeros(length - done, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """An audio file read block by block as mono float32 at `sample_rate` (downmixed and resampled on the way),
+    so that files of any length are read in bounded memory."""
+
+    path: Path
+    file_rate: int
+    file_samples: int
+    channels: int
+    sample_rate: int
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What reading changes: the downmix and the resampling, if any."""
+        notices = []
+        if self.channels > 1:
+            notices.append(f"{self.path.name}: {self.channels} channels downmixed to mono")
+        if self.sample_rate != self.file_rate:
+            notices.append(f"{self.path.name}: resampled {self.file_rate} Hz -> {self.sample_rate} Hz ({RESAMPLER})")
+        return tuple(notices)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples the blocks hold in all, at `sample_rate`."""
+        return resampled_length(self.file_samples, self.file_rate, self.sample_rate)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.file_samples / self.file_rate
+
+    def _file_blocks(self, block_seconds: float) -> Iterator[np.ndarray]:
+        done = 0
+        size = max(1, round(block_seconds * self.file_rate))
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                for data in f.blocks(blocksize=size, dtype="float32", always_2d=True):
+                    block = data.mean(axis=1) if self.channels > 1 else data[:, 0]
+                    if not np.all(np.isfinite(block)):
+                        at = (done + int(np.argmin(np.isfinite(block)))) / self.file_rate
+                        raise UserError(f"{self.path} holds NaN or infinite samples (the first at {at:.3f} s): repair or "
+                                        "re-export the file")
+                    done += len(block)
+                    yield block
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise UserError(f"{self.path}: not a readable audio file ({exc}); re-export it") from None
+        if done != self.file_samples:
+            raise UserError(f"{self.path}: its header promises {self.file_samples} samples but it holds {done}: the file "
+                            "is damaged; re-export it")
+
+    def blocks(self, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
+        """The samples at `sample_rate`, about `block_seconds` at a time; joined, they are what `read` returns."""
+        return resample_blocks(self._file_blocks(block_seconds), self.file_rate, self.sample_rate)
+
+    def read(self) -> np.ndarray:
+        """All the samples at `sample_rate`, in one array."""
+        samples = np.empty(self.num_samples, dtype=np.float32)
+        done = 0
+        for block in self.blocks():
+            samples[done : done + len(block)] = block
+            done += len(block)
+        return samples
+
+
+def open_audio(path: str | Path, sample_rate: int | None = None) -> AudioFile:
+    """Open any file soundfile reads, to be read as mono float32 at `sample_rate` (default: the file's rate)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file")
     if path.is_dir():
         raise UserError(f"{path}: is a folder, not an audio file")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise UserError(f"{path}: not a readable audio file ({exc})") from None
-    notices = []
-    if data.shape[1] > 1:
-        notices.append(f"{path.name}: {data.shape[1]} channels downmixed to mono")
-        data = data.mean(axis=1, keepdims=True)
-    samples = validate(data[:, 0], what=str(path))
-    if sample_rate is not None and sr != sample_rate:
-        notices.append(f"{path.name}: resampled {sr} Hz -> {sample_rate} Hz ({RESAMPLER})")
-        samples = resample(samples, sr, sample_rate)
-        sr = sample_rate
-    return Audio(samples=samples, sample_rate=int(sr), notices=tuple(notices))
+    if info.frames <= 0:
+        raise UserError(f"{path} is empty: it holds no samples")
+    return AudioFile(path, int(info.samplerate), int(info.frames), int(info.channels), int(sample_rate or info.samplerate))
+
+
+def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
+    """Read any file soundfile reads as validated mono float32, downmixing and resampling when asked."""
+    source = open_audio(path, sample_rate)
+    return Audio(samples=source.read(), sample_rate=source.sample_rate, notices=source.notices)
+
+
+def check_output_path(path: str | Path) -> None:
+    """Raise a UserError unless soundfile can write audio in the format `path`'s extension names."""
+    suffix = Path(path).suffix.lstrip(".").upper()
+    if suffix not in sf.available_formats():
+        raise UserError(f"{path}: cannot write audio as '.{suffix.lower()}'; use .wav, .flac or .ogg")
+
+
+def write_audio(path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int) -> int:
+    """Write mono blocks as they come, clipped to [-1, 1]; the format follows the extension (16-bit PCM for WAV).
+    The file appears only when complete (`replacing`); returns the samples written."""
+    check_output_path(path)
+    subtype = "PCM_16" if Path(path).suffix.lower() == ".wav" else None
+    written = 0
+    with replacing(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, 1, subtype=subtype) as f:
+        for block in blocks:
+            f.write(np.clip(np.asarray(block, dtype=np.float32), -1.0, 1.0))
+            written += len(block)
+    return written
 
 
 def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Write mono audio; the format follows the file extension (16-bit PCM for WAV)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subtype = "PCM_16" if path.suffix.lower() == ".wav" else None
-    sf.write(str(path), np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), sample_rate, subtype=subtype)
+    """Write mono audio in one go (`write_audio`)."""
+    write_audio(path, [samples], sample_rate)

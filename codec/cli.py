@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from codec.errors import UserError
 
 if TYPE_CHECKING:
-    from codec.audio import Audio
+    from codec.audio import AudioFile
 
 EPILOG = """checkpoint: --checkpoint PATH, else $LFSC_CHECKPOINT, else 'checkpoint: PATH' in
 ~/.config/lfsc-workbench/config.yaml. Examples:
@@ -36,44 +39,70 @@ def _codec(args: argparse.Namespace, name: str | None = None):
     return get_codec(name, **options)
 
 
-def _load_input(path: str) -> Audio:
-    from codec.audio import load_audio
-
-    audio = load_audio(path)
-    for notice in audio.notices:
+def _notify(source: AudioFile) -> AudioFile:
+    """Say what reading the input changes (downmix, resampling)."""
+    for notice in source.notices:
         _say(f"notice: {notice}")
-    return audio
+    return source
 
 
-def _warn_short(path: str, audio, codec) -> None:
-    if len(audio.samples) * codec.sample_rate < codec.min_samples * audio.sample_rate:
+def _warn_short(path: str, source: AudioFile, codec) -> None:
+    if source.file_samples * codec.sample_rate < codec.min_samples * source.file_rate:
         _say(
             f"notice: {path} is shorter than {codec.name}'s minimum of {codec.min_samples} samples at "
             f"{codec.sample_rate} Hz; it is zero-padded for coding and the output trimmed back"
         )
 
 
-def cmd_encode(args: argparse.Namespace) -> None:
-    from codec.audio import RESAMPLER, resample
-    from codec.bitstream import encode_file, encode_payload_file, pack_frames
+def _is_lfsc(codec) -> bool:
+    return codec.name.startswith("lfsc")  # lfsc, lfsc-bf16, ...: chunked streaming and the .lfsc bitstream
 
-    audio = _load_input(args.input)
+
+@contextlib.contextmanager
+def _progress(what: str, frames: int, codec) -> Iterator[Callable[[int], None]]:
+    """A progress bar in seconds of audio on a terminal's stderr, for inputs long enough to wait for (>= 30 s)."""
+    from tqdm import tqdm
+
+    per_frame = codec.model.samples_per_frame / codec.sample_rate
+    seconds = frames * per_frame
+    with tqdm(total=round(seconds, 1), desc=what, unit="s", unit_scale=True, file=sys.stderr, leave=False,
+              disable=None if seconds >= 30 else True) as bar:
+        yield lambda done: bar.update(round(done * per_frame, 3))
+
+
+def _lfsc_tokens(codec, source: AudioFile):
+    """Tokens of a file opened at the codec's rate, read block by block (bounded memory for any length)."""
+    with _progress("encode", codec.inference.frames_for(source.num_samples), codec) as progress:
+        return codec.inference.encode_blocks(source.blocks(), source.num_samples, progress)
+
+
+def _lfsc_audio(codec, tokens, num_samples: int) -> Iterator:
+    """Decoded blocks at the codec's rate, `num_samples` long in all, with a progress bar."""
+    with _progress("decode", tokens.shape[1], codec) as progress:
+        yield from codec.inference.decode_blocks(tokens, num_samples, progress)
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from codec.audio import open_audio
+    from codec.bitstream import encode_file, encode_payload_file, pack_frames
+    from codec.files import replacing
+
+    source = open_audio(args.input)
     codec = _codec(args)
-    _warn_short(args.input, audio, codec)
-    if audio.sample_rate != codec.sample_rate:
-        _say(f"notice: resampled {audio.sample_rate} Hz -> {codec.sample_rate} Hz ({RESAMPLER})")
-    samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-    if codec.name.startswith("lfsc"):  # lfsc, lfsc-bf16, ...: the .lfsc bitstream
-        tokens = codec.tokens(samples)
-        data = encode_file(codec.layout(len(samples), tokens.shape[1]), pack_frames(tokens, codec.model.codebook_size))
+    source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
+    _warn_short(args.input, source, codec)
+    if _is_lfsc(codec):
+        tokens = _lfsc_tokens(codec, source)
+        data = encode_file(codec.layout(source.num_samples, tokens.shape[1]), pack_frames(tokens, codec.model.codebook_size))
     else:
-        data = encode_payload_file(codec.name, codec.sample_rate, len(samples), codec.encode(samples))
-    Path(args.output).write_bytes(data)
-    _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / audio.duration:.1f} bit/s over {audio.duration:.2f} s")
+        data = encode_payload_file(codec.name, codec.sample_rate, source.num_samples, codec.encode(source.read()))
+    with replacing(args.output) as tmp:
+        tmp.write_bytes(data)
+    _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / source.duration:.1f} bit/s over {source.duration:.2f} s")
 
 
 def _read_coded(path: str, args: argparse.Namespace):
-    """Decode a .lfsc or payload file into (samples, sample_rate)."""
+    """A .lfsc or payload file's decoded audio as (blocks, sample_rate, num_samples)."""
     from codec.bitstream import MAGIC, decode_file, decode_payload_file, unpack_frames
 
     p = Path(path)
@@ -88,37 +117,56 @@ def _read_coded(path: str, args: argparse.Namespace):
         ):
             raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
         tokens = unpack_frames(payload, layout.num_frames, layout.num_codebooks, layout.codebook_size)
-        return codec.synthesize(tokens, layout.num_samples), layout.sample_rate
+        return _lfsc_audio(codec, tokens, layout.num_samples), layout.sample_rate, layout.num_samples
     name, sample_rate, num_samples, payload = decode_payload_file(data, path)
-    return _codec(args, name).decode(payload, num_samples), sample_rate
+    return [_codec(args, name).decode(payload, num_samples)], sample_rate, num_samples
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    from codec.audio import resample, save_audio
+    from codec.audio import check_output_path, resample_blocks, resampled_length, write_audio
 
-    samples, sr = _read_coded(args.input, args)
+    check_output_path(args.output)
+    blocks, sr, num_samples = _read_coded(args.input, args)
     if args.rate and args.rate != sr:
-        samples, sr = resample(samples, sr, args.rate), args.rate
-    save_audio(args.output, samples, sr)
-    _say(f"{args.output}: {len(samples) / sr:.2f} s at {sr} Hz")
+        blocks, num_samples, sr = resample_blocks(blocks, sr, args.rate), resampled_length(num_samples, sr, args.rate), args.rate
+    write_audio(args.output, blocks, sr)
+    _say(f"{args.output}: {num_samples / sr:.2f} s at {sr} Hz")
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
-    from codec.audio import save_audio
+    from codec.audio import check_output_path, fit_blocks, open_audio, resample_blocks, save_audio, write_audio
+    from codec.bitstream import pack_frames
 
-    audio = _load_input(args.input)
+    check_output_path(args.output)
+    source = open_audio(args.input)
     codec = _codec(args)
-    _warn_short(args.input, audio, codec)
-    result = codec.roundtrip(audio.samples, audio.sample_rate)
-    save_audio(args.output, result.audio, result.sample_rate)
+    if not _is_lfsc(codec):
+        _notify(source)
+        _warn_short(args.input, source, codec)
+        result = codec.roundtrip(source.read(), source.sample_rate)
+        save_audio(args.output, result.audio, result.sample_rate)
+        payload_bytes, encode_s, decode_s = result.payload_bytes, result.encode_seconds, result.decode_seconds
+    else:  # Codec.roundtrip's steps, streamed from file to file: the same samples in bounded memory
+        source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
+        _warn_short(args.input, source, codec)
+        start = time.perf_counter()
+        tokens = _lfsc_tokens(codec, source)
+        middle = time.perf_counter()
+        decoded = resample_blocks(_lfsc_audio(codec, tokens, source.num_samples), codec.sample_rate, source.file_rate)
+        write_audio(args.output, fit_blocks(decoded, source.file_samples), source.file_rate)
+        payload_bytes = len(pack_frames(tokens, codec.model.codebook_size))
+        encode_s, decode_s = middle - start, time.perf_counter() - middle
     _say(
-        f"{args.output}: {result.duration:.2f} s at {result.sample_rate} Hz via {codec.name}; "
-        f"{result.measured_bitrate:.1f} bit/s measured; encode {result.encode_seconds:.2f} s, "
-        f"decode {result.decode_seconds:.2f} s (RTF {result.rtf:.3f})"
+        f"{args.output}: {source.duration:.2f} s at {source.file_rate} Hz via {codec.name}; "
+        f"{8 * payload_bytes / source.duration:.1f} bit/s measured; encode {encode_s:.2f} s, "
+        f"decode {decode_s:.2f} s (RTF {(encode_s + decode_s) / source.duration:.3f})"
     )
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from codec.audio import open_audio
     from codec.bitstream import MAGIC, PAYLOAD_MAGIC, decode_file, decode_payload_file
 
     p = Path(args.input)
@@ -140,9 +188,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"format: codec payload ({name})\nsample rate: {sr} Hz\nduration: {n / sr:.3f} s")
         print(f"measured bitrate: payload {8 * len(payload) * sr / n:.1f} bit/s, whole file {8 * len(data) * sr / n:.1f} bit/s")
     else:
-        audio = _load_input(args.input)
-        print(f"format: audio\nsample rate: {audio.sample_rate} Hz\nduration: {audio.duration:.3f} s")
-        print(f"samples: {len(audio.samples)}\npeak: {abs(audio.samples).max():.3f}")
+        source = _notify(open_audio(args.input))
+        peak = max(float(np.abs(block).max(initial=0.0)) for block in source.blocks())
+        print(f"format: audio\nsample rate: {source.sample_rate} Hz\nduration: {source.duration:.3f} s")
+        print(f"samples: {source.file_samples}\npeak: {peak:.3f}")
 
 
 def cmd_list(args: argparse.Namespace) -> None:

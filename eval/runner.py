@@ -24,7 +24,7 @@ import numpy as np
 
 from codec.audio import RESAMPLER, load_audio, save_audio
 from codec.errors import UserError
-from codec.files import replacing, write_text_atomic
+from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs
 from eval import asr, sanity, speaker, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
@@ -278,8 +278,7 @@ class _Runner:
         cache.put(ref_sha, ckey, SANITY_VERSION, head)
         row.update(roundtrip, sanity=head["sanity"])
         if self.keep_audio:
-            with replacing(saved) as tmp:
-                save_audio(tmp, rt.audio, rt.sample_rate)
+            save_audio(saved, rt.audio, rt.sample_rate)
         if self.keep_audio or saved.exists():
             row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
 

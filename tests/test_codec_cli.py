@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from codec.audio import load_audio, resample, save_audio
 from codec.cli import main
 from codec.config import write_user_config
+from codec.registry import get_codec
 
 
 def run(capsys, *argv):
@@ -176,3 +178,83 @@ def test_lfsc_bf16_is_a_codec_of_its_own_that_writes_lfsc_bitstreams(capsys, tmp
     decoded = tmp_path / "d.wav"
     assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo)[0] == 0
     assert sf.info(decoded).frames == 33075
+
+
+@pytest.fixture()
+def long_stereo_44k(tmp_path):
+    """12.3 s of stereo 44.1 kHz: three 5 s chunks for LFSC once resampled, several read blocks."""
+    rng = np.random.default_rng(5)
+    n = int(44100 * 12.3)
+    x = (0.2 * np.sin(2 * np.pi * 150 * np.arange(n) / 44100 * (1 + np.arange(n) / n)) + 0.02 * rng.standard_normal(n))
+    path = tmp_path / "long.flac"
+    sf.write(path, np.stack([x, 0.7 * x], axis=1).astype(np.float32), 44100, subtype="PCM_24")
+    return path
+
+
+def test_file_to_file_coding_gives_the_samples_of_the_in_memory_round_trip(capsys, tmp_path, long_stereo_44k, small_nemo):
+    """The CLI streams LFSC from file to file in chunks; the output is bit for bit what the app and eval get from
+    Codec.roundtrip on the whole clip, and the .lfsc decode gives the samples of synthesize() on the whole clip."""
+    codec = get_codec("lfsc", checkpoint=small_nemo, device="cpu")
+    assert codec.inference.encoder_window * 1024 < 12.3 * 22050  # really chunked
+    audio = load_audio(long_stereo_44k)
+    save_audio(tmp_path / "expected.wav", codec.roundtrip(audio.samples, audio.sample_rate).audio, audio.sample_rate)
+    out = tmp_path / "out.wav"
+    code, _, err = run(capsys, "roundtrip", long_stereo_44k, out, "--checkpoint", small_nemo)
+    assert code == 0, err
+    assert "downmixed" in err and "resampled 44100" in err
+    got, sr = sf.read(out, dtype="int16")
+    assert sr == 44100 and np.array_equal(got, sf.read(tmp_path / "expected.wav", dtype="int16")[0])
+
+    native = load_audio(long_stereo_44k, 22050).samples
+    reference = resample(codec.synthesize(codec.tokens(native), len(native)), 22050, 44100)
+    save_audio(tmp_path / "reference.wav", reference, 44100)
+    bitstream, decoded = tmp_path / "x.lfsc", tmp_path / "d.wav"
+    assert run(capsys, "encode", long_stereo_44k, bitstream, "--checkpoint", small_nemo)[0] == 0
+    assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo, "--rate", 44100)[0] == 0
+    assert np.array_equal(sf.read(decoded, dtype="int16")[0], sf.read(tmp_path / "reference.wav", dtype="int16")[0])
+
+
+def test_an_unwritable_output_format_fails_before_any_work_and_old_outputs_survive(capsys, tmp_path, stereo_wav, small_nemo):
+    line = one_line_error(*run(capsys, "roundtrip", stereo_wav, tmp_path / "o.xyz", "--checkpoint", tmp_path / "none.nemo")[::2])
+    assert "cannot write audio as '.xyz'" in line  # said before the (missing) checkpoint is even looked at
+    out = tmp_path / "o.wav"
+    sf.write(out, np.full(100, 0.25, np.float32), 16000)
+    bad = tmp_path / "late_nan.wav"
+    x = np.full(22050 * 14, 0.1, np.float32)
+    x[22050 * 12] = np.nan  # in a late block, found after the first chunks were coded
+    sf.write(bad, x, 22050, subtype="FLOAT")
+    assert "12.000 s" in one_line_error(*run(capsys, "roundtrip", bad, out, "--checkpoint", small_nemo)[::2])
+    assert np.allclose(sf.read(out)[0], 0.25, atol=1e-4) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.wav", "late_nan.wav", "o.wav"]
+
+
+def test_long_files_show_encode_and_decode_progress_on_a_terminal(tmp_path, small_nemo):
+    """On a terminal (a pseudo-terminal 100 columns wide here), coding 40 s shows progress bars in audio seconds;
+    piped, it prints none."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    source = tmp_path / "forty.wav"
+    sf.write(source, (0.1 * np.random.default_rng(0).standard_normal(22050 * 40)).astype(np.float32), 22050)
+    argv = [sys.executable, "-m", "codec.cli", "roundtrip", str(source), str(tmp_path / "o.wav"), "--checkpoint", str(small_nemo)]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of 100 columns, then the CLI
+        fcntl.ioctl(2, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        os.execv(sys.executable, argv)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0, shown
+    text = shown.decode(errors="replace")
+    assert "encode:" in text and "decode:" in text and "/40.0" in text, text
+    piped = subprocess.run(argv, capture_output=True, text=True)
+    assert piped.returncode == 0 and "encode:" not in piped.stderr

@@ -136,3 +136,32 @@ def test_lfsc_codec_codes_long_input_in_chunks(small_nemo, long_speech):
     assert np.abs(chunked.synthesize(tokens, len(long_speech)) - whole.synthesize(tokens, len(long_speech))).max() < TOL
     with pytest.raises(UserError, match="precision"):
         LFSCCodec(checkpoint=small_nemo, device="cpu", precision="fp8")
+
+
+def test_streamed_blocks_give_the_whole_file_result_holding_one_window(model, long_speech):
+    """Audio fed in odd-sized blocks gives encode()'s tokens, and is read as it goes: when the first tokens are
+    done, only the blocks the first window needs have been taken. Decoded blocks join to decode()'s audio."""
+    chunked = LFSCInference(model, chunk_seconds=1.0)
+    sizes = [1, 700, 5000, 3333] * 40
+    cuts = np.minimum(np.cumsum([0] + sizes), len(long_speech))
+    taken, seen_at_first_step = [], []
+
+    def blocks():
+        for a, b in zip(cuts, cuts[1:]):
+            if a < b:
+                taken.append(b)
+                yield long_speech[a:b]
+
+    def progress(frames):
+        seen_at_first_step.append(taken[-1])
+
+    tokens = chunked.encode_blocks(blocks(), len(long_speech), progress)
+    assert np.array_equal(tokens, chunked.encode(long_speech))
+    first_window_end = chunked.encoder_window * chunked.spf
+    assert first_window_end <= seen_at_first_step[0] < first_window_end + max(sizes)
+    assert len(seen_at_first_step) == len(windows(tokens.shape[1], chunked.chunk_frames, chunked.encoder_context))
+    blocks_out = list(chunked.decode_blocks(tokens, len(long_speech) - 100))
+    assert len(blocks_out) > 3
+    assert np.array_equal(np.concatenate(blocks_out), chunked.decode(tokens, len(long_speech) - 100))
+    with pytest.raises(ValueError, match="ended after"):
+        chunked.encode_blocks([long_speech[:5000]], len(long_speech))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -209,32 +209,70 @@ class LFSCInference:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise UserError(f"expected mono audio (one dimension), got shape {audio.shape}")
-        frames = self.frames_for(len(audio))
+        return self.encode_blocks([audio], len(audio))
+
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Tokens [8, N] of mono audio `num_samples` long that arrives in blocks of any size (the same as `encode`
+        of the joined blocks), holding only about one window of it; `progress` hears how many frames each step
+        finished."""
+        frames = self.frames_for(num_samples)
         tokens = np.empty((self.model.num_codebooks, frames), dtype=np.int32)
         spans = windows(frames, self.chunk_frames, self.encoder_context)
-        for group in _batches(spans, self.batch_size):
-            # Windows are cut from the unpadded input (no padded copy of an hour of audio); the last one is padded.
-            batch = np.stack([self.pad_to_frames(audio[start * self.spf : end * self.spf]) for start, end, _, _ in group])
+        source = iter(blocks)
+        held, held_from = np.zeros(0, dtype=np.float32), 0  # input samples [held_from, held_from + len(held))
+        for first in range(0, len(spans), self.batch_size):
+            group = spans[first : first + self.batch_size]
+            while held_from + len(held) < min(group[-1][1] * self.spf, num_samples):
+                block = next(source, None)
+                if block is None:
+                    raise ValueError(f"the audio ended after {held_from + len(held)} of its {num_samples} samples")
+                block = np.asarray(block, dtype=np.float32)
+                held = np.concatenate([held, block]) if len(held) else block  # one whole array: no copy
+            # Windows past the input's end are zero-padded to whole frames, as the model pads.
+            batch = np.stack([self.pad_to_frames(held[start * self.spf - held_from : end * self.spf - held_from])
+                              for start, end, _, _ in group])
             out = self.encode_frames(torch.from_numpy(batch).to(self.device)).cpu().numpy()
             for row, (start, _, a, b) in zip(out, group):
                 tokens[:, a:b] = row[:, a - start : b - start]
+            if first + self.batch_size < len(spans):  # window starts never go back: drop what lies before the next
+                keep_from = spans[first + self.batch_size][0] * self.spf
+                held, held_from = held[keep_from - held_from :], keep_from
+            if progress is not None:
+                progress(sum(b - a for _, _, a, b in group))
         return tokens
 
     def decode(self, tokens: np.ndarray, num_samples: int | None = None) -> np.ndarray:
         """Int32 tokens [8, N] -> float32 audio (N * 1024 samples, or trimmed/padded to num_samples)."""
+        audio = np.empty(tokens.shape[1] * self.spf if num_samples is None else num_samples, dtype=np.float32)
+        done = 0
+        for block in self.decode_blocks(tokens, num_samples):
+            audio[done : done + len(block)] = block
+            done += len(block)
+        return audio
+
+    def decode_blocks(
+        self, tokens: np.ndarray, num_samples: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """The audio `decode` gives, as consecutive blocks (a chunk core or a batch of them at a time); `progress`
+        hears how many frames each step finished."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int32)
         frames = tokens.shape[1]
-        audio = np.empty(frames * self.spf, dtype=np.float32)
+        total = frames * self.spf if num_samples is None else num_samples
+        done = 0
         for group in _batches(windows(frames, self.chunk_frames, self.decoder_context), self.batch_size):
             batch = np.stack([tokens[:, start:end] for start, end, _, _ in group])
             out = self.decode_frames(torch.from_numpy(batch).to(self.device)).cpu().numpy()
             for row, (start, _, a, b) in zip(out, group):
-                audio[a * self.spf : b * self.spf] = row[(a - start) * self.spf : (b - start) * self.spf]
-        if num_samples is None:
-            return audio
-        from codec.audio import fit_length
-
-        return fit_length(audio, num_samples)
+                core = row[(a - start) * self.spf : (b - start) * self.spf][: total - done]
+                if len(core):
+                    done += len(core)
+                    yield core
+            if progress is not None:
+                progress(sum(b - a for _, _, a, b in group))
+        if done < total:
+            yield np.zeros(total - done, dtype=np.float32)
 
     # -- many clips ----------------------------------------------------------------------------------------
     def encode_many(self, clips: Sequence[np.ndarray]) -> list[np.ndarray]:
