@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/lfsc_bench.py [--checkpoint /tmp/lfsc_full_random.nemo] [--seconds 5]
         [--batch 1 4] [--repeats 3] [--sections speed interleaved precision chunks]
-        [--memory-minutes 60 --precision bf16]
+        [--memory-minutes 10 60 --precision bf16]
 
 speed: every configuration runs in its own child process, one after the other (NeMo through
 tools/nemo_bench.py in .venv-nemo, ours through this script's --worker mode), on the same checkpoint and the
@@ -15,7 +15,8 @@ and our paths called in turn, round after round: ratios that survive a busy mach
 precision: bf16 and fp16 against our fp32 on real speech (the bundled set): token agreement, SNR of the
 decoder alone (same tokens) and of the round trip.
 chunks: a 60 s real-speech input coded whole and in overlapping chunks: token agreement and SNR.
---memory-minutes N: a child process round-trips N minutes of audio in chunks and reports its peak RSS.
+--memory-minutes N [M ...]: `lfsc-codec roundtrip` (a child process each) of an N-minute 44.1 kHz stereo WAV of
+tiled speech: its RTF and peak RSS; equal peaks for N and M show that memory does not grow with the file.
 The machine is shared: compare figures of one run only.
 """
 
@@ -115,18 +116,24 @@ def best_time(fn, repeats: int, sync=lambda: None):
     return best, result
 
 
-def run_child(cmd: list[str]) -> dict:
-    """Run a benchmark child that prints one JSON line; add its peak RSS (MB) from the kernel's accounting."""
+def run_measured(cmd: list[str]) -> tuple[str, str, float]:
+    """Run a child to the end: its stdout, its stderr and its peak RSS in MB (the kernel's accounting, os.wait4)."""
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
         out = proc.stdout.read().decode()
         _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{err.read().decode()[-3000:]}")
+        err.seek(0)
+        errors = err.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed:\n{errors[-3000:]}")
+    return out, errors, usage.ru_maxrss / 1024
+
+
+def run_child(cmd: list[str]) -> dict:
+    """Run a benchmark child that prints one JSON line; add its peak RSS (MB)."""
+    out, _, max_rss_mb = run_measured(cmd)
     result = json.loads(out.strip().splitlines()[-1])
-    result["max_rss_mb"] = usage.ru_maxrss / 1024
+    result["max_rss_mb"] = max_rss_mb
     return result
 
 
@@ -173,33 +180,6 @@ def worker_speed(args: argparse.Namespace) -> None:
         "rtf_encode": encode_s / audio_s, "rtf_decode": decode_s / audio_s,
         "rtf_roundtrip": (encode_s + decode_s) / audio_s, "tokens_sha": tokens_sha(np.stack(tokens)),
         "batch": args.batch[0], "threads": args.threads, "dtype": args.precision,
-    }))
-
-
-def worker_memory(args: argparse.Namespace) -> None:
-    """Round-trip `minutes` of tiled real speech through the chunked path; print time and peak RSS."""
-    import resource
-
-    from codec.lfsc.checkpoint import load_lfsc
-    from codec.lfsc.inference import LFSCInference
-
-    torch.set_num_threads(args.threads)
-    model = load_lfsc(args.checkpoint, device="cpu")
-    inference = LFSCInference(model, precision=args.precision, chunk_seconds=args.chunk_seconds)
-    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    speech = np.concatenate(speech_clips(limit=8)).astype(np.float32)
-    audio = np.resize(speech, round(args.memory_minutes * 60 * SAMPLE_RATE))
-    start = time.perf_counter()
-    tokens = inference.encode(audio)
-    middle = time.perf_counter()
-    decoded = inference.decode(tokens, len(audio))
-    end = time.perf_counter()
-    print(json.dumps({
-        "minutes": args.memory_minutes, "precision": args.precision, "frames": tokens.shape[1],
-        "chunk_frames": inference.chunk_frames, "context_frames": [inference.encoder_context, inference.decoder_context],
-        "encode_s": middle - start, "decode_s": end - middle, "rtf_roundtrip": (end - start) / (len(audio) / SAMPLE_RATE),
-        "rss_after_load_mb": rss_loaded, "input_mb": audio.nbytes / 2**20, "output_mb": decoded.nbytes / 2**20,
-        "self_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
 
@@ -330,15 +310,36 @@ def section_chunks(args: argparse.Namespace, model) -> None:
           f"time whole {t2 - t0:.1f} s (enc {t1 - t0:.1f}), chunked {t4 - t2:.1f} s (enc {t3 - t2:.1f})", flush=True)
 
 
+def write_long_speech(path: Path, minutes: float, sample_rate: int = 44100) -> None:
+    """`minutes` of the bundled speech, tiled, as a 16-bit stereo WAV at `sample_rate` (what a user's recording
+    looks like: the CLI downmixes and resamples it on the way in and back), written a block at a time."""
+    import soundfile as sf
+
+    from codec.audio import resample
+
+    speech = resample(np.concatenate(speech_clips(limit=8)), SAMPLE_RATE, sample_rate)
+    stereo = np.stack([speech, 0.8 * speech], axis=1)
+    total = round(minutes * 60 * sample_rate)
+    with sf.SoundFile(str(path), "w", sample_rate, 2, subtype="PCM_16") as f:
+        for start in range(0, total, len(stereo)):
+            f.write(stereo[: total - start])
+
+
 def section_memory(args: argparse.Namespace) -> None:
-    print(f"\n== memory: {args.memory_minutes:g} min round trip in chunks ({args.precision}), child process ==")
-    r = run_child([sys.executable, __file__, "--worker", "memory", "--checkpoint", str(args.checkpoint),
-                   "--memory-minutes", str(args.memory_minutes), "--precision", args.precision,
-                   "--chunk-seconds", str(args.chunk_seconds),
-                   "--threads", str(args.threads)])
-    print(json.dumps(r))
-    print(f"peak RSS {r['max_rss_mb']:.0f} MB (after loading the model {r['rss_after_load_mb']:.0f} MB; input "
-          f"{r['input_mb']:.0f} MB and output {r['output_mb']:.0f} MB arrays); round-trip RTF {r['rtf_roundtrip']:.3f}")
+    print(f"\n== memory: `lfsc-codec roundtrip` of long WAV files (44.1 kHz stereo, tiled speech), {args.precision}, "
+          f"one child process each ==")
+    print(f"{'minutes':>8}{'file MB':>9}{'RTF':>7}{'peak RSS':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for minutes in args.memory_minutes:
+            source, out = Path(tmp) / "long.wav", Path(tmp) / "out.wav"
+            write_long_speech(source, minutes)
+            cmd = [sys.executable, "-m", "codec.cli", "roundtrip", str(source), str(out), "--checkpoint",
+                   str(args.checkpoint), "--precision", args.precision, "--device", "cpu"]
+            _, said, max_rss_mb = run_measured(cmd)
+            rtf = float(said.rsplit("RTF ", 1)[1].split(")")[0])
+            print(f"{minutes:>8g}{source.stat().st_size / 2**20:>9.0f}{rtf:>7.3f}{max_rss_mb:>8.0f}MB", flush=True)
+            source.unlink()
+            out.unlink()
 
 
 def main() -> None:
@@ -350,22 +351,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precisions", nargs="+", default=["bf16"], help="reduced precisions to compare")
-    parser.add_argument("--precision", default="fp32", help="precision of the memory run")
+    parser.add_argument("--precision", default="fp32", help="precision of the memory runs")
     parser.add_argument("--sections", nargs="*", default=["speed", "interleaved", "precision", "chunks"],
                         choices=["speed", "interleaved", "precision", "chunks"])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the interleaved section")
     parser.add_argument("--speech-clips", type=int, default=8, help="bundled clips for the precision section")
     parser.add_argument("--long-seconds", type=float, default=60.0)
     parser.add_argument("--chunk-seconds", type=float, default=5.0)
-    parser.add_argument("--memory-minutes", type=float, default=0.0, help="also run the long-file memory check")
+    parser.add_argument("--memory-minutes", type=float, nargs="*", default=[],
+                        help="also round-trip WAV files this many minutes long with lfsc-codec (peak RSS)")
     parser.add_argument("--nemo-python", type=Path, default=NEMO_PYTHON)
     parser.add_argument("--no-nemo", action="store_true", help="skip NeMo (no .venv-nemo here)")
-    parser.add_argument("--worker", choices=["speed", "memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["speed"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker == "speed":
         return worker_speed(args)
-    if args.worker == "memory":
-        return worker_memory(args)
 
     torch.set_num_threads(args.threads)
     from codec.lfsc.checkpoint import load_lfsc

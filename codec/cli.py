@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from codec.audio import AudioFile
 
 EPILOG = """checkpoint: --checkpoint PATH, else $LFSC_CHECKPOINT, else 'checkpoint: PATH' in
-~/.config/lfsc-workbench/config.yaml. Examples:
+~/.config/lfsc-workbench/config.yaml. LFSC codes files of any length chunk by chunk, from file to file, in
+bounded memory (progress bars on a terminal); outputs appear only when complete. Examples:
   lfsc-codec roundtrip speech.wav out.wav --checkpoint lfsc.nemo
   lfsc-codec encode speech.flac speech.lfsc && lfsc-codec decode speech.lfsc speech_decoded.wav
   lfsc-codec roundtrip speech.wav out.wav --codec opus-6k

@@ -1,6 +1,7 @@
-"""Fast LFSC inference: unmasked full-length batches, overlapping chunks for long inputs, length-bucketed
-batching for many clips, and a precision option (fp32 exact by default; bf16 on x86 CPUs with oneDNN-packed
-weights, see codec/lfsc/packed.py; otherwise bf16/fp16 under autocast).
+"""Fast LFSC inference: unmasked full-length batches, overlapping chunks for long inputs (which can also arrive
+and leave as a stream of blocks, so a file of any length is coded in bounded memory), length-bucketed batching
+for many clips, and a precision option (fp32 exact by default; bf16 on x86 CPUs with oneDNN-packed weights, see
+codec/lfsc/packed.py; otherwise bf16/fp16 under autocast).
 
 Why it is exact: every batch run here has all items at full length (audio is zero-padded to whole frames, as
 the model itself does, and buckets hold clips of equal frame count), so the model's length masks multiply by
