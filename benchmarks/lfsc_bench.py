@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -336,7 +337,7 @@ def section_memory(args: argparse.Namespace) -> None:
             cmd = [sys.executable, "-m", "codec.cli", "roundtrip", str(source), str(out), "--checkpoint",
                    str(args.checkpoint), "--precision", args.precision, "--device", "cpu"]
             _, said, max_rss_mb = run_measured(cmd)
-            rtf = float(said.rsplit("RTF ", 1)[1].split(")")[0])
+            rtf = float(re.findall(r"RTF ([0-9.]+)", said)[-1])
             print(f"{minutes:>8g}{source.stat().st_size / 2**20:>9.0f}{rtf:>7.3f}{max_rss_mb:>8.0f}MB", flush=True)
             source.unlink()
             out.unlink()

@@ -60,8 +60,10 @@ def validate(samples: np.ndarray, what: str = "audio") -> np.ndarray:
 
 
 def resampled_length(num_samples: int, sr_in: int, sr_out: int) -> int:
-    """How many samples `resample` gives for `num_samples` (soxr rounds half up)."""
-    return (2 * num_samples * sr_out + sr_in) // (2 * sr_in)
+    """How many samples `resample` gives for `num_samples`."""
+    # soxr's own arithmetic, in doubles: exact halves round as its float ratio makes them (480 samples at
+    # 48 kHz -> 220 at 22.05 kHz, not 221), so an exact rational rounding would be off by one there.
+    return int(num_samples / (sr_in / sr_out) + 0.5)
 
 
 def resample_blocks(blocks: Iterable[np.ndarray], sr_in: int, sr_out: int) -> Iterator[np.ndarray]:
@@ -123,7 +125,8 @@ class AudioFile:
         size = max(1, round(block_seconds * self.file_rate))
         try:
             with sf.SoundFile(str(self.path)) as f:
-                for data in f.blocks(blocksize=size, dtype="float32", always_2d=True):
+                # read() rather than blocks(): blocks() pads a short read with its previous buffer's samples.
+                while len(data := f.read(size, dtype="float32", always_2d=True)):
                     block = data.mean(axis=1) if self.channels > 1 else data[:, 0]
                     if not np.all(np.isfinite(block)):
                         at = (done + int(np.argmin(np.isfinite(block)))) / self.file_rate
@@ -134,8 +137,8 @@ class AudioFile:
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise UserError(f"{self.path}: not a readable audio file ({exc}); re-export it") from None
         if done != self.file_samples:
-            raise UserError(f"{self.path}: its header promises {self.file_samples} samples but it holds {done}: the file "
-                            "is damaged; re-export it")
+            raise UserError(f"{self.path}: its header promises {self.file_samples / self.file_rate:.2f} s but only "
+                            f"{done / self.file_rate:.2f} s can be read: the file is cut off or damaged; re-export it")
 
     def blocks(self, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
         """The samples at `sample_rate`, about `block_seconds` at a time; joined, they are what `read` returns."""
@@ -148,6 +151,8 @@ class AudioFile:
         for block in self.blocks():
             samples[done : done + len(block)] = block
             done += len(block)
+        if done != len(samples):
+            raise RuntimeError(f"{self.path}: resampling gave {done} samples, not the {len(samples)} expected")
         return samples
 
 
@@ -176,7 +181,7 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
 def check_output_path(path: str | Path) -> None:
     """Raise a UserError unless soundfile can write audio in the format `path`'s extension names."""
     suffix = Path(path).suffix.lstrip(".").upper()
-    if suffix not in sf.available_formats():
+    if suffix not in sf.available_formats() or (suffix != "WAV" and sf.default_subtype(suffix) is None):
         raise UserError(f"{path}: cannot write audio as '.{suffix.lower()}'; use .wav, .flac or .ogg")
 
 

@@ -147,6 +147,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
         result = codec.roundtrip(source.read(), source.sample_rate)
         save_audio(args.output, result.audio, result.sample_rate)
         payload_bytes, encode_s, decode_s = result.payload_bytes, result.encode_seconds, result.decode_seconds
+        timed = "codec only"
     else:  # Codec.roundtrip's steps, streamed from file to file: the same samples in bounded memory
         source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
         _warn_short(args.input, source, codec)
@@ -157,10 +158,11 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
         write_audio(args.output, fit_blocks(decoded, source.file_samples), source.file_rate)
         payload_bytes = len(pack_frames(tokens, codec.model.codebook_size))
         encode_s, decode_s = middle - start, time.perf_counter() - middle
+        timed = "file to file: reading, resampling and writing included"
     _say(
         f"{args.output}: {source.duration:.2f} s at {source.file_rate} Hz via {codec.name}; "
         f"{8 * payload_bytes / source.duration:.1f} bit/s measured; encode {encode_s:.2f} s, "
-        f"decode {decode_s:.2f} s (RTF {(encode_s + decode_s) / source.duration:.3f})"
+        f"decode {decode_s:.2f} s (RTF {(encode_s + decode_s) / source.duration:.3f}, {timed})"
     )
 
 
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except UserError as exc:
+    except (UserError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:  # e.g. an unwritable output
         print(f"lfsc-codec: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -35,14 +35,23 @@ def test_blocks_of_any_size_join_to_the_whole_file_read(stereo_44k):
     assert np.array_equal(load_audio(stereo_44k, 22050).samples, expected)
 
 
-@pytest.mark.parametrize("sr_in,sr_out", [(44100, 22050), (16000, 22050), (22050, 48000), (8000, 22050)])
-def test_resampling_a_stream_equals_resampling_the_whole(sr_in, sr_out):
-    x = np.random.default_rng(0).standard_normal(sr_in * 2 + 77).astype(np.float32)
+@pytest.mark.parametrize("sr_in,sr_out,n", [
+    (44100, 22050, 88277), (16000, 22050, 32077), (22050, 48000, 44177), (8000, 22050, 16077),
+    (48000, 22050, 480), (48000, 22050, 480480), (96000, 22050, 960960),  # exact halves soxr rounds down
+])
+def test_resampling_a_stream_equals_resampling_the_whole(sr_in, sr_out, n):
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     whole = resample(x, sr_in, sr_out)
     assert len(whole) == resampled_length(len(x), sr_in, sr_out)
-    cuts = [0, 5, 1000, 1001, sr_in, len(x)]
+    cuts = sorted({0, min(5, n), min(1000, n), min(1001, n), min(sr_in, n), n})
     streamed = np.concatenate(list(resample_blocks((x[a:b] for a, b in zip(cuts, cuts[1:])), sr_in, sr_out)))
     assert np.array_equal(streamed, whole)
+
+
+def test_a_48k_file_of_a_length_soxr_rounds_down_loads_whole(tmp_path):
+    x = (0.1 * np.random.default_rng(1).standard_normal(480480)).astype(np.float32)
+    sf.write(tmp_path / "a.wav", x, 48000, subtype="FLOAT")
+    assert np.array_equal(load_audio(tmp_path / "a.wav", 22050).samples, resample(x, 48000, 22050))
 
 
 def test_fit_blocks_trims_and_pads_like_fit_length():
@@ -71,6 +80,12 @@ def test_empty_and_unreadable_files_are_user_errors(tmp_path):
     (tmp_path / "cut.flac").write_bytes((tmp_path / "cut.flac").read_bytes()[:20000])  # its header promises more
     with pytest.raises(UserError, match="cut.flac: not a readable audio file"):
         load_audio(tmp_path / "cut.flac")
+    if "MP3" in sf.available_formats():  # libsndfile with MPEG support: its header keeps the uncut length
+        sf.write(tmp_path / "cut.mp3", np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1, 16000)
+        data = (tmp_path / "cut.mp3").read_bytes()
+        (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 2])
+        with pytest.raises(UserError, match=r"cut.mp3: its header promises 3.00 s but only 1\.\d+ s can be read"):
+            load_audio(tmp_path / "cut.mp3")
 
 
 def test_written_audio_appears_only_when_complete(tmp_path):
@@ -85,5 +100,6 @@ def test_written_audio_appears_only_when_complete(tmp_path):
         write_audio(out, failing(), 16000)
     assert np.allclose(sf.read(out)[0], 0.5, atol=1e-4)  # the earlier file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
-    with pytest.raises(UserError, match="cannot write audio as '.xyz'"):
-        write_audio(tmp_path / "out.xyz", [np.zeros(10, np.float32)], 16000)
+    for suffix in ("xyz", "raw"):
+        with pytest.raises(UserError, match=f"cannot write audio as '.{suffix}'"):
+            write_audio(tmp_path / f"out.{suffix}", [np.zeros(10, np.float32)], 16000)

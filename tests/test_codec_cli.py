@@ -258,3 +258,13 @@ def test_long_files_show_encode_and_decode_progress_on_a_terminal(tmp_path, smal
     assert "encode:" in text and "decode:" in text and "/40.0" in text, text
     piped = subprocess.run(argv, capture_output=True, text=True)
     assert piped.returncode == 0 and "encode:" not in piped.stderr
+
+
+def test_a_48k_file_whose_resampled_length_rounds_down_codes(capsys, tmp_path, small_nemo):
+    """480480 samples at 48 kHz resample to 220720 at 22.05 kHz (soxr rounds that half down): the streamed
+    coder must expect exactly that many, and the output keeps the input's length."""
+    source = tmp_path / "a.wav"
+    sf.write(source, (0.1 * np.random.default_rng(2).standard_normal(480480)).astype(np.float32), 48000)
+    code, _, err = run(capsys, "roundtrip", source, tmp_path / "o.wav", "--checkpoint", small_nemo)
+    assert code == 0, err
+    assert sf.info(tmp_path / "o.wav").frames == 480480

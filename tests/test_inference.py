@@ -165,3 +165,16 @@ def test_streamed_blocks_give_the_whole_file_result_holding_one_window(model, lo
     assert np.array_equal(np.concatenate(blocks_out), chunked.decode(tokens, len(long_speech) - 100))
     with pytest.raises(ValueError, match="ended after"):
         chunked.encode_blocks([long_speech[:5000]], len(long_speech))
+
+
+@pytest.mark.parametrize("length", [1, 700, 1024, 5000, "window-1", "window+1", "3 windows+5"])
+def test_streamed_chunks_equal_one_direct_window_at_edge_lengths(model, long_speech, length):
+    """Lengths around a frame, the model's minimum and the window edges, fed in odd blocks (with samples past
+    `num_samples` that must be ignored): chunked, streamed coding gives the tokens of one direct model call."""
+    chunked, whole = LFSCInference(model, chunk_seconds=0.5), LFSCInference(model, chunk_seconds=1000.0)
+    window = chunked.encoder_window * chunked.spf
+    n = {"window-1": window - 1, "window+1": window + 1, "3 windows+5": 3 * window + 5}.get(length, length)
+    audio = np.resize(long_speech, n + 3000)
+    blocks = [audio[i : i + 2999] for i in range(0, len(audio), 2999)]
+    tokens = whole.encode_frames(torch.from_numpy(whole.pad_to_frames(audio[:n]))[None])[0].numpy()
+    assert np.array_equal(chunked.encode_blocks(blocks, n), tokens)

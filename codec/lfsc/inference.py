@@ -231,9 +231,11 @@ class LFSCInference:
                     raise ValueError(f"the audio ended after {held_from + len(held)} of its {num_samples} samples")
                 block = np.asarray(block, dtype=np.float32)
                 held = np.concatenate([held, block]) if len(held) else block  # one whole array: no copy
-            # Windows past the input's end are zero-padded to whole frames, as the model pads.
-            batch = np.stack([self.pad_to_frames(held[start * self.spf - held_from : end * self.spf - held_from])
-                              for start, end, _, _ in group])
+            # A window past the input's end is zero-padded to whole frames, as the model pads.
+            batch = np.stack([
+                self.pad_to_frames(held[start * self.spf - held_from : min(end * self.spf, num_samples) - held_from])
+                for start, end, _, _ in group
+            ])
             out = self.encode_frames(torch.from_numpy(batch).to(self.device)).cpu().numpy()
             for row, (start, _, a, b) in zip(out, group):
                 tokens[:, a:b] = row[:, a - start : b - start]
