@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,13 +84,34 @@ class LFSCCodec(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Packed token frames (88 bits a frame for LFSC)."""
-        return pack_frames(self.tokens(audio), self.model.codebook_size)
+        return self.encode_reporting(audio, lambda fraction: None)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Audio from packed token frames."""
-        frames = -(-max(num_samples, self.min_samples) // self.model.samples_per_frame)
+        return self.decode_reporting(payload, num_samples, lambda fraction: None)
+
+    def encode_reporting(self, audio: np.ndarray, progress: Callable[[float], None]) -> bytes:
+        """`encode`, telling `progress` the fraction done after every chunk."""
+        tokens = self.inference.encode(audio, _fractions(progress, self.inference.frames_for(len(audio))))
+        return pack_frames(tokens, self.model.codebook_size)
+
+    def decode_reporting(self, payload: bytes, num_samples: int, progress: Callable[[float], None]) -> np.ndarray:
+        """`decode`, telling `progress` the fraction done after every chunk."""
+        frames = self.inference.frames_for(num_samples)
         tokens = unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
-        return self.synthesize(tokens, num_samples)
+        return self.inference.decode(tokens, num_samples, _fractions(progress, frames))
+
+
+def _fractions(progress: Callable[[float], None], total_frames: int) -> Callable[[int], None]:
+    """The inference's frames-per-step callback, turned into fractions of `total_frames` for `progress`."""
+    done = 0
+
+    def step(frames: int) -> None:
+        nonlocal done
+        done += frames
+        progress(done / total_frames)
+
+    return step
 
 
 def _checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object) -> str:

@@ -55,14 +55,30 @@ class Codec(ABC):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input."""
 
-    def roundtrip(self, audio: np.ndarray, sample_rate: int) -> RoundTrip:
-        """Resample to the native rate, encode, decode, resample back; output aligned and trimmed to the input."""
+    def encode_reporting(self, audio: np.ndarray, progress: Callable[[float], None]) -> bytes:
+        """`encode`, telling `progress` the fraction of it done; a codec that codes in chunks reports each one."""
+        payload = self.encode(audio)
+        progress(1.0)
+        return payload
+
+    def decode_reporting(self, payload: bytes, num_samples: int, progress: Callable[[float], None]) -> np.ndarray:
+        """`decode`, telling `progress` the fraction of it done; a codec that codes in chunks reports each one."""
+        decoded = self.decode(payload, num_samples)
+        progress(1.0)
+        return decoded
+
+    def roundtrip(
+        self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
+    ) -> RoundTrip:
+        """Resample to the native rate, encode, decode, resample back; output aligned and trimmed to the input.
+        `progress` hears the fraction of the work done as it goes, and may raise to stop it (the app's cancel)."""
+        report = progress or (lambda fraction: None)
         audio = validate(audio)
         native = resample(audio, sample_rate, self.sample_rate)
         t0 = time.perf_counter()
-        payload = self.encode(native)
+        payload = self.encode_reporting(native, lambda fraction: report(fraction / 2))
         t1 = time.perf_counter()
-        decoded = self.decode(payload, len(native))
+        decoded = self.decode_reporting(payload, len(native), lambda fraction: report(0.5 + fraction / 2))
         t2 = time.perf_counter()
         out = fit_length(resample(decoded, self.sample_rate, sample_rate), len(audio))
         return RoundTrip(

@@ -178,3 +178,35 @@ def test_streamed_chunks_equal_one_direct_window_at_edge_lengths(model, long_spe
     blocks = [audio[i : i + 2999] for i in range(0, len(audio), 2999)]
     tokens = whole.encode_frames(torch.from_numpy(whole.pad_to_frames(audio[:n]))[None])[0].numpy()
     assert np.array_equal(chunked.encode_blocks(blocks, n), tokens)
+
+
+def test_a_round_trip_reports_each_chunk_and_stops_when_progress_raises(small_nemo, long_speech):
+    """Codec.roundtrip tells `progress` the fraction done after every LFSC chunk (rising to 1.0); a progress that
+    raises (the app's cancel) stops the work there. A codec without chunks reports the end of each step."""
+    from codec.lfsc_codec import LFSCCodec
+    from codec.registry import get_codec
+
+    codec = LFSCCodec(checkpoint=small_nemo, device="cpu", chunk_seconds=1.0)
+    heard = []
+    result = codec.roundtrip(long_speech, 22050, heard.append)
+    inference = codec.inference
+    steps = len(windows(inference.frames_for(len(long_speech)), inference.chunk_frames, inference.encoder_context))
+    assert len(heard) >= 2 * 8 and heard == sorted(heard) and heard[-1] == 1.0 and heard[0] > 0
+    assert np.array_equal(result.audio, codec.roundtrip(long_speech, 22050).audio)  # reporting changes nothing
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def cancel_at_third(fraction):
+        calls.append(fraction)
+        if len(calls) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        codec.roundtrip(long_speech, 22050, cancel_at_third)
+    assert len(calls) == 3 and calls[-1] < 0.5 and steps > 3  # stopped inside encoding, chunks left undone
+    heard.clear()
+    get_codec("identity").roundtrip(long_speech, 22050, heard.append)
+    assert heard == [0.5, 1.0]

@@ -251,3 +251,34 @@ def test_screenshots_command_saves_pngs_of_the_main_views(tmp_path, bundled):
         "workbench-blind-test.png", "workbench-compare-logfreq.png", "workbench-compare.png", "workbench-reports.png"
     ]
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10000 for p in pngs)
+
+
+def test_an_lfsc_round_trip_shows_chunk_progress_and_cancel_stops_it_between_chunks(qtbot, monkeypatch):
+    """The app's round trip task reports a fraction after every LFSC chunk; cancelling after the first one stops
+    the codec there (Task.report raises inside it) instead of letting it run on to the end unseen."""
+    from workbench.roundtrip import CodecCache, run_roundtrip
+    from workbench.workers import Cancelled, Task
+
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(LFSC_FIXTURE))
+    speech = (0.1 * np.random.default_rng(0).standard_normal(22050 * 12)).astype(np.float32)  # 3 chunks each way
+    cache = CodecCache()
+    done = Task(run_roundtrip, "lfsc", speech, 22050, "cpu", cache)
+    seen = []
+    done.progress.connect(lambda d, total, text: seen.append((d, total)))
+    info = done.run_here()
+    fractions = [d for d, total in seen if total == 1000]
+    assert len(fractions) == 6 and fractions == sorted(fractions) and fractions[-1] == 1000
+    assert len(info.result.audio) == len(speech)
+
+    stopped = Task(run_roundtrip, "lfsc", speech, 22050, "cpu", cache)
+    seen.clear()
+
+    def cancel_after_first_chunk(d, total, text):
+        seen.append((d, total))
+        if total == 1000:
+            stopped.cancel()
+
+    stopped.progress.connect(cancel_after_first_chunk)
+    with pytest.raises(Cancelled):
+        stopped.run_here()
+    assert [d for d, total in seen if total == 1000] == [fractions[0]]

@@ -85,10 +85,16 @@ def run_roundtrip(
         get_codec(name)  # raises the registry's UserError that lists the known codecs
     notices: list[str] = []
     codec = cache.get(name, device)
+    what = f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else "")
+
+    def progress(fraction: float) -> None:  # after each chunk for LFSC; raises Cancelled once the user cancels
+        if task is not None:
+            task.report(round(1000 * fraction), 1000, what)
+
     if task is not None:
-        task.report(0, 0, f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else ""))
+        task.report(0, 0, what)
     try:
-        result = codec.roundtrip(samples, sample_rate)
+        result = codec.roundtrip(samples, sample_rate, progress)
     except Exception as exc:
         if device != "cuda" or not is_out_of_memory(exc):
             raise
@@ -96,7 +102,7 @@ def run_roundtrip(
         torch.cuda.empty_cache()
         notices.append("the GPU ran out of memory, so this round trip ran on the CPU (slower, same result)")
         device = "cpu"
-        result = cache.get(name, device).roundtrip(samples, sample_rate)
+        result = cache.get(name, device).roundtrip(samples, sample_rate, progress)
     if task is not None:
         task.report(1, 1, "done")
     return RoundTripInfo(

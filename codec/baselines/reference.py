@@ -7,6 +7,8 @@ bitstream codec".
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from codec.registry import Codec, RoundTrip
@@ -26,9 +28,11 @@ class _AnyRateCodec(Codec):
     def _at_rate(self, sample_rate: int) -> "_AnyRateCodec":
         raise NotImplementedError
 
-    def roundtrip(self, audio: np.ndarray, sample_rate: int) -> RoundTrip:
+    def roundtrip(
+        self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
+    ) -> RoundTrip:
         """Round trip at the caller's rate: nothing is resampled."""
-        return Codec.roundtrip(self._at_rate(sample_rate), audio, sample_rate)
+        return Codec.roundtrip(self._at_rate(sample_rate), audio, sample_rate, progress)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The payload is the output's float32 PCM."""

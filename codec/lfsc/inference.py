@@ -205,12 +205,12 @@ class LFSCInference:
             raise UserError(f"expected mono audio (one dimension), got shape {audio.shape}")
         return np.pad(audio, (0, self.frames_for(len(audio)) * self.spf - len(audio)))
 
-    def encode(self, audio: np.ndarray) -> np.ndarray:
+    def encode(self, audio: np.ndarray, progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Mono audio at the model rate -> int32 tokens [8, N]; inputs longer than one window go in chunks."""
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise UserError(f"expected mono audio (one dimension), got shape {audio.shape}")
-        return self.encode_blocks([audio], len(audio))
+        return self.encode_blocks([audio], len(audio), progress)
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[int], None] | None = None
@@ -246,11 +246,13 @@ class LFSCInference:
                 progress(sum(b - a for _, _, a, b in group))
         return tokens
 
-    def decode(self, tokens: np.ndarray, num_samples: int | None = None) -> np.ndarray:
+    def decode(
+        self, tokens: np.ndarray, num_samples: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         """Int32 tokens [8, N] -> float32 audio (N * 1024 samples, or trimmed/padded to num_samples)."""
         audio = np.empty(tokens.shape[1] * self.spf if num_samples is None else num_samples, dtype=np.float32)
         done = 0
-        for block in self.decode_blocks(tokens, num_samples):
+        for block in self.decode_blocks(tokens, num_samples, progress):
             audio[done : done + len(block)] = block
             done += len(block)
         return audio
