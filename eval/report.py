@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import UserError
-from eval import stats
 from codec.files import write_text_atomic
+from eval import stats
 from eval.metrics import METRICS
 from eval.runner import ROWS, RUN_MANIFEST
 
