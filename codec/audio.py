@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from codec.blocks import join_blocks
 from codec.errors import UserError
 from codec.files import replacing
 
@@ -77,18 +78,6 @@ def resample_blocks(blocks: Iterable[np.ndarray], sr_in: int, sr_out: int) -> It
     yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
 
 
-def fit_blocks(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
-    """A stream of blocks trimmed or zero-padded at its end to exactly `length` samples (`fit_length`)."""
-    done = 0
-    for block in blocks:
-        block = block[: length - done]
-        if len(block):
-            done += len(block)
-            yield block
-    if done < length:
-        yield np.zeros(length - done, dtype=np.float32)
-
-
 @dataclass(frozen=True)
 class AudioFile:
     """An audio file read block by block as mono float32 at `sample_rate` (downmixed and resampled on the way),
@@ -146,14 +135,7 @@ class AudioFile:
 
     def read(self) -> np.ndarray:
         """All the samples at `sample_rate`, in one array."""
-        samples = np.empty(self.num_samples, dtype=np.float32)
-        done = 0
-        for block in self.blocks():
-            samples[done : done + len(block)] = block
-            done += len(block)
-        if done != len(samples):
-            raise RuntimeError(f"{self.path}: resampling gave {done} samples, not the {len(samples)} expected")
-        return samples
+        return join_blocks(self.blocks(), self.num_samples)
 
 
 def open_audio(path: str | Path, sample_rate: int | None = None) -> AudioFile:

@@ -56,113 +56,111 @@ def _warn_short(path: str, source: AudioFile, codec) -> None:
 
 
 def _is_lfsc(codec) -> bool:
-    return codec.name.startswith("lfsc")  # lfsc, lfsc-bf16, ...: chunked streaming and the .lfsc bitstream
+    return codec.name.startswith("lfsc")  # lfsc, lfsc-bf16, ...: the .lfsc bitstream
+
+
+def _say_coding_rate(source: AudioFile, codec) -> None:
+    from codec.audio import RESAMPLER
+
+    if codec.sample_rate != source.sample_rate:
+        _say(f"notice: {codec.name} codes at {codec.sample_rate} Hz: resampled {source.sample_rate} Hz -> "
+             f"{codec.sample_rate} Hz and back ({RESAMPLER})")
 
 
 @contextlib.contextmanager
-def _progress(what: str, frames: int, codec) -> Iterator[Callable[[int], None]]:
-    """A progress bar in seconds of audio on a terminal's stderr, for inputs long enough to wait for (>= 30 s)."""
+def _progress(seconds: float, *steps: str) -> Iterator[Callable[[float], None]]:
+    """A progress bar in seconds of audio for each step in turn, on a terminal's stderr and for inputs long enough
+    to wait for (>= 30 s); the callback hears the fraction of all the steps done."""
     from tqdm import tqdm
 
-    per_frame = codec.model.samples_per_frame / codec.sample_rate
-    seconds = frames * per_frame
-    with tqdm(total=round(seconds, 1), desc=what, unit="s", unit_scale=True, file=sys.stderr, leave=False,
+    with tqdm(total=round(seconds, 1), desc=steps[0], unit="s", unit_scale=True, file=sys.stderr, leave=False,
               disable=None if seconds >= 30 else True) as bar:
-        yield lambda done: bar.update(round(done * per_frame, 3))
+        shown = 0
 
+        def report(fraction: float) -> None:
+            nonlocal shown
+            step = min(int(fraction * len(steps)), len(steps) - 1)
+            if step != shown:
+                bar.reset()
+                bar.set_description(steps[step])
+                shown = step
+            bar.update(round((fraction * len(steps) - step) * seconds, 3) - bar.n)
 
-def _lfsc_tokens(codec, source: AudioFile):
-    """Tokens of a file opened at the codec's rate, read block by block (bounded memory for any length)."""
-    with _progress("encode", codec.inference.frames_for(source.num_samples), codec) as progress:
-        return codec.inference.encode_blocks(source.blocks(), source.num_samples, progress)
-
-
-def _lfsc_audio(codec, tokens, num_samples: int) -> Iterator:
-    """Decoded blocks at the codec's rate, `num_samples` long in all, with a progress bar."""
-    with _progress("decode", tokens.shape[1], codec) as progress:
-        yield from codec.inference.decode_blocks(tokens, num_samples, progress)
+        yield report
 
 
 def cmd_encode(args: argparse.Namespace) -> None:
     from codec.audio import open_audio
-    from codec.bitstream import encode_file, encode_payload_file, pack_frames
+    from codec.bitstream import encode_file, encode_payload_file
     from codec.files import replacing
 
     source = open_audio(args.input)
     codec = _codec(args)
     source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
     _warn_short(args.input, source, codec)
+    with _progress(source.duration, "encode") as progress:
+        payload = codec.encode_blocks(source.blocks(), source.num_samples, progress)
     if _is_lfsc(codec):
-        tokens = _lfsc_tokens(codec, source)
-        data = encode_file(codec.layout(source.num_samples, tokens.shape[1]), pack_frames(tokens, codec.model.codebook_size))
+        data = encode_file(codec.layout(source.num_samples, codec.inference.frames_for(source.num_samples)), payload)
     else:
-        data = encode_payload_file(codec.name, codec.sample_rate, source.num_samples, codec.encode(source.read()))
+        data = encode_payload_file(codec.name, codec.sample_rate, source.num_samples, payload)
     with replacing(args.output) as tmp:
         tmp.write_bytes(data)
     _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / source.duration:.1f} bit/s over {source.duration:.2f} s")
 
 
 def _read_coded(path: str, args: argparse.Namespace):
-    """A .lfsc or payload file's decoded audio as (blocks, sample_rate, num_samples)."""
-    from codec.bitstream import MAGIC, decode_file, decode_payload_file, unpack_frames
+    """A .lfsc or payload file as (codec, payload, sample_rate, num_samples)."""
+    from codec.bitstream import MAGIC, decode_file, decode_payload_file
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: no such file")
     data = p.read_bytes()
-    if data[:4] == MAGIC:
-        layout, payload = decode_file(data, path)
-        codec = _codec(args, "lfsc")
-        if (layout.sample_rate, layout.num_codebooks, layout.codebook_size) != (
-            codec.sample_rate, codec.model.num_codebooks, codec.model.codebook_size
-        ):
-            raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
-        tokens = unpack_frames(payload, layout.num_frames, layout.num_codebooks, layout.codebook_size)
-        return _lfsc_audio(codec, tokens, layout.num_samples), layout.sample_rate, layout.num_samples
-    name, sample_rate, num_samples, payload = decode_payload_file(data, path)
-    return [_codec(args, name).decode(payload, num_samples)], sample_rate, num_samples
+    if data[:4] != MAGIC:
+        name, sample_rate, num_samples, payload = decode_payload_file(data, path)
+        return _codec(args, name), payload, sample_rate, num_samples
+    layout, payload = decode_file(data, path)
+    codec = _codec(args, "lfsc")
+    model = codec.model
+    if (layout.sample_rate, layout.samples_per_frame, layout.num_codebooks, layout.codebook_size) != (
+        codec.sample_rate, model.samples_per_frame, model.num_codebooks, model.codebook_size
+    ):
+        raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
+    if layout.num_frames != codec.inference.frames_for(layout.num_samples):
+        raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} samples)")
+    return codec, payload, layout.sample_rate, layout.num_samples
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    from codec.audio import check_output_path, resample_blocks, resampled_length, write_audio
+    from codec.audio import check_output_path, resample_blocks, write_audio
 
     check_output_path(args.output)
-    blocks, sr, num_samples = _read_coded(args.input, args)
-    if args.rate and args.rate != sr:
-        blocks, num_samples, sr = resample_blocks(blocks, sr, args.rate), resampled_length(num_samples, sr, args.rate), args.rate
-    write_audio(args.output, blocks, sr)
-    _say(f"{args.output}: {num_samples / sr:.2f} s at {sr} Hz")
+    codec, payload, sr, num_samples = _read_coded(args.input, args)
+    rate = args.rate or sr
+    with _progress(num_samples / sr, "decode") as progress:
+        write_audio(args.output, resample_blocks(codec.decode_blocks(payload, num_samples, progress), sr, rate), rate)
+    _say(f"{args.output}: {num_samples / sr:.2f} s at {rate} Hz")
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
-    from codec.audio import check_output_path, fit_blocks, open_audio, resample_blocks, save_audio, write_audio
-    from codec.bitstream import pack_frames
+    from codec.audio import check_output_path, open_audio, write_audio
 
     check_output_path(args.output)
-    source = open_audio(args.input)
+    source = _notify(open_audio(args.input))
     codec = _codec(args)
-    if not _is_lfsc(codec):
-        _notify(source)
-        _warn_short(args.input, source, codec)
-        result = codec.roundtrip(source.read(), source.sample_rate)
-        save_audio(args.output, result.audio, result.sample_rate)
-        payload_bytes, encode_s, decode_s = result.payload_bytes, result.encode_seconds, result.decode_seconds
-        timed = "codec only"
-    else:  # Codec.roundtrip's steps, streamed from file to file: the same samples in bounded memory
-        source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
-        _warn_short(args.input, source, codec)
+    _say_coding_rate(source, codec)
+    _warn_short(args.input, source, codec)
+    with _progress(source.duration, "encode", "decode") as progress:
         start = time.perf_counter()
-        tokens = _lfsc_tokens(codec, source)
+        payload, decoded = codec.roundtrip_blocks(source.blocks(), source.sample_rate, source.num_samples, progress)
         middle = time.perf_counter()
-        decoded = resample_blocks(_lfsc_audio(codec, tokens, source.num_samples), codec.sample_rate, source.file_rate)
-        write_audio(args.output, fit_blocks(decoded, source.file_samples), source.file_rate)
-        payload_bytes = len(pack_frames(tokens, codec.model.codebook_size))
-        encode_s, decode_s = middle - start, time.perf_counter() - middle
-        timed = "file to file: reading, resampling and writing included"
+        write_audio(args.output, decoded, source.sample_rate)
+    encode_s, decode_s = middle - start, time.perf_counter() - middle
     _say(
-        f"{args.output}: {source.duration:.2f} s at {source.file_rate} Hz via {codec.name}; "
-        f"{8 * payload_bytes / source.duration:.1f} bit/s measured; encode {encode_s:.2f} s, "
-        f"decode {decode_s:.2f} s (RTF {(encode_s + decode_s) / source.duration:.3f}, {timed})"
+        f"{args.output}: {source.duration:.2f} s at {source.sample_rate} Hz via {codec.name}; "
+        f"{8 * len(payload) / source.duration:.1f} bit/s measured; encode {encode_s:.2f} s, decode {decode_s:.2f} s "
+        f"(RTF {(encode_s + decode_s) / source.duration:.3f}, file to file: reading, resampling and writing included)"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -84,26 +84,35 @@ class LFSCCodec(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Packed token frames (88 bits a frame for LFSC)."""
-        return self.encode_reporting(audio, lambda fraction: None)
+        return pack_frames(self.tokens(audio), self.model.codebook_size)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Audio from packed token frames."""
-        return self.decode_reporting(payload, num_samples, lambda fraction: None)
+        return self.synthesize(self._unpack(payload, num_samples), num_samples)
 
-    def encode_reporting(self, audio: np.ndarray, progress: Callable[[float], None]) -> bytes:
-        """`encode`, telling `progress` the fraction done after every chunk."""
-        tokens = self.inference.encode(audio, _fractions(progress, self.inference.frames_for(len(audio))))
-        return pack_frames(tokens, self.model.codebook_size)
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """`encode` chunk by chunk as the blocks arrive, holding about one window; `progress` hears each chunk."""
+        report = _fractions(progress, self.inference.frames_for(num_samples))
+        return pack_frames(self.inference.encode_blocks(blocks, num_samples, report), self.model.codebook_size)
 
-    def decode_reporting(self, payload: bytes, num_samples: int, progress: Callable[[float], None]) -> np.ndarray:
-        """`decode`, telling `progress` the fraction done after every chunk."""
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`decode`, one chunk core at a time; `progress` hears each chunk."""
+        report = _fractions(progress, self.inference.frames_for(num_samples))
+        return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+
+    def _unpack(self, payload: bytes, num_samples: int) -> np.ndarray:
         frames = self.inference.frames_for(num_samples)
-        tokens = unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
-        return self.inference.decode(tokens, num_samples, _fractions(progress, frames))
+        return unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
 
 
-def _fractions(progress: Callable[[float], None], total_frames: int) -> Callable[[int], None]:
+def _fractions(progress: Callable[[float], None] | None, total_frames: int) -> Callable[[int], None] | None:
     """The inference's frames-per-step callback, turned into fractions of `total_frames` for `progress`."""
+    if progress is None:
+        return None
     done = 0
 
     def step(frames: int) -> None:

@@ -9,11 +9,12 @@ import inspect
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from codec.audio import fit_length, resample, validate
+from codec.audio import resample_blocks, resampled_length, validate
+from codec.blocks import fit_blocks, join_blocks
 from codec.errors import UserError
 
 
@@ -35,7 +36,8 @@ class RoundTrip:
 
     @property
     def rtf(self) -> float:
-        """Real-time factor of encode + decode (seconds of work per second of audio)."""
+        """Real-time factor of encode + decode, resampling to and from the codec's rate included (seconds of work
+        per second of audio)."""
         return (self.encode_seconds + self.decode_seconds) / self.duration
 
 
@@ -55,32 +57,50 @@ class Codec(ABC):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input."""
 
-    def encode_reporting(self, audio: np.ndarray, progress: Callable[[float], None]) -> bytes:
-        """`encode`, telling `progress` the fraction of it done; a codec that codes in chunks reports each one."""
-        payload = self.encode(audio)
-        progress(1.0)
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """`encode` of audio at the native rate that arrives in blocks, `num_samples` in all; `progress` hears the
+        fraction done (after every chunk, for a codec that codes in chunks and so holds only what it needs)."""
+        payload = self.encode(join_blocks(blocks, num_samples))
+        if progress is not None:
+            progress(1.0)
         return payload
 
-    def decode_reporting(self, payload: bytes, num_samples: int, progress: Callable[[float], None]) -> np.ndarray:
-        """`decode`, telling `progress` the fraction of it done; a codec that codes in chunks reports each one."""
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`decode`, as blocks decoded as they are taken; `progress` hears the fraction done."""
         decoded = self.decode(payload, num_samples)
-        progress(1.0)
-        return decoded
+        if progress is not None:
+            progress(1.0)
+        yield decoded
+
+    def roundtrip_blocks(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[bytes, Iterator[np.ndarray]]:
+        """The round trip of mono audio at `sample_rate` that arrives in blocks, `num_samples` in all: the payload
+        (encoded at once), and the decoded audio at `sample_rate`, as long as the input, as blocks decoded as
+        they are taken. `progress` hears the fraction of the whole done, and may raise to stop it."""
+        report = progress or (lambda fraction: None)
+        native_samples = resampled_length(num_samples, sample_rate, self.sample_rate)
+        native = resample_blocks(blocks, sample_rate, self.sample_rate)
+        payload = self.encode_blocks(native, native_samples, lambda fraction: report(fraction / 2))
+        decoded = self.decode_blocks(payload, native_samples, lambda fraction: report(0.5 + fraction / 2))
+        return payload, fit_blocks(resample_blocks(decoded, self.sample_rate, sample_rate), num_samples)
 
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
     ) -> RoundTrip:
-        """Resample to the native rate, encode, decode, resample back; output aligned and trimmed to the input.
-        `progress` hears the fraction of the work done as it goes, and may raise to stop it (the app's cancel)."""
-        report = progress or (lambda fraction: None)
+        """Resample to the native rate, encode, decode, resample back; output aligned and trimmed to the input
+        (`roundtrip_blocks` on one block). The times include the resampling, which is part of coding at this rate."""
         audio = validate(audio)
-        native = resample(audio, sample_rate, self.sample_rate)
         t0 = time.perf_counter()
-        payload = self.encode_reporting(native, lambda fraction: report(fraction / 2))
+        payload, decoded = self.roundtrip_blocks([audio], sample_rate, len(audio), progress)
         t1 = time.perf_counter()
-        decoded = self.decode_reporting(payload, len(native), lambda fraction: report(0.5 + fraction / 2))
+        out = join_blocks(decoded, len(audio))
         t2 = time.perf_counter()
-        out = fit_length(resample(decoded, self.sample_rate, sample_rate), len(audio))
         return RoundTrip(
             audio=out,
             sample_rate=sample_rate,

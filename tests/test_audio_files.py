@@ -6,9 +6,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from codec.audio import (
-    fit_blocks, load_audio, open_audio, resample, resample_blocks, resampled_length, save_audio, write_audio,
-)
+from codec.audio import load_audio, open_audio, resample, resample_blocks, resampled_length, save_audio, write_audio
+from codec.blocks import fit_blocks, join_blocks
 from codec.errors import UserError
 
 
@@ -58,6 +57,14 @@ def test_fit_blocks_trims_and_pads_like_fit_length():
     blocks = [np.ones(3, np.float32), np.ones(4, np.float32)]
     assert np.array_equal(np.concatenate(list(fit_blocks(blocks, 5))), np.ones(5))
     assert np.array_equal(np.concatenate(list(fit_blocks(blocks, 9))), [1] * 7 + [0, 0])
+
+
+def test_join_blocks_fills_one_array_and_refuses_a_wrong_count():
+    blocks = [np.arange(3, dtype=np.float32), np.arange(3, 7, dtype=np.float32)]
+    assert np.array_equal(join_blocks(iter(blocks), 7), np.arange(7))
+    for wrong in (6, 8):
+        with pytest.raises(ValueError, match="7" if wrong == 8 else "more than"):
+            join_blocks(iter(blocks), wrong)
 
 
 def test_nan_in_a_late_block_is_named_with_its_time(tmp_path):

@@ -96,6 +96,36 @@ def test_damaged_bitstream_is_an_error_not_audio(capsys, tmp_path, stereo_wav, s
     assert "damaged" in line and not (tmp_path / "d.wav").exists()
 
 
+def test_a_header_whose_frame_count_does_not_match_its_length_is_refused(capsys, tmp_path, stereo_wav, small_nemo):
+    from dataclasses import replace
+
+    from codec.bitstream import decode_file, encode_file
+
+    bitstream = tmp_path / "x.lfsc"
+    run(capsys, "encode", stereo_wav, bitstream, "--checkpoint", small_nemo)
+    layout, payload = decode_file(bitstream.read_bytes(), "x.lfsc")
+    shorter = replace(layout, num_samples=layout.num_samples - 5 * 1024)  # 33 frames for 28 frames of samples
+    bitstream.write_bytes(encode_file(shorter, payload))
+    line = one_line_error(*run(capsys, "decode", bitstream, tmp_path / "d.wav", "--checkpoint", small_nemo)[::2])
+    assert "inconsistent .lfsc header (33 frames" in line and not (tmp_path / "d.wav").exists()
+
+
+def test_baseline_codecs_take_the_same_file_to_file_path(capsys, tmp_path, stereo_wav):
+    """`--codec opus-6k`: the round trip's file holds the samples of the app's Codec.roundtrip, and encode then
+    decode gives them too."""
+    codec = get_codec("opus-6k")
+    audio = load_audio(stereo_wav)
+    save_audio(tmp_path / "expected.wav", codec.roundtrip(audio.samples, audio.sample_rate).audio, audio.sample_rate)
+    expected = sf.read(tmp_path / "expected.wav", dtype="int16")[0]
+    code, _, err = run(capsys, "roundtrip", stereo_wav, tmp_path / "out.wav", "--codec", "opus-6k")
+    assert code == 0, err
+    assert "opus-6k codes at 16000 Hz" not in err  # the input is at 16 kHz already: nothing resampled
+    assert np.array_equal(sf.read(tmp_path / "out.wav", dtype="int16")[0], expected)
+    assert run(capsys, "encode", stereo_wav, tmp_path / "x.bin", "--codec", "opus-6k")[0] == 0
+    assert run(capsys, "decode", tmp_path / "x.bin", tmp_path / "d.wav")[0] == 0
+    assert np.array_equal(sf.read(tmp_path / "d.wav", dtype="int16")[0], expected)
+
+
 def test_a_clip_shorter_than_the_minimum_is_padded_and_trimmed(capsys, tmp_path, small_nemo):
     short = tmp_path / "short.wav"
     sf.write(short, np.full(1000, 0.1, np.float32), 22050)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codec.audio import load_audio, resample
-from codec.registry import fit_length
+from codec.audio import fit_length, load_audio, resample
 from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
 from eval.sanity import check_pair
 from eval_assets import utterances

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codec.audio import load_audio
+from codec.audio import fit_length, load_audio
 from workbench.clip_model import Clip
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),
@@ -72,7 +72,5 @@ def row_audio(row: dict) -> tuple[Clip, np.ndarray | None]:
                 Path(raw["reference_audio"]))
     if not raw.get("decoded_audio"):
         return clip, None
-    from codec.registry import fit_length
-
     decoded = load_audio(folder / raw["decoded_audio"], sample_rate=audio.sample_rate)
     return clip, fit_length(decoded.samples, len(audio.samples))

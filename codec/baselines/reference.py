@@ -7,11 +7,11 @@ bitstream codec".
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from codec.registry import Codec, RoundTrip
+from codec.registry import Codec
 
 # Direct encode()/decode() calls need a rate; BS.1534 listening tests use 48 kHz material.
 DEFAULT_RATE = 48000
@@ -28,11 +28,12 @@ class _AnyRateCodec(Codec):
     def _at_rate(self, sample_rate: int) -> "_AnyRateCodec":
         raise NotImplementedError
 
-    def roundtrip(
-        self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
-    ) -> RoundTrip:
+    def roundtrip_blocks(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[bytes, Iterator[np.ndarray]]:
         """Round trip at the caller's rate: nothing is resampled."""
-        return Codec.roundtrip(self._at_rate(sample_rate), audio, sample_rate, progress)
+        return Codec.roundtrip_blocks(self._at_rate(sample_rate), blocks, sample_rate, num_samples, progress)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The payload is the output's float32 PCM."""

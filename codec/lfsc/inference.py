@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from codec.blocks import join_blocks
 from codec.errors import UserError
 from codec.lfsc import packed
 from codec.lfsc.model import LFSCModel
@@ -250,12 +251,8 @@ class LFSCInference:
         self, tokens: np.ndarray, num_samples: int | None = None, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
         """Int32 tokens [8, N] -> float32 audio (N * 1024 samples, or trimmed/padded to num_samples)."""
-        audio = np.empty(tokens.shape[1] * self.spf if num_samples is None else num_samples, dtype=np.float32)
-        done = 0
-        for block in self.decode_blocks(tokens, num_samples, progress):
-            audio[done : done + len(block)] = block
-            done += len(block)
-        return audio
+        total = tokens.shape[1] * self.spf if num_samples is None else num_samples
+        return join_blocks(self.decode_blocks(tokens, total, progress), total)
 
     def decode_blocks(
         self, tokens: np.ndarray, num_samples: int | None = None, progress: Callable[[int], None] | None = None
