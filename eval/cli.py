@@ -14,7 +14,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lfsc-eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="round-trip every utterance through every codec and write a report")
+    run = sub.add_parser(
+        "run", help="round-trip every utterance through every codec and write a report",
+        description="Round-trip every utterance through every codec and write a report. An utterance whose audio "
+        "cannot be read is skipped and named (exit status 1); the others are evaluated.",
+    )
     run.add_argument(
         "--codec", action="append", metavar="NAME",
         help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
@@ -72,6 +76,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
           f"report: {result.out_dir / 'report.html'}")
+    for utt_id, reason in result.skipped.items():
+        print(f"lfsc-eval: skipped {utt_id}: {reason}", file=sys.stderr)
+    if result.skipped:
+        print(f"lfsc-eval: {len(result.skipped)} utterance(s) could not be read and are not in the report's numbers "
+              f"(listed in {result.out_dir / 'skipped.json'}); fix them and run again to add them", file=sys.stderr)
+        return 1
     return 0
 
 

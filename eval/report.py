@@ -22,7 +22,7 @@ from codec.errors import UserError
 from codec.files import write_text_atomic
 from eval import stats
 from eval.metrics import METRICS
-from eval.runner import ROWS, RUN_MANIFEST
+from eval.runner import ROWS, RUN_MANIFEST, read_skipped
 
 ASR_LABELS = {
     "cer": ("CER", False), "cer_orig": ("CER of original (ASR floor)", False), "dcer": ("dCER", False),
@@ -68,12 +68,12 @@ def read_rows(out_dir: Path) -> list[dict]:
 
 
 def load_run(out_dir: str | Path) -> Run:
-    """Read a run folder (rows, manifest) and summarise it."""
+    """Read a run folder (rows, manifest, the utterances that could not be read) and summarise it."""
     out = Path(out_dir)
     rows = read_rows(out)
     manifest_path = out / RUN_MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
-    return Run(out, rows, manifest, summarize(rows))
+    return Run(out, rows, manifest, {**summarize(rows), "skipped": read_skipped(out)})
 
 
 def metric_names(rows: list[dict]) -> list[str]:
@@ -170,6 +170,9 @@ def _markdown(run: Run) -> str:
         lines.append(f"- ASR: {m['asr']['model_id']}")
     lines.append("- mel/STFT distance: NeMo's multi-resolution mel / STFT reconstruction losses at 22.05 kHz "
                  "(lfsc_spec.md §5.1), most likely the LFSC model card's 'Mel distance' and 'STFT distance'")
+    if s["skipped"]:
+        lines.append(f"- **not evaluated: {len(s['skipped'])} utterance(s) whose audio could not be read** (listed at "
+                     "the end; no number here includes them)")
     lines += ["", "Means with bootstrap 95% CIs over utterances; (n missing) where some values could not be computed.", ""]
     metrics = s["metrics"]
     lines.append("| codec | n | nominal kbps | measured kbps | " + " | ".join(label(x, m) for x in metrics) + " |")
@@ -206,6 +209,12 @@ def _markdown(run: Run) -> str:
     san = s["sanity"]
     lines += ["", f"Sanity: {san['delay_compensated']} delays compensated, {san['refused']} pairs refused for intrusive "
               f"metrics, {san['resampled']} decoded files resampled, {san['with_warnings']} pairs with warnings.", ""]
+    if s["skipped"]:
+        lines += ["## Utterances not evaluated (their audio could not be read; a new run tries them again)", "",
+                  "| utterance | audio | reason |", "|---|---|---|"]
+        for utt_id, entry in s["skipped"].items():
+            lines.append(f"| {utt_id} | {entry['audio']} | {entry['reason'].replace('|', '/')} |")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
 ROWS = "rows.jsonl"
 RUN_MANIFEST = "run.json"
+SKIPPED = "skipped.json"  # utterances whose audio could not be read: {utt_id: {"audio": path, "reason": why}}
 
 
 class CancelFlag(Protocol):
@@ -58,6 +59,20 @@ class RunResult:
     cancelled: bool
     cache_hits: int
     cache_misses: int
+    skipped: dict[str, str]  # utterances this call could not read, and why (they have no rows; listed in the report)
+
+
+def read_skipped(out_dir: Path) -> dict[str, dict]:
+    """The utterances of a run folder that could not be read, and why ({} when there are none)."""
+    path = Path(out_dir) / SKIPPED
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _write_skipped(out_dir: Path, skipped: dict[str, dict]) -> None:
+    if skipped:
+        write_text_atomic(out_dir / SKIPPED, json.dumps(skipped, indent=2, ensure_ascii=False))
+    else:
+        (out_dir / SKIPPED).unlink(missing_ok=True)
 
 
 def check_metrics(names: Iterable[str] | None) -> tuple[str, ...]:
@@ -409,7 +424,9 @@ def run(
 
     cache_dir: True for the default cache folder, a path for another, None/False to disable caching.
     progress(done, total, message) is called after each (utterance, codec) pair; setting `cancel` stops the
-    run after the pair in progress (rows already written stay valid and a later run resumes).
+    run after the pair in progress (rows already written stay valid and a later run resumes). An utterance whose
+    audio cannot be read (damaged, cut off, NaN samples) is skipped and named in `skipped.json` and the report;
+    the run goes on, and a later run tries it again.
     """
     if not utterances:
         raise UserError("nothing to evaluate: the input lists no utterances")
@@ -433,6 +450,8 @@ def run(
     done = sum(1 for u in utterances for c in codecs if (u.id, c.name) in rows.done)
     new = from_cache = 0
     cancelled = False
+    skipped = read_skipped(out)
+    skipped_now: dict[str, str] = {}
     bar = None
     if show_progress_bar:
         from tqdm import tqdm
@@ -452,6 +471,16 @@ def run(
         if progress is not None:
             progress(done, total, message)
 
+    def skip(utt: Utterance, pairs: int, reason: str) -> None:
+        nonlocal done
+        skipped[utt.id] = {"audio": str(utt.audio_path), "reason": reason}
+        skipped_now[utt.id] = reason
+        done += pairs
+        if bar is not None:
+            bar.update(pairs)
+        if progress is not None:
+            progress(done, total, f"{utt.id}: skipped, its audio cannot be read")
+
     try:
         for utt in utterances:
             todo = [c for c in codecs if (utt.id, c.name) not in rows.done]
@@ -460,7 +489,12 @@ def run(
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            audio = load_audio(utt.audio_path)
+            try:
+                audio = load_audio(utt.audio_path)
+            except UserError as exc:
+                skip(utt, len(todo), str(exc))
+                continue
+            skipped.pop(utt.id, None)
             ref, sr = audio.samples, audio.sample_rate
             ref_sha = audio_sha256(ref, sr)
             asr_utt = runner.want_asr and bool(utt.text.strip())
@@ -495,10 +529,11 @@ def run(
     finally:
         runner.close()
         rows.close()
+        _write_skipped(out, skipped)
         if bar is not None:
             bar.close()
     if write_report and not cancelled:
         from eval.report import write_report as write
 
         write(out)
-    return RunResult(out, len(rows.done), new, from_cache, cancelled, cache.hits, cache.misses)
+    return RunResult(out, len(rows.done), new, from_cache, cancelled, cache.hits, cache.misses, skipped_now)

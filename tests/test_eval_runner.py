@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from codec.audio import save_audio
 from eval.manifest import load_folder
@@ -79,6 +80,41 @@ def test_an_utterance_that_breaks_pesq_is_recorded_missing_and_the_run_goes_on(t
     assert rows["speech"]["metrics"]["pesq_wb"] > 4.6
     summary = load_run(tmp_path / "run").summary["codecs"]["identity"]["metrics"]["pesq_wb"]
     assert summary["n"] == 1 and summary["missing"] == 1 and summary["value"] == pytest.approx(rows["speech"]["metrics"]["pesq_wb"])
+
+
+def test_an_unreadable_utterance_is_skipped_named_and_tried_again_by_the_next_run(tmp_path):
+    """A file whose header reads but whose samples do not (NaN here) is skipped: the others are evaluated, the
+    report and skipped.json name it, the exit status is 1; once repaired, the next run adds it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    broken = tone.copy()
+    broken[12000] = np.nan
+    for name, samples in (("a", tone), ("b", broken), ("c", 0.5 * tone)):
+        sf.write(folder / f"{name}.wav", samples, 16000, subtype="FLOAT")
+        (folder / f"{name}.txt").write_text("a tone")
+    cmd = [sys.executable, "-m", "eval.cli", "run", "--codec", "identity", "--folder", str(folder), "--lang", "en",
+           "--metrics", "stoi", "--no-cache", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert first.returncode == 1, first.stderr
+    assert "skipped b: " in first.stderr and "0.750 s" in first.stderr and "Traceback" not in first.stderr
+    assert sorted(r["utt_id"] for r in _rows(tmp_path / "run")) == ["a", "c"]
+    assert list(json.loads((tmp_path / "run" / "skipped.json").read_text())) == ["b"]
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "not evaluated: 1 utterance(s)" in summary and "| b | " in summary
+    assert load_run(tmp_path / "run").summary["codecs"]["identity"]["n"] == 2
+    pytest.importorskip("PySide6")
+    from workbench.reports import load_report
+
+    assert "1 utterance(s) not evaluated" in load_report(tmp_path / "run").title  # what the app's report tab shows
+
+    sf.write(folder / "b.wav", tone, 16000, subtype="FLOAT")
+    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert sorted(r["utt_id"] for r in _rows(tmp_path / "run")) == ["a", "b", "c"]
+    assert not (tmp_path / "run" / "skipped.json").exists()
+    assert "not evaluated" not in (tmp_path / "run" / "summary.md").read_text()
 
 
 def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):

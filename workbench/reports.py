@@ -38,6 +38,8 @@ def load_report(folder: str | Path) -> Report:
     columns = KEY_COLUMNS + [(m, label(m, run.manifest)) for m in metric_names(run.rows)]
     codecs = sorted({r.get("codec") or "" for r in rows})
     title = f"{run.out_dir}: {len(rows)} rows, codecs {', '.join(codecs)}"
+    if run.summary["skipped"]:
+        title += f"; {len(run.summary['skipped'])} utterance(s) not evaluated: their audio cannot be read (skipped.json)"
     return Report(title, rows, columns)
 
 
