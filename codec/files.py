@@ -13,8 +13,11 @@ from typing import Iterator
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary file beside `path` (same suffix) to write in the block; it is synced and renamed over `path`
-    when the block succeeds (readers see the old file or the whole new one), and removed when it fails."""
+    when the block succeeds (readers see the old file or the whole new one), and removed when it fails. A
+    symbolic link stays a link: its target is what gets replaced."""
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name the writer creates itself, so the file gets the usual permissions (mkstemp's are 0600).
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}")

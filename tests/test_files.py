@@ -37,3 +37,14 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     target.chmod(0o600)
     write_text_atomic(target, "new")
     assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_symbolic_link_stays_a_link_and_its_target_is_replaced(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "config.yaml"
+    target.write_text("old")
+    link = tmp_path / "config.yaml"
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["config.yaml"]
