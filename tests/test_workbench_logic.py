@@ -108,6 +108,25 @@ def test_player_switches_signal_at_the_same_position_and_loops():
     assert ended and np.array_equal(tail[:100], b[2900:]) and not tail[100:].any()
 
 
+def test_a_loop_is_cut_to_a_shorter_clip_and_dropped_at_another_rate():
+    """A loop set on a long clip must not outlive it: rendering a shorter clip once crashed the audio callback."""
+    player = Player()
+    player.set_sources({"original": np.ones(3000, np.float32)}, 1000)
+    player.set_loop(1.0, 2.8)
+    player.set_sources({"original": np.full(2000, 0.5, np.float32)}, 1000)
+    block, ended = player.render(2500)  # loops within [1000, 2000)
+    assert not ended and np.all(block == 0.5)
+    player.set_sources({"original": np.full(500, 0.5, np.float32)}, 1000)  # the loop lies past the end: gone
+    player.seek(0.0)
+    block, ended = player.render(600)
+    assert ended and np.all(block[:500] == 0.5) and not block[500:].any()
+    player.set_sources({"original": np.ones(3000, np.float32)}, 1000)
+    player.set_loop(1.0, 2.0)
+    player.set_sources({"original": np.ones(3000, np.float32)}, 2000)
+    player.seek(0.0)
+    assert not player.render(3000)[1] and player.render(1)[1]  # plays to the end: no loop
+
+
 def test_frame_distance_is_zero_for_a_copy_and_peaks_where_the_signals_differ():
     sr = 16000
     rng = np.random.default_rng(1)

@@ -109,15 +109,21 @@ class Player:
         return float(self._stream.latency) if self._stream is not None else 0.0
 
     def set_sources(self, sources: dict[str, np.ndarray], sample_rate: int) -> None:
-        """Load the signals; the position and selection are kept when the rate is unchanged."""
+        """Load the signals; the position, selection and loop are kept (within the new length) when the rate is
+        unchanged."""
         if sample_rate != self._rate:
             self.close()
         with self._lock:
+            if sample_rate != self._rate:
+                self._loop = None  # a loop is held in samples: at another rate it would be another stretch
             self._sources = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sources.items()}
             self._rate = sample_rate
             if self._selected not in self._sources:
                 self._selected = next(iter(self._sources), "")
             self._position = min(self._position, self._length())
+            if self._loop is not None:
+                a, b = self._loop[0], min(self._loop[1], self._length())
+                self._loop = (a, b) if b > a else None
 
     def select(self, name: str) -> None:
         """Switch to another signal at the same sample position (A/B)."""
@@ -157,7 +163,9 @@ class Player:
                     if self._loop is None:
                         return out, True
                     self._position = start
-                take = min(frames - filled, end - self._position)
+                take = min(frames - filled, end - self._position, len(source) - self._position)
+                if take <= 0:  # past this signal's end (the signals should be equally long; never crash the callback)
+                    return out, True
                 out[filled : filled + take] = source[self._position : self._position + take]
                 filled += take
                 self._position += take
