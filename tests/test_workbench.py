@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
 
 from codec.audio import load_audio  # noqa: E402
+from codec.errors import UserError  # noqa: E402
 from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.views.compare_view import SIGNALS  # noqa: E402
@@ -121,6 +122,9 @@ def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, w
         qtbot.mouseClick(window.blind.answer_buttons["A"], Qt.MouseButton.LeftButton)
     assert window.blind.pages.currentIndex() == 2
     assert "codec2-1200" in window.blind.summary.toPlainText()
+    [autosaved] = window.settings.blind_results_dir.glob("blind-abx-11-*.json")  # saved at the last answer
+    assert str(autosaved) in window.blind.summary.toPlainText()
+    assert json.loads(autosaved.read_text())["summary"]["seed"] == 11
     saved = window.save_blind_results(str(tmp_path / "abx.json"))
     data = json.loads(saved.read_text())
     assert data["summary"]["seed"] == 11 and data["summary"]["trials"] == 2
@@ -149,6 +153,10 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
     assert set(window.model.signals()) == {"original", "decoded", "difference"}
     window.select_signal("decoded")
     assert window.player.selected == "decoded"
+    assert window.model.roundtrip.codec == "codec2-3200"  # the panel says how the decoded audio was made
+    qtbot.waitUntil(lambda: "SI-SDR (dB)" in window.model.metrics, timeout=WAIT_MS)
+    # the panel's number is the report's (same function; the app reads the run's 16-bit WAV)
+    assert window.model.metrics["SI-SDR (dB)"] == pytest.approx(worst["si_sdr"], abs=0.01)
 
 
 def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
@@ -282,3 +290,95 @@ def test_an_lfsc_round_trip_shows_chunk_progress_and_cancel_stops_it_between_chu
     with pytest.raises(Cancelled):
         stopped.run_here()
     assert [d for d, total in seen if total == 1000] == [fractions[0]]
+
+
+def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, window, bundled):
+    """Stimuli never replace the compare view's signals, nor the other way round; opening a clip while the test
+    is prepared does not cancel it; only the tab on screen may sound."""
+    window.load_bundled()
+    round_trip(qtbot, window, "identity")
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.start_blind_test("ab", ["reference", "codec2-1200"], 5, 1, 1)
+        assert window.open_file(str(bundled[3].audio_path))  # while the stimuli are being rendered
+    assert window.blind.session is not None and window.messages == []
+    window.blind_player.select("B")
+    window.select_signal("original")
+    assert window.player.selected == "original"
+    with pytest.raises(UserError):
+        window.player.select("A")
+    round_trip(qtbot, window, "identity")  # a round trip finishing during a trial leaves the stimuli alone
+    window.blind_player.select("A")
+    assert window.blind_player.selected == "A" and window.model.clip.name == bundled[3].audio_path.name
+
+
+def test_metrics_of_a_replaced_decoded_signal_are_dropped(qtbot, window, bundled):
+    window.open_file(str(bundled[0].audio_path))
+    round_trip(qtbot, window, "codec2-3200")  # its metrics task is running now
+    assert window.background
+    window.model.set_decoded(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
+    qtbot.waitUntil(lambda: not window.background, timeout=WAIT_MS)
+    assert window.model.metrics == {}  # codec2's PESQ must not show under the new signal
+
+
+def test_takes_get_names_of_their_own_and_an_unwritable_folder_keeps_the_take_open(qtbot, window, tmp_path):
+    take = (0.1 * np.sin(np.arange(8000) / 5)).astype(np.float32)
+    first, second = window.use_take(take, 16000), window.use_take(2 * take, 16000)
+    assert first != second and np.allclose(load_audio(first).samples, take, atol=1e-4)
+    (tmp_path / "blocked").write_text("a file where the folder should be")
+    window.settings.recordings_dir = tmp_path / "blocked" / "recordings"
+    assert window.use_take(take, 16000) is None
+    assert "The take is not saved" in window.messages[-1] and "Save clip as" in window.messages[-1]
+    assert window.model.clip.path is None and np.array_equal(window.model.clip.samples, take)
+    saved = window.save_signal("original", str(tmp_path / "rescued.flac"))
+    assert np.allclose(load_audio(saved).samples, take, atol=1e-4)
+
+
+def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(window, tmp_path):
+    save_audio_file = tmp_path / "latin.wav"
+    import soundfile as sf
+
+    sf.write(save_audio_file, np.full(16000, 0.1, np.float32), 16000)
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    assert window.open_file(str(save_audio_file))
+    assert window.model.clip.transcript == "" and "UTF-8" in " ".join(window.model.clip.notices)
+
+
+def test_cancelling_an_eval_run_keeps_the_report_busy_until_the_run_has_stopped(qtbot, window, bundled, tmp_path):
+    task = window.start_eval_run(str(tmp_path / "run"), ["codec2-3200"], ["si_sdr"], utterances=bundled[:3])
+    window.cancel_eval_run()
+    assert window.eval_task is task and window.report.progress.isVisible()  # still writing rows.jsonl
+    with qtbot.waitSignal(task.ended, timeout=WAIT_MS):
+        pass
+    assert window.eval_task is None and not window.report.progress.isVisible()
+
+
+def test_quitting_during_a_blind_test_asks_before_its_answers_are_lost(qtbot, window, bundled, monkeypatch):
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.start_blind_test("ab", ["reference", "codec2-1200"], 3, 2, 1)
+    window.blind.answer("A")
+    asked = []
+    monkeypatch.setattr(window, "confirm", lambda title, question: asked.append(question) or False)
+    assert not window.close() and window.isVisible() and "Quit" in asked[-1]
+    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "new test" in asked[-1]
+    assert window.blind.session.seed == 3 and window.blind.session.answered == 1
+
+
+def test_closing_the_record_dialog_while_recording_asks_to_keep_the_take(qtbot, monkeypatch):
+    from workbench.views.record_dialog import RecordDialog
+
+    class Recording:  # a recorder two seconds into a take (the real one needs a sound card)
+        recording, seconds = True, 2.0
+
+        def stop(self):
+            self.recording = False
+            return np.ones(32000, np.float32)
+
+    for keep in (True, False):
+        dialog = RecordDialog()
+        qtbot.addWidget(dialog)
+        dialog.recorder = Recording()
+        monkeypatch.setattr(dialog, "keep_take", lambda keep=keep: keep)
+        dialog.reject()  # Esc or the window's close button
+        assert dialog.result() == (1 if keep else 0) and (dialog.take is not None) == keep
+        assert not dialog.recorder.recording

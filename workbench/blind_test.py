@@ -97,6 +97,11 @@ class BlindTest:
         return cls(kind=kind, seed=seed, trials=trials, clock=clock)
 
     @property
+    def answered(self) -> int:
+        """How many trials have an answer."""
+        return self._position
+
+    @property
     def finished(self) -> bool:
         """True once every trial has an answer."""
         return self._position >= len(self.trials)

@@ -52,16 +52,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.model = ClipModel()
-        self.player = audio_io.Player(audio_io_device(self.settings.output_device, "output"))
+        device = audio_io_device(self.settings.output_device, "output")
+        self.player = audio_io.Player(device)
+        self.blind_player = audio_io.Player(device)  # its own, so stimuli and the compare signals never mix
         self.codec_cache = roundtrip.CodecCache()
-        self.task: Task | None = None  # the round trip (or blind-test preparation) the toolbar's cancel stops
+        self.task: Task | None = None  # the current clip's round trip (the toolbar's cancel stops it)
+        self.blind_task: Task | None = None  # the blind test's preparation (the toolbar's cancel stops it too)
         self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
         self.messages: list[str] = []  # every error shown, newest last (also read by tests)
         self.compare = CompareView(self.model)
         self.metrics = MetricsPanel(self.model)
         self.library = LibraryView()
-        self.blind = BlindTestView(self.player)
+        self.blind = BlindTestView(self.blind_player)
         self.report = ReportView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.compare, "Compare")
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self.settings.geometry)
         else:
             self.resize(1500, 900)
+        self.restoreState(self.settings.window_state)  # docks and toolbars where the user left them
 
     # ---- layout -------------------------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -141,6 +145,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         files = self.menuBar().addMenu("&File")
         for text, slot in (("&Open...", self.open_dialog), ("&Record...", self.record),
+                           ("&Save clip as...", lambda: self.save_signal("original")),
+                           ("Save &decoded as...", lambda: self.save_signal("decoded")),
                            ("Open eval &run folder...", lambda: self.open_run_folder()), ("&Quit", self.close)):
             files.addAction(text, slot)
         self.audio_menu = self.menuBar().addMenu("&Audio")
@@ -162,8 +168,9 @@ class MainWindow(QMainWindow):
 
     def set_output_device(self, name: str) -> None:
         """Play through the device called `name` ("" = system default) from the next play on."""
-        self.player.close()
-        self.player.device = audio_io_device(name, "output")
+        for player in (self.player, self.blind_player):
+            player.close()
+            player.device = audio_io_device(name, "output")
         self.settings.output_device = name
 
     def _build_status(self) -> None:
@@ -194,12 +201,14 @@ class MainWindow(QMainWindow):
         self.metrics.speaker_requested.connect(self.compute_speaker_similarity)
         self.blind.start_requested.connect(self.start_blind_test)
         self.blind.save_requested.connect(lambda: self.save_blind_results())
+        self.blind.finished.connect(self._autosave_blind_results)
         self.report.open_requested.connect(lambda: self.open_run_folder())
         self.report.run_requested.connect(self.new_eval_run)
         self.report.cancel_requested.connect(self.cancel_eval_run)
         self.report.row_activated.connect(self.open_report_row)
         self.model.decoded_changed.connect(self._signals_changed)
         self.model.clip_changed.connect(self._signals_changed)
+        self.tabs.currentChanged.connect(self._tab_changed)
 
     def _shortcuts(self) -> None:
         keys = {
@@ -211,9 +220,23 @@ class MainWindow(QMainWindow):
             Qt.Key.Key_Right: lambda: self.seek(self.player.position + SEEK_STEP),
         }
         for key, slot in keys.items():
-            QShortcut(QKeySequence(key), self, activated=slot)
+            QShortcut(QKeySequence(key), self, activated=lambda slot=slot: self._in_compare(slot))
+
+    def _in_compare(self, slot) -> None:
+        # The listening keys act on the compare view's signals; elsewhere they would play what is not on screen.
+        if self.tabs.currentWidget() is self.compare:
+            slot()
+
+    def _tab_changed(self) -> None:
+        """Only the player of the tab on screen may sound."""
+        (self.player if self.tabs.currentWidget() is self.blind else self.blind_player).pause()
 
     # ---- messages -----------------------------------------------------------------------------------------
+    def confirm(self, title: str, question: str) -> bool:
+        """Ask a yes/no question before something the user made is thrown away."""
+        answer = QMessageBox.question(self, title, question)
+        return answer == QMessageBox.StandardButton.Yes
+
     def show_error(self, title: str, message: str) -> None:
         """Tell the user what happened and what to do, without blocking the event loop."""
         self.messages.append(f"{title}: {message}")
@@ -226,8 +249,10 @@ class MainWindow(QMainWindow):
         self.background.add(task)
         # A result queued just before cancel() must not land either.
         task.succeeded.connect(lambda result: None if task.cancel_flag.is_set() else on_success(result))
-        task.failed.connect(lambda message: self.show_error(f"{busy_text} failed", message))
+        task.failed.connect(lambda message: None if task.cancel_flag.is_set() else self.show_error(f"{busy_text} failed", message))
         task.progress.connect(self._show_progress)
+        if task is self.eval_task:
+            task.progress.connect(self.report.show_progress)
         task.done.connect(lambda: self._task_done(task))
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
@@ -238,10 +263,9 @@ class MainWindow(QMainWindow):
         self.background.discard(task)
         if task is self.task:
             self.task = None
-            self.cancel_button.setEnabled(False)
-        if task is self.eval_task:
-            self.eval_task = None
-            self.report.set_busy(False)
+        if task is self.blind_task:
+            self.blind_task = None
+        self.cancel_button.setEnabled(self.task is not None or self.blind_task is not None)
         if not self.background:
             self.progress.setVisible(False)
             self.statusBar().clearMessage()
@@ -250,27 +274,28 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.statusBar().showMessage(text)
-        self.report.show_progress(done, total, text)
-
-    def _cancellable(self, task: Task) -> Task:
-        """Make `task` the one the toolbar's cancel button stops (cancelling the previous one)."""
-        if self.task is not None:
-            self.task.cancel()
-        self.task = task
-        self.cancel_button.setEnabled(True)
-        return task
 
     def cancel_task(self) -> None:
-        """Stop the running round trip; the window is usable at once."""
+        """Stop the running round trip and blind-test preparation; the window is usable at once."""
+        for task in (self.task, self.blind_task):
+            if task is not None:
+                task.cancel()
+                self.statusBar().showMessage("cancelled", 3000)
+
+    def _cancel_roundtrip(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            self.statusBar().showMessage("cancelled", 3000)
 
     def cancel_eval_run(self) -> None:
-        """Stop the eval run after the utterance in progress (rows written so far stay, a rerun resumes)."""
+        """Stop the eval run after the utterance in progress (rows written so far stay, a rerun resumes); the
+        report view stays busy until the run has really stopped writing."""
         if self.eval_task is not None:
             self.eval_task.cancel()
-            self.statusBar().showMessage("eval run cancelled", 3000)
+            self.statusBar().showMessage("eval run cancelled: finishing the utterance in progress", 5000)
+
+    def _eval_ended(self) -> None:
+        self.eval_task = None
+        self.report.set_busy(False)
 
     # ---- codecs -------------------------------------------------------------------------------------------
     def refresh_codecs(self) -> None:
@@ -349,8 +374,12 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open the file", f"{exc}. Pick a WAV, FLAC or OGG file with speech in it.")
             return False
         sidecar = Path(path).with_suffix(".txt")
-        text = sidecar.read_text().strip() if sidecar.is_file() else ""
-        self._set_clip(Clip(Path(path).name, audio.samples, audio.sample_rate, text, "", Path(path), audio.notices))
+        notices, text = audio.notices, ""
+        try:
+            text = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
+        except (UnicodeDecodeError, OSError) as exc:
+            notices += (f"transcript {sidecar.name} not read ({exc.__class__.__name__}): save it as UTF-8 text",)
+        self._set_clip(Clip(Path(path).name, audio.samples, audio.sample_rate, text, "", Path(path), notices))
         self.settings.add_recent(path)
         self.library.set_recent(self.settings.recent_files)
         return True
@@ -368,8 +397,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _set_clip(self, clip: Clip) -> None:
-        self.cancel_task()  # a round trip of the previous clip is no longer wanted
+        self._cancel_roundtrip()  # a round trip of the previous clip is no longer wanted
         self.player.pause()
+        self.loop_box.setChecked(False)  # the loop region belonged to the previous clip
         self.model.set_clip(clip)
         self.player.seek(0.0)
         self.setWindowTitle(f"LFSC workbench - {clip.name}")
@@ -392,31 +422,62 @@ class MainWindow(QMainWindow):
         """Record a take with the record dialog; it becomes the current clip, saved at once under recordings/."""
         dialog = RecordDialog(self.settings.input_device, self.settings.record_rate,
                               "Mic round trip: record, then stop" if then_roundtrip else "Record", self)
-        if then_roundtrip and not dialog.start():
-            return False
-        if not dialog.exec() or dialog.take is None:
-            return False
-        self.settings.input_device = dialog.device_name
-        self.settings.record_rate = dialog.sample_rate
-        self.use_take(dialog.take, dialog.sample_rate, input_latency=dialog.recorder.input_latency)
-        if then_roundtrip:
-            self.start_roundtrip(play_when_done=True, stop_time=dialog.stopped_at)
-        return True
+        try:
+            if then_roundtrip and not dialog.start():
+                return False
+            if not dialog.exec() or dialog.take is None:
+                return False
+            self.settings.input_device = dialog.device_name
+            self.settings.record_rate = dialog.sample_rate
+            self.use_take(dialog.take, dialog.sample_rate, input_latency=dialog.recorder.input_latency)
+            if then_roundtrip:
+                self.start_roundtrip(play_when_done=True, stop_time=dialog.stopped_at)
+            return True
+        finally:
+            dialog.deleteLater()  # with its recorder's buffers, once control is back in the event loop
 
     def mic_roundtrip(self) -> None:
         """Record, encode, decode and play back the decoded take in one action, with the latency broken down."""
         self.record(then_roundtrip=True)
 
-    def use_take(self, samples: np.ndarray, sample_rate: int, input_latency: float = 0.0) -> Path:
-        """Make a recorded take the current clip; it is written to disk first so nothing can lose it."""
-        path = self.settings.recordings_dir / f"take-{datetime.now():%Y%m%d-%H%M%S}.wav"
-        save_audio(path, samples, sample_rate)
+    def use_take(self, samples: np.ndarray, sample_rate: int, input_latency: float = 0.0) -> Path | None:
+        """Make a recorded take the current clip; it is written to disk first so nothing can lose it. Where it
+        cannot be written, it stays open as an unsaved clip (File > Save clip as...) and None is returned."""
+        samples = np.asarray(samples, dtype=np.float32)
         self._input_latency = input_latency
-        self._set_clip(Clip(path.stem, np.asarray(samples, dtype=np.float32), sample_rate, "", "", path))
+        path = _new_take_path(self.settings.recordings_dir)
+        try:
+            save_audio(path, samples, sample_rate)
+        except (UserError, OSError) as exc:
+            self._set_clip(Clip(path.stem, samples, sample_rate))
+            self.show_error("The take is not saved", f"{path} could not be written ({exc}). The take is open: save "
+                            "it with File > Save clip as..., or choose another recordings folder.")
+            return None
+        self._set_clip(Clip(path.stem, samples, sample_rate, "", "", path))
         self.settings.add_recent(str(path))
         self.library.set_recent(self.settings.recent_files)
         self.statusBar().showMessage(f"recording saved as {path}", 8000)
         return path
+
+    def save_signal(self, which: str, path: str | None = None) -> Path | None:
+        """Save the clip ('original') or its decoded signal ('decoded') as an audio file at the clip's rate."""
+        signal = self.model.signals().get(which)
+        if signal is None:
+            self.show_error("Nothing to save", "Open a clip first." if which == "original" else "Run a round trip first.")
+            return None
+        if path is None:
+            clip, codec = self.model.clip, self.model.roundtrip.codec if self.model.roundtrip else "decoded"
+            name = Path(clip.name).stem + ("" if which == "original" else f"-{codec}") + ".wav"
+            path, _ = QFileDialog.getSaveFileName(self, f"Save {which} audio", name, "Audio (*.wav *.flac *.ogg)")
+            if not path:
+                return None
+        try:
+            save_audio(path, signal, self.model.clip.sample_rate)
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot save the audio", str(exc))
+            return None
+        self.statusBar().showMessage(f"saved {path}", 5000)
+        return Path(path)
 
     # ---- round trip and metrics ---------------------------------------------------------------------------
     def start_roundtrip(self, codec: str | None = None, play_when_done: bool = False,
@@ -446,7 +507,10 @@ class MainWindow(QMainWindow):
                                                time.perf_counter() - (stop_time or time.perf_counter())))
             self.compute_fast_metrics()
 
-        return self._run(self._cancellable(task), finished, f"Round trip through {name}")
+        self._cancel_roundtrip()
+        self.task = task
+        self.cancel_button.setEnabled(True)
+        return self._run(task, finished, f"Round trip through {name}")
 
     def compute_fast_metrics(self) -> Task | None:
         """PESQ, STOI, SI-SDR, mel and STFT distance and DistillMOS of the decoded signal, on a worker thread."""
@@ -454,7 +518,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "Metrics")
+        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "Metrics")
 
     def compute_cer(self) -> Task | None:
         """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
@@ -462,7 +526,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "CER")
+        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "CER")
 
     def compute_speaker_similarity(self) -> Task | None:
         """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
@@ -470,10 +534,10 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, values), "Speaker similarity")
+        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "Speaker similarity")
 
-    def _metrics_ready(self, clip: Clip, values: dict) -> None:
-        if self.model.clip is clip:
+    def _metrics_ready(self, clip: Clip, decoded: np.ndarray, values: dict) -> None:
+        if self.model.clip is clip and self.model.decoded is decoded:  # not of a signal replaced meanwhile
             self.model.set_metrics(values)
 
     # ---- listening ----------------------------------------------------------------------------------------
@@ -530,6 +594,10 @@ class MainWindow(QMainWindow):
     # ---- blind tests --------------------------------------------------------------------------------------
     def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
+        if self.blind.in_progress and not self.confirm(
+            "Blind test in progress", "Start a new test and throw away the answers of the one in progress?"
+        ):
+            return None
         rows = self.library.rows_for_test(clip_count)
         try:
             session = BlindTest.plan(kind, [r["id"] for r in rows], list(codecs), seed=seed, repeats=repeats)
@@ -540,8 +608,22 @@ class MainWindow(QMainWindow):
         task = Task(roundtrip.render_stimuli, clips, [c for c in codecs], self.device_combo.currentText(),
                     self.codec_cache)
         rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
-        return self._run(self._cancellable(task), lambda stimuli: self.blind.begin(session, stimuli, rates),
-                         "Preparing the test")
+        if self.blind_task is not None:
+            self.blind_task.cancel()
+        self.blind_task = task
+        self.cancel_button.setEnabled(True)
+        return self._run(task, lambda stimuli: self.blind.begin(session, stimuli, rates), "Preparing the test")
+
+    def _autosave_blind_results(self) -> None:
+        session = self.blind.session
+        path = self.settings.blind_results_dir / f"blind-{session.kind}-{session.seed}-{datetime.now():%Y%m%d-%H%M%S}.json"
+        try:
+            session.save(path)
+        except (UserError, OSError) as exc:
+            self.show_error("The results are not saved", f"{path} could not be written ({exc}): use Save results.")
+            return
+        self.blind.note(f"\nsaved as {path}")
+        self.statusBar().showMessage(f"blind-test results saved as {path}", 8000)
 
     def save_blind_results(self, path: str | None = None) -> Path | None:
         """Save the finished session as CSV or JSON."""
@@ -601,11 +683,12 @@ class MainWindow(QMainWindow):
             self.show_error("An eval run is in progress", "Wait for it to finish or cancel it first.")
             return self.eval_task
         self.eval_task = Task(run_eval, codecs, folder, utterances=utterances, metrics=metrics)
+        self.eval_task.ended.connect(self._eval_ended)
         return self._run(self.eval_task, lambda out: self.open_run_folder(str(out)), "Eval run")
 
     def open_report_row(self, row: dict) -> None:
         """Open a report row's utterance in the compare view with its decoded audio, ready for A/B."""
-        from workbench.reports import row_audio
+        from workbench.reports import row_audio, row_roundtrip
 
         try:
             clip, decoded = row_audio(row)
@@ -615,17 +698,26 @@ class MainWindow(QMainWindow):
         self._set_clip(clip)
         self.tabs.setCurrentWidget(self.compare)
         if decoded is not None:
-            self.model.set_decoded(decoded, None)
+            self.model.set_decoded(decoded, row_roundtrip(row, decoded, clip.sample_rate))
+            self.compute_fast_metrics()
         else:
             self.start_roundtrip(codec=row.get("codec"))
 
     # ---- lifetime -----------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        """Save the window layout, stop running work and release the audio device."""
+        """Ask before answers of a blind test in progress are lost; save the window layout, stop running work and
+        release the audio devices."""
+        if self.blind.in_progress and not self.confirm(
+            "Blind test in progress", "Quit and throw away the answers of the blind test in progress?"
+        ):
+            event.ignore()
+            return
         self.settings.geometry = bytes(self.saveGeometry())
+        self.settings.window_state = bytes(self.saveState())
         for task in list(self.background):
             task.cancel()
         self.player.close()
+        self.blind_player.close()
         super().closeEvent(event)
 
 
@@ -635,6 +727,16 @@ def audio_io_device(name: str, kind: str) -> int | None:
         return audio_io.device_index(name, kind)
     except UserError:
         return None
+
+
+def _new_take_path(folder: Path) -> Path:
+    """A file name for a take that no earlier take has (two takes can end within one second)."""
+    stem = f"take-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = folder / f"{stem}.wav", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.wav"
+    return path
 
 
 def _samples(audio) -> tuple[np.ndarray, int]:

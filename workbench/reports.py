@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from codec.audio import fit_length, load_audio
-from workbench.clip_model import Clip
+from codec.registry import RoundTrip
+from workbench.clip_model import Clip, RoundTripInfo
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),
                ("kbps", "kbps"), ("rtf", "RTF")]
@@ -76,3 +77,11 @@ def row_audio(row: dict) -> tuple[Clip, np.ndarray | None]:
         return clip, None
     decoded = load_audio(folder / raw["decoded_audio"], sample_rate=audio.sample_rate)
     return clip, fit_length(decoded.samples, len(audio.samples))
+
+
+def row_roundtrip(row: dict, decoded: np.ndarray, sample_rate: int) -> RoundTripInfo:
+    """How the eval run made a row's decoded audio (codec, times, payload), for the metrics panel."""
+    raw = row["row"]
+    result = RoundTrip(decoded, sample_rate, raw["payload_bytes"], raw["duration"], raw["encode_seconds"],
+                       raw["decode_seconds"])
+    return RoundTripInfo(raw["codec"], f"eval run {Path(row['folder']).name}", raw["nominal_bitrate"], result)

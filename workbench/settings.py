@@ -132,6 +132,11 @@ class Settings:
         self._set("files/recordings_dir", str(value))
 
     @property
+    def blind_results_dir(self) -> Path:
+        """Where every finished blind test is saved the moment its last answer is given."""
+        return self.recordings_dir.parent / "blind-tests"
+
+    @property
     def geometry(self) -> bytes:
         """Saved main-window geometry."""
         return bytes(self._q.value("window/geometry", b"") or b"")
@@ -139,3 +144,12 @@ class Settings:
     @geometry.setter
     def geometry(self, value: bytes) -> None:
         self._set("window/geometry", value)
+
+    @property
+    def window_state(self) -> bytes:
+        """Saved dock and toolbar layout."""
+        return bytes(self._q.value("window/state", b"") or b"")
+
+    @window_state.setter
+    def window_state(self, value: bytes) -> None:
+        self._set("window/state", value)

@@ -27,6 +27,7 @@ class Task(QObject):
     failed = Signal(str)  # a message that says what happened and what to do
     cancelled = Signal()
     done = Signal()  # after any of the three outcomes
+    ended = Signal()  # the work has returned: after `done`, or later for work still running when cancelled
 
     def __init__(self, fn: Callable[..., object], *args, **kwargs):
         super().__init__()
@@ -61,6 +62,12 @@ class Task(QObject):
         return self._fn(*self._args, task=self, **self._kwargs)
 
     def _run(self) -> None:
+        try:
+            self._outcome()
+        finally:
+            self.ended.emit()
+
+    def _outcome(self) -> None:
         try:
             result = self._fn(*self._args, task=self, **self._kwargs)
         except Cancelled:

@@ -35,6 +35,7 @@ class BlindTestView(QWidget):
 
     start_requested = Signal(str, list, object, int, int)  # kind, codecs, seed or None, repeats, number of clips
     save_requested = Signal()
+    finished = Signal()  # the last trial was answered: the results are on screen
 
     def __init__(self, player: Player, parent: QWidget | None = None):
         super().__init__(parent)
@@ -157,6 +158,7 @@ class BlindTestView(QWidget):
                              f"answered {t.answer} in {t.seconds:.1f} s")
             self.summary.setPlainText("\n".join(lines))
             self.pages.setCurrentIndex(2)
+            self.finished.emit()
             return
         visible = self.session.current()
         self.trial_label.setText(f"Trial {visible.index + 1} of {visible.total}: clip {visible.clip}")
@@ -171,6 +173,15 @@ class BlindTestView(QWidget):
         self.player.set_sources(sources, self.sample_rates[visible.clip])
         self.player.seek(0.0)
         self.session.start()
+
+    @property
+    def in_progress(self) -> bool:
+        """A session is under way with answers that a new test or closing the app would throw away."""
+        return self.session is not None and not self.session.finished and self.session.answered > 0
+
+    def note(self, line: str) -> None:
+        """Add a line under the results (such as where they were saved)."""
+        self.summary.append(line)
 
     def play(self, label: str) -> None:
         """Switch to stimulus `label` at the current position and play."""

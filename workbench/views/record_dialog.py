@@ -104,11 +104,22 @@ class RecordDialog(QDialog):
         self.accept() if self.take is not None and len(self.take) else self.reject()
 
     def reject(self) -> None:
-        """Closing the dialog while recording stops the device first."""
-        self.timer.stop()
+        """Closing the dialog (Esc, the window's close button) while recording asks whether to keep the take."""
         if self.recorder is not None and self.recorder.recording:
+            if self.recorder.seconds >= 1.0 and self.keep_take():
+                self.stop()
+                return
             self.recorder.stop()
+        self.timer.stop()
         super().reject()
+
+    def keep_take(self) -> bool:
+        """Ask whether the take being recorded is kept when the dialog is closed."""
+        answer = QMessageBox.question(
+            self, "Keep the recording?", f"{self.recorder.seconds:.1f} s recorded. Keep this take?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _update_meter(self) -> None:
         rms_db, peak_db = self.recorder.level_db
