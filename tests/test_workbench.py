@@ -382,3 +382,21 @@ def test_closing_the_record_dialog_while_recording_asks_to_keep_the_take(qtbot, 
         dialog.reject()  # Esc or the window's close button
         assert dialog.result() == (1 if keep else 0) and (dialog.take is not None) == keep
         assert not dialog.recorder.recording
+
+
+def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
+    """Slow tasks (a model loading for CER, cancelled codec calls running to their end) hold threads; a round trip
+    started meanwhile still runs at once."""
+    import threading
+
+    from workbench.workers import Task
+
+    release = threading.Event()
+    slow = [Task(lambda task: release.wait(WAIT_MS / 1000)).start() for _ in range(3)]  # held while they run
+    try:
+        window.open_file(str(bundled[0].audio_path))
+        with qtbot.waitSignal(window.model.decoded_changed, timeout=20000):  # the slow ones wait 60 s
+            window.start_roundtrip("identity")
+    finally:
+        release.set()
+        del slow

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QThreadPool, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,6 +60,10 @@ class MainWindow(QMainWindow):
         self.blind_task: Task | None = None  # the blind test's preparation (the toolbar's cancel stops it too)
         self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
+        # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
+        # must not hold the next round trip in the queue unseen.
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(pool.maxThreadCount(), 8))
         self.messages: list[str] = []  # every error shown, newest last (also read by tests)
         self.compare = CompareView(self.model)
         self.metrics = MetricsPanel(self.model)
