@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -15,6 +16,7 @@ from codec.errors import UserError
 from codec.files import replacing
 
 RESAMPLER = "soxr VHQ"  # recorded in every report so numbers can be reproduced
+UNKNOWN_LENGTH = 2**63 - 1  # what libsndfile reports as the length of a file whose header does not give it
 
 
 @dataclass
@@ -116,6 +118,9 @@ class AudioFile:
             with sf.SoundFile(str(self.path)) as f:
                 # read() rather than blocks(): blocks() pads a short read with its previous buffer's samples.
                 while len(data := f.read(size, dtype="float32", always_2d=True)):
+                    if done + len(data) > self.file_samples:
+                        raise UserError(f"{self.path}: holds more samples than its header says ({self.file_samples}): the "
+                                        "file is damaged; re-export it")
                     block = data.mean(axis=1) if self.channels > 1 else data[:, 0]
                     if not np.all(np.isfinite(block)):
                         at = (done + int(np.argmin(np.isfinite(block)))) / self.file_rate
@@ -151,6 +156,9 @@ def open_audio(path: str | Path, sample_rate: int | None = None) -> AudioFile:
         raise UserError(f"{path}: not a readable audio file ({exc})") from None
     if info.frames <= 0:
         raise UserError(f"{path} is empty: it holds no samples")
+    if info.frames >= UNKNOWN_LENGTH:
+        raise UserError(f"{path}: its header does not give its length (as a streamed FLAC may not): re-encode it, e.g. "
+                        "with `flac -f` or ffmpeg, so that the length is written")
     return AudioFile(path, int(info.samplerate), int(info.frames), int(info.channels), int(sample_rate or info.samplerate))
 
 
@@ -160,17 +168,24 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> Audio:
     return Audio(samples=source.read(), sample_rate=source.sample_rate, notices=source.notices)
 
 
-def check_output_path(path: str | Path) -> None:
-    """Raise a UserError unless soundfile can write audio in the format `path`'s extension names."""
+def check_output_path(path: str | Path, sample_rate: int | None = None) -> None:
+    """Raise a UserError unless soundfile can write audio in the format `path`'s extension names (at
+    `sample_rate`, when given: MP3, for one, takes only some rates)."""
     suffix = Path(path).suffix.lstrip(".").upper()
     if suffix not in sf.available_formats() or (suffix != "WAV" and sf.default_subtype(suffix) is None):
         raise UserError(f"{path}: cannot write audio as '.{suffix.lower()}'; use .wav, .flac or .ogg")
+    if sample_rate is not None:
+        try:  # libsndfile knows which rates a format takes: ask it with an empty file in memory
+            sf.SoundFile(io.BytesIO(), "w", sample_rate, 1, format=suffix).close()
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            why = getattr(exc, "error_string", str(exc))
+            raise UserError(f"{path}: cannot write '.{suffix.lower()}' at {sample_rate} Hz ({why}); use .wav or .flac") from None
 
 
 def write_audio(path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int) -> int:
     """Write mono blocks as they come, clipped to [-1, 1]; the format follows the extension (16-bit PCM for WAV).
     The file appears only when complete (`replacing`); returns the samples written."""
-    check_output_path(path)
+    check_output_path(path, sample_rate)
     subtype = "PCM_16" if Path(path).suffix.lower() == ".wav" else None
     written = 0
     with replacing(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, 1, subtype=subtype) as f:

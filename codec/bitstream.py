@@ -178,4 +178,6 @@ def decode_payload_file(data: bytes, name: str = "payload") -> tuple[str, int, i
     payload = data[end + _PAYLOAD_FIXED.size + 4:]
     if zlib.crc32(data[: end + _PAYLOAD_FIXED.size] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
+    if sample_rate <= 0 or num_samples <= 0:
+        raise UserError(f"{name}: inconsistent payload header (sample rate {sample_rate}, {num_samples} samples)")
     return data[6:end].decode(errors="replace"), sample_rate, num_samples, payload

@@ -62,6 +62,7 @@ def _is_lfsc(codec) -> bool:
 def _say_coding_rate(source: AudioFile, codec) -> None:
     from codec.audio import RESAMPLER
 
+    codec = codec.for_rate(source.sample_rate)
     if codec.sample_rate != source.sample_rate:
         _say(f"notice: {codec.name} codes at {codec.sample_rate} Hz: resampled {source.sample_rate} Hz -> "
              f"{codec.sample_rate} Hz and back ({RESAMPLER})")
@@ -95,7 +96,7 @@ def cmd_encode(args: argparse.Namespace) -> None:
     from codec.files import replacing
 
     source = open_audio(args.input)
-    codec = _codec(args)
+    codec = _codec(args).for_rate(source.sample_rate)
     source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
     _warn_short(args.input, source, codec)
     with _progress(source.duration, "encode") as progress:
@@ -119,7 +120,7 @@ def _read_coded(path: str, args: argparse.Namespace):
     data = p.read_bytes()
     if data[:4] != MAGIC:
         name, sample_rate, num_samples, payload = decode_payload_file(data, path)
-        return _codec(args, name), payload, sample_rate, num_samples
+        return _codec(args, name).for_rate(sample_rate), payload, sample_rate, num_samples
     layout, payload = decode_file(data, path)
     codec = _codec(args, "lfsc")
     model = codec.model
@@ -138,6 +139,7 @@ def cmd_decode(args: argparse.Namespace) -> None:
     check_output_path(args.output)
     codec, payload, sr, num_samples = _read_coded(args.input, args)
     rate = args.rate or sr
+    check_output_path(args.output, rate)
     with _progress(num_samples / sr, "decode") as progress:
         write_audio(args.output, resample_blocks(codec.decode_blocks(payload, num_samples, progress), sr, rate), rate)
     _say(f"{args.output}: {num_samples / sr:.2f} s at {rate} Hz")
@@ -148,6 +150,7 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
 
     check_output_path(args.output)
     source = _notify(open_audio(args.input))
+    check_output_path(args.output, source.sample_rate)
     codec = _codec(args)
     _say_coding_rate(source, codec)
     _warn_short(args.input, source, codec)
@@ -202,6 +205,13 @@ def cmd_list(args: argparse.Namespace) -> None:
     print(format_codec_table(list_codecs()))
 
 
+def _positive_int(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of Hz above 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used for --help in the README)."""
     parser = argparse.ArgumentParser(
@@ -225,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", parents=[common], help=".lfsc or payload file -> audio")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--rate", type=int, help="resample the output to this rate")
+    p.add_argument("--rate", type=_positive_int, help="resample the output to this rate (Hz)")
     p.set_defaults(func=cmd_decode)
     p = sub.add_parser("roundtrip", parents=[common], help="audio -> codec -> audio at the input's rate and length")
     p.add_argument("input")

@@ -11,7 +11,7 @@ import numpy as np
 
 from codec.bitstream import Layout, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
-from codec.devices import default_device
+from codec.devices import check_device, default_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
 from codec.lfsc.checkpoint import load_lfsc
@@ -34,7 +34,7 @@ def load_model(checkpoint: str | os.PathLike | None = None, device: str | None =
         raise UserError(f"no LFSC checkpoint configured: {how_to_set()}")
     if not path.is_file():
         raise UserError(f"LFSC checkpoint {path} does not exist: {how_to_set()}")
-    return _cached_model(str(path.resolve()), path.stat().st_mtime, device or default_device(), trust)
+    return _cached_model(str(path.resolve()), path.stat().st_mtime, check_device(device) if device else default_device(), trust)
 
 
 class LFSCCodec(Codec):

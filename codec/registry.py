@@ -57,6 +57,11 @@ class Codec(ABC):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input."""
 
+    def for_rate(self, sample_rate: int) -> Codec:
+        """The codec that codes audio of `sample_rate`: this one, or for a codec that works at any rate (identity,
+        the anchors), one at that rate, so that nothing is resampled."""
+        return self
+
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
     ) -> bytes:
@@ -84,11 +89,12 @@ class Codec(ABC):
         (encoded at once), and the decoded audio at `sample_rate`, as long as the input, as blocks decoded as
         they are taken. `progress` hears the fraction of the whole done, and may raise to stop it."""
         report = progress or (lambda fraction: None)
-        native_samples = resampled_length(num_samples, sample_rate, self.sample_rate)
-        native = resample_blocks(blocks, sample_rate, self.sample_rate)
-        payload = self.encode_blocks(native, native_samples, lambda fraction: report(fraction / 2))
-        decoded = self.decode_blocks(payload, native_samples, lambda fraction: report(0.5 + fraction / 2))
-        return payload, fit_blocks(resample_blocks(decoded, self.sample_rate, sample_rate), num_samples)
+        codec = self.for_rate(sample_rate)
+        native_samples = resampled_length(num_samples, sample_rate, codec.sample_rate)
+        native = resample_blocks(blocks, sample_rate, codec.sample_rate)
+        payload = codec.encode_blocks(native, native_samples, lambda fraction: report(fraction / 2))
+        decoded = codec.decode_blocks(payload, native_samples, lambda fraction: report(0.5 + fraction / 2))
+        return payload, fit_blocks(resample_blocks(decoded, codec.sample_rate, sample_rate), num_samples)
 
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None

@@ -7,8 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
-
+from codec.audio import open_audio
 from codec.errors import UserError
 
 # ISO 639-1 (two-letter) language codes; manifests name languages with these.
@@ -41,6 +40,7 @@ class Utterance:
     sample_rate: int
     source: str
     license: str
+    problem: str = ""  # why its audio cannot be read ('' when it can): the runner skips it and names it
 
 
 def default_manifest() -> Path:
@@ -57,13 +57,13 @@ def check_lang(lang: object, where: str) -> str:
     return lang
 
 
-def _header(path: Path, where: str) -> sf._SoundFileInfo:
-    if not path.is_file():
-        raise UserError(f"{where}: audio file {path} does not exist: fix the path (relative to the manifest's folder)")
+def _header(path: Path) -> tuple[int, int, str]:
+    """(sample rate, samples, '') of a readable audio file, or (0, 0, why it cannot be read)."""
     try:
-        return sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise UserError(f"{where}: {path} is not readable audio ({exc})") from None
+        source = open_audio(path)
+    except UserError as exc:
+        return 0, 0, str(exc)
+    return source.file_rate, source.file_samples, ""
 
 
 def _number(entry: dict, key: str, where: str) -> float | None:
@@ -95,18 +95,19 @@ def _utterance(entry: object, root: Path, where: str) -> Utterance:
     text = _optional_text(entry, "text", where)
     lang = check_lang(entry["lang"], where)
     path = (root / rel).resolve()
-    info = _header(path, where)
-    duration = info.frames / info.samplerate
+    if not path.is_file():  # a wrong path is the manifest's mistake (often every line's): stop at once
+        raise UserError(f"{where}: audio file {path} does not exist: fix the path (relative to the manifest's folder)")
+    rate, samples, problem = _header(path)
+    duration = samples / rate if rate else 0.0
     declared = _number(entry, "duration", where)
-    if declared is not None and abs(declared - duration) > DURATION_TOLERANCE:
+    if not problem and declared is not None and abs(declared - duration) > DURATION_TOLERANCE:
         raise UserError(
             f"{where}: duration {declared:.3f} s does not match {path.name} ({duration:.3f} s): fix 'duration'"
         )
     declared_rate = _number(entry, "sample_rate", where)
-    if declared_rate is not None and declared_rate != info.samplerate:
+    if not problem and declared_rate is not None and declared_rate != rate:
         raise UserError(
-            f"{where}: sample_rate {declared_rate:g} does not match {path.name} ({info.samplerate} Hz): "
-            "fix 'sample_rate'"
+            f"{where}: sample_rate {declared_rate:g} does not match {path.name} ({rate} Hz): fix 'sample_rate'"
         )
     return Utterance(
         id=Path(rel).with_suffix("").as_posix(),
@@ -115,9 +116,10 @@ def _utterance(entry: object, root: Path, where: str) -> Utterance:
         duration=duration,
         lang=lang,
         speaker=_optional_text(entry, "speaker", where),
-        sample_rate=int(info.samplerate),
+        sample_rate=rate,
         source=_optional_text(entry, "source", where),
         license=_optional_text(entry, "license", where),
+        problem=problem,
     )
 
 
@@ -174,7 +176,7 @@ def load_folder(path: str | Path, lang: str | None = None) -> list[Utterance]:
     utterances = []
     seen: dict[str, Path] = {}
     for file in files:
-        info = _header(file, str(file))
+        rate, samples, problem = _header(file)
         uid = file.relative_to(root).with_suffix("").as_posix()
         if uid in seen:
             raise UserError(f"{file}: same name as {seen[uid].name}: keep one audio file per name")
@@ -185,12 +187,13 @@ def load_folder(path: str | Path, lang: str | None = None) -> list[Utterance]:
                 id=uid,
                 audio_path=file.resolve(),
                 text=text,
-                duration=info.frames / info.samplerate,
+                duration=samples / rate if rate else 0.0,
                 lang=lang or "",
                 speaker="",
-                sample_rate=int(info.samplerate),
+                sample_rate=rate,
                 source=file.name,
                 license="",
+                problem=problem,
             )
         )
     return utterances

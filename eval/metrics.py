@@ -82,10 +82,15 @@ def pesq_nb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     return _pesq(ref, deg, sr, 8000, "nb")
 
 
+STOI_MIN_SAMPLES = 30 * 128 + 256  # 30 frames (its intelligibility window) of 256 samples, hop 128, at 10 kHz
+
+
 def _stoi(ref: np.ndarray, deg: np.ndarray, sr: int, extended: bool) -> float:
     from pystoi import stoi as pystoi_stoi
 
     ref_r, deg_r = _pair(ref, deg, sr, 10000)
+    if len(ref_r) < STOI_MIN_SAMPLES:  # pystoi fails outright on shorter input
+        raise MetricError(f"STOI needs at least {STOI_MIN_SAMPLES / 10000:.2f} s of audio, got {len(ref_r) / 10000:.3f} s")
     _require_sound(ref_r, "STOI")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -450,7 +450,8 @@ def run(
     done = sum(1 for u in utterances for c in codecs if (u.id, c.name) in rows.done)
     new = from_cache = 0
     cancelled = False
-    skipped = read_skipped(out)
+    listed = {utt.id for utt in utterances}
+    skipped = {k: v for k, v in read_skipped(out).items() if k in listed}  # of this input, not yet read again
     skipped_now: dict[str, str] = {}
     bar = None
     if show_progress_bar:
@@ -489,6 +490,9 @@ def run(
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
+            if utt.problem:
+                skip(utt, len(todo), utt.problem)
+                continue
             try:
                 audio = load_audio(utt.audio_path)
             except UserError as exc:

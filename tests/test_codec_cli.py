@@ -298,3 +298,46 @@ def test_a_48k_file_whose_resampled_length_rounds_down_codes(capsys, tmp_path, s
     code, _, err = run(capsys, "roundtrip", source, tmp_path / "o.wav", "--checkpoint", small_nemo)
     assert code == 0, err
     assert sf.info(tmp_path / "o.wav").frames == 480480
+
+
+def test_a_flac_whose_header_does_not_give_its_length_is_a_one_line_error(capsys, tmp_path):
+    path = tmp_path / "streamed.flac"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    data = bytearray(path.read_bytes())
+    at = 8 + 13  # STREAMINFO: its 36-bit total-samples field ends the 8 bytes at 8 + 10 (0 = "unknown")
+    data[at] &= 0xF0
+    data[at + 1 : at + 5] = bytes(4)
+    path.write_bytes(bytes(data))
+    assert "does not give its length" in one_line_error(*run(capsys, "roundtrip", path, tmp_path / "o.wav", "--codec", "opus-6k")[::2])
+
+
+def test_any_rate_codecs_code_at_the_input_rate_from_file_to_file(capsys, tmp_path, stereo_wav):
+    """identity and the anchors resample nothing: encode then decode is bit-exact at the input's rate."""
+    code, _, err = run(capsys, "roundtrip", stereo_wav, tmp_path / "rt.wav", "--codec", "identity")
+    assert code == 0 and "codes at" not in err
+    assert run(capsys, "encode", stereo_wav, tmp_path / "id.bin", "--codec", "identity")[0] == 0
+    assert run(capsys, "decode", tmp_path / "id.bin", tmp_path / "id.wav")[0] == 0
+    decoded, rate = sf.read(tmp_path / "id.wav", dtype="int16")
+    assert rate == 16000 and np.array_equal(decoded, sf.read(tmp_path / "rt.wav", dtype="int16")[0])
+    assert len(decoded) == sf.info(stereo_wav).frames
+
+
+def test_more_bad_requests_are_one_line_errors_before_any_work(capsys, tmp_path, stereo_wav, small_nemo):
+    out = tmp_path / "o.wav"
+    line = one_line_error(*run(capsys, "roundtrip", stereo_wav, out, "--checkpoint", small_nemo, "--device", "cuda:7")[::2])
+    assert "cuda:7" in line and "not available" in line
+    assert "unknown device" in one_line_error(*run(capsys, "roundtrip", stereo_wav, out, "--checkpoint", small_nemo,
+                                                   "--device", "gpu")[::2])
+    high = tmp_path / "high.wav"
+    sf.write(high, np.zeros(9600, np.float32), 96000)
+    assert "at 96000 Hz" in one_line_error(*run(capsys, "roundtrip", high, tmp_path / "o.mp3", "--codec", "opus-6k")[::2])
+    assert not (tmp_path / "o.mp3").exists()
+    from codec.bitstream import encode_payload_file
+
+    (tmp_path / "empty.bin").write_bytes(encode_payload_file("opus-6k", 16000, 0, b""))
+    assert "inconsistent payload header" in one_line_error(*run(capsys, "decode", tmp_path / "empty.bin", out)[::2])
+    (tmp_path / "cut.bin").write_bytes(encode_payload_file("opus-6k", 16000, 16000, bytes([200, 1, 2])))
+    assert "damaged" in one_line_error(*run(capsys, "decode", tmp_path / "cut.bin", out)[::2])
+    with pytest.raises(SystemExit) as exit_:
+        main(["decode", str(tmp_path / "cut.bin"), str(out), "--rate", "-8000"])
+    assert exit_.value.code == 2 and "above 0" in capsys.readouterr().err

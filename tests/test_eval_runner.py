@@ -117,6 +117,24 @@ def test_an_unreadable_utterance_is_skipped_named_and_tried_again_by_the_next_ru
     assert "not evaluated" not in (tmp_path / "run" / "summary.md").read_text()
 
 
+def test_files_that_cannot_be_opened_or_are_too_short_for_a_metric_leave_the_run_going(tmp_path):
+    """A 0-byte file is skipped and named (its header cannot be read); a 100-sample clip gets STOI recorded as
+    missing; once the bad file is gone, the next run lists nothing as skipped."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    sf.write(folder / "good.wav", tone, 16000)
+    sf.write(folder / "tiny.wav", tone[:100], 16000)
+    (folder / "zero.wav").write_bytes(b"")
+    result = run(load_folder(folder, "en"), ["identity"], tmp_path / "run", metrics=["stoi"], cache_dir=None)
+    assert list(result.skipped) == ["zero"] and "not a readable audio file" in result.skipped["zero"]
+    rows = {r["utt_id"]: r for r in _rows(tmp_path / "run")}
+    assert set(rows) == {"good", "tiny"} and "at least 0.41 s" in rows["tiny"]["missing"]["stoi"]
+    (folder / "zero.wav").unlink()
+    again = run(load_folder(folder, "en"), ["identity"], tmp_path / "run", metrics=["stoi"], cache_dir=None)
+    assert again.skipped == {} and load_run(tmp_path / "run").summary["skipped"] == {}
+
+
 def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):
     utts = utterances(count=3)
     first = run(utts, ["identity"], tmp_path / "a", metrics=FAST, cache_dir=tmp_path / "cache")

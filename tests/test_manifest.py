@@ -60,7 +60,6 @@ BROKEN = {
     "not an object": '["audio/a.wav", "x", "en"]',
     "missing key": json.dumps({"audio_filepath": "audio/a.wav", "lang": "en"}),
     "missing file": json.dumps(good("nothere.wav")),
-    "unreadable audio": json.dumps(good("junk.wav")),
     "wrong duration": json.dumps(good(duration=1.02)),
     "duration not a number": json.dumps(good(duration="1.0")),
     "wrong sample rate": json.dumps(good(sample_rate=22050)),
@@ -74,7 +73,6 @@ EXPECTED = {
     "not an object": "JSON object",
     "missing key": "text",
     "missing file": "does not exist",
-    "unreadable audio": "not readable audio",
     "wrong duration": "duration 1.020 s does not match",
     "duration not a number": "must be a number",
     "wrong sample rate": "sample_rate 22050",
@@ -96,6 +94,13 @@ def test_broken_line_is_rejected_naming_file_and_line(folder: Path, kind: str) -
     assert f"{path}:3:" in message
     assert EXPECTED[kind] in message
     assert "\n" not in message
+
+
+def test_audio_that_cannot_be_read_is_listed_with_its_problem_for_the_runner_to_skip(folder: Path) -> None:
+    (folder / "audio" / "junk.wav").write_text("this is not audio")
+    utterances = load_manifest(write(folder, [json.dumps(good()), json.dumps(good("junk.wav"))]))
+    assert [u.problem for u in utterances][0] == "" and "not a readable audio file" in utterances[1].problem
+    assert [u.id for u in load_folder(folder / "audio") if u.problem] == ["junk"]
 
 
 def test_missing_or_empty_manifest_is_a_user_error(folder: Path) -> None:

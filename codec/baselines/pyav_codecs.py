@@ -136,8 +136,10 @@ def _split_opus_packets(payload: bytes) -> list[bytes]:
     packets, at = [], 0
     while at < len(payload):
         size, at = payload[at], at + 1
-        if size >= 252:
+        if size >= 252 and at < len(payload):
             size, at = size + 4 * payload[at], at + 1
+        if at + size > len(payload):
+            raise UserError("the Opus payload is damaged: a packet runs past its end")
         packets.append(payload[at : at + size])
         at += size
     return packets

@@ -7,8 +7,6 @@ bitstream codec".
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
-
 import numpy as np
 
 from codec.registry import Codec
@@ -25,16 +23,6 @@ class _AnyRateCodec(Codec):
     def __init__(self, sample_rate: int = DEFAULT_RATE):
         self.sample_rate = int(sample_rate)
 
-    def _at_rate(self, sample_rate: int) -> "_AnyRateCodec":
-        raise NotImplementedError
-
-    def roundtrip_blocks(
-        self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,
-        progress: Callable[[float], None] | None = None,
-    ) -> tuple[bytes, Iterator[np.ndarray]]:
-        """Round trip at the caller's rate: nothing is resampled."""
-        return Codec.roundtrip_blocks(self._at_rate(sample_rate), blocks, sample_rate, num_samples, progress)
-
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The payload is the output's float32 PCM."""
         return np.frombuffer(payload, dtype=np.float32)[:num_samples].copy()
@@ -45,7 +33,8 @@ class Identity(_AnyRateCodec):
 
     name = "identity"
 
-    def _at_rate(self, sample_rate: int) -> "Identity":
+    def for_rate(self, sample_rate: int) -> "Identity":
+        """Identity at the caller's rate."""
         return Identity(sample_rate)
 
     def encode(self, audio: np.ndarray) -> bytes:
@@ -70,7 +59,8 @@ class LowpassAnchor(_AnyRateCodec):
         self.stop = self.cutoff * (1.0 + self.TRANSITION)
         self.name = f"lowpass-{self.cutoff / 1000:g}k"
 
-    def _at_rate(self, sample_rate: int) -> "LowpassAnchor":
+    def for_rate(self, sample_rate: int) -> "LowpassAnchor":
+        """The anchor at the caller's rate."""
         return LowpassAnchor(self.cutoff, sample_rate)
 
     def encode(self, audio: np.ndarray) -> bytes:
