@@ -1,9 +1,12 @@
 """The `.lfsc` file: a small versioned header and token frames packed in mixed radix into the fewest whole bits.
 
-Layout (little-endian):
-    magic "LFSC" | version u8 | sample_rate u32 | num_samples u64 | samples_per_frame u32 | num_frames u32
-    | num_codebooks u8 | dims per codebook u8 | levels u8 x dims | crc32 u32 | payload
-The CRC covers the header fields before it and the payload. Each frame's codebook indices i_0..i_{G-1}
+Layout (little-endian), version 2:
+    magic "LFSC" | version u8 | sample_rate u32 | num_samples u64 | source_rate u32 | source_samples u64
+    | samples_per_frame u32 | num_frames u32 | num_codebooks u8 | dims per codebook u8 | levels u8 x dims
+    | crc32 u32 | payload
+sample_rate and num_samples describe the audio at the codec's rate; source_rate and source_samples the input before
+it was resampled, so that decoding gives back the input's rate and exact length. Version 1 files (no source fields)
+are still read. The CRC covers the header fields before it and the payload. Each frame's codebook indices i_0..i_{G-1}
 (each < K = codebook size) form one number sum(i_g K^g) < K^G, written in ceil(log2(K^G)) bits
 (LFSC: 2016^8 < 2^88, so 88 bits a frame); frames follow each other with no byte alignment, most
 significant bit first, and the last byte is zero-padded.
@@ -15,15 +18,14 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from codec.errors import UserError
 
 MAGIC = b"LFSC"
-VERSION = 1
-_FIXED = struct.Struct("<4sBIQIIBB")
+VERSION = 2
+_FIXED = {1: struct.Struct("<4sBIQIIBB"), 2: struct.Struct("<4sBIQIQIIBB")}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Layout:
     num_frames: int
     levels: tuple[int, ...]  # FSQ levels of each codebook, e.g. (8, 7, 6, 6)
     num_codebooks: int
+    source_rate: int  # the input's rate and length, before resampling to sample_rate
+    source_samples: int
 
     @property
     def codebook_size(self) -> int:
@@ -104,80 +108,89 @@ def unpack_frames(payload: bytes, num_frames: int, num_codebooks: int, codebook_
 
 def encode_file(layout: Layout, payload: bytes) -> bytes:
     """Header + payload as the bytes of a .lfsc file."""
-    header = _FIXED.pack(
-        MAGIC, VERSION, layout.sample_rate, layout.num_samples, layout.samples_per_frame, layout.num_frames,
-        layout.num_codebooks, len(layout.levels),
+    header = _FIXED[VERSION].pack(
+        MAGIC, VERSION, layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples,
+        layout.samples_per_frame, layout.num_frames, layout.num_codebooks, len(layout.levels),
     ) + bytes(layout.levels)
     return header + struct.pack("<I", zlib.crc32(header + payload)) + payload
 
 
 def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
     """Parse and verify a .lfsc file; damaged or truncated input raises UserError, never yields garbage."""
-    if len(data) < _FIXED.size or data[:4] != MAGIC:
+    if len(data) < 5 or data[:4] != MAGIC:
         raise UserError(f"{name}: not an .lfsc bitstream (bad magic)")
-    magic, version, sr, num_samples, spf, num_frames, num_codebooks, dims = _FIXED.unpack_from(data)
-    if version != VERSION:
-        raise UserError(f"{name}: .lfsc version {version} is not supported (this tool reads version {VERSION})")
-    header_len = _FIXED.size + dims
+    fixed = _FIXED.get(data[4])
+    if fixed is None:
+        raise UserError(f"{name}: .lfsc version {data[4]} is not supported (this tool reads versions 1 and 2)")
+    if len(data) < fixed.size:
+        raise UserError(f"{name}: truncated .lfsc header")
+    if data[4] == 1:  # before the source fields: the input was at the codec's rate
+        _, _, sr, num_samples, spf, num_frames, num_codebooks, dims = fixed.unpack_from(data)
+        source_rate, source_samples = sr, num_samples
+    else:
+        _, _, sr, num_samples, source_rate, source_samples, spf, num_frames, num_codebooks, dims = fixed.unpack_from(data)
+    header_len = fixed.size + dims
     if len(data) < header_len + 4:
         raise UserError(f"{name}: truncated .lfsc header")
-    layout = Layout(sr, num_samples, spf, num_frames, tuple(data[_FIXED.size:header_len]), num_codebooks)
+    levels = tuple(data[fixed.size:header_len])
+    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
     (crc,) = struct.unpack_from("<I", data, header_len)
     payload = data[header_len + 4:]
     if len(payload) != layout.payload_bytes:
         raise UserError(f"{name}: payload is {len(payload)} bytes, the header says {layout.payload_bytes}: truncated or damaged")
     if zlib.crc32(data[:header_len] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged")
-    if sr <= 0 or spf <= 0 or 0 in layout.levels or num_samples > num_frames * spf:
+    if sr <= 0 or spf <= 0 or 0 in levels or num_samples > num_frames * spf or source_rate <= 0 or source_samples <= 0:
         raise UserError(f"{name}: inconsistent .lfsc header")
     return layout, payload
 
 
-def write_lfsc(path: str | Path, layout: Layout, tokens: np.ndarray) -> int:
-    """Write tokens [num_codebooks, num_frames] as a .lfsc file; returns its size in bytes."""
-    data = encode_file(layout, pack_frames(tokens, layout.codebook_size))
-    Path(path).write_bytes(data)
-    return len(data)
-
-
-def read_lfsc(path: str | Path) -> tuple[Layout, np.ndarray]:
-    """Read a .lfsc file into its layout and int32 tokens [num_codebooks, num_frames]."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    layout, payload = decode_file(path.read_bytes(), str(path))
-    return layout, unpack_frames(payload, layout.num_frames, layout.num_codebooks, layout.codebook_size)
-
-
 # -- other codecs' payloads ----------------------------------------------------------------------------------
 # A registered codec other than LFSC stores its payload in this minimal container so `lfsc-codec decode`
-# knows which codec to run: magic "LWBP" | version u8 | name length u8 | name | sample_rate u32
-# | num_samples u64 | crc32 u32 (of everything before it and the payload) | payload.
+# knows which codec to run. Version 2: magic "LWBP" | version u8 | name length u8 | name | sample_rate u32
+# | num_samples u64 | source_rate u32 | source_samples u64 | crc32 u32 (of everything before it and the payload)
+# | payload; version 1 (no source fields) is still read.
 PAYLOAD_MAGIC = b"LWBP"
-_PAYLOAD_FIXED = struct.Struct("<IQ")
+_PAYLOAD_FIXED = {1: struct.Struct("<IQ"), 2: struct.Struct("<IQIQ")}
 
 
-def encode_payload_file(codec_name: str, sample_rate: int, num_samples: int, payload: bytes) -> bytes:
-    """Wrap a codec's payload with the codec name and the clip length."""
-    name = codec_name.encode()
-    head = PAYLOAD_MAGIC + bytes([VERSION, len(name)]) + name + _PAYLOAD_FIXED.pack(sample_rate, num_samples)
-    return head + struct.pack("<I", zlib.crc32(head + payload)) + payload
+@dataclass(frozen=True)
+class PayloadFile:
+    """A codec's payload with what decoding it needs: the codec, its rate and length, and the input's."""
+
+    codec: str
+    sample_rate: int
+    num_samples: int
+    source_rate: int
+    source_samples: int
+    payload: bytes
 
 
-def decode_payload_file(data: bytes, name: str = "payload") -> tuple[str, int, int, bytes]:
-    """(codec name, sample rate, num_samples, payload) from a container; damage raises UserError."""
+def encode_payload_file(item: PayloadFile) -> bytes:
+    """The bytes of a payload container."""
+    name = item.codec.encode()
+    fields = _PAYLOAD_FIXED[VERSION].pack(item.sample_rate, item.num_samples, item.source_rate, item.source_samples)
+    head = PAYLOAD_MAGIC + bytes([VERSION, len(name)]) + name + fields
+    return head + struct.pack("<I", zlib.crc32(head + item.payload)) + item.payload
+
+
+def decode_payload_file(data: bytes, name: str = "payload") -> PayloadFile:
+    """A payload container read and verified; damage raises UserError."""
     if len(data) < 6 or data[:4] != PAYLOAD_MAGIC:
         raise UserError(f"{name}: not a codec payload file (bad magic)")
-    if data[4] != VERSION:
-        raise UserError(f"{name}: payload container version {data[4]} is not supported")
+    fixed = _PAYLOAD_FIXED.get(data[4])
+    if fixed is None:
+        raise UserError(f"{name}: payload container version {data[4]} is not supported (this tool reads 1 and 2)")
     end = 6 + data[5]
-    if len(data) < end + _PAYLOAD_FIXED.size + 4:
+    if len(data) < end + fixed.size + 4:
         raise UserError(f"{name}: truncated payload file")
-    sample_rate, num_samples = _PAYLOAD_FIXED.unpack_from(data, end)
-    (crc,) = struct.unpack_from("<I", data, end + _PAYLOAD_FIXED.size)
-    payload = data[end + _PAYLOAD_FIXED.size + 4:]
-    if zlib.crc32(data[: end + _PAYLOAD_FIXED.size] + payload) != crc:
+    fields = fixed.unpack_from(data, end)
+    sample_rate, num_samples, source_rate, source_samples = fields if len(fields) == 4 else fields + fields
+    (crc,) = struct.unpack_from("<I", data, end + fixed.size)
+    payload = data[end + fixed.size + 4:]
+    if zlib.crc32(data[: end + fixed.size] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
-    if sample_rate <= 0 or num_samples <= 0:
+    if min(sample_rate, num_samples, source_rate, source_samples) <= 0:
         raise UserError(f"{name}: inconsistent payload header (sample rate {sample_rate}, {num_samples} samples)")
-    return data[6:end].decode(errors="replace"), sample_rate, num_samples, payload
+    codec = data[6:end].decode(errors="replace")
+    return PayloadFile(codec, sample_rate, num_samples, source_rate, source_samples, payload)

@@ -92,7 +92,7 @@ def _progress(seconds: float, *steps: str) -> Iterator[Callable[[float], None]]:
 
 def cmd_encode(args: argparse.Namespace) -> None:
     from codec.audio import open_audio
-    from codec.bitstream import encode_file, encode_payload_file
+    from codec.bitstream import PayloadFile, encode_file, encode_payload_file
     from codec.files import replacing
 
     source = open_audio(args.input)
@@ -102,25 +102,26 @@ def cmd_encode(args: argparse.Namespace) -> None:
     with _progress(source.duration, "encode") as progress:
         payload = codec.encode_blocks(source.blocks(), source.num_samples, progress)
     if _is_lfsc(codec):
-        data = encode_file(codec.layout(source.num_samples, codec.inference.frames_for(source.num_samples)), payload)
+        data = encode_file(codec.layout(source.num_samples, source.file_rate, source.file_samples), payload)
     else:
-        data = encode_payload_file(codec.name, codec.sample_rate, source.num_samples, payload)
+        data = encode_payload_file(PayloadFile(codec.name, codec.sample_rate, source.num_samples, source.file_rate,
+                                               source.file_samples, payload))
     with replacing(args.output) as tmp:
         tmp.write_bytes(data)
     _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / source.duration:.1f} bit/s over {source.duration:.2f} s")
 
 
 def _read_coded(path: str, args: argparse.Namespace):
-    """A .lfsc or payload file as (codec, payload, sample_rate, num_samples)."""
-    from codec.bitstream import MAGIC, decode_file, decode_payload_file
+    """A .lfsc or payload file as (its codec, its contents)."""
+    from codec.bitstream import MAGIC, PayloadFile, decode_file, decode_payload_file
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{path}: no such file")
     data = p.read_bytes()
     if data[:4] != MAGIC:
-        name, sample_rate, num_samples, payload = decode_payload_file(data, path)
-        return _codec(args, name).for_rate(sample_rate), payload, sample_rate, num_samples
+        item = decode_payload_file(data, path)
+        return _codec(args, item.codec).for_rate(item.sample_rate), item
     layout, payload = decode_file(data, path)
     codec = _codec(args, "lfsc")
     model = codec.model
@@ -130,19 +131,23 @@ def _read_coded(path: str, args: argparse.Namespace):
         raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
     if layout.num_frames != codec.inference.frames_for(layout.num_samples):
         raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} samples)")
-    return codec, payload, layout.sample_rate, layout.num_samples
+    return codec, PayloadFile(codec.name, layout.sample_rate, layout.num_samples, layout.source_rate,
+                              layout.source_samples, payload)
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    from codec.audio import check_output_path, resample_blocks, write_audio
+    from codec.audio import check_output_path, resample_blocks, resampled_length, write_audio
+    from codec.blocks import fit_blocks
 
     check_output_path(args.output)
-    codec, payload, sr, num_samples = _read_coded(args.input, args)
-    rate = args.rate or sr
+    codec, item = _read_coded(args.input, args)
+    rate = args.rate or item.source_rate  # by default the input's rate and length come back exactly
+    length = resampled_length(item.source_samples, item.source_rate, rate)
     check_output_path(args.output, rate)
-    with _progress(num_samples / sr, "decode") as progress:
-        write_audio(args.output, resample_blocks(codec.decode_blocks(payload, num_samples, progress), sr, rate), rate)
-    _say(f"{args.output}: {num_samples / sr:.2f} s at {rate} Hz")
+    with _progress(item.num_samples / item.sample_rate, "decode") as progress:
+        decoded = codec.decode_blocks(item.payload, item.num_samples, progress)
+        write_audio(args.output, fit_blocks(resample_blocks(decoded, item.sample_rate, rate), length), rate)
+    _say(f"{args.output}: {length / rate:.2f} s at {rate} Hz")
 
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
@@ -182,15 +187,19 @@ def cmd_info(args: argparse.Namespace) -> None:
         data = p.read_bytes()
         layout, _ = decode_file(data, args.input)
         seconds = layout.num_samples / layout.sample_rate
-        print(f"format: .lfsc v1 (LFSC tokens)\nsample rate: {layout.sample_rate} Hz\nduration: {seconds:.3f} s")
+        print(f"format: .lfsc (LFSC tokens)\nsample rate: {layout.sample_rate} Hz\nduration: {seconds:.3f} s")
+        print(f"input: {layout.source_samples} samples at {layout.source_rate} Hz (what decode gives back)")
         print(f"frames: {layout.num_frames} x {layout.num_codebooks} codebooks of {layout.codebook_size} codes")
         print(f"bits per frame: {layout.bits_per_frame}\npayload bitrate: {layout.payload_bitrate:.1f} bit/s")
         print(f"measured bitrate (whole file): {8 * len(data) / seconds:.1f} bit/s ({len(data)} bytes)")
     elif head == PAYLOAD_MAGIC:
         data = p.read_bytes()
-        name, sr, n, payload = decode_payload_file(data, args.input)
-        print(f"format: codec payload ({name})\nsample rate: {sr} Hz\nduration: {n / sr:.3f} s")
-        print(f"measured bitrate: payload {8 * len(payload) * sr / n:.1f} bit/s, whole file {8 * len(data) * sr / n:.1f} bit/s")
+        item = decode_payload_file(data, args.input)
+        seconds = item.num_samples / item.sample_rate
+        print(f"format: codec payload ({item.codec})\nsample rate: {item.sample_rate} Hz\nduration: {seconds:.3f} s")
+        print(f"input: {item.source_samples} samples at {item.source_rate} Hz (what decode gives back)")
+        print(f"measured bitrate: payload {8 * len(item.payload) / seconds:.1f} bit/s, whole file "
+              f"{8 * len(data) / seconds:.1f} bit/s")
     else:
         source = _notify(open_audio(args.input))
         peak = max(float(np.abs(block).max(initial=0.0)) for block in source.blocks())
@@ -232,10 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("output")
     p.set_defaults(func=cmd_encode)
-    p = sub.add_parser("decode", parents=[common], help=".lfsc or payload file -> audio")
+    p = sub.add_parser("decode", parents=[common], help=".lfsc or payload file -> audio at the input's rate and length")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--rate", type=_positive_int, help="resample the output to this rate (Hz)")
+    p.add_argument("--rate", type=_positive_int, help="resample the output to this rate (Hz; default: the input's)")
     p.set_defaults(func=cmd_decode)
     p = sub.add_parser("roundtrip", parents=[common], help="audio -> codec -> audio at the input's rate and length")
     p.add_argument("input")

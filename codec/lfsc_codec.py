@@ -69,10 +69,12 @@ class LFSCCodec(Codec):
             self.model.num_codebooks * np.log2(self.model.codebook_size) * self.sample_rate / self.model.samples_per_frame
         )
 
-    def layout(self, num_samples: int, num_frames: int) -> Layout:
-        """The bitstream layout of a clip of `num_samples` coded in `num_frames` frames."""
+    def layout(self, num_samples: int, source_rate: int, source_samples: int) -> Layout:
+        """The bitstream layout of a clip of `num_samples` at the codec's rate, made from `source_samples` at
+        `source_rate`."""
         levels = tuple(self.model.vector_quantizer.fsqs[0].num_levels.flatten().tolist())
-        return Layout(self.sample_rate, num_samples, self.model.samples_per_frame, num_frames, levels, self.model.num_codebooks)
+        return Layout(self.sample_rate, num_samples, self.model.samples_per_frame, self.inference.frames_for(num_samples),
+                      levels, self.model.num_codebooks, source_rate, source_samples)
 
     def tokens(self, audio: np.ndarray) -> np.ndarray:
         """Token frames [num_codebooks, num_frames] of mono audio at 22.05 kHz (short clips are zero-padded)."""

@@ -52,10 +52,13 @@ def test_encode_info_decode(capsys, tmp_path, stereo_wav, small_nemo):
     assert code == 0
     assert "frames: 33 x 8 codebooks of 2016 codes" in out  # 24000 samples at 16 kHz -> 33075 at 22.05 kHz
     assert "payload bitrate: 1894.9 bit/s" in out and "duration: 1.500 s" in out
-    assert len(bitstream.read_bytes()) == 4 + 1 + 4 + 8 + 4 + 4 + 1 + 1 + 4 + 4 + 33 * 11
+    assert "input: 24000 samples at 16000 Hz" in out
+    assert len(bitstream.read_bytes()) == 4 + 1 + 4 + 8 + 4 + 8 + 4 + 4 + 1 + 1 + 4 + 4 + 33 * 11
     decoded = tmp_path / "d.wav"
     assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo)[0] == 0
-    assert (sf.info(decoded).samplerate, sf.info(decoded).frames) == (22050, 33075)
+    assert (sf.info(decoded).samplerate, sf.info(decoded).frames) == (16000, 24000)  # the input's
+    assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo, "--rate", "22050")[0] == 0
+    assert (sf.info(decoded).samplerate, sf.info(decoded).frames) == (22050, 33075)  # the codec's
 
 
 def test_checkpoint_comes_from_env_var_then_user_config(capsys, tmp_path, stereo_wav, small_nemo, monkeypatch):
@@ -207,7 +210,7 @@ def test_lfsc_bf16_is_a_codec_of_its_own_that_writes_lfsc_bitstreams(capsys, tmp
     assert code == 0 and "frames: 33 x 8 codebooks of 2016 codes" in out
     decoded = tmp_path / "d.wav"
     assert run(capsys, "decode", bitstream, decoded, "--checkpoint", small_nemo)[0] == 0
-    assert sf.info(decoded).frames == 33075
+    assert sf.info(decoded).frames == 24000  # the input's length
 
 
 @pytest.fixture()
@@ -332,12 +335,41 @@ def test_more_bad_requests_are_one_line_errors_before_any_work(capsys, tmp_path,
     sf.write(high, np.zeros(9600, np.float32), 96000)
     assert "at 96000 Hz" in one_line_error(*run(capsys, "roundtrip", high, tmp_path / "o.mp3", "--codec", "opus-6k")[::2])
     assert not (tmp_path / "o.mp3").exists()
-    from codec.bitstream import encode_payload_file
+    from codec.bitstream import PayloadFile, encode_payload_file
 
-    (tmp_path / "empty.bin").write_bytes(encode_payload_file("opus-6k", 16000, 0, b""))
+    (tmp_path / "empty.bin").write_bytes(encode_payload_file(PayloadFile("opus-6k", 16000, 0, 16000, 0, b"")))
     assert "inconsistent payload header" in one_line_error(*run(capsys, "decode", tmp_path / "empty.bin", out)[::2])
-    (tmp_path / "cut.bin").write_bytes(encode_payload_file("opus-6k", 16000, 16000, bytes([200, 1, 2])))
+    (tmp_path / "cut.bin").write_bytes(encode_payload_file(PayloadFile("opus-6k", 16000, 16000, 16000, 16000, bytes([200, 1, 2]))))
     assert "damaged" in one_line_error(*run(capsys, "decode", tmp_path / "cut.bin", out)[::2])
     with pytest.raises(SystemExit) as exit_:
         main(["decode", str(tmp_path / "cut.bin"), str(out), "--rate", "-8000"])
     assert exit_.value.code == 2 and "above 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("codec", ["lfsc", "opus-6k"])
+def test_encode_then_decode_gives_the_round_trip_at_the_input_rate_and_odd_length(capsys, tmp_path, small_nemo, codec):
+    """The containers keep the input's rate and length: 44,101 samples at 44.1 kHz come back as 44,101 (they came
+    back as 44,102 when only the codec-rate length was stored), equal to the round trip's samples."""
+    source = tmp_path / "odd.wav"
+    rng = np.random.default_rng(1)
+    sf.write(source, (0.1 * rng.standard_normal(44101)).astype(np.float32), 44100)
+    options = ["--codec", codec, "--checkpoint", small_nemo]
+    assert run(capsys, "roundtrip", source, tmp_path / "rt.wav", *options)[0] == 0
+    assert run(capsys, "encode", source, tmp_path / "x.bin", *options)[0] == 0
+    assert run(capsys, "decode", tmp_path / "x.bin", tmp_path / "d.wav", *options)[0] == 0
+    decoded, rate = sf.read(tmp_path / "d.wav", dtype="int16")
+    assert rate == 44100 and len(decoded) == 44101
+    assert np.array_equal(decoded, sf.read(tmp_path / "rt.wav", dtype="int16")[0])
+
+
+def test_version_1_files_are_still_read(tmp_path):
+    """A v1 .lfsc (no source fields) decodes at the codec's rate and length, as it did."""
+    import struct
+    import zlib
+
+    from codec.bitstream import decode_file
+
+    header = struct.pack("<4sBIQIIBB", b"LFSC", 1, 22050, 2000, 1024, 2, 1, 2) + bytes([3, 5])
+    payload = bytes([0b01110000])  # two frames of 4 bits (15 codes)
+    layout, got = decode_file(header + struct.pack("<I", zlib.crc32(header + payload)) + payload)
+    assert (layout.source_rate, layout.source_samples, layout.num_frames, got) == (22050, 2000, 2, payload)
