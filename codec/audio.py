@@ -184,15 +184,16 @@ def check_output_path(path: str | Path, sample_rate: int | None = None) -> None:
 
 def write_audio(path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int) -> int:
     """Write mono blocks as they come, clipped to [-1, 1]; the format follows the extension (16-bit PCM for WAV).
-    The file appears only when complete (`replacing`); returns the samples written."""
+    The file appears only when complete (`replacing`); returns how many samples lay beyond full scale (clipped)."""
     check_output_path(path, sample_rate)
     subtype = "PCM_16" if Path(path).suffix.lower() == ".wav" else None
-    written = 0
+    clipped = 0
     with replacing(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, 1, subtype=subtype) as f:
         for block in blocks:
-            f.write(np.clip(np.asarray(block, dtype=np.float32), -1.0, 1.0))
-            written += len(block)
-    return written
+            block = np.asarray(block, dtype=np.float32)
+            clipped += int(np.count_nonzero(np.abs(block) > 1.0))
+            f.write(np.clip(block, -1.0, 1.0))
+    return clipped
 
 
 def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:

@@ -55,6 +55,11 @@ def _warn_short(path: str, source: AudioFile, codec) -> None:
         )
 
 
+def _say_clipped(path: str, clipped: int) -> None:
+    if clipped:
+        _say(f"notice: {path}: {clipped} samples beyond full scale were clipped to [-1, 1]")
+
+
 def _is_lfsc(codec) -> bool:
     return codec.name.startswith("lfsc")  # lfsc, lfsc-bf16, ...: the .lfsc bitstream
 
@@ -146,7 +151,8 @@ def cmd_decode(args: argparse.Namespace) -> None:
     check_output_path(args.output, rate)
     with _progress(item.num_samples / item.sample_rate, "decode") as progress:
         decoded = codec.decode_blocks(item.payload, item.num_samples, progress)
-        write_audio(args.output, fit_blocks(resample_blocks(decoded, item.sample_rate, rate), length), rate)
+        clipped = write_audio(args.output, fit_blocks(resample_blocks(decoded, item.sample_rate, rate), length), rate)
+    _say_clipped(args.output, clipped)
     _say(f"{args.output}: {length / rate:.2f} s at {rate} Hz")
 
 
@@ -163,8 +169,9 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         payload, decoded = codec.roundtrip_blocks(source.blocks(), source.sample_rate, source.num_samples, progress)
         middle = time.perf_counter()
-        write_audio(args.output, decoded, source.sample_rate)
+        clipped = write_audio(args.output, decoded, source.sample_rate)
     encode_s, decode_s = middle - start, time.perf_counter() - middle
+    _say_clipped(args.output, clipped)
     _say(
         f"{args.output}: {source.duration:.2f} s at {source.sample_rate} Hz via {codec.name}; "
         f"{8 * len(payload) / source.duration:.1f} bit/s measured; encode {encode_s:.2f} s, decode {decode_s:.2f} s "
@@ -179,6 +186,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     from codec.bitstream import MAGIC, PAYLOAD_MAGIC, decode_file, decode_payload_file
 
     p = Path(args.input)
+    if p.is_dir():
+        raise UserError(f"{args.input}: is a folder, not a file")
     if not p.is_file():
         raise UserError(f"{args.input}: no such file")
     with open(p, "rb") as f:
@@ -204,7 +213,7 @@ def cmd_info(args: argparse.Namespace) -> None:
         source = _notify(open_audio(args.input))
         peak = max(float(np.abs(block).max(initial=0.0)) for block in source.blocks())
         print(f"format: audio\nsample rate: {source.sample_rate} Hz\nduration: {source.duration:.3f} s")
-        print(f"samples: {source.file_samples}\npeak: {peak:.3f}")
+        print(f"samples: {source.file_samples}\npeak: {peak:.3f}" + (" (of the mono downmix)" if source.channels > 1 else ""))
 
 
 def cmd_list(args: argparse.Namespace) -> None:

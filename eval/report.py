@@ -336,6 +336,9 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict:
     """Paired per-utterance differences (B - A) per codec pair, metric and language, with bootstrap CIs."""
     a, b = load_run(run_a), load_run(run_b)
     codecs_a, codecs_b = list(a.summary["codecs"]), list(b.summary["codecs"])
+    for run, codecs in ((a, codecs_a), (b, codecs_b)):
+        if not codecs:
+            raise UserError(f"{run.out_dir}: the run holds no rows yet: let `lfsc-eval run` finish (or resume it) first")
     shared = [c for c in codecs_a if c in codecs_b]
     if shared:
         pairs = [(c, c) for c in shared]

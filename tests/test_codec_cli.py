@@ -373,3 +373,16 @@ def test_version_1_files_are_still_read(tmp_path):
     payload = bytes([0b01110000])  # two frames of 4 bits (15 codes)
     layout, got = decode_file(header + struct.pack("<I", zlib.crc32(header + payload)) + payload)
     assert (layout.source_rate, layout.source_samples, layout.num_frames, got) == (22050, 2000, 2, payload)
+
+
+def test_clipping_is_said_and_info_describes_folders_and_downmixed_peaks(capsys, tmp_path):
+    loud = tmp_path / "loud.wav"
+    x = np.full(8000, 0.5, np.float32)
+    x[:10] = 1.5
+    sf.write(loud, x, 16000, subtype="FLOAT")
+    code, _, err = run(capsys, "roundtrip", loud, tmp_path / "o.wav", "--codec", "identity")
+    assert code == 0 and "10 samples beyond full scale were clipped" in err
+    assert "is a folder" in one_line_error(*run(capsys, "info", tmp_path)[::2])
+    stereo = tmp_path / "opposite.wav"
+    sf.write(stereo, np.stack([x, -x], axis=1), 16000, subtype="FLOAT")
+    assert "peak: 0.000 (of the mono downmix)" in run(capsys, "info", stereo)[1]

@@ -202,10 +202,13 @@ def test_cancel_stops_between_pairs_and_a_later_run_resumes(tmp_path):
 
 def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ROWS).write_text("")  # a run killed before its first row
     for args in (["run", "--codec", "no-such-codec", "--manifest", str(manifest_path()), "--out", str(tmp_path / "x")],
                  ["run", "--codec", "identity", "--folder", str(tmp_path / "missing"), "--out", str(tmp_path / "y")],
                  ["run", "--codec", "identity", "--metrics", "pesq_xb", "--manifest", str(manifest_path()), "--out", str(tmp_path / "z")],
-                 ["compare", str(tmp_path / "nope"), str(tmp_path / "nope")]):
+                 ["compare", str(tmp_path / "nope"), str(tmp_path / "nope")],
+                 ["compare", str(tmp_path / "empty"), str(tmp_path / "empty")]):
         result = subprocess.run([sys.executable, "-m", "eval.cli", *args], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("lfsc-eval: error: ")
