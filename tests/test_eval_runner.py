@@ -212,3 +212,4 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
         result = subprocess.run([sys.executable, "-m", "eval.cli", *args], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("lfsc-eval: error: ")
+    assert "holds no rows yet" in result.stderr  # the last: said as it is, not as "both hold several codecs"
