@@ -28,6 +28,11 @@ VERSION = 2
 _FIXED = {1: struct.Struct("<4sBIQIIBB"), 2: struct.Struct("<4sBIQIQIIBB")}
 
 
+def frame_bits(codebook_size: int, num_codebooks: int) -> int:
+    """Fewest whole bits that hold any frame of `num_codebooks` codes below `codebook_size` (LFSC: 88)."""
+    return (codebook_size**num_codebooks - 1).bit_length()
+
+
 @dataclass(frozen=True)
 class Layout:
     """What the decoder needs besides the payload: rates, lengths and the codebook structure."""
@@ -49,7 +54,7 @@ class Layout:
     @property
     def bits_per_frame(self) -> int:
         """Fewest whole bits that hold every frame: ceil(log2(codebook_size ** num_codebooks))."""
-        return (self.codebook_size**self.num_codebooks - 1).bit_length()
+        return frame_bits(self.codebook_size, self.num_codebooks)
 
     @property
     def payload_bytes(self) -> int:
@@ -68,7 +73,7 @@ def pack_frames(tokens: np.ndarray, codebook_size: int) -> bytes:
     if tokens.size and (tokens.min() < 0 or tokens.max() >= codebook_size):
         raise ValueError(f"token outside [0, {codebook_size})")
     num_codebooks, num_frames = tokens.shape
-    bits = (codebook_size**num_codebooks - 1).bit_length()
+    bits = frame_bits(codebook_size, num_codebooks)
     weights = [codebook_size**g for g in range(num_codebooks)]
     acc, acc_bits, out = 0, 0, bytearray()
     for frame in tokens.T.tolist():
@@ -86,7 +91,7 @@ def pack_frames(tokens: np.ndarray, codebook_size: int) -> bytes:
 
 def unpack_frames(payload: bytes, num_frames: int, num_codebooks: int, codebook_size: int) -> np.ndarray:
     """Inverse of pack_frames; a frame whose number is out of range means the data is damaged."""
-    bits = (codebook_size**num_codebooks - 1).bit_length()
+    bits = frame_bits(codebook_size, num_codebooks)
     if len(payload) != (num_frames * bits + 7) // 8:
         raise UserError(f"bitstream payload is {len(payload)} bytes, expected {(num_frames * bits + 7) // 8}: truncated or damaged")
     limit = codebook_size**num_codebooks

@@ -24,16 +24,12 @@ def _parser() -> argparse.ArgumentParser:
         help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
         "plus opus-6k and codec2-3200 as references)",
     )
-    source = run.add_mutually_exclusive_group()
-    source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest (default: the bundled assets/speech set)")
-    source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
-    run.add_argument("--lang", help="ISO 639-1 language of the --folder audio (needed for CER/WER)")
+    _input_arguments(run)
     run.add_argument("--out", type=Path, required=True, help="run folder (created; an existing run there is resumed)")
     run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
     run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
     run.add_argument("--keep-audio", action="store_true", help="save decoded audio under OUT/audio/ (linked from the report)")
     run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
-    run.add_argument("--limit", type=int, help="only the first N utterances")
     run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
     run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
 
@@ -45,13 +41,32 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", type=Path)
     compare.add_argument("--json", type=Path, help="also write the comparison as JSON here")
 
+    tokens = sub.add_parser(
+        "tokens", help="LFSC token diagnostics per language: codebook use, entropy bound, re-encode idempotence",
+        description="Encode every utterance with an LFSC codec, decode it and encode the result again; write "
+        "tokens.json and tokens.md into OUT: per language and over all, the codes each codebook uses, their entropy "
+        "(the bitrate an entropy coder could reach against the fixed 88-bit frame) and how many tokens survive "
+        "decoding and encoding again.",
+    )
+    tokens.add_argument("--codec", default="lfsc", help="an LFSC codec: lfsc (default) or lfsc-bf16")
+    _input_arguments(tokens)
+    tokens.add_argument("--out", type=Path, required=True, help="folder for tokens.json and tokens.md (created)")
+
     sub.add_parser("metrics", help="list the metrics with their rates and ranges")
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _input_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest (default: the bundled assets/speech set)")
+    source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
+    parser.add_argument("--lang", help="ISO 639-1 language of the --folder audio (needed for CER/WER)")
+    parser.add_argument("--limit", type=int, help="only the first N utterances")
+
+
+def _utterances(args: argparse.Namespace) -> tuple[list, str]:
+    """The utterances the input arguments name, and a description of where they came from."""
     from eval import manifest as manifests
-    from eval.runner import run
 
     if args.folder is not None:
         utterances = manifests.load_folder(args.folder, args.lang)
@@ -66,6 +81,38 @@ def _run(args: argparse.Namespace) -> int:
         if args.limit < 1:
             raise UserError(f"--limit must be at least 1, got {args.limit}")
         utterances = utterances[: args.limit]
+    return utterances, source
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from codec.files import write_text_atomic
+    from codec.registry import get_codec
+    from eval import tokens
+
+    utterances, source = _utterances(args)
+    codec = get_codec(args.codec)
+    if not hasattr(codec, "tokens"):
+        raise UserError(f"{args.codec} has no tokens to diagnose: use lfsc or lfsc-bf16")
+    with tqdm(total=len(utterances), unit="utt", desc="tokens", dynamic_ncols=True) as bar:
+        groups, skipped = tokens.collect(codec, utterances, lambda done, utt_id: bar.update(1))
+    summary = tokens.summarize(groups, codec.sample_rate / codec.model.samples_per_frame)
+    report = tokens.markdown(summary, skipped)
+    args.out.mkdir(parents=True, exist_ok=True)
+    document = {"input": source, "codec": args.codec, "settings": codec.settings, "groups": summary, "skipped": skipped}
+    write_text_atomic(args.out / "tokens.json", json.dumps(document, indent=2))
+    write_text_atomic(args.out / "tokens.md", report)
+    print(report)
+    for utt_id, reason in skipped.items():
+        print(f"lfsc-eval: skipped {utt_id}: {reason}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from eval.runner import run
+
+    utterances, source = _utterances(args)
     codecs = args.codec
     if not codecs:
         codecs = default_codecs()
@@ -99,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "tokens":
+            return _tokens(args)
         if args.command == "report":
             from eval.report import write_report
 
