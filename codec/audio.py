@@ -174,6 +174,8 @@ def check_output_path(path: str | Path, sample_rate: int | None = None) -> None:
     suffix = Path(path).suffix.lstrip(".").upper()
     if suffix not in sf.available_formats() or (suffix != "WAV" and sf.default_subtype(suffix) is None):
         raise UserError(f"{path}: cannot write audio as '.{suffix.lower()}'; use .wav, .flac or .ogg")
+    if suffix == "OGG" and sample_rate is not None and sample_rate > 192000:  # libvorbis crashes there
+        raise UserError(f"{path}: cannot write '.ogg' above 192000 Hz; use .wav or .flac")
     if sample_rate is not None:
         try:  # libsndfile knows which rates a format takes: ask it with an empty file in memory
             sf.SoundFile(io.BytesIO(), "w", sample_rate, 1, format=suffix).close()

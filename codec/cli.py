@@ -141,8 +141,7 @@ def _read_coded(path: str, args: argparse.Namespace):
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    from codec.audio import check_output_path, resample_blocks, resampled_length, write_audio
-    from codec.blocks import fit_blocks
+    from codec.audio import check_output_path, resampled_length, write_audio
 
     check_output_path(args.output)
     codec, item = _read_coded(args.input, args)
@@ -150,8 +149,7 @@ def cmd_decode(args: argparse.Namespace) -> None:
     length = resampled_length(item.source_samples, item.source_rate, rate)
     check_output_path(args.output, rate)
     with _progress(item.num_samples / item.sample_rate, "decode") as progress:
-        decoded = codec.decode_blocks(item.payload, item.num_samples, progress)
-        clipped = write_audio(args.output, fit_blocks(resample_blocks(decoded, item.sample_rate, rate), length), rate)
+        clipped = write_audio(args.output, codec.decoded_at(item.payload, item.num_samples, rate, length, progress), rate)
     _say_clipped(args.output, clipped)
     _say(f"{args.output}: {length / rate:.2f} s at {rate} Hz")
 

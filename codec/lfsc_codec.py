@@ -102,9 +102,9 @@ class LFSCCodec(Codec):
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, one chunk core at a time; `progress` hears each chunk."""
+        """`decode`, one chunk core at a time as they are taken; `progress` hears each chunk."""
         report = _fractions(progress, self.inference.frames_for(num_samples))
-        return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+        yield from self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
 
     def _unpack(self, payload: bytes, num_samples: int) -> np.ndarray:
         frames = self.inference.frames_for(num_samples)

@@ -93,8 +93,17 @@ class Codec(ABC):
         native_samples = resampled_length(num_samples, sample_rate, codec.sample_rate)
         native = resample_blocks(blocks, sample_rate, codec.sample_rate)
         payload = codec.encode_blocks(native, native_samples, lambda fraction: report(fraction / 2))
-        decoded = codec.decode_blocks(payload, native_samples, lambda fraction: report(0.5 + fraction / 2))
-        return payload, fit_blocks(resample_blocks(decoded, codec.sample_rate, sample_rate), num_samples)
+        return payload, codec.decoded_at(payload, native_samples, sample_rate, num_samples,
+                                         lambda fraction: report(0.5 + fraction / 2))
+
+    def decoded_at(
+        self, payload: bytes, native_samples: int, sample_rate: int, num_samples: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The decoded payload (`native_samples` at the codec's rate) resampled to `sample_rate` and fitted to
+        `num_samples`, as blocks decoded as they are taken."""
+        decoded = self.decode_blocks(payload, native_samples, progress)
+        return fit_blocks(resample_blocks(decoded, self.sample_rate, sample_rate), num_samples)
 
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None

@@ -210,7 +210,7 @@ def _markdown(run: Run) -> str:
     lines += ["", f"Sanity: {san['delay_compensated']} delays compensated, {san['refused']} pairs refused for intrusive "
               f"metrics, {san['resampled']} decoded files resampled, {san['with_warnings']} pairs with warnings.", ""]
     if s["skipped"]:
-        lines += ["## Utterances not evaluated (their audio could not be read; a new run tries them again)", "",
+        lines += ["## Utterances skipped (their audio could not be read in the last run, which tries them again)", "",
                   "| utterance | audio | reason |", "|---|---|---|"]
         for utt_id, entry in s["skipped"].items():
             lines.append(f"| {utt_id} | {entry['audio']} | {entry['reason'].replace('|', '/')} |")
@@ -338,7 +338,8 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict:
     codecs_a, codecs_b = list(a.summary["codecs"]), list(b.summary["codecs"])
     for run, codecs in ((a, codecs_a), (b, codecs_b)):
         if not codecs:
-            raise UserError(f"{run.out_dir}: the run holds no rows yet: let `lfsc-eval run` finish (or resume it) first")
+            why = "every utterance was skipped (see skipped.json)" if run.summary["skipped"] else "let `lfsc-eval run` finish first"
+            raise UserError(f"{run.out_dir}: the run holds no rows: {why}")
     shared = [c for c in codecs_a if c in codecs_b]
     if shared:
         pairs = [(c, c) for c in shared]

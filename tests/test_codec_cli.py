@@ -335,6 +335,9 @@ def test_more_bad_requests_are_one_line_errors_before_any_work(capsys, tmp_path,
     sf.write(high, np.zeros(9600, np.float32), 96000)
     assert "at 96000 Hz" in one_line_error(*run(capsys, "roundtrip", high, tmp_path / "o.mp3", "--codec", "opus-6k")[::2])
     assert not (tmp_path / "o.mp3").exists()
+    very_high = tmp_path / "very_high.wav"
+    sf.write(very_high, np.zeros(2560, np.float32), 256000)
+    assert "above 192000 Hz" in one_line_error(*run(capsys, "roundtrip", very_high, tmp_path / "o.ogg", "--codec", "identity")[::2])
     from codec.bitstream import PayloadFile, encode_payload_file
 
     (tmp_path / "empty.bin").write_bytes(encode_payload_file(PayloadFile("opus-6k", 16000, 0, 16000, 0, b"")))

@@ -135,6 +135,22 @@ def test_files_that_cannot_be_opened_or_are_too_short_for_a_metric_leave_the_run
     assert again.skipped == {} and load_run(tmp_path / "run").summary["skipped"] == {}
 
 
+def test_a_skipped_entry_goes_once_the_utterance_has_every_row_the_run_asks_for(tmp_path):
+    """Read by run 1 (identity), unreadable in run 2 (which adds an anchor), not needed by run 3 (identity only):
+    run 3's report must not call it skipped."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    for name in ("a", "b"):
+        sf.write(folder / f"{name}.wav", tone, 16000)
+    out, args = tmp_path / "run", {"metrics": ["si_sdr"], "cache_dir": None}
+    run(load_folder(folder, "en"), ["identity"], out, **args)
+    (folder / "b.wav").write_bytes(b"RIFF and nothing else")
+    assert list(run(load_folder(folder, "en"), ["identity", "lowpass-7k"], out, **args).skipped) == ["b"]
+    assert run(load_folder(folder, "en"), ["identity"], out, **args).skipped == {}
+    assert load_run(out).summary["skipped"] == {} and not (out / "skipped.json").exists()
+
+
 def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):
     utts = utterances(count=3)
     first = run(utts, ["identity"], tmp_path / "a", metrics=FAST, cache_dir=tmp_path / "cache")
@@ -212,4 +228,4 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
         result = subprocess.run([sys.executable, "-m", "eval.cli", *args], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("lfsc-eval: error: ")
-    assert "holds no rows yet" in result.stderr  # the last: said as it is, not as "both hold several codecs"
+    assert "holds no rows: let" in result.stderr  # the last: said as it is, not as "both hold several codecs"

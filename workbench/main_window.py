@@ -286,6 +286,13 @@ class MainWindow(QMainWindow):
                 task.cancel()
                 self.statusBar().showMessage("cancelled", 3000)
 
+    def _replacing(self, previous: Task | None, task: Task) -> Task:
+        """`task`, which the toolbar's cancel now stops, in place of `previous` (cancelled)."""
+        if previous is not None:
+            previous.cancel()
+        self.cancel_button.setEnabled(True)
+        return task
+
     def _cancel_roundtrip(self) -> None:
         if self.task is not None:
             self.task.cancel()
@@ -511,9 +518,7 @@ class MainWindow(QMainWindow):
                                                time.perf_counter() - (stop_time or time.perf_counter())))
             self.compute_fast_metrics()
 
-        self._cancel_roundtrip()
-        self.task = task
-        self.cancel_button.setEnabled(True)
+        self.task = self._replacing(self.task, task)
         return self._run(task, finished, f"Round trip through {name}")
 
     def compute_fast_metrics(self) -> Task | None:
@@ -612,10 +617,7 @@ class MainWindow(QMainWindow):
         task = Task(roundtrip.render_stimuli, clips, [c for c in codecs], self.device_combo.currentText(),
                     self.codec_cache)
         rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
-        if self.blind_task is not None:
-            self.blind_task.cancel()
-        self.blind_task = task
-        self.cancel_button.setEnabled(True)
+        self.blind_task = self._replacing(self.blind_task, task)
         return self._run(task, lambda stimuli: self.blind.begin(session, stimuli, rates), "Preparing the test")
 
     def _autosave_blind_results(self) -> None:

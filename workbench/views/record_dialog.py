@@ -104,19 +104,22 @@ class RecordDialog(QDialog):
         self.accept() if self.take is not None and len(self.take) else self.reject()
 
     def reject(self) -> None:
-        """Closing the dialog (Esc, the window's close button) while recording asks whether to keep the take."""
-        if self.recorder is not None and self.recorder.recording:
-            if self.recorder.seconds >= 1.0 and self.keep_take():
-                self.stop()
-                return
-            self.recorder.stop()
+        """Closing the dialog (Esc, the window's close button) while recording stops it, then asks whether to keep
+        a take of a second or more (the time spent answering is not recorded)."""
         self.timer.stop()
+        if self.recorder is not None and self.recorder.recording:
+            self.stopped_at = time.perf_counter()
+            take = self.recorder.stop()
+            if len(take) >= self.recorder.sample_rate and self.keep_take(len(take) / self.recorder.sample_rate):
+                self.take = take
+                self.accept()
+                return
         super().reject()
 
-    def keep_take(self) -> bool:
-        """Ask whether the take being recorded is kept when the dialog is closed."""
+    def keep_take(self, seconds: float) -> bool:
+        """Ask whether a stopped take of `seconds` is kept, as the dialog is closed."""
         answer = QMessageBox.question(
-            self, "Keep the recording?", f"{self.recorder.seconds:.1f} s recorded. Keep this take?",
+            self, "Keep the recording?", f"{seconds:.1f} s recorded. Keep this take?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
         )
         return answer == QMessageBox.StandardButton.Yes
