@@ -402,3 +402,31 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
     finally:
         release.set()
         del slow
+
+
+def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
+    window.open_file(str(bundled[0].audio_path))
+    round_trip(qtbot, window, "codec2-3200")  # its metrics task runs now
+    assert window.metric_tasks and window.cancel_button.isEnabled()
+    window.cancel_task()
+    assert not window.metric_tasks and not window.cancel_button.isEnabled()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+    qtbot.wait(50)
+    assert window.model.metrics == {}
+
+
+def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, monkeypatch):
+    from workbench.views.run_dialog import RunDialog
+
+    seen, started = [], []
+    monkeypatch.setattr(window, "start_eval_run", lambda *args: started.append(args))
+
+    def answer(dialog):
+        seen.append(dialog.folder.text())
+        dialog.folder.setText(str(tmp_path / "runs" / "one"))
+        return 1
+
+    monkeypatch.setattr(RunDialog, "exec", answer)
+    window.new_eval_run()
+    window.new_eval_run()
+    assert seen == ["", str(tmp_path / "runs" / "one")] and started[0][0] == str(tmp_path / "runs" / "one")

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.codec_cache = roundtrip.CodecCache()
         self.task: Task | None = None  # the current clip's round trip (the toolbar's cancel stops it)
         self.blind_task: Task | None = None  # the blind test's preparation (the toolbar's cancel stops it too)
+        self.metric_tasks: set[Task] = set()  # the current clip's metrics (the toolbar's cancel stops them too)
         self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
         # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
@@ -269,7 +270,8 @@ class MainWindow(QMainWindow):
             self.task = None
         if task is self.blind_task:
             self.blind_task = None
-        self.cancel_button.setEnabled(self.task is not None or self.blind_task is not None)
+        self.metric_tasks.discard(task)
+        self.cancel_button.setEnabled(self.task is not None or self.blind_task is not None or bool(self.metric_tasks))
         if not self.background:
             self.progress.setVisible(False)
             self.statusBar().clearMessage()
@@ -280,8 +282,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
 
     def cancel_task(self) -> None:
-        """Stop the running round trip and blind-test preparation; the window is usable at once."""
-        for task in (self.task, self.blind_task):
+        """Stop the running round trip, metrics and blind-test preparation; the window is usable at once."""
+        for task in (self.task, self.blind_task, *self.metric_tasks):
             if task is not None:
                 task.cancel()
                 self.statusBar().showMessage("cancelled", 3000)
@@ -294,8 +296,9 @@ class MainWindow(QMainWindow):
         return task
 
     def _cancel_roundtrip(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        for task in (self.task, *self.metric_tasks):
+            if task is not None:
+                task.cancel()
 
     def cancel_eval_run(self) -> None:
         """Stop the eval run after the utterance in progress (rows written so far stay, a rerun resumes); the
@@ -527,7 +530,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "Metrics")
+        return self._run_metrics(task, clip, decoded, "Metrics")
 
     def compute_cer(self) -> Task | None:
         """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
@@ -535,7 +538,7 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
-        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "CER")
+        return self._run_metrics(task, clip, decoded, "CER")
 
     def compute_speaker_similarity(self) -> Task | None:
         """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
@@ -543,7 +546,12 @@ class MainWindow(QMainWindow):
         if clip is None or decoded is None:
             return None
         task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
-        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), "Speaker similarity")
+        return self._run_metrics(task, clip, decoded, "Speaker similarity")
+
+    def _run_metrics(self, task: Task, clip: Clip, decoded: np.ndarray, busy_text: str) -> Task:
+        self.metric_tasks.add(task)
+        self.cancel_button.setEnabled(True)
+        return self._run(task, lambda values: self._metrics_ready(clip, decoded, values), busy_text)
 
     def _metrics_ready(self, clip: Clip, decoded: np.ndarray, values: dict) -> None:
         if self.model.clip is clip and self.model.decoded is decoded:  # not of a signal replaced meanwhile
@@ -670,9 +678,10 @@ class MainWindow(QMainWindow):
 
         available = [self.codec_combo.itemText(i) for i in range(self.codec_combo.count())
                      if self.codec_combo.model().item(i).isEnabled()]
-        dialog = RunDialog(available, self.codec_combo.currentText(), parent=self)
+        dialog = RunDialog(available, self.codec_combo.currentText(), self.settings.last_run_folder, parent=self)
         if not dialog.exec():
             return
+        self.settings.last_run_folder = dialog.folder.text().strip()
         if not dialog.chosen_codecs() or not dialog.folder.text().strip():
             self.show_error("Cannot start the run", "Tick at least one codec and choose an output folder.")
             return

@@ -132,6 +132,15 @@ class Settings:
         self._set("files/recordings_dir", str(value))
 
     @property
+    def last_run_folder(self) -> str:
+        """The output folder of the last eval run started from the app."""
+        return self._get("files/last_run_folder", "", str)
+
+    @last_run_folder.setter
+    def last_run_folder(self, value: str) -> None:
+        self._set("files/last_run_folder", value)
+
+    @property
     def blind_results_dir(self) -> Path:
         """Where every finished blind test is saved the moment its last answer is given."""
         return self.recordings_dir.parent / "blind-tests"
