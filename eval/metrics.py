@@ -178,6 +178,64 @@ def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
         raise MetricError(str(exc)) from None
 
 
+PITCH_RATE = 16000
+PITCH_HOP = 160  # 10 ms frames
+PITCH_RANGE = (50.0, 600.0)  # Hz: low male to high child voices
+PITCH_GRID = 0.2  # semitones between pYIN's pitch candidates: 20 cents, 3x faster than its default 0.1
+MIN_VOICED_FRAMES = 10  # F0 RMSE and correlation need this many frames voiced in both signals
+
+
+@lru_cache(maxsize=4)
+def _pitch_track(samples: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(F0 in Hz on a 20-cent grid, NaN where unvoiced; voiced flags) of float64 audio at 16 kHz by pYIN (librosa)."""
+    import librosa
+
+    x = np.frombuffer(samples, dtype=np.float64)
+    f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
+                                 hop_length=PITCH_HOP, resolution=PITCH_GRID)
+    return f0, voiced
+
+
+def _pitch_pair(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pitch tracks of both signals, frame-aligned: (f0 ref, f0 deg, voiced ref, voiced deg)."""
+    ref_r, deg_r = _pair(ref, deg, sr, PITCH_RATE)
+    if len(ref_r) < 1024:
+        raise MetricError("pitch tracking needs at least 64 ms of audio")
+    _require_sound(ref_r, "F0")
+    # Cached per signal: the three pitch metrics of one pair track each signal once.
+    (f_ref, v_ref), (f_deg, v_deg) = _pitch_track(ref_r.tobytes()), _pitch_track(deg_r.tobytes())
+    return f_ref, f_deg, v_ref, v_deg
+
+
+def _both_voiced(ref: np.ndarray, deg: np.ndarray, sr: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    f_ref, f_deg, v_ref, v_deg = _pitch_pair(ref, deg, sr)
+    both = v_ref & v_deg
+    if np.count_nonzero(both) < MIN_VOICED_FRAMES:
+        raise MetricError(f"{what}: fewer than {MIN_VOICED_FRAMES} frames are voiced in both signals")
+    return f_ref[both], f_deg[both]
+
+
+def f0_rmse(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+    """RMS pitch error in cents over the frames voiced in both signals (pYIN at 16 kHz, 10 ms frames, a 20-cent
+    grid: errors below about 10 cents are not resolved)."""
+    f_ref, f_deg = _both_voiced(ref, deg, sr, "F0 RMSE")
+    return float(np.sqrt(np.mean((1200.0 * np.log2(f_deg / f_ref)) ** 2)))
+
+
+def f0_corr(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+    """Pearson correlation of the F0 contours over the frames voiced in both signals (Codec-SUPERB's F0corr)."""
+    f_ref, f_deg = _both_voiced(ref, deg, sr, "F0 correlation")
+    if np.std(f_ref) == 0 or np.std(f_deg) == 0:
+        raise MetricError("F0 correlation: a pitch contour is flat")
+    return float(np.corrcoef(f_ref, f_deg)[0, 1])
+
+
+def vuv_error(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+    """Fraction of frames whose voiced/unvoiced decision differs between the signals (pYIN)."""
+    _, _, v_ref, v_deg = _pitch_pair(ref, deg, sr)
+    return float(np.mean(v_ref != v_deg))
+
+
 def _spec(name, label, rate, rng, hib, fn, version, description, needs_model=False) -> MetricSpec:
     return MetricSpec(name, label, rate, rng, hib, fn, needs_model, version, description)
 
@@ -194,6 +252,12 @@ METRICS: dict[str, MetricSpec] = {
               "NeMo multi-resolution log-mel L1 loss (7 resolutions), as on the LFSC model card"),
         _spec("stft_distance", "STFT distance", 22050, (0.0, 5.0), False, stft_distance, "nemo-stft-l1/1",
               "NeMo multi-resolution log-magnitude STFT L1 loss (7 resolutions), as on the LFSC model card"),
+        _spec("f0_rmse", "F0 RMSE (cents)", PITCH_RATE, (0.0, np.inf), False, f0_rmse, "pyin-librosa-grid0.2/1",
+              "pitch error of the frames voiced in both signals (pYIN, 20-cent grid), in cents (unbounded)"),
+        _spec("f0_corr", "F0 correlation", PITCH_RATE, (-1.0, 1.0), True, f0_corr, "pyin-librosa-grid0.2/1",
+              "Pearson correlation of the pitch contours over the frames voiced in both signals"),
+        _spec("vuv_error", "V/UV error", PITCH_RATE, (0.0, 1.0), False, vuv_error, "pyin-librosa-grid0.2/1",
+              "fraction of 10 ms frames whose voicing decision differs"),
         _spec("speaker_sim", "Speaker similarity", 16000, (-1.0, 1.0), True, speaker_sim, "ge2e/1",
               "cosine of speaker embeddings (GE2E, resemblyzer 0.1.4, unless another model is plugged in)", needs_model=True),
         _spec("distill_mos", "DistillMOS", 16000, (1.0, 5.0), True, distill_mos, "distillmos-0.9.1-v7/1",

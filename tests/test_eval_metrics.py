@@ -97,3 +97,25 @@ def test_unknown_metric_is_a_key_error(clip):
     x, sr = clip
     with pytest.raises(KeyError):
         compute("pesq_xb", x, x, sr)
+
+
+def _glide(rate: int, seconds: float, scale: float = 1.0) -> np.ndarray:
+    """A harmonic tone whose pitch glides around 150 Hz (times `scale`), like a voiced vowel."""
+    t = np.arange(int(rate * seconds)) / rate
+    f0 = scale * (150 + 30 * np.sin(2 * np.pi * 2 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    return (0.2 * sum(np.sin(k * phase) / k for k in range(1, 6))).astype(np.float32)
+
+
+def test_pitch_metrics_read_the_pitch_error_in_cents_and_the_voicing_changes():
+    rate = 16000
+    ref = _glide(rate, 2.0)
+    assert compute("f0_rmse", ref, ref, rate) == 0.0 and compute("vuv_error", ref, ref, rate) == 0.0
+    sharp = _glide(rate, 2.0, scale=2 ** (100 / 1200))  # a semitone up, frame for frame
+    assert compute("f0_rmse", ref, sharp, rate) == pytest.approx(100, abs=10)
+    assert compute("f0_corr", ref, sharp, rate) > 0.99
+    half_silent = sharp.copy()
+    half_silent[rate:] = 0.0
+    assert compute("vuv_error", ref, half_silent, rate) == pytest.approx(0.5, abs=0.05)
+    with pytest.raises(MetricError, match="voiced in both"):
+        compute("f0_rmse", ref, np.zeros_like(ref), rate)

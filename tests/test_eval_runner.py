@@ -41,6 +41,7 @@ def test_identity_run_reads_perfect_on_every_metric(tmp_path):
         assert m["speaker_sim"] == pytest.approx(1.0, abs=1e-5)
         assert m["mel_distance"] == 0.0 and m["stft_distance"] == 0.0
         assert m["dcer"] == 0.0 and m["cer"] == m["cer_orig"]
+        assert m["f0_rmse"] == 0.0 and m["f0_corr"] == pytest.approx(1.0) and m["vuv_error"] == 0.0
         assert row["sanity"]["delay_samples"] == 0 and (tmp_path / "run" / row["decoded_audio"]).is_file()
     run_ = load_run(tmp_path / "run")
     assert run_.summary["codecs"]["identity"]["corpus"]["dcer"] == 0.0
