@@ -265,7 +265,9 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 
-FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "mel_distance", "stft_distance")
+# The intrusive signal metrics: they compare aligned signals (so a refused alignment refuses them) and need no model.
+FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "mel_distance", "stft_distance",
+                                 "f0_rmse", "f0_corr", "vuv_error")
 
 
 def compute(name: str, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
