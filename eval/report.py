@@ -73,7 +73,8 @@ def load_run(out_dir: str | Path) -> Run:
     rows = read_rows(out)
     manifest_path = out / RUN_MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
-    return Run(out, rows, manifest, {**summarize(rows), "skipped": read_skipped(out)})
+    order = [c["name"] for c in manifest.get("codecs", [])]
+    return Run(out, rows, manifest, {**summarize(rows, order), "skipped": read_skipped(out)})
 
 
 def metric_names(rows: list[dict]) -> list[str]:
@@ -104,10 +105,12 @@ def _group(rows: list[dict], metrics: list[str]) -> dict:
     return out
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Per codec and per (codec, language): means with CIs, missing counts and corpus-level error rates."""
+def summarize(rows: list[dict], codec_order: list[str] = ()) -> dict:
+    """Per codec and per (codec, language): means with CIs, missing counts and corpus-level error rates. Codecs come
+    in `codec_order` (the run's --codec order), then any others in name order: never in the order rows finished."""
     metrics = metric_names(rows)
-    codecs = list(dict.fromkeys(r["codec"] for r in rows))
+    present = {r["codec"] for r in rows}
+    codecs = [c for c in codec_order if c in present] + sorted(present - set(codec_order))
     summary: dict = {"metrics": metrics, "codecs": {}, "by_language": {}}
     for codec in codecs:
         mine = [r for r in rows if r["codec"] == codec]

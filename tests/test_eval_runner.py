@@ -152,6 +152,13 @@ def test_a_skipped_entry_goes_once_the_utterance_has_every_row_the_run_asks_for(
     assert load_run(out).summary["skipped"] == {} and not (out / "skipped.json").exists()
 
 
+def test_reports_list_codecs_in_the_runs_order_not_the_order_rows_finished(tmp_path):
+    run(utterances(count=2), ["lowpass-7k", "identity"], tmp_path / "run", metrics=["si_sdr"], cache_dir=None)
+    rows = (tmp_path / "run" / ROWS).read_text().splitlines()
+    (tmp_path / "run" / ROWS).write_text("\n".join(reversed(rows)) + "\n")  # as a process pool may finish them
+    assert list(load_run(tmp_path / "run").summary["codecs"]) == ["lowpass-7k", "identity"]
+
+
 def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):
     utts = utterances(count=3)
     first = run(utts, ["identity"], tmp_path / "a", metrics=FAST, cache_dir=tmp_path / "cache")
