@@ -388,20 +388,22 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
     started meanwhile still runs at once."""
     import threading
 
+    from PySide6.QtCore import QThread
+
     from workbench.workers import Task
 
     release = threading.Event()
-    from PySide6.QtCore import QThread
-
     cores = QThread.idealThreadCount()  # Qt's default pool size: every thread of it is held
-    slow = [Task(lambda task: release.wait(WAIT_MS / 1000)).start() for _ in range(cores + 1)]  # held while they run
+    slow = [Task(lambda task: release.wait(WAIT_MS / 1000)) for _ in range(cores + 1)]
+    for task in slow:
+        task.start()
     try:
         window.open_file(str(bundled[0].audio_path))
         with qtbot.waitSignal(window.model.decoded_changed, timeout=20000):  # the slow ones wait 60 s
             window.start_roundtrip("identity")
     finally:
         release.set()
-        del slow
+        QThreadPool.globalInstance().waitForDone(WAIT_MS)  # the slow tasks end while the test still holds them
 
 
 def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
@@ -430,3 +432,26 @@ def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, m
     window.new_eval_run()
     window.new_eval_run()
     assert seen == ["", str(tmp_path / "runs" / "one")] and started[0][0] == str(tmp_path / "runs" / "one")
+
+
+def test_the_installed_pyside_keeps_reference_counts_when_signals_fire_and_tasks_run():
+    """PySide6 6.12.0 dropped a reference to True on every emit and to None on every pool task, so the app (and
+    this suite) died at exit with "bool_dealloc"/"none_dealloc"; pyproject excludes it, and this catches another."""
+    from PySide6.QtCore import QObject, Signal
+
+    from workbench.workers import Task
+
+    class Probe(QObject):
+        fired = Signal()
+
+    probe = Probe()
+    probe.fired.connect(lambda: None)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(500):
+        probe.fired.emit()
+    tasks = [Task(lambda task: None) for _ in range(200)]
+    for task in tasks:
+        task.start()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+    after = sys.getrefcount(True), sys.getrefcount(None)
+    assert after[0] > before[0] - 50 and after[1] > before[1] - 50, (before, after)
