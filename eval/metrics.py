@@ -10,6 +10,7 @@ The GUI, the CLI and the batch runner all call `compute(name, ref, deg, sr)`; `M
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,15 @@ from typing import Callable
 import numpy as np
 
 from codec.audio import resample
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
 
 
 class MetricError(Exception):
@@ -182,18 +192,27 @@ PITCH_RATE = 16000
 PITCH_HOP = 160  # 10 ms frames
 PITCH_RANGE = (50.0, 600.0)  # Hz: low male to high child voices
 PITCH_GRID = 0.2  # semitones between pYIN's pitch candidates: 20 cents, 3x faster than its default 0.1
+PITCH_VERSION = f"pyin-librosa-{_version('librosa')}-grid{PITCH_GRID}/1"  # another librosa may track otherwise
 MIN_VOICED_FRAMES = 10  # F0 RMSE and correlation need this many frames voiced in both signals
 
 
-@lru_cache(maxsize=4)
-def _pitch_track(samples: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(F0 in Hz on a 20-cent grid, NaN where unvoiced; voiced flags) of float64 audio at 16 kHz by pYIN (librosa)."""
+_PITCH_TRACKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # the last few signals' tracks, by content digest
+
+
+def _pitch_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F0 in Hz on a 20-cent grid, NaN where unvoiced; voiced flags) of float64 audio at 16 kHz by pYIN (librosa).
+    Kept for the last 4 signals (by digest, not holding the audio), so a pair's three pitch metrics and a
+    reference met again for the next codec are tracked once."""
     import librosa
 
-    x = np.frombuffer(samples, dtype=np.float64)
-    f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
-                                 hop_length=PITCH_HOP, resolution=PITCH_GRID)
-    return f0, voiced
+    key = hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest()
+    if key not in _PITCH_TRACKS:
+        f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
+                                     hop_length=PITCH_HOP, resolution=PITCH_GRID)
+        _PITCH_TRACKS[key] = (f0, voiced)
+        while len(_PITCH_TRACKS) > 4:
+            del _PITCH_TRACKS[next(iter(_PITCH_TRACKS))]
+    return _PITCH_TRACKS[key]
 
 
 def _pitch_pair(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -201,9 +220,10 @@ def _pitch_pair(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[np.ndarray, 
     ref_r, deg_r = _pair(ref, deg, sr, PITCH_RATE)
     if len(ref_r) < 1024:
         raise MetricError("pitch tracking needs at least 64 ms of audio")
+    if not (np.all(np.isfinite(ref_r)) and np.all(np.isfinite(deg_r))):
+        raise MetricError("pitch tracking: a signal holds NaN or infinite samples")
     _require_sound(ref_r, "F0")
-    # Cached per signal: the three pitch metrics of one pair track each signal once.
-    (f_ref, v_ref), (f_deg, v_deg) = _pitch_track(ref_r.tobytes()), _pitch_track(deg_r.tobytes())
+    (f_ref, v_ref), (f_deg, v_deg) = _pitch_track(ref_r), _pitch_track(deg_r)
     return f_ref, f_deg, v_ref, v_deg
 
 
@@ -252,11 +272,11 @@ METRICS: dict[str, MetricSpec] = {
               "NeMo multi-resolution log-mel L1 loss (7 resolutions), as on the LFSC model card"),
         _spec("stft_distance", "STFT distance", 22050, (0.0, 5.0), False, stft_distance, "nemo-stft-l1/1",
               "NeMo multi-resolution log-magnitude STFT L1 loss (7 resolutions), as on the LFSC model card"),
-        _spec("f0_rmse", "F0 RMSE (cents)", PITCH_RATE, (0.0, np.inf), False, f0_rmse, "pyin-librosa-grid0.2/1",
+        _spec("f0_rmse", "F0 RMSE (cents)", PITCH_RATE, (0.0, np.inf), False, f0_rmse, PITCH_VERSION,
               "pitch error of the frames voiced in both signals (pYIN, 20-cent grid), in cents (unbounded)"),
-        _spec("f0_corr", "F0 correlation", PITCH_RATE, (-1.0, 1.0), True, f0_corr, "pyin-librosa-grid0.2/1",
+        _spec("f0_corr", "F0 correlation", PITCH_RATE, (-1.0, 1.0), True, f0_corr, PITCH_VERSION,
               "Pearson correlation of the pitch contours over the frames voiced in both signals"),
-        _spec("vuv_error", "V/UV error", PITCH_RATE, (0.0, 1.0), False, vuv_error, "pyin-librosa-grid0.2/1",
+        _spec("vuv_error", "V/UV error", PITCH_RATE, (0.0, 1.0), False, vuv_error, PITCH_VERSION,
               "fraction of 10 ms frames whose voicing decision differs"),
         _spec("speaker_sim", "Speaker similarity", 16000, (-1.0, 1.0), True, speaker_sim, "ge2e/1",
               "cosine of speaker embeddings (GE2E, resemblyzer 0.1.4, unless another model is plugged in)", needs_model=True),

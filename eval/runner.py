@@ -155,7 +155,7 @@ def _package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for package in ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "jiwer", "num2words", "faster-whisper",
+    for package in ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "librosa", "numba", "jiwer", "num2words", "faster-whisper",
                     "ctranslate2", "Resemblyzer", "torch", "pycodec2", "av", "lfsc-workbench"):
         try:
             out[package] = version(package)

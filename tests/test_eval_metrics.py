@@ -114,8 +114,11 @@ def test_pitch_metrics_read_the_pitch_error_in_cents_and_the_voicing_changes():
     sharp = _glide(rate, 2.0, scale=2 ** (100 / 1200))  # a semitone up, frame for frame
     assert compute("f0_rmse", ref, sharp, rate) == pytest.approx(100, abs=10)
     assert compute("f0_corr", ref, sharp, rate) > 0.99
-    half_silent = sharp.copy()
-    half_silent[rate:] = 0.0
-    assert compute("vuv_error", ref, half_silent, rate) == pytest.approx(0.5, abs=0.05)
+    ref[int(1.5 * rate):] = 0.0  # both end in silence; the decoded one also starts with 0.5 s of it
+    late = sharp.copy()
+    late[: rate // 2] = 0.0
+    late[int(1.5 * rate):] = 0.0
+    # over all frames (silence included): 0.5 s of 2 s differ; over frames voiced in either it would read 1/3
+    assert compute("vuv_error", ref, late, rate) == pytest.approx(0.25, abs=0.03)
     with pytest.raises(MetricError, match="voiced in both"):
         compute("f0_rmse", ref, np.zeros_like(ref), rate)

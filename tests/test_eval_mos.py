@@ -44,7 +44,7 @@ def test_distillmos_ignores_the_reference_and_refuses_silence():
 def test_the_runner_scores_distillmos_where_alignment_is_refused(tmp_path, small_nemo, monkeypatch):
     """A random-weight LFSC's output cannot be aligned with speech: PESQ is refused, DistillMOS still reads it."""
     monkeypatch.setenv("LFSC_CHECKPOINT", str(small_nemo))
-    run(utterances(count=1), ["lfsc"], tmp_path / "run", metrics=["pesq_wb", "distill_mos"], cache_dir=None)
+    run(utterances(count=1), ["lfsc"], tmp_path / "run", metrics=["pesq_wb", "f0_rmse", "distill_mos"], cache_dir=None)
     (row,) = [json.loads(line) for line in (tmp_path / "run" / ROWS).read_text().splitlines()]
-    assert "cannot align" in row["missing"]["pesq_wb"]
+    assert "cannot align" in row["missing"]["pesq_wb"] and "cannot align" in row["missing"]["f0_rmse"]
     assert 1.0 <= row["metrics"]["distill_mos"] <= 5.0

@@ -417,6 +417,15 @@ def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
     assert window.model.metrics == {}
 
 
+def test_opening_another_clip_stops_the_metrics_of_the_last_one(qtbot, window, bundled):
+    window.open_file(str(bundled[0].audio_path))
+    round_trip(qtbot, window, "codec2-3200")
+    running = set(window.metric_tasks)
+    assert running
+    window.open_file(str(bundled[1].audio_path))
+    assert not window.metric_tasks and all(task.cancel_flag.is_set() for task in running)
+
+
 def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, monkeypatch):
     from workbench.views.run_dialog import RunDialog
 
