@@ -180,6 +180,13 @@ def list_codecs() -> list[CodecEntry]:
     return list(_REGISTRY.values())
 
 
+def takes_option(name: str, option: str) -> bool:
+    """Whether the codec registered under `name` takes `option` (such as LFSC's checkpoint and device)."""
+    _load_builtin()
+    entry = _REGISTRY.get(name)
+    return entry is not None and option in inspect.signature(entry.factory).parameters
+
+
 def get_codec(name: str, **options) -> Codec:
     """Build the codec registered under `name`; unknown names and missing packages are UserErrors."""
     _load_builtin()

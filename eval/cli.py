@@ -62,6 +62,7 @@ def _input_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
     parser.add_argument("--lang", help="ISO 639-1 language of the --folder audio (needed for CER/WER)")
     parser.add_argument("--limit", type=int, help="only the first N utterances")
+    parser.add_argument("--checkpoint", help="LFSC .nemo checkpoint (default: $LFSC_CHECKPOINT, then the user config)")
 
 
 def _utterances(args: argparse.Namespace) -> tuple[list, str]:
@@ -88,11 +89,11 @@ def _tokens(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from codec.files import write_text_atomic
-    from codec.registry import get_codec
     from eval import tokens
+    from eval.runner import build_codec
 
     utterances, source = _utterances(args)
-    codec = get_codec(args.codec)
+    codec = build_codec(args.codec, args.checkpoint)
     if not hasattr(codec, "tokens"):
         raise UserError(f"{args.codec} has no tokens to diagnose: use lfsc or lfsc-bf16")
     with tqdm(total=len(utterances), unit="utt", desc="tokens", dynamic_ncols=True) as bar:
@@ -120,6 +121,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run(
         utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
+        checkpoint=args.checkpoint,
     )
     print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
           f"report: {result.out_dir / 'report.html'}")

@@ -25,7 +25,7 @@ import numpy as np
 from codec.audio import RESAMPLER, load_audio, save_audio
 from codec.errors import UserError
 from codec.files import write_text_atomic
-from codec.registry import Codec, get_codec, list_codecs
+from codec.registry import Codec, get_codec, list_codecs, takes_option
 from eval import asr, sanity, speaker, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
@@ -74,6 +74,11 @@ def _write_skipped(out_dir: Path, skipped: dict[str, dict]) -> None:
         write_text_atomic(out_dir / SKIPPED, json.dumps(skipped, indent=2, ensure_ascii=False))
     else:
         (out_dir / SKIPPED).unlink(missing_ok=True)
+
+
+def build_codec(name: str, checkpoint: str | Path | None = None) -> Codec:
+    """The codec `name`, on `checkpoint` when given and the codec takes one (LFSC)."""
+    return get_codec(name, **({"checkpoint": checkpoint} if checkpoint and takes_option(name, "checkpoint") else {}))
 
 
 def check_metrics(names: Iterable[str] | None) -> tuple[str, ...]:
@@ -420,10 +425,12 @@ def run(
     show_progress_bar: bool = False,
     source: str = "",
     write_report: bool = True,
+    checkpoint: str | Path | None = None,
 ) -> RunResult:
     """Evaluate every utterance through every codec into `out_dir` (resuming what is there) and write the report.
 
     cache_dir: True for the default cache folder, a path for another, None/False to disable caching.
+    checkpoint: the LFSC checkpoint for codecs that take one (default: the configured one).
     progress(done, total, message) is called after each (utterance, codec) pair; setting `cancel` stops the
     run after the pair in progress (rows already written stay valid and a later run resumes). An utterance whose
     audio cannot be read (damaged, cut off, NaN samples) is skipped and named in `skipped.json` and the report;
@@ -436,7 +443,7 @@ def run(
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     metric_names = check_metrics(metrics)
-    codecs = [get_codec(name) for name in dict.fromkeys(codec_names)]
+    codecs = [build_codec(name, checkpoint) for name in dict.fromkeys(codec_names)]
     if asr_model is not None:
         asr.set_model_dir(asr_model)
     out = Path(out_dir)

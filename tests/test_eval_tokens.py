@@ -62,3 +62,16 @@ def test_the_tokens_command_writes_its_report_and_refuses_codecs_without_tokens(
     assert "| all | 2 |" in (tmp_path / "t" / "tokens.md").read_text()
     assert main(["tokens", "--codec", "opus-6k", "--limit", "1", "--out", str(tmp_path / "u")]) == 2
     assert "no tokens to diagnose" in capsys.readouterr().err
+
+
+def test_lfsc_eval_takes_the_checkpoint_it_names(tmp_path, monkeypatch, capsys):
+    """The no-checkpoint message offers --checkpoint PATH: lfsc-eval run and tokens take it."""
+    utterances(count=1)
+    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["tokens", "--limit", "1", "--out", str(tmp_path / "t")]) == 2
+    assert "--checkpoint PATH" in capsys.readouterr().err
+    assert main(["tokens", "--limit", "1", "--checkpoint", str(FIXTURE), "--out", str(tmp_path / "t")]) == 0
+    assert main(["run", "--codec", "lfsc", "--limit", "1", "--metrics", "si_sdr", "--no-cache",
+                 "--checkpoint", str(FIXTURE), "--out", str(tmp_path / "r")]) == 0
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["codecs"][0]["settings"]["checkpoint"] == str(FIXTURE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from codec.devices import default_device
 from codec.errors import UserError
-from codec.registry import CodecEntry, get_codec, list_codecs
+from codec.registry import CodecEntry, get_codec, list_codecs, takes_option
 from workbench.clip_model import RoundTripInfo
 
 # Shown first when no LFSC checkpoint is configured: real bitstreams at low bitrates that run everywhere.
@@ -30,12 +29,6 @@ def default_codec(last: str = "") -> str:
         if name in available:
             return name
     return next(iter(available), "")
-
-
-def accepts_device(name: str) -> bool:
-    """Whether the codec's factory takes a `device` option (model-based codecs such as LFSC)."""
-    entry = next((e for e in codec_entries() if e.name == name), None)
-    return entry is not None and "device" in inspect.signature(entry.factory).parameters
 
 
 def resolve_device(choice: str) -> str:
@@ -79,7 +72,7 @@ def run_roundtrip(
     """Round-trip `samples` through codec `name`; a GPU out-of-memory error falls back to the CPU and says so."""
     if task is not None:
         task.report(0, 0, f"preparing {name}")
-    device = resolve_device(device_choice) if accepts_device(name) else "-"
+    device = resolve_device(device_choice) if takes_option(name, "device") else "-"
     entries = {e.name: e for e in codec_entries()}
     if name not in entries:
         get_codec(name)  # raises the registry's UserError that lists the known codecs
