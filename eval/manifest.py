@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from codec.audio import open_audio
+from codec.audio import Audio, load_audio, open_audio
 from codec.errors import UserError
 
 # ISO 639-1 (two-letter) language codes; manifests name languages with these.
@@ -41,6 +41,12 @@ class Utterance:
     source: str
     license: str
     problem: str = ""  # why its audio cannot be read ('' when it can): the runner skips it and names it
+
+    def load(self, sample_rate: int | None = None) -> Audio:
+        """The utterance's audio (`load_audio`); a problem found when it was listed is raised as the UserError."""
+        if self.problem:
+            raise UserError(self.problem)
+        return load_audio(self.audio_path, sample_rate)
 
 
 def default_manifest() -> Path:

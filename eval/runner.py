@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from codec.audio import RESAMPLER, load_audio, save_audio
+from codec.audio import RESAMPLER, save_audio
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
@@ -499,11 +499,8 @@ def run(
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            if utt.problem:
-                skip(utt, len(todo), utt.problem)
-                continue
             try:
-                audio = load_audio(utt.audio_path)
+                audio = utt.load()
             except UserError as exc:
                 skip(utt, len(todo), str(exc))
                 continue

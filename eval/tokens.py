@@ -16,7 +16,6 @@ from typing import Callable
 
 import numpy as np
 
-from codec.audio import load_audio
 from codec.bitstream import frame_bits
 from codec.errors import UserError
 from eval.manifest import Utterance
@@ -67,9 +66,7 @@ def collect(codec, utterances: list[Utterance], progress: Callable[[int, str], N
     skipped: dict[str, str] = {}
     for done, utt in enumerate(utterances, start=1):
         try:
-            if utt.problem:
-                raise UserError(utt.problem)
-            audio = load_audio(utt.audio_path, codec.sample_rate).samples
+            audio = utt.load(codec.sample_rate).samples
         except UserError as exc:
             skipped[utt.id] = str(exc)
         else:
