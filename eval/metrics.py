@@ -21,13 +21,14 @@ import numpy as np
 from codec.audio import resample
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of a distribution package, or "not installed" (cache keys and run manifests)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version(package)
     except PackageNotFoundError:
-        return "absent"
+        return "not installed"
 
 
 class MetricError(Exception):
@@ -192,7 +193,7 @@ PITCH_RATE = 16000
 PITCH_HOP = 160  # 10 ms frames
 PITCH_RANGE = (50.0, 600.0)  # Hz: low male to high child voices
 PITCH_GRID = 0.2  # semitones between pYIN's pitch candidates: 20 cents, 3x faster than its default 0.1
-PITCH_VERSION = f"pyin-librosa-{_version('librosa')}-grid{PITCH_GRID}/1"  # another librosa may track otherwise
+PITCH_VERSION = f"pyin-librosa-{package_version('librosa')}-grid{PITCH_GRID}/1"  # another librosa may track otherwise
 MIN_VOICED_FRAMES = 10  # F0 RMSE and correlation need this many frames voiced in both signals
 
 

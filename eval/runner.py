@@ -29,7 +29,7 @@ from codec.registry import Codec, get_codec, list_codecs, takes_option
 from eval import asr, sanity, speaker, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
-from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
+from eval.metrics import FAST_METRICS, METRICS, MetricError, compute, package_version
 
 ASR_METRICS = ("cer", "wer")
 ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
@@ -157,16 +157,9 @@ class _RowFile:
 
 
 def _package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for package in ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "librosa", "numba", "jiwer", "num2words", "faster-whisper",
-                    "ctranslate2", "Resemblyzer", "torch", "pycodec2", "av", "lfsc-workbench"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+    packages = ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "librosa", "numba", "jiwer", "num2words",
+                "faster-whisper", "ctranslate2", "Resemblyzer", "torch", "pycodec2", "av", "lfsc-workbench")
+    return {package: package_version(package) for package in packages}
 
 
 def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cache: Cache, jobs: int) -> dict:
