@@ -29,15 +29,13 @@ def _say(message: str) -> None:
 
 
 def _codec(args: argparse.Namespace, name: str | None = None):
-    from codec.registry import get_codec
+    from codec.registry import get_codec, takes_option
 
     name = name or args.codec
-    options = {}
-    if name.startswith("lfsc"):  # lfsc and lfsc-bf16: the LFSCCodec options
-        options = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint}
-    if name == "lfsc":
-        options["precision"] = args.precision
-    return get_codec(name, **options)
+    given = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint,
+             "precision": args.precision}
+    # Each codec gets the options its factory takes: lfsc all four, lfsc-bf16 all but precision, others none.
+    return get_codec(name, **{option: value for option, value in given.items() if takes_option(name, option)})
 
 
 def _notify(source: AudioFile) -> AudioFile:
