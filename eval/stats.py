@@ -1,4 +1,5 @@
-"""Bootstrap statistics for reports: 95% confidence intervals of means and ratios, paired differences."""
+"""Bootstrap statistics for reports: 95% confidence intervals of means, ratios and rank correlations, paired
+differences."""
 
 from __future__ import annotations
 
@@ -65,3 +66,28 @@ def paired_difference(a, b, resamples: int = RESAMPLES, seed: int = SEED) -> tup
     # share of resampled means on the other side of zero, doubled (percentile-bootstrap test)
     p = 2.0 * min(np.mean(means <= 0.0), np.mean(means >= 0.0))
     return estimate, float(min(1.0, p))
+
+
+def _row_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row of x with the same row of y (NaN where a row is constant)."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    norm = np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (x * y).sum(axis=-1) / norm, np.nan)
+
+
+def rank_correlation(x, y, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
+    """Spearman's rho with a percentile-bootstrap 95% CI over pairs (NaN for fewer than 3 pairs or a constant side)."""
+    from scipy.stats import rankdata
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    value = float(_row_correlations(rankdata(x), rankdata(y))) if len(x) >= 3 else float("nan")
+    if not np.isfinite(value):
+        return Estimate(float("nan"), float("nan"), float("nan"), len(x))
+    idx = _indices(len(x), resamples, seed)
+    rhos = _row_correlations(rankdata(x[idx], axis=1), rankdata(y[idx], axis=1))
+    # a resample that drew one value many times can be constant: it has no correlation to count
+    low, high = np.percentile(rhos[np.isfinite(rhos)], [2.5, 97.5])
+    return Estimate(value, float(low), float(high), len(x))

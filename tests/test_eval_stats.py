@@ -1,8 +1,10 @@
-"""Bootstrap intervals and paired differences."""
+"""Bootstrap intervals, paired differences and rank correlations."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from scipy.stats import spearmanr
 
 from eval import stats
 
@@ -28,3 +30,15 @@ def test_paired_difference_finds_a_consistent_shift_and_not_noise():
     assert shifted.low > 0 and p < 0.01
     null, p_null = stats.paired_difference(a, a + rng.normal(0, 0.05, 50))
     assert null.low < 0 < null.high and p_null > 0.05
+
+
+def test_rank_correlation_matches_scipy_and_refuses_what_has_no_correlation():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=30)
+    y = x + rng.normal(size=30)
+    y[:5] = y[0]  # ties take average ranks, as in scipy
+    estimate = stats.rank_correlation(x, y)
+    assert estimate.value == pytest.approx(spearmanr(x, y)[0]) and estimate.n == 30
+    assert -1 <= estimate.low < estimate.value < estimate.high <= 1
+    assert np.isnan(stats.rank_correlation([1, 2], [2, 1]).value)  # too few pairs
+    assert np.isnan(stats.rank_correlation([1, 2, 3], [5, 5, 5]).value)  # one side constant
