@@ -256,7 +256,8 @@ def test_screenshots_command_saves_pngs_of_the_main_views(tmp_path, bundled):
     assert proc.returncode == 0, proc.stderr
     pngs = sorted((tmp_path / "shots").glob("*.png"))
     assert [p.name for p in pngs] == [
-        "workbench-blind-test.png", "workbench-compare-logfreq.png", "workbench-compare.png", "workbench-reports.png"
+        "workbench-blind-test.png", "workbench-compare-logfreq.png", "workbench-compare.png", "workbench-mushra.png",
+        "workbench-reports.png",
     ]
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10000 for p in pngs)
 
@@ -290,6 +291,54 @@ def test_an_lfsc_round_trip_shows_chunk_progress_and_cancel_stops_it_between_chu
     with pytest.raises(Cancelled):
         stopped.run_here()
     assert [d for d, total in seen if total == 1000] == [fractions[0]]
+
+
+def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against_the_ratings(qtbot, window, bundled):
+    from scipy.stats import spearmanr
+
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
+        window.start_blind_test("mushra", ["reference", "codec2-1200"], 21, 1, 2)
+    blind, session = window.blind, window.blind.session
+    assert blind.pages.currentIndex() == 3 and len(session.trials) == 2 and window.messages == []
+    score = {"reference": 100, "lowpass-7k": 75, "lowpass-3.5k": 40, "codec2-1200": 25}
+    while not session.finished:
+        assert not any(condition in blind.mushra_label.text() for condition in score)
+        assert list(blind.sliders) == ["1", "2", "3", "4"]
+        assert not any(s.isEnabled() for s in blind.sliders.values()) and not blind.next_button.isEnabled()
+        for label, slider in blind.sliders.items():
+            qtbot.mouseClick(blind.stimulus_buttons[label], Qt.MouseButton.LeftButton)
+            assert slider.isEnabled() and window.blind_player.selected == label
+            assert not blind.next_button.isEnabled()
+            slider.setValue(score[session.codec_for(label)])
+        assert blind.in_progress and blind.next_button.isEnabled()  # rated, not yet submitted: quitting asks
+        qtbot.mouseClick(blind.next_button, Qt.MouseButton.LeftButton)
+    assert blind.pages.currentIndex() == 2
+    [autosaved] = window.settings.blind_results_dir.glob("blind-mushra-21-*.json")
+    data = json.loads(autosaved.read_text())
+    assert data["summary"]["scores"]["codec2-1200"]["value"] == 25
+    assert data["summary"]["post_screening"]["excluded"] is False
+    rows = [r for r in data["trials"] if r["condition"] != "reference"]
+    assert len(rows) == 6 and all(r["PESQ-WB"] is not None for r in rows)
+    expected = spearmanr([r["score"] for r in rows], [r["PESQ-WB"] for r in rows])[0]
+    assert data["summary"]["agreement"]["PESQ-WB"]["value"] == pytest.approx(expected)
+    assert data["summary"]["agreement"]["PESQ-WB"]["n"] == 6
+    assert "Spearman" in blind.summary.toPlainText() and "passes" in blind.summary.toPlainText()
+    assert window.messages == []
+
+
+def test_a_mushra_stimulus_that_cannot_play_stays_unrated_and_says_why(qtbot, window, bundled):
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
+        window.start_blind_test("mushra", ["codec2-1200"], 22, 1, 1)
+    window.blind_player.close()
+    window.blind_player.device = 99  # no such output device
+    qtbot.mouseClick(window.blind.stimulus_buttons["1"], Qt.MouseButton.LeftButton)
+    assert window.messages and window.messages[-1].startswith("Cannot play")
+    assert not window.blind.sliders["1"].isEnabled()
+    with pytest.raises(UserError, match="listen to stimulus 1"):
+        window.blind.session.rate("1", 50)
+    assert not window.blind.in_progress  # nothing rated: a new test or quitting loses nothing
 
 
 def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, window, bundled):

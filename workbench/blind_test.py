@@ -102,6 +102,11 @@ class BlindTest:
         return self._position
 
     @property
+    def has_answers(self) -> bool:
+        """True once a trial is answered: from then on, abandoning the test throws work away."""
+        return self._position > 0
+
+    @property
     def finished(self) -> bool:
         """True once every trial has an answer."""
         return self._position >= len(self.trials)
@@ -165,19 +170,23 @@ class BlindTest:
 
     def save(self, path: str | Path) -> Path:
         """Write the results as CSV or JSON (by extension): one row per trial with its timing, plus the seed."""
-        path = Path(path)
-        rows = self.rows()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".json":
-            path.write_text(json.dumps({"summary": self.reveal(), "trials": rows}, indent=2))
-        elif path.suffix.lower() == ".csv":
-            with path.open("w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-        else:
-            raise UserError(f"{path.name}: save results as .csv or .json")
-        return path
+        return write_results(path, self.reveal(), self.rows())
+
+
+def write_results(path: str | Path, summary: dict, rows: list[dict]) -> Path:
+    """Write a listening test's rows as CSV, or its summary and rows as JSON (by the file's extension)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise UserError(f"{path.name}: save results as .csv or .json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps({"summary": summary, "trials": rows}, indent=2))
+    else:
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
 
 
 def binomial_p_value(correct: int, total: int) -> float:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[str, float | str]:
-    """Every fast metric and DistillMOS (decoded and original) by label: its value, or the reason it is missing;
-    sanity findings come first."""
+def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True
+                 ) -> dict[str, float | str]:
+    """Every fast metric and DistillMOS (decoded, and original unless `original_mos` is false) by label: its value,
+    or the reason it is missing; sanity findings come first."""
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
     from eval.sanity import check_pair
 
@@ -29,12 +30,33 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[s
     # The no-reference MOS needs no alignment; the original's is the ceiling to read the decoded one against.
     if task is not None:
         task.report(len(FAST_METRICS), len(FAST_METRICS), "computing DistillMOS")
-    for which, signal in (("decoded", deg), ("original", ref)):
+    signals = {"decoded": deg, "original": ref} if original_mos else {"decoded": deg}
+    for which, signal in signals.items():
         label = f"{METRICS['distill_mos'].label} ({which})"
         try:
             out[label] = compute("distill_mos", ref, signal, sr)
         except MetricError as exc:
             out[label] = f"missing: {exc}"
+    return out
+
+
+def stimulus_metrics(
+    stimuli: dict[tuple[str, str], np.ndarray], clips: dict[str, tuple[np.ndarray, int]], task=None
+) -> dict[tuple[str, str], dict[str, float]]:
+    """The fast metrics and DistillMOS of each rendered stimulus against its clip, for comparing with ratings.
+
+    Missing values are left out; so is the unprocessed reference, whose scores are perfect by construction.
+    """
+    from workbench.blind_test import REFERENCE
+
+    keys = [key for key in stimuli if key[1] != REFERENCE]
+    out = {}
+    for i, (clip, condition) in enumerate(keys):
+        if task is not None:
+            task.report(i, len(keys), f"measuring {clip} through {condition}")
+        ref, sr = clips[clip]
+        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False)
+        out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 
 

@@ -28,6 +28,8 @@ from codec.audio import load_audio, save_audio
 from codec.errors import UserError
 from workbench import audio_io, clip_metrics, roundtrip
 from workbench.blind_test import BlindTest
+from workbench.mushra import KIND as MUSHRA
+from workbench.mushra import MushraTest
 from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
 from workbench.settings import Settings
 from workbench.views.blind_test_view import BlindTestView
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
         self.blind.start_requested.connect(self.start_blind_test)
         self.blind.save_requested.connect(lambda: self.save_blind_results())
         self.blind.finished.connect(self._autosave_blind_results)
+        self.blind.error.connect(self.show_error)
         self.report.open_requested.connect(lambda: self.open_run_folder())
         self.report.run_requested.connect(self.new_eval_run)
         self.report.cancel_requested.connect(self.cancel_eval_run)
@@ -616,17 +619,31 @@ class MainWindow(QMainWindow):
         ):
             return None
         rows = self.library.rows_for_test(clip_count)
+        ids = [r["id"] for r in rows]
         try:
-            session = BlindTest.plan(kind, [r["id"] for r in rows], list(codecs), seed=seed, repeats=repeats)
+            if kind == MUSHRA:
+                session = MushraTest.plan(ids, list(codecs), seed=seed, repeats=repeats)
+            else:
+                session = BlindTest.plan(kind, ids, list(codecs), seed=seed, repeats=repeats)
             clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
         except UserError as exc:
             self.show_error("Cannot start the test", str(exc))
             return None
-        task = Task(roundtrip.render_stimuli, clips, [c for c in codecs], self.device_combo.currentText(),
-                    self.codec_cache)
         rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
+        device = self.device_combo.currentText()
+        if kind == MUSHRA:
+            task = Task(roundtrip.render_and_measure, clips, session.conditions, device, self.codec_cache)
+
+            def begin(result) -> None:
+                stimuli, session.objective = result
+                self.blind.begin(session, stimuli, rates)
+        else:
+            task = Task(roundtrip.render_stimuli, clips, list(codecs), device, self.codec_cache)
+
+            def begin(stimuli) -> None:
+                self.blind.begin(session, stimuli, rates)
         self.blind_task = self._replacing(self.blind_task, task)
-        return self._run(task, lambda stimuli: self.blind.begin(session, stimuli, rates), "Preparing the test")
+        return self._run(task, begin, "Preparing the test")
 
     def _autosave_blind_results(self) -> None:
         session = self.blind.session

@@ -135,3 +135,13 @@ def render_stimuli(
             else:
                 out[(clip_id, codec)] = run_roundtrip(codec, samples, sr, device_choice, cache).result.audio
     return out
+
+
+def render_and_measure(
+    clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], dict[str, float]]]:
+    """The stimuli of `render_stimuli` and their objective metrics (`clip_metrics.stimulus_metrics`)."""
+    from workbench.clip_metrics import stimulus_metrics
+
+    stimuli = render_stimuli(clips, codecs, device_choice, cache, task=task)
+    return stimuli, stimulus_metrics(stimuli, clips, task=task)

@@ -63,8 +63,32 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         path = out / "workbench-compare-logfreq.png"
         window.grab().save(str(path))
         saved.append(path)
+        saved.append(_mushra_trial(window, app, out / "workbench-mushra.png", codec))
         window.close()
     return saved
+
+
+def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:
+    """The first trial of a MUSHRA test on the open clip, with the first stimuli played and rated."""
+    from workbench import roundtrip
+    from workbench.mushra import MushraTest
+    from workbench.workers import Task
+
+    c = window.model.clip
+    session = MushraTest.plan([c.name], [codec, "codec2-1200"], seed=1)
+    clips = {c.name: (c.samples, c.sample_rate)}
+    stimuli, session.objective = Task(roundtrip.render_and_measure, clips, session.conditions, "cpu",
+                                      window.codec_cache).run_here()
+    window.tabs.setCurrentWidget(window.blind)
+    window.blind.begin(session, stimuli, {c.name: c.sample_rate})
+    for label, score in zip(("1", "2", "3"), (86, 34, 100)):
+        session.heard(label)
+        window.blind.sliders[label].setEnabled(True)
+        window.blind.sliders[label].setValue(score)
+    _settle(app)
+    window.grab().save(str(path))
+    window.blind.session = None  # demonstration ratings: closing the window must not ask to keep them
+    return path
 
 
 def _show_small_report(window, folder: Path, codec: str) -> None:

@@ -1,4 +1,4 @@
-"""Blind A/B preference and ABX tests: set up, run trial by trial with hidden identities, then reveal and save."""
+"""Blind A/B preference, ABX and MUSHRA tests: set up, run trial by trial with hidden identities, reveal and save."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
+    QSlider,
     QSpinBox,
     QStackedWidget,
     QTextEdit,
@@ -26,27 +27,39 @@ from PySide6.QtWidgets import (
 from codec.errors import UserError
 from workbench.audio_io import Player
 from workbench.blind_test import REFERENCE, BlindTest
+from workbench.mushra import KIND as MUSHRA
+from workbench.mushra import OPEN_REFERENCE, MushraTest, describe
 
-KIND_LABELS = {"ab": "A/B preference", "abx": "ABX (which one is X?)"}
+KIND_LABELS = {"ab": "A/B preference", "abx": "ABX (which one is X?)", MUSHRA: "MUSHRA (rate 0-100 against the reference)"}
+KIND_NOTES = {
+    "ab": "Each trial plays two of the ticked codecs (tick the reference to include it); pick the one you prefer.",
+    "abx": "Each trial plays two of the ticked codecs and X, which is one of them; say which.",
+    MUSHRA: "Each trial rates the ticked codecs, the hidden reference and the 3.5 kHz and 7 kHz low-pass anchors "
+            "against the open reference (ITU-R BS.1534-3). The stimuli are also measured, so the results say how "
+            "well each objective metric agrees with your ratings.",
+}
+MUSHRA_SCALE = ("Excellent", "Good", "Fair", "Poor", "Bad")  # the BS.1534 continuous quality scale, top down
 
 
 class BlindTestView(QWidget):
-    """Three pages: setup, trials, results. Audio plays through the shared player, A/B at the same position."""
+    """Four pages: setup, A/B or ABX trials, results, MUSHRA trials. Switching stimuli keeps the play position."""
 
     start_requested = Signal(str, list, object, int, int)  # kind, codecs, seed or None, repeats, number of clips
     save_requested = Signal()
     finished = Signal()  # the last trial was answered: the results are on screen
+    error = Signal(str, str)  # title, message: shown by the window without blocking the test's audio
 
     def __init__(self, player: Player, parent: QWidget | None = None):
         super().__init__(parent)
         self.player = player
-        self.session: BlindTest | None = None
+        self.session: BlindTest | MushraTest | None = None
         self.stimuli: dict[tuple[str, str], np.ndarray] = {}
         self.sample_rates: dict[str, int] = {}
         self.pages = QStackedWidget()
         self.pages.addWidget(self._setup_page())
         self.pages.addWidget(self._trial_page())
         self.pages.addWidget(self._result_page())
+        self.pages.addWidget(self._mushra_page())
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
 
@@ -55,6 +68,8 @@ class BlindTestView(QWidget):
         self.kind = QComboBox()
         for kind, label in KIND_LABELS.items():
             self.kind.addItem(label, kind)
+        self.kind_note = QLabel(KIND_NOTES["ab"], wordWrap=True)
+        self.kind.currentIndexChanged.connect(lambda: self.kind_note.setText(KIND_NOTES[self.kind.currentData()]))
         self.codecs = QListWidget()
         self.codecs.setMaximumHeight(220)
         self.clip_count = QSpinBox(minimum=1, maximum=100, value=4)
@@ -64,6 +79,7 @@ class BlindTestView(QWidget):
         self.start_button.clicked.connect(self._start_clicked)
         form = QFormLayout()
         form.addRow("test", self.kind)
+        form.addRow("", self.kind_note)
         form.addRow("codecs (tick two or more)", self.codecs)
         form.addRow("clips (rows selected in the list, else the first shown)", self.clip_count)
         form.addRow("repeats", self.repeats)
@@ -118,6 +134,56 @@ class BlindTestView(QWidget):
         layout.addLayout(buttons)
         return page
 
+    def _mushra_page(self) -> QWidget:
+        page = QWidget()
+        self.mushra_label = QLabel()
+        self.mushra_label.setStyleSheet("font-size: 16px;")
+        reference = QPushButton("Play reference")
+        reference.clicked.connect(lambda: self.play(OPEN_REFERENCE))
+        stop = QPushButton("Stop")
+        stop.clicked.connect(self.player.pause)
+        self.next_button = QPushButton("Next")
+        self.next_button.setMinimumHeight(40)
+        self.next_button.clicked.connect(self.submit)
+        self.rating_grid = QGridLayout()
+        for row, word in enumerate(MUSHRA_SCALE):
+            self.rating_grid.addWidget(QLabel(f"{word}\n{100 - 20 * row}-{80 - 20 * row}"), row, 0)
+        self.sliders: dict[str, QSlider] = {}
+        self.slider_values: dict[str, QLabel] = {}
+        self.stimulus_buttons: dict[str, QPushButton] = {}
+        top = QHBoxLayout()
+        top.addWidget(reference)
+        top.addWidget(stop)
+        top.addStretch(1)
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.mushra_label)
+        layout.addWidget(QLabel("Play the reference and every stimulus, then rate each one; one of them is the "
+                                "reference itself. A slider unlocks once its stimulus has played."))
+        layout.addLayout(top)
+        layout.addLayout(self.rating_grid, 1)
+        layout.addWidget(self.next_button)
+        return page
+
+    def _build_sliders(self, labels: tuple[str, ...]) -> None:
+        for widget in (*self.sliders.values(), *self.slider_values.values(), *self.stimulus_buttons.values()):
+            self.rating_grid.removeWidget(widget)
+            widget.deleteLater()
+        self.sliders, self.slider_values, self.stimulus_buttons = {}, {}, {}
+        rows = len(MUSHRA_SCALE)
+        for column, label in enumerate(labels, start=1):
+            slider = QSlider(Qt.Orientation.Vertical, minimum=0, maximum=100, tickInterval=20)
+            slider.setTickPosition(QSlider.TickPosition.TicksBothSides)
+            # released counts too, so a listener can rate the position the slider already has
+            slider.valueChanged.connect(lambda _=0, lab=label: self.rate(lab))
+            slider.sliderReleased.connect(lambda lab=label: self.rate(lab))
+            value = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+            button = QPushButton(f"Play {label}")
+            button.clicked.connect(lambda _=False, lab=label: self.play(lab))
+            self.rating_grid.addWidget(slider, 0, column, rows, 1, Qt.AlignmentFlag.AlignHCenter)
+            self.rating_grid.addWidget(value, rows, column)
+            self.rating_grid.addWidget(button, rows + 1, column)
+            self.sliders[label], self.slider_values[label], self.stimulus_buttons[label] = slider, value, button
+
     def set_codecs(self, names: list[str]) -> None:
         """Offer the reference and the available codecs as checkable items."""
         self.codecs.clear()
@@ -135,30 +201,41 @@ class BlindTestView(QWidget):
     def _start_clicked(self) -> None:
         text = self.seed.text().strip()
         if text and not text.isdigit():
-            QMessageBox.warning(self, "Seed", "The seed must be a whole number, or empty for a random one.")
+            self.error.emit("Seed", "The seed must be a whole number, or empty for a random one.")
             return
         seed = int(text) if text else None
         self.start_requested.emit(
             self.kind.currentData(), self.checked_codecs(), seed, self.repeats.value(), self.clip_count.value()
         )
 
-    def begin(self, session: BlindTest, stimuli: dict, sample_rates: dict[str, int]) -> None:
+    def begin(self, session: BlindTest | MushraTest, stimuli: dict, sample_rates: dict[str, int]) -> None:
         """Run `session` with rendered audio per (clip, codec) and each clip's rate."""
         self.session, self.stimuli, self.sample_rates = session, stimuli, sample_rates
-        self.pages.setCurrentIndex(1)
+        if session.kind == MUSHRA:
+            self._build_sliders(session.current().labels)
+        self.pages.setCurrentIndex(3 if session.kind == MUSHRA else 1)
         self._show_trial()
 
-    def _show_trial(self) -> None:
-        if self.session.finished:
-            self.player.pause()
+    def _show_results(self) -> None:
+        self.player.pause()
+        if self.session.kind == MUSHRA:
+            self.summary.setPlainText(describe(self.session))
+        else:
             lines = [json.dumps(self.session.reveal(), indent=2), ""]
             for t in self.session.trials:
                 x = f", X was {t.x_is}" if t.x_is else ""
                 lines.append(f"trial {t.index + 1} ({t.clip}): A = {t.codec_a}, B = {t.codec_b}{x}; "
                              f"answered {t.answer} in {t.seconds:.1f} s")
             self.summary.setPlainText("\n".join(lines))
-            self.pages.setCurrentIndex(2)
-            self.finished.emit()
+        self.pages.setCurrentIndex(2)
+        self.finished.emit()
+
+    def _show_trial(self) -> None:
+        if self.session.finished:
+            self._show_results()
+            return
+        if self.session.kind == MUSHRA:
+            self._show_mushra_trial()
             return
         visible = self.session.current()
         self.trial_label.setText(f"Trial {visible.index + 1} of {visible.total}: clip {visible.clip}")
@@ -177,19 +254,53 @@ class BlindTestView(QWidget):
     @property
     def in_progress(self) -> bool:
         """A session is under way with answers that a new test or closing the app would throw away."""
-        return self.session is not None and not self.session.finished and self.session.answered > 0
+        return self.session is not None and not self.session.finished and self.session.has_answers
 
     def note(self, line: str) -> None:
         """Add a line under the results (such as where they were saved)."""
         self.summary.append(line)
 
+    def _show_mushra_trial(self) -> None:
+        visible = self.session.current()
+        self.mushra_label.setText(f"Trial {visible.index + 1} of {visible.total}: clip {visible.clip}")
+        for slider, value in zip(self.sliders.values(), self.slider_values.values()):
+            slider.blockSignals(True)
+            slider.setValue(0)
+            slider.blockSignals(False)
+            slider.setEnabled(False)
+            value.setText("not rated")
+        self.next_button.setEnabled(False)
+        self.next_button.setText("Finish and reveal" if visible.index + 1 == visible.total else "Next")
+        sources = {label: self.stimuli[(visible.clip, self.session.codec_for(label))]
+                   for label in (OPEN_REFERENCE, *visible.labels)}
+        self.player.pause()
+        self.player.set_sources(sources, self.sample_rates[visible.clip])
+        self.player.seek(0.0)
+        self.session.start()
+
+    def rate(self, label: str) -> None:
+        """Record the MUSHRA slider of stimulus `label` as its rating."""
+        value = self.sliders[label].value()
+        self.session.rate(label, value)
+        self.slider_values[label].setText(str(value))
+        self.next_button.setEnabled(not self.session.unrated())
+
+    def submit(self) -> None:
+        """Close the rated MUSHRA trial and show the next one (or the results)."""
+        self.session.submit()
+        self._show_trial()
+
     def play(self, label: str) -> None:
-        """Switch to stimulus `label` at the current position and play."""
+        """Switch to stimulus `label` at the current position and play (in MUSHRA, this unlocks its slider)."""
         try:
             self.player.select(label)
             self.player.play()
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot play", str(exc))
+            self.error.emit("Cannot play", str(exc))
+            return
+        if self.session is not None and self.session.kind == MUSHRA and label in self.sliders:
+            self.session.heard(label)
+            self.sliders[label].setEnabled(True)
 
     def answer(self, choice: str) -> None:
         """Record the answer to the current trial and show the next one (or the results)."""

@@ -1,0 +1,161 @@
+"""MUSHRA sessions (pure logic): planning, hidden identities, rating rules, post-screening, agreement with metrics."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from codec.errors import UserError
+from workbench.mushra import LOW_ANCHOR, MAX_STIMULI, MID_ANCHOR, OPEN_REFERENCE, MushraTest, describe
+
+CODECS = ["opus-6k", "codec2-3200"]
+
+
+def rate_all(session: MushraTest, score_of) -> None:
+    """Listen to and rate every stimulus of every trial with `score_of(clip, condition)`, submitting each trial."""
+    while not session.finished:
+        session.start()
+        for label in session.current().labels:
+            session.heard(label)
+            session.rate(label, score_of(session.current().clip, session.codec_for(label)))
+        session.submit()
+
+
+def test_plan_is_reproducible_and_every_trial_holds_the_hidden_reference_the_anchors_and_each_codec_once():
+    a = MushraTest.plan(["c1", "c2", "c3"], ["reference", "opus-6k", MID_ANCHOR, "codec2-3200"], seed=5, repeats=2)
+    b = MushraTest.plan(["c1", "c2", "c3"], CODECS, seed=5, repeats=2)
+    assert [(t.clip, t.order) for t in a.trials] == [(t.clip, t.order) for t in b.trials]
+    assert a.conditions == ["reference", LOW_ANCHOR, MID_ANCHOR, *CODECS]  # ticked reference/anchor not doubled
+    assert sorted(t.clip for t in a.trials) == ["c1", "c1", "c2", "c2", "c3", "c3"]
+    for trial in a.trials:
+        assert sorted(trial.order) == sorted(a.conditions)
+    assert len({tuple(t.order) for t in a.trials}) > 1  # the stimuli are shuffled per trial
+    visible = a.current()
+    assert visible.labels == ("1", "2", "3", "4", "5") and visible.total == 6
+    assert a.codec_for(OPEN_REFERENCE) == "reference"
+    assert [a.codec_for(label) for label in visible.labels] == a.trials[0].order
+
+
+def test_plans_that_cannot_make_a_mushra_trial_are_refused_with_the_reason():
+    with pytest.raises(UserError, match="at least one codec under test"):
+        MushraTest.plan(["c"], ["reference", LOW_ANCHOR])
+    with pytest.raises(UserError, match="at least one clip"):
+        MushraTest.plan([], CODECS)
+    with pytest.raises(UserError, match=f"at most {MAX_STIMULI - 3} codecs"):
+        MushraTest.plan(["c"], [f"codec{i}" for i in range(MAX_STIMULI - 2)])
+    MushraTest.plan(["c"], [f"codec{i}" for i in range(MAX_STIMULI - 3)])
+
+
+def test_a_stimulus_is_rated_only_once_heard_and_a_trial_is_submitted_only_when_all_are_rated():
+    session = MushraTest.plan(["c"], CODECS, seed=1)
+    with pytest.raises(UserError, match="listen to stimulus 2"):
+        session.rate("2", 50)
+    assert not session.has_answers
+    session.heard("2")
+    with pytest.raises(UserError, match="0 to 100"):
+        session.rate("2", 101)
+    with pytest.raises(UserError, match="no stimulus '9'"):
+        session.rate("9", 50)
+    session.rate("2", 50)
+    session.rate("2", 60)  # a changed mind replaces the rating
+    assert session.trials[0].ratings == {session.codec_for("2"): 60}
+    assert session.has_answers and session.answered == 0  # one rating is work that quitting would throw away
+    with pytest.raises(UserError, match="1, 3, 4, 5 not rated"):
+        session.submit()
+    with pytest.raises(UserError, match="hidden until the end"):
+        session.reveal()
+
+
+def test_scores_are_the_mean_rating_per_condition_and_the_seconds_are_timed():
+    now = [10.0]
+    session = MushraTest.plan(["c1", "c2"], CODECS, seed=3, repeats=2, clock=lambda: now[0])
+    given = {("c1", "opus-6k"): [70, 80], ("c2", "opus-6k"): [40, 50]}
+    seen: dict = {}
+
+    def score(clip, condition):
+        if condition == "opus-6k":
+            seen[clip] = seen.get(clip, -1) + 1
+            return given[(clip, condition)][seen[clip]]
+        return 100 if condition == "reference" else 30
+
+    while not session.finished:
+        session.start()
+        now[0] += 12.5
+        for label in session.current().labels:
+            session.heard(label)
+            session.rate(label, score(session.current().clip, session.codec_for(label)))
+        session.submit()
+    scores = session.scores()
+    assert scores["opus-6k"]["value"] == pytest.approx(60.0) and scores["opus-6k"]["n"] == 4
+    assert scores["opus-6k"]["low"] < 60.0 < scores["opus-6k"]["high"]
+    assert scores["reference"]["value"] == 100.0 and list(scores) == session.conditions
+    assert [t.seconds for t in session.trials] == [12.5] * 4
+
+
+@pytest.mark.parametrize(
+    "low_reference_trials, high_anchor_trials, excluded",
+    [(1, 0, False), (2, 0, True), (0, 1, False), (0, 2, True)],
+)
+def test_post_screening_excludes_a_listener_past_15_percent_of_items(low_reference_trials, high_anchor_trials, excluded):
+    session = MushraTest.plan([f"c{i}" for i in range(10)], CODECS, seed=2)
+    clips = sorted(t.clip for t in session.trials)
+
+    def score(clip, condition):
+        if condition == "reference":
+            return 85 if clip in clips[:low_reference_trials] else 95
+        if condition == MID_ANCHOR:
+            return 95 if clip in clips[:high_anchor_trials] else 70
+        return 40
+
+    rate_all(session, score)
+    screening = session.post_screening()
+    assert screening["hidden_reference_below_90"] == pytest.approx(low_reference_trials / 10)
+    assert screening["mid_anchor_above_90"] == pytest.approx(high_anchor_trials / 10)
+    assert screening["excluded"] is excluded
+    assert ("EXCLUDED" in describe(session)) is excluded
+
+
+def test_agreement_is_spearman_over_stimuli_with_the_hidden_reference_left_out():
+    session = MushraTest.plan(["c1", "c2", "c3"], CODECS, seed=4, repeats=2)
+    rng = np.random.default_rng(0)
+    keys = [(c, k) for c in ("c1", "c2", "c3") for k in session.conditions]
+    truth = dict(zip(keys, rng.permutation(101)[: len(keys)].astype(float)))  # distinct scores: no ties
+    rate_all(session, lambda clip, condition: int(truth[(clip, condition)]))
+    noisy = {key: value + float(rng.normal(0, 30)) for key, value in truth.items()}
+    session.objective = {
+        key: {"follows": truth[key], "reversed": -truth[key], "noisy": noisy[key]}
+        for key in truth if key[1] != "reference"
+    }
+    # a reference scored anywhere would change the correlations if it were counted
+    session.objective.update({(c, "reference"): {"follows": -1e9} for c in ("c1", "c2", "c3")})
+    agreement = session.agreement()
+    assert agreement["follows"]["value"] == pytest.approx(1.0) and agreement["follows"]["n"] == 12
+    assert agreement["reversed"]["value"] == pytest.approx(-1.0)
+    keys = [k for k in truth if k[1] != "reference"]
+    expected = spearmanr([truth[k] for k in keys], [noisy[k] for k in keys])[0]
+    assert agreement["noisy"]["value"] == pytest.approx(expected)
+    assert agreement["noisy"]["low"] < agreement["noisy"]["value"] < agreement["noisy"]["high"]
+
+
+def test_results_are_written_as_json_and_csv_with_one_row_per_stimulus(tmp_path):
+    session = MushraTest.plan(["c1", "c2"], CODECS, seed=9)
+    with pytest.raises(UserError, match="hidden until the end"):
+        session.save(tmp_path / "early.json")
+    rate_all(session, lambda clip, condition: {"reference": 100, LOW_ANCHOR: 20, MID_ANCHOR: 60}.get(condition, 45))
+    session.objective = {("c1", "opus-6k"): {"PESQ-WB": 2.5}, ("c2", "opus-6k"): {"PESQ-WB": 2.7, "STOI": 0.9}}
+    saved = json.loads(session.save(tmp_path / "mushra.json").read_text())
+    assert saved["summary"]["kind"] == "mushra" and saved["summary"]["seed"] == 9
+    assert saved["summary"]["scores"][LOW_ANCHOR]["value"] == 20
+    assert len(saved["trials"]) == 2 * 5
+    with (session.save(tmp_path / "mushra.csv")).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10 and {"PESQ-WB", "STOI", "condition", "score", "stimulus"} <= set(rows[0])
+    [c2_opus] = [r for r in rows if r["clip"] == "c2" and r["condition"] == "opus-6k"]
+    assert c2_opus["PESQ-WB"] == "2.7" and c2_opus["STOI"] == "0.9" and c2_opus["score"] == "45"
+    [reference] = [r for r in rows if r["clip"] == "c2" and r["condition"] == "reference"]
+    assert reference["PESQ-WB"] == "" and reference["score"] == "100"
+    with pytest.raises(UserError, match=r"\.csv or \.json"):
+        session.save(tmp_path / "mushra.txt")
+    assert not (tmp_path / "mushra.txt").exists()

@@ -1,0 +1,266 @@
+"""MUSHRA listening tests (ITU-R BS.1534-3): rate every condition of a clip 0-100 against the open reference.
+
+Each trial shows one clip as numbered stimuli in random order: the hidden reference, the 3.5 kHz and 7 kHz low-pass
+anchors and the codecs under test. Identities stay hidden until the last trial is rated. The results carry the
+standard post-screening of the listener and, when the stimuli were measured, how well each objective metric ranks
+the stimuli as the listener did (Spearman's rho), which closes the loop between listening and metrics.
+
+Pure logic: the GUI shows `current()`, reports `heard()` and `rate()`, then `submit()`; audio is rendered elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from codec.errors import UserError
+from eval.stats import mean_ci, rank_correlation
+from workbench.blind_test import REFERENCE, write_results
+
+KIND = "mushra"
+LOW_ANCHOR, MID_ANCHOR = "lowpass-3.5k", "lowpass-7k"  # the anchors BS.1534-3 asks for
+MAX_STIMULI = 12  # BS.1534-3: no more than 12 stimuli per trial, so that listeners can compare them all
+SCREENING_SHARE = 0.15  # BS.1534-3 post-screening: a listener failing on more than 15% of the items is excluded
+OPEN_REFERENCE = "reference"  # the label of the open (named) reference; stimuli are labelled "1", "2", ...
+
+
+@dataclass
+class MushraTrial:
+    """One clip: the condition behind each numbered stimulus, the ratings by condition and the time taken."""
+
+    index: int
+    clip: str
+    order: list[str]
+    ratings: dict[str, int] = field(default_factory=dict)
+    seconds: float | None = None
+
+
+@dataclass
+class VisibleMushraTrial:
+    """What the listener may see of a trial: the stimulus labels, no condition names."""
+
+    index: int
+    total: int
+    clip: str
+    labels: tuple[str, ...]
+
+
+@dataclass
+class MushraTest:
+    """A planned MUSHRA session; create with `plan()`, then per trial `heard()`, `rate()` and `submit()`."""
+
+    seed: int
+    codecs: list[str]
+    trials: list[MushraTrial]
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    objective: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (clip, condition) -> metrics
+    kind: str = KIND
+    _position: int = 0
+    _shown_at: float | None = None
+    _heard: set[str] = field(default_factory=set)
+
+    @classmethod
+    def plan(
+        cls,
+        clips: list[str],
+        codecs: list[str],
+        seed: int | None = None,
+        repeats: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> "MushraTest":
+        """Every clip `repeats` times in random order, each with its stimuli shuffled; the seed is kept."""
+        codecs = [c for c in dict.fromkeys(codecs) if c not in (REFERENCE, LOW_ANCHOR, MID_ANCHOR)]
+        if not clips:
+            raise UserError("a MUSHRA test needs at least one clip: pick clips in the list first")
+        if not codecs:
+            raise UserError("a MUSHRA test needs at least one codec under test (the reference and anchors are added)")
+        conditions = [REFERENCE, LOW_ANCHOR, MID_ANCHOR, *codecs]
+        if len(conditions) > MAX_STIMULI:
+            raise UserError(f"a MUSHRA trial holds at most {MAX_STIMULI} stimuli, the hidden reference and two anchors "
+                            f"included: tick at most {MAX_STIMULI - 3} codecs")
+        if seed is None:
+            seed = random.SystemRandom().randrange(2**31)
+        rng = random.Random(seed)
+        planned = [clip for _ in range(repeats) for clip in clips]
+        rng.shuffle(planned)
+        trials = [MushraTrial(index, clip, rng.sample(conditions, len(conditions))) for index, clip in enumerate(planned)]
+        return cls(seed=seed, codecs=codecs, trials=trials, clock=clock)
+
+    @property
+    def conditions(self) -> list[str]:
+        """Every condition to render per clip: the reference (open and hidden), the anchors and the codecs."""
+        return [REFERENCE, LOW_ANCHOR, MID_ANCHOR, *self.codecs]
+
+    @property
+    def answered(self) -> int:
+        """How many trials are rated and submitted."""
+        return self._position
+
+    @property
+    def has_answers(self) -> bool:
+        """True once any stimulus is rated: from then on, abandoning the test throws work away."""
+        return self._position > 0 or bool(self.trials[0].ratings)
+
+    @property
+    def finished(self) -> bool:
+        """True once every trial is submitted."""
+        return self._position >= len(self.trials)
+
+    def current(self) -> VisibleMushraTrial:
+        """The trial to present now, without condition names."""
+        if self.finished:
+            raise UserError("the test is finished: save or reveal the results")
+        trial = self.trials[self._position]
+        labels = tuple(str(i + 1) for i in range(len(trial.order)))
+        return VisibleMushraTrial(trial.index, len(self.trials), trial.clip, labels)
+
+    def codec_for(self, label: str) -> str:
+        """The condition to render for a label of the current trial (for the audio engine, not for display)."""
+        if label == OPEN_REFERENCE:
+            return REFERENCE
+        return self.trials[self._position].order[int(label) - 1]
+
+    def start(self) -> None:
+        """Mark the moment the current trial was presented (the timing starts here)."""
+        self._shown_at = self.clock()
+
+    def heard(self, label: str) -> None:
+        """Note that the listener played stimulus `label`; a stimulus can be rated only once heard."""
+        self._heard.add(label)
+
+    def rate(self, label: str, score: int) -> None:
+        """Rate stimulus `label` of the current trial (0 bad ... 100 excellent)."""
+        if label not in self.current().labels:
+            raise UserError(f"there is no stimulus {label!r} in this trial")
+        if label not in self._heard:
+            raise UserError(f"listen to stimulus {label} before rating it")
+        if not 0 <= score <= 100:
+            raise UserError(f"a MUSHRA score is 0 to 100, not {score}")
+        self.trials[self._position].ratings[self.codec_for(label)] = int(score)
+
+    def unrated(self) -> list[str]:
+        """The labels of the current trial that have no rating yet."""
+        trial = self.trials[self._position]
+        return [label for label in self.current().labels if self.codec_for(label) not in trial.ratings]
+
+    def submit(self) -> None:
+        """Close the current trial once every stimulus is rated, and move on."""
+        missing = self.unrated()
+        if missing:
+            raise UserError(f"rate every stimulus before going on: {', '.join(missing)} not rated yet")
+        if self._shown_at is None:
+            self.start()
+        self.trials[self._position].seconds = self.clock() - self._shown_at
+        self._position += 1
+        self._shown_at = None
+        self._heard = set()
+
+    def _require_finished(self) -> None:
+        if not self.finished:
+            raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
+
+    def scores(self) -> dict[str, dict]:
+        """Mean rating per condition with its bootstrap 95% CI over trials, in the order conditions were planned."""
+        self._require_finished()
+        return {c: mean_ci([t.ratings[c] for t in self.trials]).to_dict() for c in self.conditions}
+
+    def post_screening(self) -> dict:
+        """The BS.1534-3 post-screening of this listener: hidden reference below 90 or mid anchor above 90 too often."""
+        self._require_finished()
+        reference_low = float(np.mean([t.ratings[REFERENCE] < 90 for t in self.trials]))
+        anchor_high = float(np.mean([t.ratings[MID_ANCHOR] > 90 for t in self.trials]))
+        return {
+            "hidden_reference_below_90": reference_low,
+            "mid_anchor_above_90": anchor_high,
+            "excluded": reference_low > SCREENING_SHARE or anchor_high > SCREENING_SHARE,
+            "rule": "ITU-R BS.1534-3: exclude a listener who rates the hidden reference below 90, or the mid-range "
+                    "anchor above 90, for more than 15% of the items",
+        }
+
+    def agreement(self) -> dict[str, dict]:
+        """Spearman's rho (bootstrap 95% CI) between each objective metric and the mean rating per stimulus.
+
+        A stimulus is a (clip, condition) pair, its ratings averaged over repeats. The hidden reference is left out:
+        its objective scores are perfect by construction and would inflate every correlation.
+        """
+        self._require_finished()
+        ratings: dict[tuple[str, str], list[int]] = {}
+        for trial in self.trials:
+            for condition, score in trial.ratings.items():
+                if condition != REFERENCE:
+                    ratings.setdefault((trial.clip, condition), []).append(score)
+        metrics = dict.fromkeys(label for values in self.objective.values() for label in values)
+        out = {}
+        for label in metrics:
+            keys = [k for k in ratings if label in self.objective.get(k, {})]
+            estimate = rank_correlation([np.mean(ratings[k]) for k in keys], [self.objective[k][label] for k in keys])
+            out[label] = estimate.to_dict()
+        return out
+
+    def reveal(self) -> dict:
+        """The summary with identities: scores per condition, post-screening and metric agreement."""
+        return {
+            "kind": self.kind,
+            "seed": self.seed,
+            "trials": len(self.trials),
+            "scores": self.scores(),
+            "post_screening": self.post_screening(),
+            "agreement": self.agreement(),
+        }
+
+    def rows(self) -> list[dict]:
+        """One row per trial and stimulus with its rating and objective metrics (only once finished)."""
+        self._require_finished()
+        metrics = list(dict.fromkeys(label for values in self.objective.values() for label in values))
+        rows = []
+        for trial in self.trials:
+            for position, condition in enumerate(trial.order):
+                measured = self.objective.get((trial.clip, condition), {})
+                rows.append({"kind": self.kind, "seed": self.seed, "index": trial.index, "clip": trial.clip,
+                             "stimulus": str(position + 1), "condition": condition,
+                             "score": trial.ratings[condition], "seconds": trial.seconds,
+                             **{label: measured.get(label) for label in metrics}})
+        return rows
+
+    def save(self, path: str | Path) -> Path:
+        """Write the results as CSV or JSON (by extension): one row per trial and stimulus, plus the summary."""
+        return write_results(path, self.reveal(), self.rows())
+
+
+def _interval(estimate: dict, digits: int) -> str:
+    if np.isnan(estimate["value"]):
+        return "none (too few stimuli, or one side constant)"
+    if np.isnan(estimate["low"]):
+        return f"{estimate['value']:.{digits}f}"
+    return f"{estimate['value']:.{digits}f} [{estimate['low']:.{digits}f}, {estimate['high']:.{digits}f}]"
+
+
+def describe(session: MushraTest) -> str:
+    """The revealed results as text: scores per condition, post-screening, metric agreement, then every trial."""
+    summary = session.reveal()
+    lines = [f"MUSHRA, {summary['trials']} trials, seed {summary['seed']}", "",
+             "Mean score [95% CI] per condition:"]
+    width = max(len(c) for c in summary["scores"])
+    for condition, estimate in sorted(summary["scores"].items(), key=lambda kv: -kv[1]["value"]):
+        lines.append(f"  {condition:<{width}}  {_interval(estimate, 1)}")
+    screening = summary["post_screening"]
+    verdict = "EXCLUDED by" if screening["excluded"] else "passes"
+    lines += ["", f"Post-screening: this listener {verdict} the ITU-R BS.1534-3 rule (hidden reference below 90 in "
+                  f"{screening['hidden_reference_below_90']:.0%} of trials, 7 kHz anchor above 90 in "
+                  f"{screening['mid_anchor_above_90']:.0%}; the limit is 15%)."]
+    if summary["agreement"]:
+        lines += ["", "Agreement of objective metrics with the ratings (Spearman's rho [95% CI] over the stimuli, "
+                      "the hidden reference left out; a lower-is-better metric agrees with a negative rho):"]
+        for label, estimate in summary["agreement"].items():
+            lines.append(f"  {label}: {_interval(estimate, 2)} (n = {estimate['n']})")
+    lines += ["", "Trials:"]
+    for trial in session.trials:
+        ratings = ", ".join(f"{position + 1} = {condition} {trial.ratings[condition]}"
+                            for position, condition in enumerate(trial.order))
+        lines.append(f"  trial {trial.index + 1} ({trial.clip}, {trial.seconds:.1f} s): {ratings}")
+    return "\n".join(lines)
