@@ -12,7 +12,7 @@ from codec.registry import get_codec, list_codecs
 pytest.importorskip("pycodec2", reason="the reference codecs need pycodec2 (pip install pycodec2)")
 pytest.importorskip("av", reason="the reference codecs need PyAV (pip install av)")
 
-from codec.baselines.codec2 import Codec2, unpack_frames  # noqa: E402
+from codec.baselines.codec2 import MODES, Codec2, unpack_frames  # noqa: E402
 from codec.baselines.delay import measure_delay, measure_envelope_delay  # noqa: E402
 from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _encode_packets, missing_ffmpeg_codec  # noqa: E402
 from codec.baselines.reference import LowpassAnchor  # noqa: E402
@@ -155,6 +155,32 @@ def test_codec2_bit_packing_is_lossless(mode, speech):
     direct = [state.encode(pcm[i : i + step]) for i in range(0, len(pcm), step)]
     assert len(payload) == -(-len(direct) * bits // 8)
     assert unpack_frames(payload, bits, state.bytes_per_frame()) == direct
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_codec2_decodes_a_payload_to_the_same_audio_every_time(mode, speech):
+    # libcodec2 draws unvoiced phases from one process-wide generator: without its reset before each decode, a
+    # second decode (or one after another payload, or in another order) gives different audio.
+    codec, other = Codec2(mode), Codec2("3200")
+    samples = resample(*speech, 8000)
+    payload = codec.encode(samples)
+    first = codec.decode(payload, len(samples))
+    other.decode(other.encode(samples[::-1].copy()), len(samples))
+    np.testing.assert_array_equal(codec.decode(payload, len(samples)), first)
+    assert codec.settings == {"repeatable_decoder": True}  # the cache key says these decodes can be reused
+
+
+def test_codec2_phase_generator_is_the_c_librarys_lcg_state():
+    # generator_state() proves its address by one draw; a second draw must step it the same way
+    import ctypes
+
+    from codec.baselines.codec2 import _loaded_libcodec2, generator_state
+
+    state = generator_state()
+    assert state is not None
+    draw = ctypes.CDLL(str(_loaded_libcodec2())).codec2_rand
+    state.value = 1
+    assert draw() == 16838 and state.value == 1103527590  # rand() of the C standard's example, from seed 1
 
 
 @pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])

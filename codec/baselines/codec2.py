@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import threading
+from pathlib import Path
+
 import numpy as np
 
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
@@ -15,6 +20,47 @@ MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
 # can land tens of samples away (+-5 ms). The frame structure alone predicts 160 (a 40 ms analysis window centred
 # 20 ms back, synthesis overlap-added 10 ms ahead); 700C's decoder adds its own spectral interpolation.
 DELAY = {"3200": 144, "2400": 140, "1600": 144, "1400": 140, "1300": 144, "1200": 140, "700C": 216}
+
+# libcodec2 draws unvoiced phases from codec2_rand(), a C library LCG whose state is one process-wide
+# `static unsigned long next = 1`. Without resetting it, decoding the same payload twice gives different audio.
+GENERATOR_START = 1
+_LCG_MULTIPLIER, _LCG_INCREMENT = 1103515245, 12345
+_decoding = threading.Lock()  # one decode at a time per process, so threads do not draw from each other's phases
+
+
+def _loaded_libcodec2() -> Path | None:
+    """The libcodec2 file this process has mapped (pycodec2's bundled copy or the system's), from /proc/self/maps."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    paths = {line.split(maxsplit=5)[-1] for line in maps.splitlines() if "libcodec2" in line}
+    return Path(paths.pop()) if len(paths) == 1 else None
+
+
+@functools.cache
+def generator_state() -> ctypes.c_uint64 | None:
+    """libcodec2's pseudo-random state, found through the library's symbol table and proven by one draw; None
+    where the library hides it (a stripped build), in which case Codec2 decodes are not repeatable."""
+    import pycodec2  # noqa: F401  (maps libcodec2 into the process)
+    from elftools.elf.elffile import ELFFile
+
+    path = _loaded_libcodec2()
+    if path is None:
+        return None
+    with path.open("rb") as handle:
+        symtab = ELFFile(handle).get_section_by_name(".symtab")
+        found = {s.name: s for s in symtab.iter_symbols() if s.name in ("next", "codec2_rand")} if symtab else {}
+    if set(found) != {"next", "codec2_rand"} or found["next"]["st_size"] != 8:
+        return None
+    draw = ctypes.CDLL(str(path)).codec2_rand
+    draw.restype = ctypes.c_int
+    load_bias = ctypes.cast(draw, ctypes.c_void_p).value - found["codec2_rand"]["st_value"]
+    state = ctypes.c_uint64.from_address(load_bias + found["next"]["st_value"])
+    # Read before anything is written: one draw must step this very variable as the C library's LCG does.
+    stepped = (state.value * _LCG_MULTIPLIER + _LCG_INCREMENT) % 2**64
+    drawn = draw()
+    return state if state.value == stepped and drawn == (stepped // 65536) % 32768 else None
 
 
 class Codec2(Codec):
@@ -46,11 +92,22 @@ class Codec2(Codec):
         return pack_frames(frames, bits)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
-        """Unpack the bits into libcodec2's byte-padded frames and decode them one by one."""
+        """Unpack the bits into libcodec2's byte-padded frames and decode them one by one, from the phase
+        generator's start state, so that a payload always decodes to the same audio."""
         state = self._state()
         frames = unpack_frames(payload, state.bits_per_frame(), state.bytes_per_frame())
-        decoded = np.concatenate([state.decode(frame) for frame in frames]) if frames else np.zeros(0, np.int16)
+        with _decoding:
+            generator = generator_state()
+            if generator is not None:
+                generator.value = GENERATOR_START
+            decoded = [state.decode(frame) for frame in frames]
+        decoded = np.concatenate(decoded) if frames else np.zeros(0, np.int16)
         return delay_compensated(from_int16(decoded), self.delay, num_samples)
+
+    @property
+    def settings(self) -> dict:
+        """What identifies this codec's output beyond its mode: whether decoding is repeatable here."""
+        return {"repeatable_decoder": generator_state() is not None}
 
 
 def pack_frames(frames: list[bytes], bits: int) -> bytes:
