@@ -1,4 +1,5 @@
-"""`lfsc-eval`: batch evaluation of codecs over a manifest or folder, reports, and run comparison."""
+"""`lfsc-eval`: batch evaluation of codecs over a manifest or folder, reports, run comparison, and pooled MUSHRA
+listening-test results."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("--codec", default="lfsc", help="an LFSC codec: lfsc (default) or lfsc-bf16")
     _input_arguments(tokens)
     tokens.add_argument("--out", type=Path, required=True, help="folder for tokens.json and tokens.md (created)")
+
+    mushra = sub.add_parser(
+        "mushra", help="pool MUSHRA results of several listeners: post-screening, scores, metric agreement",
+        description="Pool the MUSHRA results the workbench saves (blind-tests/blind-mushra-*.json), one file per "
+        "listener session: screen each listener by the ITU-R BS.1534-3 rule, leave out the excluded, and give the "
+        "mean score per condition and the agreement (Spearman's rho) of every measured metric with the ratings.",
+    )
+    mushra.add_argument("results", nargs="+", type=Path, help="saved MUSHRA .json results")
+    mushra.add_argument("--keep-excluded", action="store_true", help="pool listeners the post-screening excludes too")
+    mushra.add_argument("--json", type=Path, help="also write the pooled results as JSON here")
 
     sub.add_parser("metrics", help="list the metrics with their rates and ranges")
     return parser
@@ -142,6 +153,19 @@ def default_codecs() -> list[str]:
     return lfsc + ["opus-6k", "codec2-3200"]
 
 
+def _mushra(args: argparse.Namespace) -> None:
+    from eval.listening import describe, describe_screening, load_sessions, pool
+
+    pooled = pool(load_sessions(args.results), keep_excluded=args.keep_excluded)
+    for listener in pooled["listeners"]:
+        print(describe_screening(listener, f"{listener['listener'] or 'unnamed listener'} ({listener['path']})"))
+    print(f"\nPooled: {pooled['pooled_listeners']} of {len(pooled['listeners'])} listeners, "
+          f"{pooled['ratings']} ratings\n")
+    print(describe(pooled))
+    if args.json is not None:
+        args.json.write_text(json.dumps(pooled, indent=2), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `lfsc-eval`."""
     args = _parser().parse_args(argv)
@@ -161,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.json is not None:
                 args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
             print(compare_markdown(result))
+        elif args.command == "mushra":
+            _mushra(args)
         elif args.command == "metrics":
             from eval.metrics import METRICS
 

@@ -297,9 +297,17 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     from scipy.stats import spearmanr
 
     window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
-        window.start_blind_test("mushra", ["reference", "codec2-1200"], 21, 1, 2)
-    blind, session = window.blind, window.blind.session
+    blind = window.blind
+    blind.kind.setCurrentIndex(blind.kind.findData("mushra"))
+    assert "anchors" in blind.kind_note.text()
+    [codec2] = blind.codecs.findItems("codec2-1200", Qt.MatchFlag.MatchExactly)
+    codec2.setCheckState(Qt.CheckState.Checked)
+    blind.seed.setText("21")
+    blind.clip_count.setValue(2)
+    blind.listener.setText("ann")
+    with qtbot.waitSignal(blind.pages.currentChanged, timeout=2 * WAIT_MS):
+        qtbot.mouseClick(blind.start_button, Qt.MouseButton.LeftButton)
+    session = blind.session
     assert blind.pages.currentIndex() == 3 and len(session.trials) == 2 and window.messages == []
     score = {"reference": 100, "lowpass-7k": 75, "lowpass-3.5k": 40, "codec2-1200": 25}
     while not session.finished:
@@ -316,6 +324,7 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     assert blind.pages.currentIndex() == 2
     [autosaved] = window.settings.blind_results_dir.glob("blind-mushra-21-*.json")
     data = json.loads(autosaved.read_text())
+    assert data["summary"]["listener"] == "ann" and {r["listener"] for r in data["trials"]} == {"ann"}
     assert data["summary"]["scores"]["codec2-1200"]["value"] == 25
     assert data["summary"]["post_screening"]["excluded"] is False
     rows = [r for r in data["trials"] if r["condition"] != "reference"]

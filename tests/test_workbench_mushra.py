@@ -87,7 +87,7 @@ def test_scores_are_the_mean_rating_per_condition_and_the_seconds_are_timed():
             session.heard(label)
             session.rate(label, score(session.current().clip, session.codec_for(label)))
         session.submit()
-    scores = session.scores()
+    scores = session.reveal()["scores"]
     assert scores["opus-6k"]["value"] == pytest.approx(60.0) and scores["opus-6k"]["n"] == 4
     assert scores["opus-6k"]["low"] < 60.0 < scores["opus-6k"]["high"]
     assert scores["reference"]["value"] == 100.0 and list(scores) == session.conditions
@@ -110,7 +110,7 @@ def test_post_screening_excludes_a_listener_past_15_percent_of_items(low_referen
         return 40
 
     rate_all(session, score)
-    screening = session.post_screening()
+    screening = session.reveal()["post_screening"]
     assert screening["hidden_reference_below_90"] == pytest.approx(low_reference_trials / 10)
     assert screening["mid_anchor_above_90"] == pytest.approx(high_anchor_trials / 10)
     assert screening["excluded"] is excluded
@@ -130,7 +130,7 @@ def test_agreement_is_spearman_over_stimuli_with_the_hidden_reference_left_out()
     }
     # a reference scored anywhere would change the correlations if it were counted
     session.objective.update({(c, "reference"): {"follows": -1e9} for c in ("c1", "c2", "c3")})
-    agreement = session.agreement()
+    agreement = session.reveal()["agreement"]
     assert agreement["follows"]["value"] == pytest.approx(1.0) and agreement["follows"]["n"] == 12
     assert agreement["reversed"]["value"] == pytest.approx(-1.0)
     keys = [k for k in truth if k[1] != "reference"]
@@ -159,3 +159,57 @@ def test_results_are_written_as_json_and_csv_with_one_row_per_stimulus(tmp_path)
     with pytest.raises(UserError, match=r"\.csv or \.json"):
         session.save(tmp_path / "mushra.txt")
     assert not (tmp_path / "mushra.txt").exists()
+
+
+def listener_session(tmp_path, listener: str, score_of, seed: int) -> str:
+    """A finished MUSHRA session of `listener` over two clips, saved as the app saves it; returns the path."""
+    session = MushraTest.plan(["c1", "c2"], CODECS, seed=seed, listener=listener)
+    rate_all(session, score_of)
+    session.objective = {(clip, condition): {"PESQ-WB": {"opus-6k": 3.0, "codec2-3200": 2.0, LOW_ANCHOR: 1.5,
+                                                         MID_ANCHOR: 2.5}[condition] + (0.1 if clip == "c2" else 0)}
+                         for clip in ("c1", "c2") for condition in session.codecs + [LOW_ANCHOR, MID_ANCHOR]}
+    return str(session.save(tmp_path / f"{listener}.json"))
+
+
+def test_lfsc_eval_mushra_pools_the_listeners_that_pass_post_screening(tmp_path, capsys):
+    from eval.cli import main
+
+    order = {"reference": 100, MID_ANCHOR: 70, "opus-6k": 60, "codec2-3200": 40, LOW_ANCHOR: 20}
+    ann = listener_session(tmp_path, "ann", lambda clip, c: order[c], 1)
+    bob = listener_session(tmp_path, "bob", lambda clip, c: order[c] + (10 if c != "reference" else 0), 2)
+    # eve rates the hidden reference 50 everywhere: excluded by the BS.1534-3 rule
+    eve = listener_session(tmp_path, "eve", lambda clip, c: 50 if c == "reference" else 100 - order[c], 3)
+    out = tmp_path / "pooled.json"
+    assert main(["mushra", ann, bob, eve, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    verdicts = {line.split()[1]: "EXCLUDED" in line for line in printed.splitlines() if line.startswith("Post-")}
+    assert verdicts == {"ann": False, "bob": False, "eve": True} and "Pooled: 2 of 3 listeners" in printed
+    pooled = json.loads(out.read_text())
+    assert pooled["scores"]["opus-6k"]["value"] == pytest.approx(65.0) and pooled["scores"]["opus-6k"]["n"] == 4
+    assert list(pooled["scores"])[:3] == ["reference", LOW_ANCHOR, MID_ANCHOR]
+    # per stimulus: mean rating of ann and bob against PESQ-WB, the hidden reference left out
+    keys = [(clip, c) for clip in ("c1", "c2") for c in (MID_ANCHOR, "opus-6k", "codec2-3200", LOW_ANCHOR)]
+    pesq = {MID_ANCHOR: 2.5, "opus-6k": 3.0, "codec2-3200": 2.0, LOW_ANCHOR: 1.5}
+    expected = spearmanr([order[c] + 5 for _, c in keys], [pesq[c] + (0.1 if clip == "c2" else 0) for clip, c in keys])[0]
+    assert pooled["agreement"]["PESQ-WB"]["value"] == pytest.approx(expected)
+    assert pooled["agreement"]["PESQ-WB"]["n"] == 8
+
+    assert main(["mushra", ann, bob, eve, "--keep-excluded", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["scores"]["reference"]["value"] == pytest.approx(250 / 3)
+
+
+def test_lfsc_eval_mushra_refuses_what_it_cannot_pool_in_one_line(tmp_path, capsys):
+    from eval.cli import main
+    from workbench.blind_test import BlindTest
+
+    eve = listener_session(tmp_path, "eve", lambda clip, c: 50 if c == "reference" else 80, 3)
+    assert main(["mushra", eve]) == 2
+    assert "every listener is excluded" in capsys.readouterr().err
+    ab = BlindTest.plan("ab", ["c"], ["reference", "opus-6k"], seed=1)
+    ab.answer("A")
+    assert main(["mushra", str(ab.save(tmp_path / "ab.json"))]) == 2
+    assert "not MUSHRA" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["mushra", str(tmp_path / "broken.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a saved listening-test result" in err

@@ -63,6 +63,7 @@ class BlindTest:
     seed: int
     trials: list[Trial]
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    listener: str = ""
     _position: int = 0
     _shown_at: float | None = None
 
@@ -75,6 +76,7 @@ class BlindTest:
         seed: int | None = None,
         repeats: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        listener: str = "",
     ) -> "BlindTest":
         """Every clip x every pair of codecs, `repeats` times, in random order with random sides; the seed is kept."""
         if kind not in KINDS:
@@ -94,7 +96,7 @@ class BlindTest:
             a, b = pair if rng.random() < 0.5 else pair[::-1]
             x_is = rng.choice("AB") if kind == "abx" else ""
             trials.append(Trial(index=index, clip=clip, codec_a=a, codec_b=b, x_is=x_is))
-        return cls(kind=kind, seed=seed, trials=trials, clock=clock)
+        return cls(kind=kind, seed=seed, trials=trials, clock=clock, listener=listener)
 
     @property
     def answered(self) -> int:
@@ -148,7 +150,7 @@ class BlindTest:
         """The summary with codec identities; refused until every trial is answered."""
         if not self.finished:
             raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
-        summary: dict = {"kind": self.kind, "seed": self.seed, "trials": len(self.trials)}
+        summary: dict = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "trials": len(self.trials)}
         if self.kind == "ab":
             wins: dict[str, int] = {}
             for trial in self.trials:
@@ -164,7 +166,8 @@ class BlindTest:
         """One flat row per trial, identities included (only once finished)."""
         self.reveal()
         return [
-            {**asdict(t), "chosen_codec": t.chosen_codec, "correct": t.correct, "kind": self.kind, "seed": self.seed}
+            {**asdict(t), "chosen_codec": t.chosen_codec, "correct": t.correct, "kind": self.kind, "seed": self.seed,
+             "listener": self.listener}
             for t in self.trials
         ]
 

@@ -612,7 +612,8 @@ class MainWindow(QMainWindow):
         self.compare.set_view_options(self.log_box.isChecked(), self.db_spin.value())
 
     # ---- blind tests --------------------------------------------------------------------------------------
-    def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int) -> Task | None:
+    def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int, listener: str = ""
+                         ) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
         if self.blind.in_progress and not self.confirm(
             "Blind test in progress", "Start a new test and throw away the answers of the one in progress?"
@@ -622,9 +623,9 @@ class MainWindow(QMainWindow):
         ids = [r["id"] for r in rows]
         try:
             if kind == MUSHRA:
-                session = MushraTest.plan(ids, list(codecs), seed=seed, repeats=repeats)
+                session = MushraTest.plan(ids, list(codecs), seed=seed, repeats=repeats, listener=listener)
             else:
-                session = BlindTest.plan(kind, ids, list(codecs), seed=seed, repeats=repeats)
+                session = BlindTest.plan(kind, ids, list(codecs), seed=seed, repeats=repeats, listener=listener)
             clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
         except UserError as exc:
             self.show_error("Cannot start the test", str(exc))

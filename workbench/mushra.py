@@ -1,9 +1,10 @@
 """MUSHRA listening tests (ITU-R BS.1534-3): rate every condition of a clip 0-100 against the open reference.
 
 Each trial shows one clip as numbered stimuli in random order: the hidden reference, the 3.5 kHz and 7 kHz low-pass
-anchors and the codecs under test. Identities stay hidden until the last trial is rated. The results carry the
-standard post-screening of the listener and, when the stimuli were measured, how well each objective metric ranks
-the stimuli as the listener did (Spearman's rho), which closes the loop between listening and metrics.
+anchors and the codecs under test. Identities stay hidden until the last trial is rated. The results (`eval.listening`,
+the same functions that pool listeners) carry the post-screening of the listener and, when the stimuli were
+measured, how well each objective metric ranks the stimuli as the listener did (Spearman's rho), which closes the
+loop between listening and metrics.
 
 Pure logic: the GUI shows `current()`, reports `heard()` and `rate()`, then `submit()`; audio is rendered elsewhere.
 """
@@ -16,16 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from codec.errors import UserError
-from eval.stats import mean_ci, rank_correlation
-from workbench.blind_test import REFERENCE, write_results
+from eval import listening
+from eval.listening import KIND, LOW_ANCHOR, MID_ANCHOR, REFERENCE
+from workbench.blind_test import write_results
 
-KIND = "mushra"
-LOW_ANCHOR, MID_ANCHOR = "lowpass-3.5k", "lowpass-7k"  # the anchors BS.1534-3 asks for
 MAX_STIMULI = 12  # BS.1534-3: no more than 12 stimuli per trial, so that listeners can compare them all
-SCREENING_SHARE = 0.15  # BS.1534-3 post-screening: a listener failing on more than 15% of the items is excluded
 OPEN_REFERENCE = "reference"  # the label of the open (named) reference; stimuli are labelled "1", "2", ...
 
 
@@ -58,6 +55,7 @@ class MushraTest:
     codecs: list[str]
     trials: list[MushraTrial]
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    listener: str = ""
     objective: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (clip, condition) -> metrics
     kind: str = KIND
     _position: int = 0
@@ -72,6 +70,7 @@ class MushraTest:
         seed: int | None = None,
         repeats: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        listener: str = "",
     ) -> "MushraTest":
         """Every clip `repeats` times in random order, each with its stimuli shuffled; the seed is kept."""
         codecs = [c for c in dict.fromkeys(codecs) if c not in (REFERENCE, LOW_ANCHOR, MID_ANCHOR)]
@@ -89,7 +88,7 @@ class MushraTest:
         planned = [clip for _ in range(repeats) for clip in clips]
         rng.shuffle(planned)
         trials = [MushraTrial(index, clip, rng.sample(conditions, len(conditions))) for index, clip in enumerate(planned)]
-        return cls(seed=seed, codecs=codecs, trials=trials, clock=clock)
+        return cls(seed=seed, codecs=codecs, trials=trials, clock=clock, listener=listener)
 
     @property
     def conditions(self) -> list[str]:
@@ -164,54 +163,11 @@ class MushraTest:
         if not self.finished:
             raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
 
-    def scores(self) -> dict[str, dict]:
-        """Mean rating per condition with its bootstrap 95% CI over trials, in the order conditions were planned."""
-        self._require_finished()
-        return {c: mean_ci([t.ratings[c] for t in self.trials]).to_dict() for c in self.conditions}
-
-    def post_screening(self) -> dict:
-        """The BS.1534-3 post-screening of this listener: hidden reference below 90 or mid anchor above 90 too often."""
-        self._require_finished()
-        reference_low = float(np.mean([t.ratings[REFERENCE] < 90 for t in self.trials]))
-        anchor_high = float(np.mean([t.ratings[MID_ANCHOR] > 90 for t in self.trials]))
-        return {
-            "hidden_reference_below_90": reference_low,
-            "mid_anchor_above_90": anchor_high,
-            "excluded": reference_low > SCREENING_SHARE or anchor_high > SCREENING_SHARE,
-            "rule": "ITU-R BS.1534-3: exclude a listener who rates the hidden reference below 90, or the mid-range "
-                    "anchor above 90, for more than 15% of the items",
-        }
-
-    def agreement(self) -> dict[str, dict]:
-        """Spearman's rho (bootstrap 95% CI) between each objective metric and the mean rating per stimulus.
-
-        A stimulus is a (clip, condition) pair, its ratings averaged over repeats. The hidden reference is left out:
-        its objective scores are perfect by construction and would inflate every correlation.
-        """
-        self._require_finished()
-        ratings: dict[tuple[str, str], list[int]] = {}
-        for trial in self.trials:
-            for condition, score in trial.ratings.items():
-                if condition != REFERENCE:
-                    ratings.setdefault((trial.clip, condition), []).append(score)
-        metrics = dict.fromkeys(label for values in self.objective.values() for label in values)
-        out = {}
-        for label in metrics:
-            keys = [k for k in ratings if label in self.objective.get(k, {})]
-            estimate = rank_correlation([np.mean(ratings[k]) for k in keys], [self.objective[k][label] for k in keys])
-            out[label] = estimate.to_dict()
-        return out
-
     def reveal(self) -> dict:
         """The summary with identities: scores per condition, post-screening and metric agreement."""
-        return {
-            "kind": self.kind,
-            "seed": self.seed,
-            "trials": len(self.trials),
-            "scores": self.scores(),
-            "post_screening": self.post_screening(),
-            "agreement": self.agreement(),
-        }
+        rows = self.rows()
+        return {"kind": self.kind, "seed": self.seed, "listener": self.listener, "trials": len(self.trials),
+                **listening.summarize(rows), "post_screening": listening.post_screening(rows)}
 
     def rows(self) -> list[dict]:
         """One row per trial and stimulus with its rating and objective metrics (only once finished)."""
@@ -221,7 +177,8 @@ class MushraTest:
         for trial in self.trials:
             for position, condition in enumerate(trial.order):
                 measured = self.objective.get((trial.clip, condition), {})
-                rows.append({"kind": self.kind, "seed": self.seed, "index": trial.index, "clip": trial.clip,
+                rows.append({"kind": self.kind, "seed": self.seed, "listener": self.listener,
+                             "index": trial.index, "clip": trial.clip,
                              "stimulus": str(position + 1), "condition": condition,
                              "score": trial.ratings[condition], "seconds": trial.seconds,
                              **{label: measured.get(label) for label in metrics}})
@@ -232,33 +189,12 @@ class MushraTest:
         return write_results(path, self.reveal(), self.rows())
 
 
-def _interval(estimate: dict, digits: int) -> str:
-    if np.isnan(estimate["value"]):
-        return "none (too few stimuli, or one side constant)"
-    if np.isnan(estimate["low"]):
-        return f"{estimate['value']:.{digits}f}"
-    return f"{estimate['value']:.{digits}f} [{estimate['low']:.{digits}f}, {estimate['high']:.{digits}f}]"
-
-
 def describe(session: MushraTest) -> str:
-    """The revealed results as text: scores per condition, post-screening, metric agreement, then every trial."""
+    """The revealed results as text: scores per condition, metric agreement, post-screening, then every trial."""
     summary = session.reveal()
-    lines = [f"MUSHRA, {summary['trials']} trials, seed {summary['seed']}", "",
-             "Mean score [95% CI] per condition:"]
-    width = max(len(c) for c in summary["scores"])
-    for condition, estimate in sorted(summary["scores"].items(), key=lambda kv: -kv[1]["value"]):
-        lines.append(f"  {condition:<{width}}  {_interval(estimate, 1)}")
-    screening = summary["post_screening"]
-    verdict = "EXCLUDED by" if screening["excluded"] else "passes"
-    lines += ["", f"Post-screening: this listener {verdict} the ITU-R BS.1534-3 rule (hidden reference below 90 in "
-                  f"{screening['hidden_reference_below_90']:.0%} of trials, 7 kHz anchor above 90 in "
-                  f"{screening['mid_anchor_above_90']:.0%}; the limit is 15%)."]
-    if summary["agreement"]:
-        lines += ["", "Agreement of objective metrics with the ratings (Spearman's rho [95% CI] over the stimuli, "
-                      "the hidden reference left out; a lower-is-better metric agrees with a negative rho):"]
-        for label, estimate in summary["agreement"].items():
-            lines.append(f"  {label}: {_interval(estimate, 2)} (n = {estimate['n']})")
-    lines += ["", "Trials:"]
+    who = f"listener {session.listener}" if session.listener else "this listener"
+    lines = [f"MUSHRA, {summary['trials']} trials, seed {summary['seed']}", "", listening.describe(summary), "",
+             listening.describe_screening(summary["post_screening"], who), "", "Trials:"]
     for trial in session.trials:
         ratings = ", ".join(f"{position + 1} = {condition} {trial.ratings[condition]}"
                             for position, condition in enumerate(trial.order))

@@ -44,7 +44,7 @@ MUSHRA_SCALE = ("Excellent", "Good", "Fair", "Poor", "Bad")  # the BS.1534 conti
 class BlindTestView(QWidget):
     """Four pages: setup, A/B or ABX trials, results, MUSHRA trials. Switching stimuli keeps the play position."""
 
-    start_requested = Signal(str, list, object, int, int)  # kind, codecs, seed or None, repeats, number of clips
+    start_requested = Signal(str, list, object, int, int, str)  # kind, codecs, seed or None, repeats, clips, listener
     save_requested = Signal()
     finished = Signal()  # the last trial was answered: the results are on screen
     error = Signal(str, str)  # title, message: shown by the window without blocking the test's audio
@@ -75,6 +75,7 @@ class BlindTestView(QWidget):
         self.clip_count = QSpinBox(minimum=1, maximum=100, value=4)
         self.repeats = QSpinBox(minimum=1, maximum=10, value=1)
         self.seed = QLineEdit(placeholderText="random (the seed used is logged in the results)")
+        self.listener = QLineEdit(placeholderText="a name or code, saved with the results (to pool listeners later)")
         self.start_button = QPushButton("Prepare and start")
         self.start_button.clicked.connect(self._start_clicked)
         form = QFormLayout()
@@ -84,6 +85,7 @@ class BlindTestView(QWidget):
         form.addRow("clips (rows selected in the list, else the first shown)", self.clip_count)
         form.addRow("repeats", self.repeats)
         form.addRow("seed", self.seed)
+        form.addRow("listener", self.listener)
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("<h3>Blind listening test</h3>Codec names stay hidden until the last answer."))
         layout.addLayout(form)
@@ -205,7 +207,8 @@ class BlindTestView(QWidget):
             return
         seed = int(text) if text else None
         self.start_requested.emit(
-            self.kind.currentData(), self.checked_codecs(), seed, self.repeats.value(), self.clip_count.value()
+            self.kind.currentData(), self.checked_codecs(), seed, self.repeats.value(), self.clip_count.value(),
+            self.listener.text().strip(),
         )
 
     def begin(self, session: BlindTest | MushraTest, stimuli: dict, sample_rates: dict[str, int]) -> None:

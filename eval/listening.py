@@ -1,0 +1,138 @@
+"""MUSHRA results (ITU-R BS.1534-3) from rating rows: scores per condition, the post-screening of listeners and the
+agreement of objective metrics with the ratings, for one session (the app) or pooled over listeners (`lfsc-eval
+mushra`). A row is one rating of one stimulus; keys beyond `ROW_FIELDS` are the stimulus's measured metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from codec.errors import UserError
+from eval.stats import mean_ci, rank_correlation
+
+KIND = "mushra"
+REFERENCE, LOW_ANCHOR, MID_ANCHOR = "reference", "lowpass-3.5k", "lowpass-7k"
+ROW_FIELDS = ("kind", "seed", "listener", "index", "clip", "stimulus", "condition", "score", "seconds")
+SCREENING_SHARE = 0.15  # a listener failing on more than 15% of the items is excluded
+RULE = ("ITU-R BS.1534-3: exclude a listener who rates the hidden reference below 90, or the mid-range anchor "
+        "above 90, for more than 15% of the items")
+
+
+def scores(rows: list[dict]) -> dict[str, dict]:
+    """Mean rating per condition with its bootstrap 95% CI: the reference and anchors first, then the codecs in the
+    order they first appear."""
+    by_condition: dict[str, list[float]] = {}
+    for row in rows:
+        by_condition.setdefault(row["condition"], []).append(row["score"])
+    fixed = [REFERENCE, LOW_ANCHOR, MID_ANCHOR]
+    order = sorted(by_condition, key=lambda c: fixed.index(c) if c in fixed else len(fixed))
+    return {condition: mean_ci(by_condition[condition]).to_dict() for condition in order}
+
+
+def post_screening(rows: list[dict]) -> dict:
+    """One listener's post-screening: the share of items with the hidden reference below 90 or the mid anchor above
+    90, and whether that excludes them."""
+    reference = [row["score"] < 90 for row in rows if row["condition"] == REFERENCE]
+    anchor = [row["score"] > 90 for row in rows if row["condition"] == MID_ANCHOR]
+    reference_low = float(np.mean(reference)) if reference else 0.0
+    anchor_high = float(np.mean(anchor)) if anchor else 0.0
+    return {"hidden_reference_below_90": reference_low, "mid_anchor_above_90": anchor_high,
+            "excluded": reference_low > SCREENING_SHARE or anchor_high > SCREENING_SHARE, "rule": RULE}
+
+
+def metric_labels(rows: list[dict]) -> list[str]:
+    """The measured metrics the rows carry, in the order they first appear."""
+    return list(dict.fromkeys(key for row in rows for key, value in row.items()
+                              if key not in ROW_FIELDS and value is not None))
+
+
+def agreement(rows: list[dict]) -> dict[str, dict]:
+    """Spearman's rho (bootstrap 95% CI) between each metric and the mean rating per stimulus.
+
+    A stimulus is a (clip, condition) pair, its ratings averaged over repeats and listeners. The hidden reference is
+    left out: its metrics are perfect by construction and would inflate every correlation.
+    """
+    stimuli: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        if row["condition"] != REFERENCE:
+            stimuli.setdefault((row["clip"], row["condition"]), []).append(row)
+    out = {}
+    for label in metric_labels(rows):
+        pairs = [(np.mean([r["score"] for r in group]), np.mean([r[label] for r in group]))
+                 for group in stimuli.values() if all(r.get(label) is not None for r in group)]
+        ratings, values = zip(*pairs) if pairs else ((), ())
+        out[label] = rank_correlation(ratings, values).to_dict()
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Scores per condition and metric agreement of the given rows."""
+    return {"scores": scores(rows), "agreement": agreement(rows)}
+
+
+def load_sessions(paths: list[str | Path]) -> list[dict]:
+    """Saved MUSHRA results (the app's JSON files), each as {"path", "summary", "trials"}."""
+    sessions = []
+    for path in map(Path, paths):
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            kind = saved["summary"]["kind"]
+            trials = saved["trials"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{path}: not a saved listening-test result ({type(exc).__name__}: {exc}); pass the "
+                            ".json files the app writes to blind-tests/") from None
+        if kind != KIND:
+            raise UserError(f"{path}: a {kind!r} test, not MUSHRA; pass only MUSHRA results")
+        sessions.append({"path": str(path), "summary": saved["summary"], "trials": trials})
+    if not sessions:
+        raise UserError("no results given: pass one or more MUSHRA .json files")
+    return sessions
+
+
+def pool(sessions: list[dict], keep_excluded: bool = False) -> dict:
+    """Pool listeners' sessions: post-screen each, leave out the excluded (unless kept), summarize the rest."""
+    listeners = []
+    rows = []
+    for session in sessions:
+        screening = post_screening(session["trials"])
+        listeners.append({"path": session["path"], "listener": session["summary"].get("listener", ""),
+                          "trials": session["summary"].get("trials"), **screening})
+        if keep_excluded or not screening["excluded"]:
+            rows += session["trials"]
+    if not rows:
+        raise UserError("every listener is excluded by post-screening; pass --keep-excluded to pool them anyway")
+    kept = sum(keep_excluded or not listener["excluded"] for listener in listeners)
+    return {"kind": KIND, "listeners": listeners, "pooled_listeners": kept, "ratings": len(rows), **summarize(rows)}
+
+
+def _interval(estimate: dict, digits: int) -> str:
+    if np.isnan(estimate["value"]):
+        return "none (too few stimuli, or one side constant)"
+    if np.isnan(estimate["low"]):
+        return f"{estimate['value']:.{digits}f}"
+    return f"{estimate['value']:.{digits}f} [{estimate['low']:.{digits}f}, {estimate['high']:.{digits}f}]"
+
+
+def describe(summary: dict) -> str:
+    """Scores per condition (best first) and metric agreement as text."""
+    lines = ["Mean score [95% CI] per condition:"]
+    width = max(len(c) for c in summary["scores"])
+    for condition, estimate in sorted(summary["scores"].items(), key=lambda kv: -kv[1]["value"]):
+        lines.append(f"  {condition:<{width}}  {_interval(estimate, 1)}  (n = {estimate['n']})")
+    if summary["agreement"]:
+        lines += ["", "Agreement of objective metrics with the ratings (Spearman's rho [95% CI] over the stimuli, "
+                      "the hidden reference left out; a lower-is-better metric agrees with a negative rho):"]
+        for label, estimate in summary["agreement"].items():
+            lines.append(f"  {label}: {_interval(estimate, 2)} (n = {estimate['n']})")
+    return "\n".join(lines)
+
+
+def describe_screening(screening: dict, who: str = "this listener") -> str:
+    """One line on a listener's post-screening."""
+    verdict = "is EXCLUDED by" if screening["excluded"] else "passes"
+    return (f"Post-screening: {who} {verdict} the ITU-R BS.1534-3 rule (hidden reference below 90 in "
+            f"{screening['hidden_reference_below_90']:.0%} of items, 7 kHz anchor above 90 in "
+            f"{screening['mid_anchor_above_90']:.0%}; the limit is 15%).")
