@@ -166,8 +166,25 @@ def test_codec2_decodes_a_payload_to_the_same_audio_every_time(mode, speech):
     payload = codec.encode(samples)
     first = codec.decode(payload, len(samples))
     other.decode(other.encode(samples[::-1].copy()), len(samples))
+    if not codec.settings["repeatable_decoder"]:
+        pytest.skip("this libcodec2 hides its phase generator (stripped): its decodes are not repeatable")
     np.testing.assert_array_equal(codec.decode(payload, len(samples)), first)
-    assert codec.settings == {"repeatable_decoder": True}  # the cache key says these decodes can be reused
+
+
+def test_codec2_without_its_phase_generator_still_decodes_and_says_so(monkeypatch, speech):
+    import sys
+
+    from codec.baselines import codec2
+
+    monkeypatch.setitem(sys.modules, "elftools.elf.elffile", None)  # pyelftools missing: the import fails
+    codec2._find_generator.cache_clear()
+    try:
+        codec = Codec2("3200")
+        samples = resample(*speech, 8000)
+        assert codec.settings == {"repeatable_decoder": False}  # a different eval cache key
+        assert len(codec.decode(codec.encode(samples), len(samples))) == len(samples)
+    finally:
+        codec2._find_generator.cache_clear()
 
 
 def test_codec2_phase_generator_is_the_c_librarys_lcg_state():
@@ -177,7 +194,8 @@ def test_codec2_phase_generator_is_the_c_librarys_lcg_state():
     from codec.baselines.codec2 import _loaded_libcodec2, generator_state
 
     state = generator_state()
-    assert state is not None
+    if state is None:
+        pytest.skip("this libcodec2 hides its phase generator (stripped)")
     draw = ctypes.CDLL(str(_loaded_libcodec2())).codec2_rand
     state.value = 1
     assert draw() == 16838 and state.value == 1103527590  # rand() of the C standard's example, from seed 1

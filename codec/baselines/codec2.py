@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import threading
 from pathlib import Path
 
@@ -25,38 +26,63 @@ DELAY = {"3200": 144, "2400": 140, "1600": 144, "1400": 140, "1300": 144, "1200"
 # `static unsigned long next = 1`. Without resetting it, decoding the same payload twice gives different audio.
 GENERATOR_START = 1
 _LCG_MULTIPLIER, _LCG_INCREMENT = 1103515245, 12345
-_decoding = threading.Lock()  # one decode at a time per process, so threads do not draw from each other's phases
+# One decode at a time per process, so threads do not draw from each other's phases; re-entrant because the
+# generator is found (with one draw of its own) under the same lock.
+_decoding = threading.RLock()
 
 
 def _loaded_libcodec2() -> Path | None:
-    """The libcodec2 file this process has mapped (pycodec2's bundled copy or the system's), from /proc/self/maps."""
+    """The libcodec2 file this process has mapped (pycodec2's bundled copy or the system's), from /proc/self/maps;
+    None when there is not exactly one, or the file on disk is no longer the one mapped (replaced by an upgrade)."""
     try:
-        maps = Path("/proc/self/maps").read_text()
+        maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return None
-    paths = {line.split(maxsplit=5)[-1] for line in maps.splitlines() if "libcodec2" in line}
-    return Path(paths.pop()) if len(paths) == 1 else None
+    # fields: address perms offset device inode path
+    mapped = {(int(f[4]), f[5]) for f in (line.split(maxsplit=5) for line in maps) if len(f) == 6 and "libcodec2" in f[5]}
+    if len(mapped) != 1:
+        return None
+    inode, path = mapped.pop()
+    try:
+        return Path(path) if os.stat(path).st_ino == inode else None
+    except OSError:
+        return None
+
+
+def generator_state() -> ctypes.c_uint64 | None:
+    """libcodec2's pseudo-random state, found through the library's symbol table and proven by one draw; None
+    where it cannot be found (a stripped build, no pyelftools), in which case Codec2 decodes are not repeatable."""
+    with _decoding:
+        return _find_generator()
 
 
 @functools.cache
-def generator_state() -> ctypes.c_uint64 | None:
-    """libcodec2's pseudo-random state, found through the library's symbol table and proven by one draw; None
-    where the library hides it (a stripped build), in which case Codec2 decodes are not repeatable."""
+def _find_generator() -> ctypes.c_uint64 | None:
     import pycodec2  # noqa: F401  (maps libcodec2 into the process)
-    from elftools.elf.elffile import ELFFile
 
+    try:
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+    except ImportError:
+        return None
     path = _loaded_libcodec2()
     if path is None:
         return None
-    with path.open("rb") as handle:
-        symtab = ELFFile(handle).get_section_by_name(".symtab")
-        found = {s.name: s for s in symtab.iter_symbols() if s.name in ("next", "codec2_rand")} if symtab else {}
-    if set(found) != {"next", "codec2_rand"} or found["next"]["st_size"] != 8:
+    try:
+        with path.open("rb") as handle:
+            symtab = ELFFile(handle).get_section_by_name(".symtab")
+            found = [s for s in symtab.iter_symbols() if s.name in ("next", "codec2_rand")] if symtab else []
+    except (OSError, ELFError):
         return None
+    states = [s for s in found if s.name == "next"]
+    draws = [s for s in found if s.name == "codec2_rand"]
+    if len(states) != 1 or len(draws) != 1 or states[0]["st_size"] != 8 or states[0]["st_info"]["type"] != "STT_OBJECT":
+        return None
+    state_symbol, draw_symbol = states[0], draws[0]
     draw = ctypes.CDLL(str(path)).codec2_rand
     draw.restype = ctypes.c_int
-    load_bias = ctypes.cast(draw, ctypes.c_void_p).value - found["codec2_rand"]["st_value"]
-    state = ctypes.c_uint64.from_address(load_bias + found["next"]["st_value"])
+    load_bias = ctypes.cast(draw, ctypes.c_void_p).value - draw_symbol["st_value"]
+    state = ctypes.c_uint64.from_address(load_bias + state_symbol["st_value"])
     # Read before anything is written: one draw must step this very variable as the C library's LCG does.
     stepped = (state.value * _LCG_MULTIPLIER + _LCG_INCREMENT) % 2**64
     drawn = draw()
