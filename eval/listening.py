@@ -11,36 +11,53 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import UserError
-from eval.stats import mean_ci, rank_correlation
+from eval.stats import MIN_PAIRS_FOR_CI, mean_ci, rank_correlation
 
 KIND = "mushra"
 REFERENCE, LOW_ANCHOR, MID_ANCHOR = "reference", "lowpass-3.5k", "lowpass-7k"
+ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500, MID_ANCHOR: 7000}  # Hz, the low-pass anchors of BS.1534-3
 ROW_FIELDS = ("kind", "seed", "listener", "index", "clip", "stimulus", "condition", "score", "seconds")
 SCREENING_SHARE = 0.15  # a listener failing on more than 15% of the items is excluded
 RULE = ("ITU-R BS.1534-3: exclude a listener who rates the hidden reference below 90, or the mid-range anchor "
         "above 90, for more than 15% of the items")
 
 
-def scores(rows: list[dict]) -> dict[str, dict]:
-    """Mean rating per condition with its bootstrap 95% CI: the reference and anchors first, then the codecs in the
-    order they first appear."""
-    by_condition: dict[str, list[float]] = {}
+def anchors_for(sample_rate: int) -> tuple[str, ...]:
+    """The anchors that take something audible away at this rate: a cutoff below 80% of the Nyquist frequency (the
+    7 kHz anchor barely touches 16 kHz audio and leaves 8 kHz audio as it is)."""
+    return tuple(anchor for anchor, cutoff in ANCHOR_CUTOFFS.items() if cutoff < 0.8 * sample_rate / 2)
+
+
+def _item_means(rows: list[dict]) -> dict[tuple[str, str, str], float]:
+    """The mean rating per (listener, clip, condition): repeats of an item are one measurement, not several."""
+    grouped: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
-        by_condition.setdefault(row["condition"], []).append(row["score"])
+        grouped.setdefault((row.get("listener", ""), row["clip"], row["condition"]), []).append(row["score"])
+    return {key: float(np.mean(values)) for key, values in grouped.items()}
+
+
+def scores(rows: list[dict]) -> dict[str, dict]:
+    """Mean rating per condition with its bootstrap 95% CI over items (clips, per listener; repeats averaged): the
+    reference and anchors first, then the codecs in the order they first appear."""
+    by_condition: dict[str, list[float]] = {}
+    for (_, _, condition), value in _item_means(rows).items():
+        by_condition.setdefault(condition, []).append(value)
     fixed = [REFERENCE, LOW_ANCHOR, MID_ANCHOR]
     order = sorted(by_condition, key=lambda c: fixed.index(c) if c in fixed else len(fixed))
     return {condition: mean_ci(by_condition[condition]).to_dict() for condition in order}
 
 
 def post_screening(rows: list[dict]) -> dict:
-    """One listener's post-screening: the share of items with the hidden reference below 90 or the mid anchor above
-    90, and whether that excludes them."""
-    reference = [row["score"] < 90 for row in rows if row["condition"] == REFERENCE]
-    anchor = [row["score"] > 90 for row in rows if row["condition"] == MID_ANCHOR]
+    """One listener's post-screening over items (clips, repeats averaged): the share with the hidden reference
+    below 90 and, where the test has the 7 kHz mid-range anchor, with it above 90 (None without it)."""
+    means = _item_means(rows)
+    reference = [value < 90 for (_, _, condition), value in means.items() if condition == REFERENCE]
+    anchor = [value > 90 for (_, _, condition), value in means.items() if condition == MID_ANCHOR]
     reference_low = float(np.mean(reference)) if reference else 0.0
-    anchor_high = float(np.mean(anchor)) if anchor else 0.0
-    return {"hidden_reference_below_90": reference_low, "mid_anchor_above_90": anchor_high,
-            "excluded": reference_low > SCREENING_SHARE or anchor_high > SCREENING_SHARE, "rule": RULE}
+    anchor_high = float(np.mean(anchor)) if anchor else None
+    excluded = reference_low > SCREENING_SHARE or (anchor_high is not None and anchor_high > SCREENING_SHARE)
+    return {"items": len(reference), "hidden_reference_below_90": reference_low, "mid_anchor_above_90": anchor_high,
+            "excluded": excluded, "rule": RULE}
 
 
 def metric_labels(rows: list[dict]) -> list[str]:
@@ -49,15 +66,16 @@ def metric_labels(rows: list[dict]) -> list[str]:
                               if key not in ROW_FIELDS and value is not None))
 
 
-def agreement(rows: list[dict]) -> dict[str, dict]:
+def agreement(rows: list[dict], leave_out: tuple[str, ...] = (REFERENCE,)) -> dict[str, dict]:
     """Spearman's rho (bootstrap 95% CI) between each metric and the mean rating per stimulus.
 
     A stimulus is a (clip, condition) pair, its ratings averaged over repeats and listeners. The hidden reference is
-    left out: its metrics are perfect by construction and would inflate every correlation.
+    always left out: its metrics are perfect by construction and would inflate every correlation. Leaving out the
+    anchors too asks whether a metric ranks the codecs themselves as listeners do.
     """
     stimuli: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
-        if row["condition"] != REFERENCE:
+        if row["condition"] not in (REFERENCE, *leave_out):
             stimuli.setdefault((row["clip"], row["condition"]), []).append(row)
     out = {}
     for label in metric_labels(rows):
@@ -69,8 +87,9 @@ def agreement(rows: list[dict]) -> dict[str, dict]:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Scores per condition and metric agreement of the given rows."""
-    return {"scores": scores(rows), "agreement": agreement(rows)}
+    """Scores per condition, and metric agreement over the codecs alone and with the anchors."""
+    return {"scores": scores(rows), "agreement_codecs": agreement(rows, leave_out=tuple(ANCHOR_CUTOFFS)),
+            "agreement": agreement(rows)}
 
 
 def load_sessions(paths: list[str | Path]) -> list[dict]:
@@ -118,21 +137,26 @@ def _interval(estimate: dict, digits: int) -> str:
 
 def describe(summary: dict) -> str:
     """Scores per condition (best first) and metric agreement as text."""
-    lines = ["Mean score [95% CI] per condition:"]
+    lines = ["Mean score [95% CI] per condition (n = items):"]
     width = max(len(c) for c in summary["scores"])
     for condition, estimate in sorted(summary["scores"].items(), key=lambda kv: -kv[1]["value"]):
         lines.append(f"  {condition:<{width}}  {_interval(estimate, 1)}  (n = {estimate['n']})")
-    if summary["agreement"]:
-        lines += ["", "Agreement of objective metrics with the ratings (Spearman's rho [95% CI] over the stimuli, "
-                      "the hidden reference left out; a lower-is-better metric agrees with a negative rho):"]
-        for label, estimate in summary["agreement"].items():
-            lines.append(f"  {label}: {_interval(estimate, 2)} (n = {estimate['n']})")
+    for key, which in (("agreement_codecs", "the codecs' stimuli"), ("agreement", "the codecs' and anchors' stimuli")):
+        if summary[key]:
+            lines += ["", f"Agreement of objective metrics with the ratings over {which} (Spearman's rho, with a "
+                          f"95% CI from {MIN_PAIRS_FOR_CI} stimuli up; a lower-is-better metric agrees with a "
+                          "negative rho):"]
+            lines += [f"  {label}: {_interval(estimate, 2)} (n = {estimate['n']})" for label, estimate in summary[key].items()]
     return "\n".join(lines)
 
 
 def describe_screening(screening: dict, who: str = "this listener") -> str:
     """One line on a listener's post-screening."""
     verdict = "is EXCLUDED by" if screening["excluded"] else "passes"
-    return (f"Post-screening: {who} {verdict} the ITU-R BS.1534-3 rule (hidden reference below 90 in "
-            f"{screening['hidden_reference_below_90']:.0%} of items, 7 kHz anchor above 90 in "
-            f"{screening['mid_anchor_above_90']:.0%}; the limit is 15%).")
+    anchor = ("no 7 kHz anchor at this bandwidth" if screening["mid_anchor_above_90"] is None
+              else f"7 kHz anchor above 90 in {screening['mid_anchor_above_90']:.0%}")
+    line = (f"Post-screening: {who} {verdict} the ITU-R BS.1534-3 rule (hidden reference below 90 in "
+            f"{screening['hidden_reference_below_90']:.0%} of {screening['items']} items, {anchor}; the limit is 15%).")
+    if screening["items"] < 7:
+        line += " With fewer than 7 items, a single slip is more than 15%."
+    return line

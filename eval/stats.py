@@ -9,6 +9,7 @@ import numpy as np
 
 SEED = 0  # recorded in every run manifest
 RESAMPLES = 2000
+MIN_PAIRS_FOR_CI = 10  # a rank correlation's bootstrap interval from fewer pairs collapses (e.g. to [1, 1])
 
 
 @dataclass
@@ -78,7 +79,8 @@ def _row_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def rank_correlation(x, y, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
-    """Spearman's rho with a percentile-bootstrap 95% CI over pairs (NaN for fewer than 3 pairs or a constant side)."""
+    """Spearman's rho with a percentile-bootstrap 95% CI over pairs: NaN for fewer than 3 pairs or a constant side,
+    and no interval below MIN_PAIRS_FOR_CI pairs, where resampling a few pairs gives a falsely narrow one."""
     from scipy.stats import rankdata
 
     x = np.asarray(x, dtype=np.float64)
@@ -86,6 +88,8 @@ def rank_correlation(x, y, resamples: int = RESAMPLES, seed: int = SEED) -> Esti
     value = float(_row_correlations(rankdata(x), rankdata(y))) if len(x) >= 3 else float("nan")
     if not np.isfinite(value):
         return Estimate(float("nan"), float("nan"), float("nan"), len(x))
+    if len(x) < MIN_PAIRS_FOR_CI:
+        return Estimate(value, float("nan"), float("nan"), len(x))
     idx = _indices(len(x), resamples, seed)
     rhos = _row_correlations(rankdata(x[idx], axis=1), rankdata(y[idx], axis=1))
     # a resample that drew one value many times can be constant: it has no correlation to count

@@ -18,7 +18,8 @@ def pytest_configure(config):
     """Send ALSA's default output to its null device before PortAudio first reads the configuration, so tests
     that play open real streams on machines without a sound card (and stay silent on machines with one)."""
     if ALSA_CONF.exists():
-        os.environ["ALSA_CONFIG_PATH"] = f"{ALSA_CONF}:{REPO / 'tests' / 'fixtures' / 'alsa_null.conf'}"
+        base = os.environ.get("ALSA_CONFIG_PATH") or str(ALSA_CONF)
+        os.environ["ALSA_CONFIG_PATH"] = f"{base}:{REPO / 'tests' / 'fixtures' / 'alsa_null.conf'}"
 
 
 @pytest.fixture(autouse=True)

@@ -41,4 +41,6 @@ def test_rank_correlation_matches_scipy_and_refuses_what_has_no_correlation():
     assert estimate.value == pytest.approx(spearmanr(x, y)[0]) and estimate.n == 30
     assert -1 <= estimate.low < estimate.value < estimate.high <= 1
     assert np.isnan(stats.rank_correlation([1, 2], [2, 1]).value)  # too few pairs
+    few = stats.rank_correlation([1, 2, 3, 4], [1, 2, 3, 5])  # every resample of a monotone set is monotone:
+    assert few.value == 1.0 and np.isnan(few.low) and np.isnan(few.high)  # no falsely certain [1, 1] interval
     assert np.isnan(stats.rank_correlation([1, 2, 3], [5, 5, 5]).value)  # one side constant

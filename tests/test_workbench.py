@@ -312,7 +312,7 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     score = {"reference": 100, "lowpass-7k": 75, "lowpass-3.5k": 40, "codec2-1200": 25}
     while not session.finished:
         assert not any(condition in blind.mushra_label.text() for condition in score)
-        assert list(blind.sliders) == ["1", "2", "3", "4"]
+        assert list(blind.sliders) == ["1", "2", "3"]  # 16 kHz clips: the 7 kHz anchor would remove nothing
         assert not any(s.isEnabled() for s in blind.sliders.values()) and not blind.next_button.isEnabled()
         for label, slider in blind.sliders.items():
             qtbot.mouseClick(blind.stimulus_buttons[label], Qt.MouseButton.LeftButton)
@@ -328,10 +328,11 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     assert data["summary"]["scores"]["codec2-1200"]["value"] == 25
     assert data["summary"]["post_screening"]["excluded"] is False
     rows = [r for r in data["trials"] if r["condition"] != "reference"]
-    assert len(rows) == 6 and all(r["PESQ-WB"] is not None for r in rows)
+    assert len(rows) == 4 and all(r["PESQ-WB"] is not None for r in rows)
     expected = spearmanr([r["score"] for r in rows], [r["PESQ-WB"] for r in rows])[0]
     assert data["summary"]["agreement"]["PESQ-WB"]["value"] == pytest.approx(expected)
-    assert data["summary"]["agreement"]["PESQ-WB"]["n"] == 6
+    assert data["summary"]["agreement"]["PESQ-WB"]["n"] == 4
+    assert data["summary"]["anchors"] == ["lowpass-3.5k"]
     assert "Spearman" in blind.summary.toPlainText() and "passes" in blind.summary.toPlainText()
     assert window.messages == []
 

@@ -8,7 +8,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from codec.errors import UserError
-from workbench.mushra import LOW_ANCHOR, MAX_STIMULI, MID_ANCHOR, OPEN_REFERENCE, MushraTest, describe
+from eval.listening import LOW_ANCHOR, MID_ANCHOR
+from workbench.mushra import MAX_STIMULI, OPEN_REFERENCE, MushraTest, describe
 
 CODECS = ["opus-6k", "codec2-3200"]
 
@@ -88,8 +89,9 @@ def test_scores_are_the_mean_rating_per_condition_and_the_seconds_are_timed():
             session.rate(label, score(session.current().clip, session.codec_for(label)))
         session.submit()
     scores = session.reveal()["scores"]
-    assert scores["opus-6k"]["value"] == pytest.approx(60.0) and scores["opus-6k"]["n"] == 4
-    assert scores["opus-6k"]["low"] < 60.0 < scores["opus-6k"]["high"]
+    # repeats of a clip are one item: (75 + 45) / 2 over n = 2 items, not four independent ratings
+    assert scores["opus-6k"]["value"] == pytest.approx(60.0) and scores["opus-6k"]["n"] == 2
+    assert scores["opus-6k"]["low"] == 45 and scores["opus-6k"]["high"] == 75
     assert scores["reference"]["value"] == 100.0 and list(scores) == session.conditions
     assert [t.seconds for t in session.trials] == [12.5] * 4
 
@@ -113,7 +115,7 @@ def test_post_screening_excludes_a_listener_past_15_percent_of_items(low_referen
     screening = session.reveal()["post_screening"]
     assert screening["hidden_reference_below_90"] == pytest.approx(low_reference_trials / 10)
     assert screening["mid_anchor_above_90"] == pytest.approx(high_anchor_trials / 10)
-    assert screening["excluded"] is excluded
+    assert screening["excluded"] is excluded and screening["items"] == 10
     assert ("EXCLUDED" in describe(session)) is excluded
 
 
@@ -137,6 +139,26 @@ def test_agreement_is_spearman_over_stimuli_with_the_hidden_reference_left_out()
     expected = spearmanr([truth[k] for k in keys], [noisy[k] for k in keys])[0]
     assert agreement["noisy"]["value"] == pytest.approx(expected)
     assert agreement["noisy"]["low"] < agreement["noisy"]["value"] < agreement["noisy"]["high"]
+    codecs_only = session.reveal()["agreement_codecs"]  # the anchors left out too: 3 clips x 2 codecs
+    assert codecs_only["follows"]["value"] == pytest.approx(1.0) and codecs_only["follows"]["n"] == 6
+    assert np.isnan(codecs_only["follows"]["low"])  # too few stimuli for an interval
+
+
+def test_anchors_are_those_that_take_something_away_at_the_clips_rate():
+    from eval.listening import anchors_for
+
+    assert anchors_for(8000) == ()  # 3.5 kHz is at 88% of the Nyquist frequency: next to nothing is removed
+    assert anchors_for(16000) == (LOW_ANCHOR,)  # 7 kHz would leave 16 kHz speech as it is (PESQ-WB 4.4)
+    assert anchors_for(22050) == anchors_for(48000) == (LOW_ANCHOR, MID_ANCHOR)
+
+
+def test_without_the_mid_anchor_only_the_hidden_reference_screens_the_listener():
+    session = MushraTest.plan(["c1", "c2", "c3", "c4", "c5", "c6", "c7"], CODECS, seed=8, anchors=(LOW_ANCHOR,))
+    assert session.conditions == ["reference", LOW_ANCHOR, *CODECS]
+    rate_all(session, lambda clip, condition: 100 if condition in ("reference", "opus-6k") else 30)
+    screening = session.reveal()["post_screening"]
+    assert screening["mid_anchor_above_90"] is None and not screening["excluded"]
+    assert "no 7 kHz anchor" in describe(session) and "single slip" not in describe(session)
 
 
 def test_results_are_written_as_json_and_csv_with_one_row_per_stimulus(tmp_path):

@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
 
 from codec.audio import load_audio, save_audio
 from codec.errors import UserError
+from eval.listening import anchors_for
 from workbench import audio_io, clip_metrics, roundtrip
 from workbench.blind_test import BlindTest
+from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
 from workbench.mushra import KIND as MUSHRA
 from workbench.mushra import MushraTest
-from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
 from workbench.settings import Settings
 from workbench.views.blind_test_view import BlindTestView
 from workbench.views.compare_view import CompareView
@@ -622,11 +623,13 @@ class MainWindow(QMainWindow):
         rows = self.library.rows_for_test(clip_count)
         ids = [r["id"] for r in rows]
         try:
+            clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
             if kind == MUSHRA:
-                session = MushraTest.plan(ids, list(codecs), seed=seed, repeats=repeats, listener=listener)
+                anchors = anchors_for(min((sr for _, sr in clips.values()), default=0))
+                session = MushraTest.plan(ids, list(codecs), seed=seed, repeats=repeats, listener=listener,
+                                          anchors=anchors)
             else:
                 session = BlindTest.plan(kind, ids, list(codecs), seed=seed, repeats=repeats, listener=listener)
-            clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
         except UserError as exc:
             self.show_error("Cannot start the test", str(exc))
             return None

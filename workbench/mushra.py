@@ -1,7 +1,7 @@
 """MUSHRA listening tests (ITU-R BS.1534-3): rate every condition of a clip 0-100 against the open reference.
 
 Each trial shows one clip as numbered stimuli in random order: the hidden reference, the 3.5 kHz and 7 kHz low-pass
-anchors and the codecs under test. Identities stay hidden until the last trial is rated. The results (`eval.listening`,
+anchors (those that take something away at the clips' rate: `eval.listening.anchors_for`) and the codecs under test. Identities stay hidden until the last trial is rated. The results (`eval.listening`,
 the same functions that pool listeners) carry the post-screening of the listener and, when the stimuli were
 measured, how well each objective metric ranks the stimuli as the listener did (Spearman's rho), which closes the
 loop between listening and metrics.
@@ -19,7 +19,7 @@ from typing import Callable
 
 from codec.errors import UserError
 from eval import listening
-from eval.listening import KIND, LOW_ANCHOR, MID_ANCHOR, REFERENCE
+from eval.listening import ANCHOR_CUTOFFS, KIND, REFERENCE
 from workbench.blind_test import write_results
 
 MAX_STIMULI = 12  # BS.1534-3: no more than 12 stimuli per trial, so that listeners can compare them all
@@ -53,6 +53,7 @@ class MushraTest:
 
     seed: int
     codecs: list[str]
+    anchors: list[str]
     trials: list[MushraTrial]
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     listener: str = ""
@@ -71,29 +72,32 @@ class MushraTest:
         repeats: int = 1,
         clock: Callable[[], float] = time.monotonic,
         listener: str = "",
+        anchors: tuple[str, ...] = tuple(ANCHOR_CUTOFFS),
     ) -> "MushraTest":
         """Every clip `repeats` times in random order, each with its stimuli shuffled; the seed is kept."""
-        codecs = [c for c in dict.fromkeys(codecs) if c not in (REFERENCE, LOW_ANCHOR, MID_ANCHOR)]
+        codecs = [c for c in dict.fromkeys(codecs) if c not in (REFERENCE, *ANCHOR_CUTOFFS)]
         if not clips:
             raise UserError("a MUSHRA test needs at least one clip: pick clips in the list first")
         if not codecs:
             raise UserError("a MUSHRA test needs at least one codec under test (the reference and anchors are added)")
-        conditions = [REFERENCE, LOW_ANCHOR, MID_ANCHOR, *codecs]
-        if len(conditions) > MAX_STIMULI:
-            raise UserError(f"a MUSHRA trial holds at most {MAX_STIMULI} stimuli, the hidden reference and two anchors "
-                            f"included: tick at most {MAX_STIMULI - 3} codecs")
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
+        session = cls(seed=seed, codecs=codecs, anchors=list(anchors), trials=[], clock=clock, listener=listener)
+        conditions = session.conditions
+        if len(conditions) > MAX_STIMULI:
+            raise UserError(f"a MUSHRA trial holds at most {MAX_STIMULI} stimuli, the hidden reference and "
+                            f"{len(anchors)} anchors included: tick at most {MAX_STIMULI - 1 - len(anchors)} codecs")
         rng = random.Random(seed)
         planned = [clip for _ in range(repeats) for clip in clips]
         rng.shuffle(planned)
-        trials = [MushraTrial(index, clip, rng.sample(conditions, len(conditions))) for index, clip in enumerate(planned)]
-        return cls(seed=seed, codecs=codecs, trials=trials, clock=clock, listener=listener)
+        session.trials = [MushraTrial(index, clip, rng.sample(conditions, len(conditions)))
+                          for index, clip in enumerate(planned)]
+        return session
 
     @property
     def conditions(self) -> list[str]:
         """Every condition to render per clip: the reference (open and hidden), the anchors and the codecs."""
-        return [REFERENCE, LOW_ANCHOR, MID_ANCHOR, *self.codecs]
+        return [REFERENCE, *self.anchors, *self.codecs]
 
     @property
     def answered(self) -> int:
@@ -167,7 +171,7 @@ class MushraTest:
         """The summary with identities: scores per condition, post-screening and metric agreement."""
         rows = self.rows()
         return {"kind": self.kind, "seed": self.seed, "listener": self.listener, "trials": len(self.trials),
-                **listening.summarize(rows), "post_screening": listening.post_screening(rows)}
+                "anchors": self.anchors, **listening.summarize(rows), "post_screening": listening.post_screening(rows)}
 
     def rows(self) -> list[dict]:
         """One row per trial and stimulus with its rating and objective metrics (only once finished)."""

@@ -70,15 +70,15 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
 
 def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:
     """The first trial of a MUSHRA test on the open clip, with the first stimuli played and rated."""
+    from eval.listening import anchors_for
     from workbench import roundtrip
     from workbench.mushra import MushraTest
     from workbench.workers import Task
 
     c = window.model.clip
-    session = MushraTest.plan([c.name], [codec, "codec2-1200"], seed=1)
+    session = MushraTest.plan([c.name], [codec, "codec2-1200"], seed=1, anchors=anchors_for(c.sample_rate))
     clips = {c.name: (c.samples, c.sample_rate)}
-    stimuli, session.objective = Task(roundtrip.render_and_measure, clips, session.conditions, "cpu",
-                                      window.codec_cache).run_here()
+    stimuli = Task(roundtrip.render_stimuli, clips, session.conditions, "cpu", window.codec_cache).run_here()
     window.tabs.setCurrentWidget(window.blind)
     window.blind.begin(session, stimuli, {c.name: c.sample_rate})
     for label, score in zip(("1", "2", "3"), (86, 34, 100)):

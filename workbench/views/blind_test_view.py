@@ -35,8 +35,8 @@ KIND_NOTES = {
     "ab": "Each trial plays two of the ticked codecs (tick the reference to include it); pick the one you prefer.",
     "abx": "Each trial plays two of the ticked codecs and X, which is one of them; say which.",
     MUSHRA: "Each trial rates the ticked codecs, the hidden reference and the 3.5 kHz and 7 kHz low-pass anchors "
-            "against the open reference (ITU-R BS.1534-3). The stimuli are also measured, so the results say how "
-            "well each objective metric agrees with your ratings.",
+            "(those below 80% of the clips' Nyquist frequency) against the open reference (ITU-R BS.1534-3). The "
+            "stimuli are also measured, so the results say how well each objective metric agrees with the ratings.",
 }
 MUSHRA_SCALE = ("Excellent", "Good", "Fair", "Poor", "Bad")  # the BS.1534 continuous quality scale, top down
 
@@ -81,7 +81,7 @@ class BlindTestView(QWidget):
         form = QFormLayout()
         form.addRow("test", self.kind)
         form.addRow("", self.kind_note)
-        form.addRow("codecs (tick two or more)", self.codecs)
+        form.addRow("codecs (A/B, ABX: two or more;\nMUSHRA: one or more)", self.codecs)
         form.addRow("clips (rows selected in the list, else the first shown)", self.clip_count)
         form.addRow("repeats", self.repeats)
         form.addRow("seed", self.seed)
@@ -160,7 +160,7 @@ class BlindTestView(QWidget):
         layout = QVBoxLayout(page)
         layout.addWidget(self.mushra_label)
         layout.addWidget(QLabel("Play the reference and every stimulus, then rate each one; one of them is the "
-                                "reference itself. A slider unlocks once its stimulus has played."))
+                                "reference itself. A slider unlocks once its Play button has been pressed."))
         layout.addLayout(top)
         layout.addLayout(self.rating_grid, 1)
         layout.addWidget(self.next_button)
