@@ -44,6 +44,9 @@ def window(qtbot, tmp_path, monkeypatch):
     win = MainWindow(settings)
     qtbot.addWidget(win)
     win.show()
+    # Questions answer yes unless a test says otherwise: a modal box would hang a test that failed midway when
+    # pytest-qt closes the window.
+    monkeypatch.setattr(win, "confirm", lambda title, question: True)
     yield win
     win.cancel_task()
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
@@ -321,7 +324,11 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
             slider.setValue(score[session.codec_for(label)])
         assert blind.in_progress and blind.next_button.isEnabled()  # rated, not yet submitted: quitting asks
         qtbot.mouseClick(blind.next_button, Qt.MouseButton.LeftButton)
+        if not session.finished:  # the submitted trial is saved at once
+            [unfinished] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-21-*.json")
+            assert len(json.loads(unfinished.read_text())["trials"]) == 3
     assert blind.pages.currentIndex() == 2
+    assert not unfinished.exists()
     [autosaved] = window.settings.blind_results_dir.glob("blind-mushra-21-*.json")
     data = json.loads(autosaved.read_text())
     assert data["summary"]["listener"] == "ann" and {r["listener"] for r in data["trials"]} == {"ann"}
@@ -415,11 +422,17 @@ def test_quitting_during_a_blind_test_asks_before_its_answers_are_lost(qtbot, wi
     with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
         window.start_blind_test("ab", ["reference", "codec2-1200"], 3, 2, 1)
     window.blind.answer("A")
+    [unfinished] = window.settings.blind_results_dir.glob("unfinished-blind-ab-3-*.json")  # saved at each answer
+    saved = json.loads(unfinished.read_text())
+    assert saved["summary"]["finished"] is False and saved["summary"]["answered"] == 1
+    assert [t["answer"] for t in saved["trials"]] == ["A"] and saved["trials"][0]["codec_a"] in ("reference", "codec2-1200")
     asked = []
     monkeypatch.setattr(window, "confirm", lambda title, question: asked.append(question) or False)
     assert not window.close() and window.isVisible() and "Quit" in asked[-1]
     assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "new test" in asked[-1]
     assert window.blind.session.seed == 3 and window.blind.session.answered == 1
+    window.blind.answer("B")  # the last answer: the finished results replace the unfinished file
+    assert not unfinished.exists() and len(list(window.settings.blind_results_dir.glob("blind-ab-3-*.json"))) == 1
 
 
 def test_closing_the_record_dialog_while_recording_asks_to_keep_the_take(qtbot, monkeypatch):

@@ -65,6 +65,7 @@ def test_a_stimulus_is_rated_only_once_heard_and_a_trial_is_submitted_only_when_
     assert session.has_answers and session.answered == 0  # one rating is work that quitting would throw away
     with pytest.raises(UserError, match="1, 3, 4, 5 not rated"):
         session.submit()
+    assert session.progress()[1] == []  # nothing submitted yet
     with pytest.raises(UserError, match="hidden until the end"):
         session.reveal()
 
@@ -165,7 +166,15 @@ def test_results_are_written_as_json_and_csv_with_one_row_per_stimulus(tmp_path)
     session = MushraTest.plan(["c1", "c2"], CODECS, seed=9)
     with pytest.raises(UserError, match="hidden until the end"):
         session.save(tmp_path / "early.json")
-    rate_all(session, lambda clip, condition: {"reference": 100, LOW_ANCHOR: 20, MID_ANCHOR: 60}.get(condition, 45))
+    score = {"reference": 100, LOW_ANCHOR: 20, MID_ANCHOR: 60}
+    for label in session.current().labels:
+        session.heard(label)
+        session.rate(label, score.get(session.codec_for(label), 45))
+    session.submit()
+    head, rows = session.progress()  # the first trial, saved while the test goes on
+    assert head["finished"] is False and head["answered"] == 1 and head["trials"] == 2
+    assert len(rows) == 5 and {r["clip"] for r in rows} == {session.trials[0].clip}
+    rate_all(session, lambda clip, condition: score.get(condition, 45))
     session.objective = {("c1", "opus-6k"): {"PESQ-WB": 2.5}, ("c2", "opus-6k"): {"PESQ-WB": 2.7, "STOI": 0.9}}
     saved = json.loads(session.save(tmp_path / "mushra.json").read_text())
     assert saved["summary"]["kind"] == "mushra" and saved["summary"]["seed"] == 9

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from codec.errors import UserError
+from codec.files import replacing
 
 KINDS = ("ab", "abx")
 REFERENCE = "reference"  # the unprocessed clip, usable as one side of a pair (hidden reference)
@@ -165,10 +166,19 @@ class BlindTest:
     def rows(self) -> list[dict]:
         """One flat row per trial, identities included (only once finished)."""
         self.reveal()
+        return self._rows(self.trials)
+
+    def progress(self) -> tuple[dict, list[dict]]:
+        """The answered trials so far, identities included: saved after each answer, so a crash loses nothing."""
+        head = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "finished": False,
+                "answered": self._position, "trials": len(self.trials)}
+        return head, self._rows(self.trials[: self._position])
+
+    def _rows(self, trials: list[Trial]) -> list[dict]:
         return [
             {**asdict(t), "chosen_codec": t.chosen_codec, "correct": t.correct, "kind": self.kind, "seed": self.seed,
              "listener": self.listener}
-            for t in self.trials
+            for t in trials
         ]
 
     def save(self, path: str | Path) -> Path:
@@ -177,18 +187,19 @@ class BlindTest:
 
 
 def write_results(path: str | Path, summary: dict, rows: list[dict]) -> Path:
-    """Write a listening test's rows as CSV, or its summary and rows as JSON (by the file's extension)."""
+    """Write a listening test's rows as CSV, or its summary and rows as JSON (by the file's extension), replacing any
+    earlier file whole."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".json"):
         raise UserError(f"{path.name}: save results as .csv or .json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps({"summary": summary, "trials": rows}, indent=2))
-    else:
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    with replacing(path) as tmp:
+        if path.suffix.lower() == ".json":
+            tmp.write_text(json.dumps({"summary": summary, "trials": rows}, indent=2), encoding="utf-8")
+        else:
+            with tmp.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
     return path
 
 

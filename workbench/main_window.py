@@ -28,7 +28,7 @@ from codec.audio import load_audio, save_audio
 from codec.errors import UserError
 from eval.listening import anchors_for
 from workbench import audio_io, clip_metrics, roundtrip
-from workbench.blind_test import BlindTest
+from workbench.blind_test import BlindTest, write_results
 from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
 from workbench.mushra import KIND as MUSHRA
 from workbench.mushra import MushraTest
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.codec_cache = roundtrip.CodecCache()
         self.task: Task | None = None  # the current clip's round trip (the toolbar's cancel stops it)
         self.blind_task: Task | None = None  # the blind test's preparation (the toolbar's cancel stops it too)
+        self.blind_progress_path: Path | None = None  # where the running blind test's answers so far are saved
         self.metric_tasks: set[Task] = set()  # the current clip's metrics (the toolbar's cancel stops them too)
         self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.blind.start_requested.connect(self.start_blind_test)
         self.blind.save_requested.connect(lambda: self.save_blind_results())
         self.blind.finished.connect(self._autosave_blind_results)
+        self.blind.progressed.connect(self._save_blind_progress)
         self.blind.error.connect(self.show_error)
         self.report.open_requested.connect(lambda: self.open_run_folder())
         self.report.run_requested.connect(self.new_eval_run)
@@ -640,14 +642,27 @@ class MainWindow(QMainWindow):
 
             def begin(result) -> None:
                 stimuli, session.objective = result
-                self.blind.begin(session, stimuli, rates)
+                self._begin_blind_test(session, stimuli, rates)
         else:
             task = Task(roundtrip.render_stimuli, clips, list(codecs), device, self.codec_cache)
 
             def begin(stimuli) -> None:
-                self.blind.begin(session, stimuli, rates)
+                self._begin_blind_test(session, stimuli, rates)
         self.blind_task = self._replacing(self.blind_task, task)
         return self._run(task, begin, "Preparing the test")
+
+    def _begin_blind_test(self, session: BlindTest | MushraTest, stimuli: dict, rates: dict[str, int]) -> None:
+        # Named apart from finished results, so that pooling "blind-mushra-*.json" never takes an unfinished test.
+        self.blind_progress_path = (self.settings.blind_results_dir /
+                                    f"unfinished-blind-{session.kind}-{session.seed}-{datetime.now():%Y%m%d-%H%M%S}.json")
+        self.blind.begin(session, stimuli, rates)
+
+    def _save_blind_progress(self) -> None:
+        """Save the answers given so far, so that a crash or an abandoned test loses none of them."""
+        try:
+            write_results(self.blind_progress_path, *self.blind.session.progress())
+        except (UserError, OSError) as exc:
+            self.statusBar().showMessage(f"the answers so far could not be saved to {self.blind_progress_path}: {exc}")
 
     def _autosave_blind_results(self) -> None:
         session = self.blind.session
@@ -657,6 +672,7 @@ class MainWindow(QMainWindow):
         except (UserError, OSError) as exc:
             self.show_error("The results are not saved", f"{path} could not be written ({exc}): use Save results.")
             return
+        self.blind_progress_path.unlink(missing_ok=True)  # the finished results hold every answer
         self.blind.note(f"\nsaved as {path}")
         self.statusBar().showMessage(f"blind-test results saved as {path}", 8000)
 

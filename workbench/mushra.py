@@ -176,9 +176,18 @@ class MushraTest:
     def rows(self) -> list[dict]:
         """One row per trial and stimulus with its rating and objective metrics (only once finished)."""
         self._require_finished()
+        return self._rows(self.trials)
+
+    def progress(self) -> tuple[dict, list[dict]]:
+        """The submitted trials so far, identities included: saved after each trial, so a crash loses nothing."""
+        head = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "finished": False,
+                "answered": self._position, "trials": len(self.trials), "anchors": self.anchors}
+        return head, self._rows(self.trials[: self._position])
+
+    def _rows(self, trials: list[MushraTrial]) -> list[dict]:
         metrics = list(dict.fromkeys(label for values in self.objective.values() for label in values))
         rows = []
-        for trial in self.trials:
+        for trial in trials:
             for position, condition in enumerate(trial.order):
                 measured = self.objective.get((trial.clip, condition), {})
                 rows.append({"kind": self.kind, "seed": self.seed, "listener": self.listener,

@@ -47,6 +47,7 @@ class BlindTestView(QWidget):
     start_requested = Signal(str, list, object, int, int, str)  # kind, codecs, seed or None, repeats, clips, listener
     save_requested = Signal()
     finished = Signal()  # the last trial was answered: the results are on screen
+    progressed = Signal()  # a trial was answered and more are left: time to save the answers so far
     error = Signal(str, str)  # title, message: shown by the window without blocking the test's audio
 
     def __init__(self, player: Player, parent: QWidget | None = None):
@@ -291,6 +292,11 @@ class BlindTestView(QWidget):
     def submit(self) -> None:
         """Close the rated MUSHRA trial and show the next one (or the results)."""
         self.session.submit()
+        self._next()
+
+    def _next(self) -> None:
+        if not self.session.finished:
+            self.progressed.emit()
         self._show_trial()
 
     def play(self, label: str) -> None:
@@ -308,4 +314,4 @@ class BlindTestView(QWidget):
     def answer(self, choice: str) -> None:
         """Record the answer to the current trial and show the next one (or the results)."""
         self.session.answer(choice)
-        self._show_trial()
+        self._next()
