@@ -56,8 +56,44 @@ class VisibleTrial:
     labels: tuple[str, ...]  # ("A", "B") or ("A", "B", "X")
 
 
+class TrialSequence:
+    """Stepping through planned trials one at a time, timing each and hiding identities until the end; shared by
+    the A/B, ABX and MUSHRA sessions, which hold `trials`, `clock`, `_position` and `_shown_at`."""
+
+    @property
+    def answered(self) -> int:
+        """How many trials have an answer."""
+        return self._position
+
+    @property
+    def finished(self) -> bool:
+        """True once every trial has an answer."""
+        return self._position >= len(self.trials)
+
+    def start(self) -> None:
+        """Mark the moment the current trial was presented (the timing starts here)."""
+        self._shown_at = self.clock()
+
+    def _current_trial(self):
+        if self.finished:
+            raise UserError("the test is finished: save or reveal the results")
+        return self.trials[self._position]
+
+    def _close_trial(self) -> None:
+        """Time the current trial from its start and move on."""
+        if self._shown_at is None:
+            self.start()
+        self.trials[self._position].seconds = self.clock() - self._shown_at
+        self._position += 1
+        self._shown_at = None
+
+    def _require_finished(self) -> None:
+        if not self.finished:
+            raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
+
+
 @dataclass
-class BlindTest:
+class BlindTest(TrialSequence):
     """A planned session; create with `plan()`, step through with `current()` / `start()` / `answer()`."""
 
     kind: str
@@ -100,25 +136,13 @@ class BlindTest:
         return cls(kind=kind, seed=seed, trials=trials, clock=clock, listener=listener)
 
     @property
-    def answered(self) -> int:
-        """How many trials have an answer."""
-        return self._position
-
-    @property
     def has_answers(self) -> bool:
         """True once a trial is answered: from then on, abandoning the test throws work away."""
         return self._position > 0
 
-    @property
-    def finished(self) -> bool:
-        """True once every trial has an answer."""
-        return self._position >= len(self.trials)
-
     def current(self) -> VisibleTrial:
         """The trial to present now, without codec identities."""
-        if self.finished:
-            raise UserError("the test is finished: save or reveal the results")
-        trial = self.trials[self._position]
+        trial = self._current_trial()
         labels = ("A", "B", "X") if self.kind == "abx" else ("A", "B")
         return VisibleTrial(trial.index, len(self.trials), trial.clip, labels)
 
@@ -129,28 +153,16 @@ class BlindTest:
             label = trial.x_is
         return {"A": trial.codec_a, "B": trial.codec_b}[label]
 
-    def start(self) -> None:
-        """Mark the moment the current trial was presented (the timing starts here)."""
-        self._shown_at = self.clock()
-
     def answer(self, choice: str) -> None:
         """Record the listener's choice ("A" or "B") for the current trial and move on."""
         if choice not in ("A", "B"):
             raise UserError(f"answer must be A or B, not {choice!r}")
-        if self.finished:
-            raise UserError("the test is finished: there is no trial left to answer")
-        if self._shown_at is None:
-            self.start()
-        trial = self.trials[self._position]
-        trial.answer = choice
-        trial.seconds = self.clock() - self._shown_at
-        self._position += 1
-        self._shown_at = None
+        self._current_trial().answer = choice
+        self._close_trial()
 
     def reveal(self) -> dict:
         """The summary with codec identities; refused until every trial is answered."""
-        if not self.finished:
-            raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
+        self._require_finished()
         summary: dict = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "trials": len(self.trials)}
         if self.kind == "ab":
             wins: dict[str, int] = {}

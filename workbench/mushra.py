@@ -20,7 +20,7 @@ from typing import Callable
 from codec.errors import UserError
 from eval import listening
 from eval.listening import ANCHOR_CUTOFFS, KIND, REFERENCE
-from workbench.blind_test import write_results
+from workbench.blind_test import TrialSequence, write_results
 
 MAX_STIMULI = 12  # BS.1534-3: no more than 12 stimuli per trial, so that listeners can compare them all
 OPEN_REFERENCE = "reference"  # the label of the open (named) reference; stimuli are labelled "1", "2", ...
@@ -48,7 +48,7 @@ class VisibleMushraTrial:
 
 
 @dataclass
-class MushraTest:
+class MushraTest(TrialSequence):
     """A planned MUSHRA session; create with `plan()`, then per trial `heard()`, `rate()` and `submit()`."""
 
     seed: int
@@ -100,25 +100,13 @@ class MushraTest:
         return [REFERENCE, *self.anchors, *self.codecs]
 
     @property
-    def answered(self) -> int:
-        """How many trials are rated and submitted."""
-        return self._position
-
-    @property
     def has_answers(self) -> bool:
         """True once any stimulus is rated: from then on, abandoning the test throws work away."""
         return self._position > 0 or bool(self.trials[0].ratings)
 
-    @property
-    def finished(self) -> bool:
-        """True once every trial is submitted."""
-        return self._position >= len(self.trials)
-
     def current(self) -> VisibleMushraTrial:
         """The trial to present now, without condition names."""
-        if self.finished:
-            raise UserError("the test is finished: save or reveal the results")
-        trial = self.trials[self._position]
+        trial = self._current_trial()
         labels = tuple(str(i + 1) for i in range(len(trial.order)))
         return VisibleMushraTrial(trial.index, len(self.trials), trial.clip, labels)
 
@@ -127,10 +115,6 @@ class MushraTest:
         if label == OPEN_REFERENCE:
             return REFERENCE
         return self.trials[self._position].order[int(label) - 1]
-
-    def start(self) -> None:
-        """Mark the moment the current trial was presented (the timing starts here)."""
-        self._shown_at = self.clock()
 
     def heard(self, label: str) -> None:
         """Note that the listener played stimulus `label`; a stimulus can be rated only once heard."""
@@ -156,16 +140,8 @@ class MushraTest:
         missing = self.unrated()
         if missing:
             raise UserError(f"rate every stimulus before going on: {', '.join(missing)} not rated yet")
-        if self._shown_at is None:
-            self.start()
-        self.trials[self._position].seconds = self.clock() - self._shown_at
-        self._position += 1
-        self._shown_at = None
+        self._close_trial()
         self._heard = set()
-
-    def _require_finished(self) -> None:
-        if not self.finished:
-            raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
 
     def reveal(self) -> dict:
         """The summary with identities: scores per condition, post-screening and metric agreement."""
