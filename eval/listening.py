@@ -16,7 +16,7 @@ from eval.stats import MIN_PAIRS_FOR_CI, mean_ci, rank_correlation
 KIND = "mushra"
 REFERENCE, LOW_ANCHOR, MID_ANCHOR = "reference", "lowpass-3.5k", "lowpass-7k"
 ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500, MID_ANCHOR: 7000}  # Hz, the low-pass anchors of BS.1534-3
-ROW_FIELDS = ("kind", "seed", "listener", "index", "clip", "stimulus", "condition", "score", "seconds")
+ROW_FIELDS = ("kind", "seed", "listener", "session", "index", "clip", "stimulus", "condition", "score", "seconds")
 SCREENING_SHARE = 0.15  # a listener failing on more than 15% of the items is excluded
 RULE = ("ITU-R BS.1534-3: exclude a listener who rates the hidden reference below 90, or the mid-range anchor "
         "above 90, for more than 15% of the items")
@@ -28,11 +28,12 @@ def anchors_for(sample_rate: int) -> tuple[str, ...]:
     return tuple(anchor for anchor, cutoff in ANCHOR_CUTOFFS.items() if cutoff < 0.8 * sample_rate / 2)
 
 
-def _item_means(rows: list[dict]) -> dict[tuple[str, str, str], float]:
-    """The mean rating per (listener, clip, condition): repeats of an item are one measurement, not several."""
+def _item_means(rows: list[dict], value: str = "score") -> dict[tuple[str, str, str], float]:
+    """The mean of `value` per (session, clip, condition): repeats of an item are one measurement, not several. A
+    session is a pooled file (`pool` tags its rows), so two listeners with the same or no name stay apart."""
     grouped: dict[tuple[str, str, str], list[float]] = {}
     for row in rows:
-        grouped.setdefault((row.get("listener", ""), row["clip"], row["condition"]), []).append(row["score"])
+        grouped.setdefault((row.get("session", ""), row["clip"], row["condition"]), []).append(row[value])
     return {key: float(np.mean(values)) for key, values in grouped.items()}
 
 
@@ -69,20 +70,21 @@ def metric_labels(rows: list[dict]) -> list[str]:
 def agreement(rows: list[dict], leave_out: tuple[str, ...] = (REFERENCE,)) -> dict[str, dict]:
     """Spearman's rho (bootstrap 95% CI) between each metric and the mean rating per stimulus.
 
-    A stimulus is a (clip, condition) pair, its ratings averaged over repeats and listeners. The hidden reference is
-    always left out: its metrics are perfect by construction and would inflate every correlation. Leaving out the
-    anchors too asks whether a metric ranks the codecs themselves as listeners do.
+    A stimulus is a (clip, condition) pair, its ratings averaged over each listener's repeats and then over
+    listeners. The hidden reference is always left out: its metrics are perfect by construction and would inflate
+    every correlation. Leaving out the anchors too leaves the codecs' stimuli (with one codec, that compares clips).
     """
-    stimuli: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        if row["condition"] not in (REFERENCE, *leave_out):
-            stimuli.setdefault((row["clip"], row["condition"]), []).append(row)
+    kept = [row for row in rows if row["condition"] not in (REFERENCE, *leave_out)]
     out = {}
-    for label in metric_labels(rows):
-        pairs = [(np.mean([r["score"] for r in group]), np.mean([r[label] for r in group]))
-                 for group in stimuli.values() if all(r.get(label) is not None for r in group)]
-        ratings, values = zip(*pairs) if pairs else ((), ())
-        out[label] = rank_correlation(ratings, values).to_dict()
+    for label in metric_labels(kept):
+        measured = [row for row in kept if row.get(label) is not None and np.isfinite(row[label])]
+        ratings: dict[tuple[str, str], list[float]] = {}
+        values: dict[tuple[str, str], list[float]] = {}
+        for which, means in ((ratings, _item_means(measured)), (values, _item_means(measured, label))):
+            for (_, clip, condition), mean in means.items():
+                which.setdefault((clip, condition), []).append(mean)
+        keys = list(ratings)
+        out[label] = rank_correlation([np.mean(ratings[k]) for k in keys], [np.mean(values[k]) for k in keys]).to_dict()
     return out
 
 
@@ -105,7 +107,18 @@ def load_sessions(paths: list[str | Path]) -> list[dict]:
                             ".json files the app writes to blind-tests/") from None
         if kind != KIND:
             raise UserError(f"{path}: a {kind!r} test, not MUSHRA; pass only MUSHRA results")
-        sessions.append({"path": str(path), "summary": saved["summary"], "trials": trials})
+        if saved["summary"].get("finished") is False:
+            raise UserError(f"{path}: an unfinished test ({saved['summary'].get('answered')} of "
+                            f"{saved['summary'].get('trials')} trials); pass only finished results")
+        if any(s["path"] == str(path.resolve()) for s in sessions):
+            raise UserError(f"{path}: given twice; each file is one listener's session")
+        conditions = sorted({row["condition"] for row in trials})
+        if sessions and conditions != sessions[0]["conditions"]:
+            raise UserError(f"{path}: its conditions ({', '.join(conditions)}) differ from those of "
+                            f"{sessions[0]['path']} ({', '.join(sessions[0]['conditions'])}); pool sessions of one "
+                            "test design")
+        sessions.append({"path": str(path.resolve()), "summary": saved["summary"], "trials": trials,
+                         "conditions": conditions})
     if not sessions:
         raise UserError("no results given: pass one or more MUSHRA .json files")
     return sessions
@@ -120,7 +133,7 @@ def pool(sessions: list[dict], keep_excluded: bool = False) -> dict:
         listeners.append({"path": session["path"], "listener": session["summary"].get("listener", ""),
                           "trials": session["summary"].get("trials"), **screening})
         if keep_excluded or not screening["excluded"]:
-            rows += session["trials"]
+            rows += [{**row, "session": session["path"]} for row in session["trials"]]
     if not rows:
         raise UserError("every listener is excluded by post-screening; pass --keep-excluded to pool them anyway")
     kept = sum(keep_excluded or not listener["excluded"] for listener in listeners)

@@ -429,7 +429,7 @@ def test_quitting_during_a_blind_test_asks_before_its_answers_are_lost(qtbot, wi
     asked = []
     monkeypatch.setattr(window, "confirm", lambda title, question: asked.append(question) or False)
     assert not window.close() and window.isVisible() and "Quit" in asked[-1]
-    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "new test" in asked[-1]
+    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "new one" in asked[-1]
     assert window.blind.session.seed == 3 and window.blind.session.answered == 1
     window.blind.answer("B")  # the last answer: the finished results replace the unfinished file
     assert not unfinished.exists() and len(list(window.settings.blind_results_dir.glob("blind-ab-3-*.json"))) == 1

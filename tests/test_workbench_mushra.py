@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +245,49 @@ def test_lfsc_eval_mushra_refuses_what_it_cannot_pool_in_one_line(tmp_path, caps
     assert main(["mushra", str(tmp_path / "broken.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a saved listening-test result" in err
+
+
+def test_pooling_keeps_unnamed_listeners_apart_and_refuses_sessions_that_do_not_belong_together(tmp_path, capsys):
+    from eval.cli import main
+
+    first = listener_session(tmp_path, "a", lambda clip, c: 100 if c == "reference" else 40, 1)
+    second = listener_session(tmp_path, "b", lambda clip, c: 100 if c == "reference" else 80, 2)
+    for path in (first, second):  # no listener names, as in a quick test
+        saved = json.loads(Path(path).read_text())
+        saved["summary"]["listener"] = ""
+        for row in saved["trials"]:
+            row["listener"] = ""
+        Path(path).write_text(json.dumps(saved))
+    out = tmp_path / "pooled.json"
+    assert main(["mushra", first, second, "--json", str(out)]) == 0
+    opus = json.loads(out.read_text())["scores"]["opus-6k"]
+    assert opus["n"] == 4 and opus["low"] == 40 and opus["high"] == 80  # two people, not one averaged listener
+
+    assert main(["mushra", first, first]) == 2
+    assert "given twice" in capsys.readouterr().err
+    other = MushraTest.plan(["c1", "c2"], ["opus-6k"], seed=4, listener="c", anchors=(LOW_ANCHOR,))
+    rate_all(other, lambda clip, c: 100 if c == "reference" else 50)
+    assert main(["mushra", first, str(other.save(tmp_path / "other.json"))]) == 2
+    assert "differ from those of" in capsys.readouterr().err
+    unfinished = MushraTest.plan(["c1", "c2"], CODECS, seed=5)
+    for label in unfinished.current().labels:
+        unfinished.heard(label)
+        unfinished.rate(label, 100)
+    unfinished.submit()
+    head, rows = unfinished.progress()
+    path = tmp_path / "unfinished.json"
+    path.write_text(json.dumps({"summary": head, "trials": rows}))
+    assert main(["mushra", first, str(path)]) == 2
+    assert "unfinished test (1 of 2 trials)" in capsys.readouterr().err
+
+
+def test_a_metric_missing_or_not_finite_for_one_stimulus_leaves_the_others_correlated():
+    session = MushraTest.plan(["c1", "c2", "c3", "c4"], CODECS, seed=6)
+    order = {"reference": 95, MID_ANCHOR: 80, "opus-6k": 60, "codec2-3200": 40, LOW_ANCHOR: 20}
+    rate_all(session, lambda clip, c: order[c] + int(clip[1]))
+    session.objective = {(clip, c): {"PESQ-WB": order[c] / 20 + int(clip[1]) / 100}
+                         for clip in ("c1", "c2", "c3", "c4") for c in order if c != "reference"}
+    session.objective[("c1", "opus-6k")]["PESQ-WB"] = float("nan")
+    del session.objective[("c2", "opus-6k")]["PESQ-WB"]
+    agreement = session.reveal()["agreement"]["PESQ-WB"]
+    assert agreement["value"] == pytest.approx(1.0) and agreement["n"] == 14

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.task: Task | None = None  # the current clip's round trip (the toolbar's cancel stops it)
         self.blind_task: Task | None = None  # the blind test's preparation (the toolbar's cancel stops it too)
         self.blind_progress_path: Path | None = None  # where the running blind test's answers so far are saved
+        self.blind_progress_failed = False  # that save failed once already (said once per test)
         self.metric_tasks: set[Task] = set()  # the current clip's metrics (the toolbar's cancel stops them too)
         self.eval_task: Task | None = None  # the eval run the report view's cancel stops
         self.background: set[Task] = set()  # every running task, kept alive until it is done
@@ -619,7 +621,8 @@ class MainWindow(QMainWindow):
                          ) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
         if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Start a new test and throw away the answers of the one in progress?"
+            "Blind test in progress", "Stop the test in progress and start a new one? Its answers so far stay in the blind-tests folder as "
+            "unfinished-blind-*.json; it cannot be resumed."
         ):
             return None
         rows = self.library.rows_for_test(clip_count)
@@ -655,6 +658,7 @@ class MainWindow(QMainWindow):
         # Named apart from finished results, so that pooling "blind-mushra-*.json" never takes an unfinished test.
         self.blind_progress_path = (self.settings.blind_results_dir /
                                     f"unfinished-blind-{session.kind}-{session.seed}-{datetime.now():%Y%m%d-%H%M%S}.json")
+        self.blind_progress_failed = False
         self.blind.begin(session, stimuli, rates)
 
     def _save_blind_progress(self) -> None:
@@ -662,7 +666,11 @@ class MainWindow(QMainWindow):
         try:
             write_results(self.blind_progress_path, *self.blind.session.progress())
         except (UserError, OSError) as exc:
-            self.statusBar().showMessage(f"the answers so far could not be saved to {self.blind_progress_path}: {exc}")
+            if not self.blind_progress_failed:  # said once per test, not after every trial
+                self.show_error("The answers so far are not saved", f"{self.blind_progress_path} could not be "
+                                f"written ({exc}); the test goes on, and its results are saved at the end if the "
+                                "folder allows.")
+            self.blind_progress_failed = True
 
     def _autosave_blind_results(self) -> None:
         session = self.blind.session
@@ -672,7 +680,8 @@ class MainWindow(QMainWindow):
         except (UserError, OSError) as exc:
             self.show_error("The results are not saved", f"{path} could not be written ({exc}): use Save results.")
             return
-        self.blind_progress_path.unlink(missing_ok=True)  # the finished results hold every answer
+        with contextlib.suppress(OSError):
+            self.blind_progress_path.unlink(missing_ok=True)  # the finished results hold every answer
         self.blind.note(f"\nsaved as {path}")
         self.statusBar().showMessage(f"blind-test results saved as {path}", 8000)
 
@@ -760,7 +769,8 @@ class MainWindow(QMainWindow):
         """Ask before answers of a blind test in progress are lost; save the window layout, stop running work and
         release the audio devices."""
         if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Quit and throw away the answers of the blind test in progress?"
+            "Blind test in progress", "Quit during the blind test? Its answers so far stay in the blind-tests folder as "
+            "unfinished-blind-*.json; it cannot be resumed."
         ):
             event.ignore()
             return
