@@ -358,6 +358,31 @@ def test_a_mushra_stimulus_that_cannot_play_stays_unrated_and_says_why(qtbot, wi
     assert not window.blind.in_progress  # nothing rated: a new test or quitting loses nothing
 
 
+def test_the_mushra_loop_repeats_the_same_stretch_of_every_stimulus(qtbot, window, bundled):
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
+        window.start_blind_test("mushra", ["codec2-1200"], 23, 1, 1)
+    blind, player = window.blind, window.blind_player
+    sr = player.sample_rate
+    assert blind.loop_end.value() == pytest.approx(len(blind.stimuli[(blind.session.trials[0].clip, "reference")]) / sr,
+                                                  abs=0.01)
+    blind.loop_start.setValue(0.5)
+    blind.loop_end.setValue(0.6)
+    blind.loop_box.setChecked(True)
+    for label in ("2", "reference"):  # switching keeps the stretch
+        player.select(label)
+        player.seek(0.55)
+        block, ended = player.render(int(0.1 * sr))  # 0.55 s to 0.6 s, then again from 0.5 s
+        expected = blind.stimuli[(blind.session.trials[0].clip, blind.session.codec_for(label))]
+        np.testing.assert_array_equal(block[: int(0.05 * sr)], expected[int(0.55 * sr): int(0.6 * sr)])
+        np.testing.assert_array_equal(block[int(0.05 * sr):], expected[int(0.5 * sr): int(0.55 * sr)])
+        assert not ended
+    blind.loop_box.setChecked(False)
+    player.seek(0.55)
+    block, _ = player.render(int(0.1 * sr))
+    np.testing.assert_array_equal(block, expected[int(0.55 * sr): int(0.65 * sr)])
+
+
 def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, window, bundled):
     """Stimuli never replace the compare view's signals, nor the other way round; opening a clip while the test
     is prepared does not cancel it; only the tab on screen may sound."""

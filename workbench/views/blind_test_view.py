@@ -7,7 +7,9 @@ import json
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -154,14 +156,24 @@ class BlindTestView(QWidget):
         self.sliders: dict[str, QSlider] = {}
         self.slider_values: dict[str, QLabel] = {}
         self.stimulus_buttons: dict[str, QPushButton] = {}
+        # A stretch to loop, as listeners compare a hard passage across stimuli (every stimulus, same stretch)
+        self.loop_box = QCheckBox("loop from")
+        self.loop_start = QDoubleSpinBox(suffix=" s", decimals=2, singleStep=0.1)
+        self.loop_end = QDoubleSpinBox(suffix=" s", decimals=2, singleStep=0.1)
+        for widget in (self.loop_box, self.loop_start, self.loop_end):
+            (widget.toggled if widget is self.loop_box else widget.valueChanged).connect(self._loop_changed)
         top = QHBoxLayout()
         top.addWidget(reference)
         top.addWidget(stop)
         top.addStretch(1)
+        top.addWidget(self.loop_box)
+        top.addWidget(self.loop_start)
+        top.addWidget(QLabel("to"))
+        top.addWidget(self.loop_end)
         layout = QVBoxLayout(page)
         layout.addWidget(self.mushra_label)
         layout.addWidget(QLabel("Play the reference and every stimulus, then rate each one; one of them is the "
-                                "reference itself. A slider unlocks once its Play button has been pressed."))
+                                "reference itself. A slider unlocks once its Play button has been pressed.", wordWrap=True))
         layout.addLayout(top)
         layout.addLayout(self.rating_grid, 1)
         layout.addWidget(self.next_button)
@@ -280,7 +292,20 @@ class BlindTestView(QWidget):
         self.player.pause()
         self.player.set_sources(sources, self.sample_rates[visible.clip])
         self.player.seek(0.0)
+        duration = len(sources[OPEN_REFERENCE]) / self.sample_rates[visible.clip]
+        self.loop_box.setChecked(False)  # another clip: its own stretch
+        for spin, value in ((self.loop_start, 0.0), (self.loop_end, duration)):
+            spin.blockSignals(True)
+            spin.setRange(0.0, duration)
+            spin.setValue(value)
+            spin.blockSignals(False)
         self.session.start()
+
+    def _loop_changed(self) -> None:
+        if self.loop_box.isChecked():
+            self.player.set_loop(self.loop_start.value(), self.loop_end.value())
+        else:
+            self.player.set_loop(None)
 
     def rate(self, label: str) -> None:
         """Record the MUSHRA slider of stimulus `label` as its rating."""
