@@ -311,7 +311,18 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     with qtbot.waitSignal(blind.pages.currentChanged, timeout=2 * WAIT_MS):
         qtbot.mouseClick(blind.start_button, Qt.MouseButton.LeftButton)
     session = blind.session
-    assert blind.pages.currentIndex() == 3 and len(session.trials) == 2 and window.messages == []
+    assert blind.pages.currentIndex() == 4 and len(session.trials) == 2 and window.messages == []  # training first
+    clip = session.trials[0].clip
+    assert set(blind.training_buttons) == {(c, lab) for c in {t.clip for t in session.trials}
+                                           for lab in ("Reference", "A", "B")}
+    qtbot.mouseClick(blind.training_buttons[(clip, "B")], Qt.MouseButton.LeftButton)
+    assert window.blind_player.selected == "B" and not session.has_answers  # heard, nothing rated
+    window.blind_player.pause()
+    window.blind_player.seek(0.0)
+    block, _ = window.blind_player.render(400)
+    np.testing.assert_array_equal(block, blind.stimuli[(clip, session.training()[clip][1])][:400])
+    qtbot.mouseClick(blind.graded_button, Qt.MouseButton.LeftButton)
+    assert blind.pages.currentIndex() == 3
     score = {"reference": 100, "lowpass-7k": 75, "lowpass-3.5k": 40, "codec2-1200": 25}
     while not session.finished:
         assert not any(condition in blind.mushra_label.text() for condition in score)
@@ -348,6 +359,7 @@ def test_a_mushra_stimulus_that_cannot_play_stays_unrated_and_says_why(qtbot, wi
     window.load_bundled()
     with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
         window.start_blind_test("mushra", ["codec2-1200"], 22, 1, 1)
+    window.blind.start_graded()
     window.blind_player.close()
     window.blind_player.device = 99  # no such output device
     qtbot.mouseClick(window.blind.stimulus_buttons["1"], Qt.MouseButton.LeftButton)
@@ -362,6 +374,7 @@ def test_the_mushra_loop_repeats_the_same_stretch_of_every_stimulus(qtbot, windo
     window.load_bundled()
     with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
         window.start_blind_test("mushra", ["codec2-1200"], 23, 1, 1)
+    window.blind.start_graded()
     blind, player = window.blind, window.blind_player
     sr = player.sample_rate
     assert blind.loop_end.value() == pytest.approx(len(blind.stimuli[(blind.session.trials[0].clip, "reference")]) / sr,

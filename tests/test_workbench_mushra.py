@@ -291,3 +291,12 @@ def test_a_metric_missing_or_not_finite_for_one_stimulus_leaves_the_others_corre
     del session.objective[("c2", "opus-6k")]["PESQ-WB"]
     agreement = session.reveal()["agreement"]["PESQ-WB"]
     assert agreement["value"] == pytest.approx(1.0) and agreement["n"] == 14
+
+
+def test_training_plays_every_condition_of_each_clip_in_an_order_of_its_own():
+    session = MushraTest.plan(["c1", "c2"], CODECS, seed=12)
+    training = session.training()
+    assert list(training) == list(dict.fromkeys(t.clip for t in session.trials))
+    for order in training.values():
+        assert sorted(order) == sorted(c for c in session.conditions if c != "reference")
+    assert training == MushraTest.plan(["c1", "c2"], CODECS, seed=12).training()  # from the seed

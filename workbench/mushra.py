@@ -94,6 +94,13 @@ class MushraTest(TrialSequence):
                           for index, clip in enumerate(planned)]
         return session
 
+    def training(self) -> dict[str, list[str]]:
+        """For the training phase: per clip, every condition but the reference in an order of its own (seeded), so
+        the listener learns the range of quality before grading without learning which stimulus is which codec."""
+        rng = random.Random(f"{self.seed}/training")
+        others = [c for c in self.conditions if c != REFERENCE]
+        return {clip: rng.sample(others, len(others)) for clip in dict.fromkeys(t.clip for t in self.trials)}
+
     @property
     def conditions(self) -> list[str]:
         """Every condition to render per clip: the reference (open and hidden), the anchors and the codecs."""

@@ -81,6 +81,7 @@ def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:
     stimuli = Task(roundtrip.render_stimuli, clips, session.conditions, "cpu", window.codec_cache).run_here()
     window.tabs.setCurrentWidget(window.blind)
     window.blind.begin(session, stimuli, {c.name: c.sample_rate})
+    window.blind.start_graded()
     for label, score in zip(("1", "2", "3"), (86, 34, 100)):
         session.heard(label)
         window.blind.sliders[label].setEnabled(True)

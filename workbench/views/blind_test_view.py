@@ -63,6 +63,7 @@ class BlindTestView(QWidget):
         self.pages.addWidget(self._trial_page())
         self.pages.addWidget(self._result_page())
         self.pages.addWidget(self._mushra_page())
+        self.pages.addWidget(self._training_page())
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
 
@@ -179,6 +180,53 @@ class BlindTestView(QWidget):
         layout.addWidget(self.next_button)
         return page
 
+    def _training_page(self) -> QWidget:
+        page = QWidget()
+        self.training_grid = QGridLayout()
+        self.training_buttons: dict[tuple[str, str], QPushButton] = {}
+        stop = QPushButton("Stop")
+        stop.clicked.connect(self.player.pause)
+        self.graded_button = QPushButton("Start the graded trials")
+        self.graded_button.setMinimumHeight(40)
+        self.graded_button.clicked.connect(self.start_graded)
+        layout = QVBoxLayout(page)
+        layout.addWidget(QLabel("<h3>Training (nothing is rated)</h3>Listen to the reference and to every stimulus "
+                                "of each clip to learn the range of quality you will grade. The letters do not "
+                                "match the numbers of the graded trials.", wordWrap=True))
+        layout.addLayout(self.training_grid)
+        layout.addWidget(stop)
+        layout.addStretch(1)
+        layout.addWidget(self.graded_button)
+        return page
+
+    def _build_training(self) -> None:
+        while self.training_grid.count():
+            self.training_grid.takeAt(0).widget().deleteLater()
+        self.training_buttons = {}
+        for row, clip in enumerate(self.session.training()):
+            self.training_grid.addWidget(QLabel(clip), row, 0)
+            for column, label in enumerate(self._training_labels(clip), start=1):
+                button = QPushButton(label)
+                button.clicked.connect(lambda _=False, c=clip, lab=label: self._play_training(c, lab))
+                self.training_grid.addWidget(button, row, column)
+                self.training_buttons[(clip, label)] = button
+
+    def _training_labels(self, clip: str) -> dict[str, str]:
+        """The label of each button in a clip's training row, and the condition it plays."""
+        return dict([("Reference", REFERENCE), *zip("ABCDEFGHIJKL", self.session.training()[clip])])
+
+    def _play_training(self, clip: str, label: str) -> None:
+        sources = {lab: self.stimuli[(clip, condition)] for lab, condition in self._training_labels(clip).items()}
+        self.player.pause()
+        self.player.set_sources(sources, self.sample_rates[clip])
+        self.play(label)
+
+    def start_graded(self) -> None:
+        """Leave the MUSHRA training for the first graded trial."""
+        self.player.pause()
+        self.pages.setCurrentIndex(3)
+        self._show_trial()
+
     def _build_sliders(self, labels: tuple[str, ...]) -> None:
         for widget in (*self.sliders.values(), *self.slider_values.values(), *self.stimulus_buttons.values()):
             self.rating_grid.removeWidget(widget)
@@ -227,9 +275,12 @@ class BlindTestView(QWidget):
     def begin(self, session: BlindTest | MushraTest, stimuli: dict, sample_rates: dict[str, int]) -> None:
         """Run `session` with rendered audio per (clip, codec) and each clip's rate."""
         self.session, self.stimuli, self.sample_rates = session, stimuli, sample_rates
-        if session.kind == MUSHRA:
+        if session.kind == MUSHRA:  # the training phase first (ITU-R BS.1534-3)
             self._build_sliders(session.current().labels)
-        self.pages.setCurrentIndex(3 if session.kind == MUSHRA else 1)
+            self._build_training()
+            self.pages.setCurrentIndex(4)
+            return
+        self.pages.setCurrentIndex(1)
         self._show_trial()
 
     def _show_results(self) -> None:
