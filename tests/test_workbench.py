@@ -330,7 +330,9 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
         assert not any(s.isEnabled() for s in blind.sliders.values()) and not blind.next_button.isEnabled()
         for label, slider in blind.sliders.items():
             qtbot.mouseClick(blind.stimulus_buttons[label], Qt.MouseButton.LeftButton)
-            assert slider.isEnabled() and window.blind_player.selected == label
+            assert window.blind_player.selected == label and not slider.isEnabled()  # pressing Play is not listening
+            qtbot.waitUntil(slider.isEnabled, timeout=10000)  # unlocked once a second of it has played
+            assert window.blind_player.played_seconds(label) >= 1.0
             assert not blind.next_button.isEnabled()
             slider.setValue(score[session.codec_for(label)])
         assert blind.in_progress and blind.next_button.isEnabled()  # rated, not yet submitted: quitting asks

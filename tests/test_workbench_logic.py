@@ -138,3 +138,16 @@ def test_frame_distance_is_zero_for_a_copy_and_peaks_where_the_signals_differ():
     distance, times = spectrogram.frame_distance(x, y, sr)
     assert 1.0 <= times[distance.argmax()] <= 1.25
     assert distance[times < 0.9].max() == 0.0
+
+
+def test_the_player_counts_how_much_of_each_signal_has_played():
+    player = Player()
+    player.set_sources({"a": np.zeros(8000, np.float32), "b": np.ones(8000, np.float32)}, 8000)
+    assert player.duration == 1.0 and player.played_seconds("a") == 0.0
+    player.render(2000)
+    player.select("b")
+    player.render(4000)
+    player.render(4000)  # runs past the end: only what was there counts
+    assert player.played_seconds("a") == 0.25 and player.played_seconds("b") == 0.75
+    player.set_sources({"a": np.zeros(800, np.float32)}, 8000)  # new signals: nothing of them has played
+    assert player.played_seconds("a") == 0.0 and player.played_seconds("b") == 0.0

@@ -81,12 +81,18 @@ class Player:
         self._selected = ""
         self._position = 0  # next sample handed to PortAudio
         self._loop: tuple[int, int] | None = None
+        self._played: dict[str, int] = {}  # samples of each signal handed to PortAudio since the signals were loaded
         self._stream = None
 
     @property
     def sample_rate(self) -> int:
         """Rate of the loaded signals (0 when none)."""
         return self._rate
+
+    @property
+    def duration(self) -> float:
+        """Length of the loaded signals in seconds (0 when none)."""
+        return self._length() / self._rate if self._rate else 0.0
 
     @property
     def selected(self) -> str:
@@ -117,6 +123,7 @@ class Player:
             if sample_rate != self._rate:
                 self._loop = None  # a loop is held in samples: at another rate it would be another stretch
             self._sources = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sources.items()}
+            self._played = {}
             self._rate = sample_rate
             if self._selected not in self._sources:
                 self._selected = next(iter(self._sources), "")
@@ -124,6 +131,11 @@ class Player:
             if self._loop is not None:
                 a, b = self._loop[0], min(self._loop[1], self._length())
                 self._loop = (a, b) if b > a else None
+
+    def played_seconds(self, name: str) -> float:
+        """How much of signal `name` has been played since the signals were loaded, in seconds."""
+        with self._lock:
+            return self._played.get(name, 0) / self._rate if self._rate else 0.0
 
     def select(self, name: str) -> None:
         """Switch to another signal at the same sample position (A/B)."""
@@ -156,20 +168,23 @@ class Player:
             source = self._sources.get(self._selected)
             if source is None:
                 return out, True
-            filled = 0
+            filled, ended = 0, False
             while filled < frames:
                 start, end = self._loop or (0, len(source))
                 if self._position >= end:
                     if self._loop is None:
-                        return out, True
+                        ended = True
+                        break
                     self._position = start
                 take = min(frames - filled, end - self._position, len(source) - self._position)
                 if take <= 0:  # past this signal's end (the signals should be equally long; never crash the callback)
-                    return out, True
+                    ended = True
+                    break
                 out[filled : filled + take] = source[self._position : self._position + take]
                 filled += take
                 self._position += take
-        return out, False
+            self._played[self._selected] = self._played.get(self._selected, 0) + filled
+        return out, ended
 
     def play(self) -> None:
         """Start or resume playback (from the start when the end was reached)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,6 +41,7 @@ KIND_NOTES = {
             "stimuli are also measured, so the results say how well each objective metric agrees with the ratings.",
 }
 MUSHRA_SCALE = ("Excellent", "Good", "Fair", "Poor", "Bad")  # the BS.1534 continuous quality scale, top down
+MIN_LISTEN_S = 1.0  # a MUSHRA slider unlocks once this much of its stimulus (or all of a shorter one) has played
 
 
 class BlindTestView(QWidget):
@@ -64,6 +65,8 @@ class BlindTestView(QWidget):
         self.pages.addWidget(self._result_page())
         self.pages.addWidget(self._mushra_page())
         self.pages.addWidget(self._training_page())
+        self.listening = QTimer(self, interval=100)  # unlocks the sliders of stimuli heard long enough
+        self.listening.timeout.connect(self._unlock_heard)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
 
@@ -174,7 +177,8 @@ class BlindTestView(QWidget):
         layout = QVBoxLayout(page)
         layout.addWidget(self.mushra_label)
         layout.addWidget(QLabel("Play the reference and every stimulus, then rate each one; one of them is the "
-                                "reference itself. A slider unlocks once its Play button has been pressed.", wordWrap=True))
+                                f"reference itself. A slider unlocks once {MIN_LISTEN_S:g} s of its stimulus has "
+                                "played.", wordWrap=True))
         layout.addLayout(top)
         layout.addLayout(self.rating_grid, 1)
         layout.addWidget(self.next_button)
@@ -226,6 +230,17 @@ class BlindTestView(QWidget):
         self.player.pause()
         self.pages.setCurrentIndex(3)
         self._show_trial()
+        self.listening.start()
+
+    def _unlock_heard(self) -> None:
+        if self.session is None or self.session.kind != MUSHRA or self.session.finished:
+            self.listening.stop()
+            return
+        needed = min(MIN_LISTEN_S, self.player.duration)
+        for label, slider in self.sliders.items():
+            if not slider.isEnabled() and self.player.played_seconds(label) >= needed:
+                self.session.heard(label)
+                slider.setEnabled(True)
 
     def _build_sliders(self, labels: tuple[str, ...]) -> None:
         for widget in (*self.sliders.values(), *self.slider_values.values(), *self.stimulus_buttons.values()):
@@ -376,16 +391,12 @@ class BlindTestView(QWidget):
         self._show_trial()
 
     def play(self, label: str) -> None:
-        """Switch to stimulus `label` at the current position and play (in MUSHRA, this unlocks its slider)."""
+        """Switch to stimulus `label` at the current position and play."""
         try:
             self.player.select(label)
             self.player.play()
         except UserError as exc:
             self.error.emit("Cannot play", str(exc))
-            return
-        if self.session is not None and self.session.kind == MUSHRA and label in self.sliders:
-            self.session.heard(label)
-            self.sliders[label].setEnabled(True)
 
     def answer(self, choice: str) -> None:
         """Record the answer to the current trial and show the next one (or the results)."""
