@@ -54,7 +54,8 @@ class Run:
 
 
 def read_rows(out_dir: Path) -> list[dict]:
-    """All complete rows of rows.jsonl (a line cut short by a kill is skipped)."""
+    """All complete rows of rows.jsonl (a line cut short by a kill is skipped), by utterance and codec: the file
+    holds them in the order the pool finished them, and bootstrap intervals must not depend on that."""
     path = out_dir / ROWS
     if not path.is_file():
         raise UserError(f"{out_dir}: not a run folder (no {ROWS}); run `lfsc-eval run ... --out {out_dir}` first")
@@ -64,7 +65,7 @@ def read_rows(out_dir: Path) -> list[dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    return rows
+    return sorted(rows, key=lambda row: (row["utt_id"], row["codec"]))
 
 
 def load_run(out_dir: str | Path) -> Run:

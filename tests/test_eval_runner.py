@@ -159,6 +159,14 @@ def test_reports_list_codecs_in_the_runs_order_not_the_order_rows_finished(tmp_p
     assert list(load_run(tmp_path / "run").summary["codecs"]) == ["lowpass-7k", "identity"]
 
 
+def test_a_runs_intervals_do_not_depend_on_the_order_its_rows_were_written(tmp_path):
+    run(utterances(count=5), ["lowpass-3.5k"], tmp_path / "run", metrics=["si_sdr"], cache_dir=None)
+    first = load_run(tmp_path / "run").summary["codecs"]["lowpass-3.5k"]["metrics"]["si_sdr"]
+    rows = (tmp_path / "run" / ROWS).read_text().splitlines()
+    (tmp_path / "run" / ROWS).write_text("\n".join(rows[2:] + rows[:2]) + "\n")  # as a process pool may finish them
+    assert load_run(tmp_path / "run").summary["codecs"]["lowpass-3.5k"]["metrics"]["si_sdr"] == first
+
+
 def test_a_second_run_hits_the_cache_and_only_a_new_codec_is_computed(tmp_path):
     utts = utterances(count=3)
     first = run(utts, ["identity"], tmp_path / "a", metrics=FAST, cache_dir=tmp_path / "cache")
