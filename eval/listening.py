@@ -14,7 +14,8 @@ from codec.errors import UserError
 from eval.stats import MIN_PAIRS_FOR_CI, mean_ci, rank_correlation
 
 KIND = "mushra"
-REFERENCE, LOW_ANCHOR, MID_ANCHOR = "reference", "lowpass-3.5k", "lowpass-7k"
+REFERENCE = "reference"  # the unprocessed clip, as a condition of any listening test (A/B, ABX, MUSHRA)
+LOW_ANCHOR, MID_ANCHOR = "lowpass-3.5k", "lowpass-7k"
 ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500, MID_ANCHOR: 7000}  # Hz, the low-pass anchors of BS.1534-3
 ROW_FIELDS = ("kind", "seed", "listener", "session", "index", "clip", "stimulus", "condition", "score", "seconds")
 SCREENING_SHARE = 0.15  # a listener failing on more than 15% of the items is excluded

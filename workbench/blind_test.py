@@ -20,7 +20,6 @@ from codec.errors import UserError
 from codec.files import replacing
 
 KINDS = ("ab", "abx")
-REFERENCE = "reference"  # the unprocessed clip, usable as one side of a pair (hidden reference)
 
 
 @dataclass

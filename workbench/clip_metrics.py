@@ -47,7 +47,7 @@ def stimulus_metrics(
 
     Missing values are left out; so is the unprocessed reference, whose scores are perfect by construction.
     """
-    from workbench.blind_test import REFERENCE
+    from eval.listening import REFERENCE
 
     keys = [key for key in stimuli if key[1] != REFERENCE]
     out = {}

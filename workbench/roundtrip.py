@@ -122,7 +122,7 @@ def render_stimuli(
     clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
 ) -> dict[tuple[str, str], np.ndarray]:
     """Decoded audio of every clip through every codec ("reference" = the clip itself), for a listening test."""
-    from workbench.blind_test import REFERENCE
+    from eval.listening import REFERENCE
 
     out: dict[tuple[str, str], np.ndarray] = {}
     total = len(clips) * len(codecs)

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from codec.errors import UserError
+from eval.listening import REFERENCE
 from workbench.audio_io import Player
-from workbench.blind_test import REFERENCE, BlindTest
+from workbench.blind_test import BlindTest
 from workbench.mushra import KIND as MUSHRA
 from workbench.mushra import OPEN_REFERENCE, MushraTest, describe
 
