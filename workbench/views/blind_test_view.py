@@ -189,6 +189,7 @@ class BlindTestView(QWidget):
         page = QWidget()
         self.training_grid = QGridLayout()
         self.training_buttons: dict[tuple[str, str], QPushButton] = {}
+        self.training_labels: dict[str, dict[str, str]] = {}  # per clip: each button's label and the condition it plays
         stop = QPushButton("Stop")
         stop.clicked.connect(self.player.pause)
         self.graded_button = QPushButton("Start the graded trials")
@@ -208,20 +209,18 @@ class BlindTestView(QWidget):
         while self.training_grid.count():
             self.training_grid.takeAt(0).widget().deleteLater()
         self.training_buttons = {}
-        for row, clip in enumerate(self.session.training()):
+        self.training_labels = {clip: dict([("Reference", REFERENCE), *zip("ABCDEFGHIJKL", order)])
+                                for clip, order in self.session.training().items()}
+        for row, (clip, labels) in enumerate(self.training_labels.items()):
             self.training_grid.addWidget(QLabel(clip), row, 0)
-            for column, label in enumerate(self._training_labels(clip), start=1):
+            for column, label in enumerate(labels, start=1):
                 button = QPushButton(label)
                 button.clicked.connect(lambda _=False, c=clip, lab=label: self._play_training(c, lab))
                 self.training_grid.addWidget(button, row, column)
                 self.training_buttons[(clip, label)] = button
 
-    def _training_labels(self, clip: str) -> dict[str, str]:
-        """The label of each button in a clip's training row, and the condition it plays."""
-        return dict([("Reference", REFERENCE), *zip("ABCDEFGHIJKL", self.session.training()[clip])])
-
     def _play_training(self, clip: str, label: str) -> None:
-        sources = {lab: self.stimuli[(clip, condition)] for lab, condition in self._training_labels(clip).items()}
+        sources = {lab: self.stimuli[(clip, condition)] for lab, condition in self.training_labels[clip].items()}
         self.player.pause()
         self.player.set_sources(sources, self.sample_rates[clip])
         self.play(label)
@@ -359,11 +358,10 @@ class BlindTestView(QWidget):
         self.player.pause()
         self.player.set_sources(sources, self.sample_rates[visible.clip])
         self.player.seek(0.0)
-        duration = len(sources[OPEN_REFERENCE]) / self.sample_rates[visible.clip]
         self.loop_box.setChecked(False)  # another clip: its own stretch
-        for spin, value in ((self.loop_start, 0.0), (self.loop_end, duration)):
+        for spin, value in ((self.loop_start, 0.0), (self.loop_end, self.player.duration)):
             spin.blockSignals(True)
-            spin.setRange(0.0, duration)
+            spin.setRange(0.0, self.player.duration)
             spin.setValue(value)
             spin.blockSignals(False)
         self.session.start()
