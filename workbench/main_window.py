@@ -621,8 +621,8 @@ class MainWindow(QMainWindow):
                          ) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
         if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Stop the test in progress and start a new one? Its answers so far stay in the blind-tests folder as "
-            "unfinished-blind-*.json; it cannot be resumed."
+            "Blind test in progress", "Stop the test in progress and start a new one? Its answers so far stay "
+            "in the blind-tests folder as unfinished-blind-*.json; it cannot be resumed."
         ):
             return None
         rows = self.library.rows_for_test(clip_count)
@@ -769,8 +769,8 @@ class MainWindow(QMainWindow):
         """Ask before answers of a blind test in progress are lost; save the window layout, stop running work and
         release the audio devices."""
         if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Quit during the blind test? Its answers so far stay in the blind-tests folder as "
-            "unfinished-blind-*.json; it cannot be resumed."
+            "Blind test in progress", "Quit during the blind test? Its answers so far stay in the blind-tests "
+            "folder as unfinished-blind-*.json; it cannot be resumed."
         ):
             event.ignore()
             return

@@ -1,8 +1,9 @@
 """MUSHRA listening tests (ITU-R BS.1534-3): rate every condition of a clip 0-100 against the open reference.
 
 Each trial shows one clip as numbered stimuli in random order: the hidden reference, the 3.5 kHz and 7 kHz low-pass
-anchors (those that take something away at the clips' rate: `eval.listening.anchors_for`) and the codecs under test. Identities stay hidden until the last trial is rated. The results (`eval.listening`,
-the same functions that pool listeners) carry the post-screening of the listener and, when the stimuli were
+anchors (those that take something away at the clips' rate: `eval.listening.anchors_for`) and the codecs under test.
+Identities stay hidden until the last trial is rated. The results (`eval.listening`, the same functions that pool
+listeners) carry the post-screening of the listener and, when the stimuli were
 measured, how well each objective metric ranks the stimuli as the listener did (Spearman's rho), which closes the
 loop between listening and metrics.
 
