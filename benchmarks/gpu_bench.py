@@ -7,8 +7,9 @@
 The reference ("NeMo path") is NeMo 3.0.0 itself when --nemo is given and `nemo` imports in this Python;
 otherwise it is our model run exactly as NeMo runs it (weight norm recomputed every call, a length mask after
 every conv, F.pad's reflect padding), which tests/test_nemo_parity.py proves gives NeMo's outputs, so the same arithmetic.
-Ours: weight norm folded, masks skipped for full-length batches, eager or torch.compile'd (mode
-'reduce-overhead' uses CUDA graphs). Same weights, the same seeded-noise clip stacked `batch` times.
+Ours: weight norm folded, masks skipped for full-length batches, reduced precisions with the packed twin
+(codec/lfsc/packed.py: weights cast once, channels-last convolutions) and, for its share, under autocast, eager
+or torch.compile'd (mode 'reduce-overhead' uses CUDA graphs). Same weights, the same seeded-noise clip stacked `batch` times.
 Printed per configuration: encode, decode and round-trip seconds (best of --repeats after one warm-up call),
 times real time, round-trip speed-up over the fp32 reference at the same batch, achieved GFLOP/s, peak
 device memory, and the deviation from the fp32 reference: the share of tokens equal to its tokens and the SNR
@@ -111,7 +112,8 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
 
     from codec.lfsc.checkpoint import load_lfsc
-    from codec.lfsc.inference import LFSCInference, autocast
+    from codec.lfsc import packed
+    from codec.lfsc.inference import PRECISIONS, LFSCInference, autocast
 
     model = load_lfsc(args.checkpoint, device=device)
     gflop = sum(gflop_per_audio_second(model.config).values())
@@ -128,23 +130,33 @@ def main() -> None:
         audio = clip.to(device)[None].repeat(batch, 1)
         lengths = torch.full((batch,), audio.shape[1], device=device)
         audio_s = batch * audio.shape[1] / model.sample_rate
-        configs = [(f"{ref_label} fp32", "fp32", None)]  # the baseline of every ratio, whatever is compared
+        configs = [(f"{ref_label} fp32", "fp32", None, False)]  # the baseline of every ratio, whatever is compared
         for precision in args.precisions:
+            packs = precision != "fp32" and packed.available(model, PRECISIONS[precision])
             if precision != "fp32":
-                configs.append((f"{ref_label} {precision}", precision, None))
-            configs.append((f"ours {precision}", precision, "eager"))
-            configs += [(f"ours {precision} compile:{mode}", precision, mode) for mode in args.compile]
+                configs.append((f"{ref_label} {precision}", precision, None, False))
+            if packs:  # the same precision under autocast, for the packing's share
+                configs.append((f"ours {precision} autocast", precision, "eager", False))
+            ours = f"ours {precision}" + (" packed" if packs else "")
+            configs.append((ours, precision, "eager", True))
+            configs += [(f"{ours} compile:{mode}", precision, mode, True) for mode in args.compile]
         base_rt = base_tokens = base_decoded = None
-        for label, precision, mode in configs:
+        for label, precision, mode, pack in configs:
             _reset_peak(device)
-            if mode is None:
-                with autocast(device, precision):
-                    enc_s, (tokens, tokens_len) = _timed(lambda: ref_encode(audio, lengths), args.repeats, device)
-                    dec_s, decoded = _timed(lambda: ref_decode(tokens, tokens_len), args.repeats, device)
-            else:
-                inference = LFSCInference(model, precision=precision, compile_mode=None if mode == "eager" else mode)
-                enc_s, tokens = _timed(lambda: inference.encode_frames(audio), args.repeats, device)
-                dec_s, decoded = _timed(lambda: inference.decode_frames(tokens), args.repeats, device)
+            try:
+                if mode is None:
+                    with autocast(device, precision):
+                        enc_s, (tokens, tokens_len) = _timed(lambda: ref_encode(audio, lengths), args.repeats, device)
+                        dec_s, decoded = _timed(lambda: ref_decode(tokens, tokens_len), args.repeats, device)
+                else:
+                    inference = LFSCInference(model, precision=precision, compile_mode=None if mode == "eager" else mode,
+                                              pack=pack)
+                    enc_s, tokens = _timed(lambda: inference.encode_frames(audio), args.repeats, device)
+                    dec_s, decoded = _timed(lambda: inference.decode_frames(tokens), args.repeats, device)
+            except Exception as error:  # one configuration the device cannot run must not cost the others' figures
+                print(f"{label:<34}{batch:>6}  failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}",
+                      flush=True)
+                continue
             tokens, decoded = tokens.cpu().numpy(), decoded.float().cpu().numpy()
             rt = enc_s + dec_s
             if base_rt is None:
@@ -152,7 +164,6 @@ def main() -> None:
             print(f"{label:<34}{batch:>6}{enc_s:>9.4f}{dec_s:>9.4f}{rt:>9.4f}{audio_s / rt:>12.1f}"
                   f"{base_rt / rt:>6.2f}x{gflop * audio_s / rt:>10.0f}{_peak_mb(device):>10.0f}"
                   f"{np.mean(tokens == base_tokens):>10.4f}{snr_db(base_decoded, decoded):>9.1f}", flush=True)
-
 
 if __name__ == "__main__":
     main()

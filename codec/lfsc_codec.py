@@ -14,6 +14,7 @@ from codec.config import how_to_set, resolve_checkpoint
 from codec.devices import check_device, default_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
+from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
 from codec.lfsc.model import LFSCModel
@@ -40,8 +41,8 @@ def load_model(checkpoint: str | os.PathLike | None = None, device: str | None =
 class LFSCCodec(Codec):
     """NVIDIA's Low Frame-rate Speech Codec: 22.05 kHz, 8 FSQ codebooks x 2016 codes at 21.5 frames/s.
 
-    `precision` is 'fp32' (exact, the default), 'bf16' or 'fp16' (faster, measured deviation; bf16 runs
-    oneDNN-packed convolutions on x86 CPUs, otherwise autocast; see docs/performance.md). Inputs longer than
+    `precision` is 'fp32' (exact, the default), 'bf16' or 'fp16' (faster, measured deviation; run packed on CUDA
+    and, bf16, on x86 CPUs with native bf16, otherwise under autocast; see docs/performance.md). Inputs longer than
     `chunk_seconds` are coded in overlapping chunks (same result as whole-file coding, bounded memory).
     """
 
@@ -62,7 +63,7 @@ class LFSCCodec(Codec):
         # precision or other kernels (packed bf16 is not autocast bf16) must never reuse cached numbers.
         self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
         if self.inference.packed:
-            self.settings["kernels"] = "oneDNN packed"
+            self.settings["kernels"] = packed.kernels(self.model.device)
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples
         self.nominal_bitrate = (

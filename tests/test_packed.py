@@ -1,5 +1,6 @@
-"""codec/lfsc/packed.py: oneDNN-packed bf16 convolutions give bf16-accurate results for any input shape, keep
-channels-last activations, and make the bf16 path of LFSCInference agree with autocast bf16 and fp32."""
+"""codec/lfsc/packed.py: packed reduced-precision convolutions, oneDNN-blocked (x86 CPUs) and plain channels-last
+(the CUDA kernels' layout, run here on the CPU), give bf16-accurate results for any input shape and keep
+channels-last activations; the bf16 path of LFSCInference agrees with autocast bf16 and fp32."""
 
 import pytest
 import torch
@@ -10,40 +11,47 @@ from codec.lfsc.inference import LFSCInference, decoder_full
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 from conftest import NEMO_FIXTURE
 
-pytestmark = pytest.mark.skipif(not packed._native_bf16_cpu(), reason="no native bf16 on this CPU")
+native_bf16 = pytest.mark.skipif(not packed._native_bf16_cpu(), reason="no native bf16 on this CPU")
 BF16_REL_ERR = 2e-2  # bf16 keeps 8 significant bits; sums of a few thousand products stay well inside this
+# oneDNN blocking for one input size (other sizes must work too), or None: plain channels-last convolutions.
+KERNELS = [pytest.param("onednn", marks=native_bf16), "channels-last"]
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
     return float((got.float() - want).abs().max() / want.abs().max())
 
 
+@pytest.mark.parametrize("kernels", KERNELS)
 @pytest.mark.parametrize("stride,dilation,kernel", [(1, 1, 7), (1, 5, 3), (4, 1, 8)])
-def test_packed_conv_matches_fp32_for_shapes_it_was_not_packed_for(stride, dilation, kernel):
+def test_packed_conv_matches_fp32_for_shapes_it_was_not_packed_for(kernels, stride, dilation, kernel):
     torch.manual_seed(0)
     padding = (stride + 1) // 2 if stride > 1 else None
     wrapper = Conv1dNorm(24, 40, kernel, stride=stride, dilation=dilation, padding=padding)
-    conv = packed.PackedConv1d(wrapper, torch.bfloat16, input_size=[1, 24, 1, 300])
+    conv = packed.PackedConv1d(wrapper, torch.bfloat16, input_size=[1, 24, 1, 300] if kernels == "onednn" else None)
     for batch, steps in [(1, 300), (3, 57), (2, 1000)]:
         x = torch.randn(batch, 24, steps)
-        with torch.inference_mode():
-            want = wrapper(x, None)
-            got = conv(x.bfloat16(), None)
-        assert got.shape == want.shape and got.dtype == torch.bfloat16
-        assert relative_error(got, want) < BF16_REL_ERR
-        assert got.transpose(1, 2).is_contiguous()  # channels-last out, for the next layer
+        # Time-contiguous in, as the decoder's first conv gets it, and channels-last, as every later conv gets it.
+        for layout in (x.bfloat16(), x.bfloat16().transpose(1, 2).contiguous().transpose(1, 2)):
+            with torch.inference_mode():
+                want, got = wrapper(x, None), conv(layout, None)
+            assert got.shape == want.shape and got.dtype == torch.bfloat16
+            assert relative_error(got, want) < BF16_REL_ERR
+            assert got.transpose(1, 2).is_contiguous()  # channels-last out, for the next layer
 
 
-def test_packed_transposed_conv_matches_fp32():
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_packed_transposed_conv_matches_fp32(kernels):
     torch.manual_seed(0)
     wrapper = ConvTranspose1dNorm(32, 16, kernel_size=16, stride=8)
-    conv = packed.PackedConvTranspose1d(wrapper, torch.bfloat16, input_size=[1, 32, 1, 50])
+    conv = packed.PackedConvTranspose1d(wrapper, torch.bfloat16,
+                                        input_size=[1, 32, 1, 50] if kernels == "onednn" else None)
     for batch, steps in [(1, 50), (4, 13)]:
         x = torch.randn(batch, 32, steps)
         with torch.inference_mode():
             want, got = wrapper(x, None), conv(x.bfloat16(), None)
         assert got.shape == want.shape == (batch, 16, steps * 8)
         assert relative_error(got, want) < BF16_REL_ERR
+        assert got.transpose(1, 2).is_contiguous()
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +59,7 @@ def model():
     return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
 
 
+@native_bf16
 def test_packed_twin_decodes_like_autocast_bf16(model, reference):
     """The packed path and autocast do the same bf16 arithmetic (with other kernels at large widths)."""
     tokens = torch.from_numpy(reference["single_tokens"])
@@ -64,6 +73,7 @@ def test_packed_twin_decodes_like_autocast_bf16(model, reference):
     assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 25.0
 
 
+@native_bf16
 def test_packed_twin_holds_only_packed_bf16_weights_and_leaves_the_model_alone(model):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     twin = packed.packed_generator(model, torch.bfloat16, encoder_frames=20, decoder_frames=30)
@@ -82,3 +92,8 @@ def test_models_the_packing_does_not_cover_fall_back_to_autocast():
     inference = LFSCInference(LFSCModel(zeros).eval(), precision="bf16")
     assert not inference.packed and inference.generator is inference.model
     assert inference.encode_frames(torch.randn(1, 8 * 1024) * 0.1).shape == (1, 8, 8)
+
+
+def test_pack_false_keeps_autocast_where_the_twin_would_run(model):
+    inference = LFSCInference(model, precision="bf16", pack=False)
+    assert not inference.packed and inference.generator is inference.model

@@ -1,7 +1,7 @@
 """Fast LFSC inference: unmasked full-length batches, overlapping chunks for long inputs (which can also arrive
 and leave as a stream of blocks, so a file of any length is coded in bounded memory), length-bucketed batching
-for many clips, and a precision option (fp32 exact by default; bf16 on x86 CPUs with oneDNN-packed weights, see
-codec/lfsc/packed.py; otherwise bf16/fp16 under autocast).
+for many clips, and a precision option (fp32 exact by default; bf16/fp16 run a packed twin of the generator where
+codec/lfsc/packed.py covers the device: x86 CPUs with native bf16, and CUDA; otherwise autocast).
 
 Why it is exact: every batch run here has all items at full length (audio is zero-padded to whole frames, as
 the model itself does, and buckets hold clips of equal frame count), so the model's length masks multiply by
@@ -132,9 +132,11 @@ class LFSCInference:
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
         batch_size: int = 1,
         compile_mode: str | None = None,
+        pack: bool = True,
     ):
         """`compile_mode`: None (eager), or a torch.compile mode such as 'default' or 'reduce-overhead' (CUDA
-        graphs); each new input shape compiles once, so it pays off for many equal-shape batches or chunks."""
+        graphs); each new input shape compiles once, so it pays off for many equal-shape batches or chunks.
+        `pack=False` runs a reduced precision under autocast even where the packed twin is available (to compare)."""
         autocast(model.device, precision)  # validates the name
         if chunk_seconds <= 0 or batch_size < 1:
             raise UserError("chunk_seconds must be positive and batch_size at least 1")
@@ -150,7 +152,7 @@ class LFSCInference:
         self.min_frames = -(-model.min_samples // self.spf)
         self.compile_mode = compile_mode
         dtype = PRECISIONS[precision]
-        self.packed = packed.available(model, dtype)
+        self.packed = pack and packed.available(model, dtype)
         # What runs the encoder and decoder: the model, or its packed twin, which holds the weights already in
         # `dtype` and so runs on inputs of that dtype rather than under autocast.
         self.generator: torch.nn.Module = model

@@ -1,13 +1,15 @@
-"""bf16 on x86 CPUs with native bf16: the generator with oneDNN-packed weights and channels-last activations.
+"""Reduced precision with the weights cast once and channels-last activations: the generator's packed twin.
 
-Plain `F.conv1d` makes oneDNN cast and re-block every weight and re-layout every activation on every call;
-here each weight is cast and blocked once, and the convolutions hand channels-last activations to each other
-(the elementwise layers and `reflect_pad` keep that layout). On a 2-core AVX512_BF16 CPU this runs a 5 s round
-trip about 1.4x faster than bf16 autocast with plain convolutions (docs/performance.md). The arithmetic is
-bf16 like autocast's, not fp32: the fp32 path keeps plain convolutions, bit-identical to NeMo.
-
-The packing ops are the ones `torch.compile` emits for CPU convolutions (`torch.ops.mkldnn`); conv1d runs as
-conv2d over a height of one. The twin is a snapshot: weights changed in the model later are not seen.
+Plain `F.conv1d` under autocast casts every weight on every call and hands the convolution library
+time-contiguous activations, which it re-lays out for its fast kernels. The twin holds each weight already in the
+target dtype, and the convolutions hand channels-last activations to each other (the elementwise layers and
+`reflect_pad` keep that layout); conv1d runs as conv2d over a height of one.
+- x86 CPUs with native bf16: the weights are also blocked by oneDNN once (the ops `torch.compile` emits for CPU
+  convolutions, `torch.ops.mkldnn`). A 5 s round trip on a 2-core AVX512_BF16 CPU runs about 1.4x faster than
+  bf16 autocast with plain convolutions (docs/performance.md).
+- CUDA, bf16 or fp16: channels-last cuDNN convolutions (docs/performance.md has the GPU figures).
+The arithmetic is the reduced precision's, like autocast's, not fp32: the fp32 path keeps plain convolutions,
+bit-identical to NeMo. The twin is a snapshot: weights changed in the model later are not seen.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import platform
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from codec.lfsc.model import LFSCModel
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
@@ -43,42 +46,80 @@ def _packable(model: LFSCModel) -> bool:
 
 
 def available(model: LFSCModel, dtype: torch.dtype) -> bool:
-    """Whether `model` runs packed in `dtype` here: bf16, on an x86 CPU with AVX512_BF16 or AMX and oneDNN."""
-    return dtype == torch.bfloat16 and model.device.type == "cpu" and _native_bf16_cpu() and _packable(model)
+    """Whether `model` runs packed in `dtype` here: bf16 on an x86 CPU with AVX512_BF16 or AMX and oneDNN, or
+    bf16/fp16 on CUDA."""
+    device = model.device.type
+    on_cpu = device == "cpu" and dtype == torch.bfloat16 and _native_bf16_cpu()
+    on_cuda = device == "cuda" and dtype in (torch.bfloat16, torch.float16)
+    return (on_cpu or on_cuda) and _packable(model)
+
+
+def kernels(device: torch.device) -> str:
+    """What the packed convolutions run on `device`, for run settings and reports."""
+    return "oneDNN packed" if device.type == "cpu" else "cuDNN channels-last"
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """x [B, C, T] as [B, C, 1, T] in channels-last memory (a view when it already is; C = 1 is both layouts)."""
+    return x[:, :, None].contiguous(memory_format=torch.channels_last)
 
 
 class PackedConv1d(nn.Module):
-    """A Conv1dNorm (reflect padding, masks skipped) with its weight cast and blocked once."""
+    """A Conv1dNorm (reflect padding, masks skipped) with its weight cast once: blocked by oneDNN for inputs of
+    `input_size` (4-D), or with `input_size=None` run as a plain channels-last convolution (CUDA)."""
 
-    def __init__(self, wrapper: Conv1dNorm, dtype: torch.dtype, input_size: list[int]):
+    def __init__(self, wrapper: Conv1dNorm, dtype: torch.dtype, input_size: list[int] | None):
         super().__init__()
         conv = wrapper.conv
-        self.padding = conv.padding[0]
-        self.args = ([0, 0], [1, conv.stride[0]], [1, conv.dilation[0]], 1)  # padding, stride, dilation, groups
+        self.padding, self.stride, self.dilation = conv.padding[0], conv.stride[0], conv.dilation[0]
         weight = conv.weight.detach().to(dtype)[:, :, None]
-        self.weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *self.args, input_size)
+        self.onednn = input_size is not None
+        if self.onednn:
+            self.weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *self._onednn_args(), input_size)
+        else:
+            self.weight = weight.contiguous(memory_format=torch.channels_last)
         self.bias = conv.bias.detach().to(dtype)
 
+    def _onednn_args(self) -> tuple:
+        # padding (done by reflect_pad), stride, dilation, groups
+        return [0, 0], [1, self.stride], [1, self.dilation], 1
+
     def forward(self, x: torch.Tensor, lengths: None) -> torch.Tensor:
-        x = reflect_pad(x, self.padding)[:, :, None]
-        return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, *self.args, "none", [], "")[:, :, 0]
+        x = reflect_pad(x, self.padding)
+        if self.onednn:
+            out = torch.ops.mkldnn._convolution_pointwise(x[:, :, None], self.weight, self.bias, *self._onednn_args(),
+                                                          "none", [], "")
+        else:
+            out = F.conv2d(_channels_last(x), self.weight, self.bias, (1, self.stride), 0, (1, self.dilation))
+        return out[:, :, 0]
 
 
 class PackedConvTranspose1d(nn.Module):
-    """A ConvTranspose1dNorm (masks skipped) with its weight cast and blocked once."""
+    """A ConvTranspose1dNorm (masks skipped) with its weight cast once; `input_size` as for PackedConv1d."""
 
-    def __init__(self, wrapper: ConvTranspose1dNorm, dtype: torch.dtype, input_size: list[int]):
+    def __init__(self, wrapper: ConvTranspose1dNorm, dtype: torch.dtype, input_size: list[int] | None):
         super().__init__()
         conv = wrapper.conv
-        # padding, output padding, stride, dilation, groups
-        self.args = ([0, conv.padding[0]], [0, conv.output_padding[0]], [1, conv.stride[0]], [1, 1], 1)
+        self.stride, self.padding, self.output_padding = conv.stride[0], conv.padding[0], conv.output_padding[0]
         weight = conv.weight.detach().to(dtype)[:, :, None]
-        self.weight = torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, *self.args, input_size)
+        self.onednn = input_size is not None
+        if self.onednn:
+            self.weight = torch.ops.mkldnn._reorder_convolution_transpose_weight(weight, *self._onednn_args(), input_size)
+        else:
+            self.weight = weight.contiguous(memory_format=torch.channels_last)
         self.bias = conv.bias.detach().to(dtype)
 
+    def _onednn_args(self) -> tuple:
+        # padding, output padding, stride, dilation, groups
+        return [0, self.padding], [0, self.output_padding], [1, self.stride], [1, 1], 1
+
     def forward(self, x: torch.Tensor, lengths: None) -> torch.Tensor:
-        out = torch.ops.mkldnn._convolution_transpose_pointwise(x[:, :, None], self.weight, self.bias, *self.args,
-                                                                 "none", [], "")
+        if self.onednn:
+            out = torch.ops.mkldnn._convolution_transpose_pointwise(x[:, :, None], self.weight, self.bias,
+                                                                     *self._onednn_args(), "none", [], "")
+        else:
+            out = F.conv_transpose2d(_channels_last(x), self.weight, self.bias, (1, self.stride), (0, self.padding),
+                                     (0, self.output_padding))
         return out[:, :, 0]
 
 
@@ -113,9 +154,9 @@ def _conv_input_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int
 
 
 def packed_generator(model: LFSCModel, dtype: torch.dtype, encoder_frames: int, decoder_frames: int) -> PackedGenerator:
-    """The encoder and decoder of `model` with packed `dtype` convolutions, blocked for windows of the given
-    frame counts (any length works); `model` itself is left as it is."""
-    sizes = _conv_input_sizes(model, encoder_frames, decoder_frames)
+    """The encoder and decoder of `model` with packed `dtype` convolutions (on CPUs blocked for windows of the
+    given frame counts; any length works); `model` itself is left as it is."""
+    sizes = _conv_input_sizes(model, encoder_frames, decoder_frames) if model.device.type == "cpu" else {}
     with torch.device("meta"):
         twin = LFSCModel(model.config)  # every conv is replaced below: no weight of the twin is ever allocated
     source = dict(model.named_modules())
@@ -123,7 +164,7 @@ def packed_generator(model: LFSCModel, dtype: torch.dtype, encoder_frames: int, 
         for child_name, child in list(module.named_children()):
             full = f"{name}.{child_name}" if name else child_name
             if isinstance(child, Conv1dNorm):
-                setattr(module, child_name, PackedConv1d(source[full], dtype, sizes[full]))
+                setattr(module, child_name, PackedConv1d(source[full], dtype, sizes.get(full)))
             elif isinstance(child, ConvTranspose1dNorm):
-                setattr(module, child_name, PackedConvTranspose1d(source[full], dtype, sizes[full]))
+                setattr(module, child_name, PackedConvTranspose1d(source[full], dtype, sizes.get(full)))
     return PackedGenerator(twin.audio_encoder, twin.audio_decoder).eval()
