@@ -4,7 +4,7 @@
 # Uses the device image's python3 (PyTorch with CUDA, numpy, PyYAML); needs nothing carried. Writes a seeded
 # random-weight full-size LFSC to /tmp first (speed does not depend on the weights). Output: $OUT/*.txt.
 set -uo pipefail
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD  # the repo's packages, not installed there
 out=${OUT:-/tmp/gpu_checks}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 | tee "$out/gpu.txt"
