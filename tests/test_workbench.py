@@ -14,6 +14,7 @@ from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
 
 from codec.audio import load_audio  # noqa: E402
 from codec.errors import UserError  # noqa: E402
+from workbench.blind_test import BlindTest, write_results  # noqa: E402
 from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.views.compare_view import SIGNALS  # noqa: E402
@@ -469,10 +470,67 @@ def test_quitting_during_a_blind_test_asks_before_its_answers_are_lost(qtbot, wi
     asked = []
     monkeypatch.setattr(window, "confirm", lambda title, question: asked.append(question) or False)
     assert not window.close() and window.isVisible() and "Quit" in asked[-1]
-    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "new one" in asked[-1]
+    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "Stop" in asked[-1]
+    assert window.resume_blind_test(str(unfinished)) is None and "Resume an unfinished test" in asked[-1]
     assert window.blind.session.seed == 3 and window.blind.session.answered == 1
     window.blind.answer("B")  # the last answer: the finished results replace the unfinished file
     assert not unfinished.exists() and len(list(window.settings.blind_results_dir.glob("blind-ab-3-*.json"))) == 1
+
+
+def test_an_unfinished_test_resumes_where_it_stopped_and_ends_in_one_results_file(qtbot, window, bundled, monkeypatch):
+    from workbench import main_window
+
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.start_blind_test("abx", ["reference", "codec2-1200"], 3, 2, 1, "ann")
+    first = window.blind.session.trials[0]
+    window.blind.answer("A")
+    [saved] = window.settings.blind_results_dir.glob("unfinished-blind-abx-3-*.json")
+    path = saved.rename(saved.with_name("moved-by-the-user.json"))  # a name of its own: the one the test goes on saving to
+    # Later (the app was closed, say): the setup page's button asks for the file and goes on from trial 2.
+    window.blind.pages.setCurrentIndex(0)
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName", lambda *args: (str(path), ""))
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        qtbot.mouseClick(window.blind.resume_button, Qt.MouseButton.LeftButton)
+    session = window.blind.session
+    assert session.answered == 1 and session.trials[0] == first and session.listener == "ann"
+    assert window.blind.pages.currentIndex() == 1 and window.blind.trial_label.text().startswith("Trial 2 of 2")
+    window.blind.answer("B")  # the last answer: the finished results replace the resumed file
+    assert not path.exists() and window.messages == []
+    assert not list(window.settings.blind_results_dir.glob("unfinished-*"))
+    [results] = window.settings.blind_results_dir.glob("blind-abx-3-*.json")
+    trials = json.loads(results.read_text())["trials"]
+    assert [t["answer"] for t in trials] == ["A", "B"] and trials[0]["seconds"] == first.seconds
+
+
+def test_a_mushra_test_resumes_at_its_next_graded_trial_without_training_again(qtbot, window, bundled):
+    window.load_bundled()
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.start_blind_test("mushra", ["codec2-1200"], 8, 2, 1)
+    blind = window.blind
+    blind.start_graded()
+    for label in blind.session.current().labels:  # rated through the session: the sliders' listening rule has its test
+        blind.session.heard(label)
+        blind.session.rate(label, 50)
+    blind.submit()
+    [path] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-8-*.json")
+    blind.pages.setCurrentIndex(0)  # the setup page, as after starting the app again
+    with qtbot.waitSignal(blind.pages.currentChanged, timeout=WAIT_MS):
+        window.resume_blind_test(str(path))
+    assert blind.pages.currentIndex() == 3 and blind.session.answered == 1
+    assert blind.mushra_label.text().startswith("Trial 2 of 2") and window.messages == []
+
+
+def test_resuming_a_test_whose_clips_are_not_in_the_library_says_what_to_open(window, tmp_path):
+    from eval.manifest import default_manifest, load_manifest
+
+    ids = [u.id for u in load_manifest(default_manifest())][:1]
+    session = BlindTest.plan("ab", ids, ["reference", "codec2-1200"], seed=3, repeats=2)
+    session.answer("A")
+    path = write_results(tmp_path / "unfinished-blind-ab-3.json", *session.progress())
+    assert window.resume_blind_test(str(path)) is None  # the library is empty until a set is opened
+    assert len(window.messages) == 1 and f"clip {ids[0]} is not in the library" in window.messages[0]
+    assert "open the set or folder" in window.messages[0] and path.exists()
 
 
 def test_closing_the_record_dialog_while_recording_asks_to_keep_the_take(qtbot, monkeypatch):

@@ -90,6 +90,12 @@ class TrialSequence:
         if not self.finished:
             raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
 
+    def _check_resumable(self, saved: list[tuple], planned: list[tuple], valid: bool) -> None:
+        """Refuse saved answers that are not, trial by trial, those of the plan rebuilt from the test's seed."""
+        if not saved or len(saved) >= len(self.trials) or saved != planned or not valid:
+            raise UserError("its answers do not match the trials its seed plans (the file was edited, or written by "
+                            "another version); it cannot be resumed, and its answers stay in the file")
+
 
 @dataclass
 class BlindTest(TrialSequence):
@@ -100,6 +106,7 @@ class BlindTest(TrialSequence):
     trials: list[Trial]
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     listener: str = ""
+    planned: dict = field(default_factory=dict)  # the arguments of plan() besides kind and seed: to resume
     _position: int = 0
     _shown_at: float | None = None
 
@@ -132,7 +139,22 @@ class BlindTest(TrialSequence):
             a, b = pair if rng.random() < 0.5 else pair[::-1]
             x_is = rng.choice("AB") if kind == "abx" else ""
             trials.append(Trial(index=index, clip=clip, codec_a=a, codec_b=b, x_is=x_is))
-        return cls(kind=kind, seed=seed, trials=trials, clock=clock, listener=listener)
+        planned = {"clips": list(clips), "codecs": list(codecs), "repeats": repeats}
+        return cls(kind=kind, seed=seed, trials=trials, clock=clock, listener=listener, planned=planned)
+
+    @classmethod
+    def resume(cls, head: dict, rows: list[dict], clock: Callable[[], float] = time.monotonic) -> "BlindTest":
+        """The unfinished session that `progress()` saved as `head` and `rows`, rebuilt from its plan with its
+        answers, at its first unanswered trial."""
+        session = cls.plan(head["kind"], **head["plan"], seed=head["seed"], clock=clock, listener=head["listener"])
+        fields = ("index", "clip", "codec_a", "codec_b", "x_is")
+        saved = [tuple(row[f] for f in fields) for row in rows]
+        planned = [tuple(getattr(trial, f) for f in fields) for trial in session.trials[: len(rows)]]
+        session._check_resumable(saved, planned, all(row["answer"] in ("A", "B") for row in rows))
+        for trial, row in zip(session.trials, rows):
+            trial.answer, trial.seconds = row["answer"], row["seconds"]
+        session._position = len(rows)
+        return session
 
     @property
     def has_answers(self) -> bool:
@@ -182,7 +204,7 @@ class BlindTest(TrialSequence):
     def progress(self) -> tuple[dict, list[dict]]:
         """The answered trials so far, identities included: saved after each answer, so a crash loses nothing."""
         head = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "finished": False,
-                "answered": self._position, "trials": len(self.trials)}
+                "answered": self._position, "trials": len(self.trials), "plan": self.planned}
         return head, self._rows(self.trials[: self._position])
 
     def _rows(self, trials: list[Trial]) -> list[dict]:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from codec.audio import load_audio, save_audio
 from codec.errors import UserError
 from eval.listening import anchors_for
-from workbench import audio_io, clip_metrics, roundtrip
+from workbench import audio_io, clip_metrics, roundtrip, unfinished
 from workbench.blind_test import BlindTest, write_results
 from workbench.clip_model import Clip, ClipModel, Latency, RoundTripInfo
 from workbench.mushra import KIND as MUSHRA
@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
         self.metrics.cer_requested.connect(self.compute_cer)
         self.metrics.speaker_requested.connect(self.compute_speaker_similarity)
         self.blind.start_requested.connect(self.start_blind_test)
+        self.blind.resume_requested.connect(lambda: self.resume_blind_test())
         self.blind.save_requested.connect(lambda: self.save_blind_results())
         self.blind.finished.connect(self._autosave_blind_results)
         self.blind.progressed.connect(self._save_blind_progress)
@@ -620,10 +621,7 @@ class MainWindow(QMainWindow):
     def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int, listener: str = ""
                          ) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
-        if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Stop the test in progress and start a new one? Its answers so far stay "
-            "in the blind-tests folder as unfinished-blind-*.json; it cannot be resumed."
-        ):
+        if not self._may_replace_blind_test():
             return None
         rows = self.library.rows_for_test(clip_count)
         ids = [r["id"] for r in rows]
@@ -638,26 +636,57 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             self.show_error("Cannot start the test", str(exc))
             return None
+        return self._prepare_blind_test(session, clips, progress_path=None)
+
+    def resume_blind_test(self, path: str | None = None) -> Task | None:
+        """Go on with the unfinished test saved in `path` (asked for when None): render its clips again, then run
+        it from its first unanswered trial, saving into the same file."""
+        if not self._may_replace_blind_test():
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Resume an unfinished test", str(self.settings.blind_results_dir),
+                                                  "Unfinished tests (unfinished-blind-*.json);;JSON (*.json)")
+            if not path:
+                return None
+        try:
+            session = unfinished.resume(path)
+            rows = self.library.rows_with_ids(list(dict.fromkeys(session.planned["clips"])))
+            clips = {r["id"]: _samples(load_audio(r["utterance"].audio_path)) for r in rows}
+        except UserError as exc:
+            self.show_error("Cannot resume the test", str(exc))
+            return None
+        return self._prepare_blind_test(session, clips, progress_path=Path(path))
+
+    def _may_replace_blind_test(self) -> bool:
+        return not self.blind.in_progress or self.confirm(
+            "Blind test in progress", "Stop the test in progress? Its answers so far stay in the blind-tests folder "
+            "as unfinished-blind-*.json: Resume an unfinished test... goes on with it later."
+        )
+
+    def _prepare_blind_test(self, session: BlindTest | MushraTest, clips: dict[str, tuple[np.ndarray, int]],
+                            progress_path: Path | None) -> Task:
         rates = {clip_id: sr for clip_id, (_, sr) in clips.items()}
         device = self.device_combo.currentText()
-        if kind == MUSHRA:
+        if session.kind == MUSHRA:
             task = Task(roundtrip.render_and_measure, clips, session.conditions, device, self.codec_cache)
 
             def begin(result) -> None:
                 stimuli, session.objective = result
-                self._begin_blind_test(session, stimuli, rates)
+                self._begin_blind_test(session, stimuli, rates, progress_path)
         else:
-            task = Task(roundtrip.render_stimuli, clips, list(codecs), device, self.codec_cache)
+            task = Task(roundtrip.render_stimuli, clips, session.planned["codecs"], device, self.codec_cache)
 
             def begin(stimuli) -> None:
-                self._begin_blind_test(session, stimuli, rates)
+                self._begin_blind_test(session, stimuli, rates, progress_path)
         self.blind_task = self._replacing(self.blind_task, task)
         return self._run(task, begin, "Preparing the test")
 
-    def _begin_blind_test(self, session: BlindTest | MushraTest, stimuli: dict, rates: dict[str, int]) -> None:
-        # Named apart from finished results, so that pooling "blind-mushra-*.json" never takes an unfinished test.
-        self.blind_progress_path = (self.settings.blind_results_dir /
-                                    f"unfinished-blind-{session.kind}-{session.seed}-{datetime.now():%Y%m%d-%H%M%S}.json")
+    def _begin_blind_test(self, session: BlindTest | MushraTest, stimuli: dict, rates: dict[str, int],
+                          progress_path: Path | None) -> None:
+        # Named apart from finished results, so that pooling "blind-mushra-*.json" never takes an unfinished test; a
+        # resumed test goes on saving into its own file.
+        self.blind_progress_path = progress_path or (
+            self.settings.blind_results_dir / f"unfinished-blind-{session.kind}-{session.seed}-{datetime.now():%Y%m%d-%H%M%S}.json")
         self.blind_progress_failed = False
         self.blind.begin(session, stimuli, rates)
 
@@ -770,7 +799,7 @@ class MainWindow(QMainWindow):
         release the audio devices."""
         if self.blind.in_progress and not self.confirm(
             "Blind test in progress", "Quit during the blind test? Its answers so far stay in the blind-tests "
-            "folder as unfinished-blind-*.json; it cannot be resumed."
+            "folder as unfinished-blind-*.json: Resume an unfinished test... goes on with it later."
         ):
             event.ignore()
             return

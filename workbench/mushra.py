@@ -59,6 +59,7 @@ class MushraTest(TrialSequence):
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     listener: str = ""
     objective: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)  # (clip, condition) -> metrics
+    planned: dict = field(default_factory=dict)  # the arguments of plan() besides the seed: to resume
     kind: str = KIND
     _position: int = 0
     _shown_at: float | None = None
@@ -83,7 +84,9 @@ class MushraTest(TrialSequence):
             raise UserError("a MUSHRA test needs at least one codec under test (the reference and anchors are added)")
         if seed is None:
             seed = random.SystemRandom().randrange(2**31)
-        session = cls(seed=seed, codecs=codecs, anchors=list(anchors), trials=[], clock=clock, listener=listener)
+        planned = {"clips": list(clips), "codecs": codecs, "repeats": repeats, "anchors": list(anchors)}
+        session = cls(seed=seed, codecs=codecs, anchors=list(anchors), trials=[], clock=clock, listener=listener,
+                      planned=planned)
         conditions = session.conditions
         if len(conditions) > MAX_STIMULI:
             raise UserError(f"a MUSHRA trial holds at most {MAX_STIMULI} stimuli, the hidden reference and "
@@ -93,6 +96,25 @@ class MushraTest(TrialSequence):
         rng.shuffle(planned)
         session.trials = [MushraTrial(index, clip, rng.sample(conditions, len(conditions)))
                           for index, clip in enumerate(planned)]
+        return session
+
+    @classmethod
+    def resume(cls, head: dict, rows: list[dict], clock: Callable[[], float] = time.monotonic) -> "MushraTest":
+        """The unfinished session that `progress()` saved as `head` and `rows`, rebuilt from its plan with its
+        ratings, at its first unrated trial (the stimuli's metrics are measured again when it is prepared)."""
+        session = cls.plan(**head["plan"], seed=head["seed"], clock=clock, listener=head["listener"])
+        by_trial: dict[int, list[dict]] = {}
+        for row in rows:
+            by_trial.setdefault(row["index"], []).append(row)
+        saved = [(index, stimuli[0]["clip"], [r["condition"] for r in sorted(stimuli, key=lambda r: int(r["stimulus"]))])
+                 for index, stimuli in by_trial.items()]
+        planned = [(trial.index, trial.clip, trial.order) for trial in session.trials[: len(saved)]]
+        valid = all(isinstance(row["score"], int) and 0 <= row["score"] <= 100 for row in rows)
+        session._check_resumable(saved, planned, valid)
+        for trial, stimuli in zip(session.trials, by_trial.values()):
+            trial.ratings = {row["condition"]: row["score"] for row in stimuli}
+            trial.seconds = stimuli[0]["seconds"]
+        session._position = len(saved)
         return session
 
     def training(self) -> dict[str, list[str]]:
@@ -165,7 +187,7 @@ class MushraTest(TrialSequence):
     def progress(self) -> tuple[dict, list[dict]]:
         """The submitted trials so far, identities included: saved after each trial, so a crash loses nothing."""
         head = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "finished": False,
-                "answered": self._position, "trials": len(self.trials), "anchors": self.anchors}
+                "answered": self._position, "trials": len(self.trials), "anchors": self.anchors, "plan": self.planned}
         return head, self._rows(self.trials[: self._position])
 
     def _rows(self, trials: list[MushraTrial]) -> list[dict]:

@@ -49,6 +49,7 @@ class BlindTestView(QWidget):
     """Four pages: setup, A/B or ABX trials, results, MUSHRA trials. Switching stimuli keeps the play position."""
 
     start_requested = Signal(str, list, object, int, int, str)  # kind, codecs, seed or None, repeats, clips, listener
+    resume_requested = Signal()  # go on with an unfinished test (the window asks which)
     save_requested = Signal()
     finished = Signal()  # the last trial was answered: the results are on screen
     progressed = Signal()  # a trial was answered and more are left: time to save the answers so far
@@ -86,6 +87,10 @@ class BlindTestView(QWidget):
         self.listener = QLineEdit(placeholderText="a name or code, saved with the results (to pool listeners later)")
         self.start_button = QPushButton("Prepare and start")
         self.start_button.clicked.connect(self._start_clicked)
+        self.resume_button = QPushButton("Resume an unfinished test...")
+        self.resume_button.setToolTip("Go on with a test that was stopped: its answers so far are in the blind-tests "
+                                      "folder as unfinished-blind-*.json")
+        self.resume_button.clicked.connect(self.resume_requested)
         form = QFormLayout()
         form.addRow("test", self.kind)
         form.addRow("", self.kind_note)
@@ -97,7 +102,10 @@ class BlindTestView(QWidget):
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("<h3>Blind listening test</h3>Codec names stay hidden until the last answer."))
         layout.addLayout(form)
-        layout.addWidget(self.start_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.resume_button)
+        layout.addLayout(buttons)
         layout.addStretch(1)
         return page
 
@@ -288,12 +296,15 @@ class BlindTestView(QWidget):
         )
 
     def begin(self, session: BlindTest | MushraTest, stimuli: dict, sample_rates: dict[str, int]) -> None:
-        """Run `session` with rendered audio per (clip, codec) and each clip's rate."""
+        """Run `session` from its first unanswered trial, with rendered audio per (clip, codec) and each clip's rate."""
         self.session, self.stimuli, self.sample_rates = session, stimuli, sample_rates
-        if session.kind == MUSHRA:  # the training phase first (ITU-R BS.1534-3)
+        if session.kind == MUSHRA:
             self._build_sliders(session.current().labels)
             self._build_training()
-            self.pages.setCurrentIndex(4)
+            if session.answered:  # resumed: the listener has been trained already
+                self.start_graded()
+            else:  # the training phase first (ITU-R BS.1534-3)
+                self.pages.setCurrentIndex(4)
             return
         self.pages.setCurrentIndex(1)
         self._show_trial()

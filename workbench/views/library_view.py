@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from codec.errors import UserError
 from workbench.library import LIBRARY_COLUMNS, RowsModel
 from workbench.views.tables import sortable_table
 
@@ -120,6 +121,15 @@ class LibraryView(QWidget):
         selected = self.table.selectionModel().selectedRows()
         indexes = selected if len(selected) > 1 else [self.proxy.index(r, 0) for r in range(self.proxy.rowCount())]
         return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes][:count]
+
+    def rows_with_ids(self, ids: list[str]) -> list[dict]:
+        """The library's rows of clips `ids`, in that order (a resumed test's clips), whatever the filter shows."""
+        by_id = {row["id"]: row for row in self.model.rows}
+        missing = [clip_id for clip_id in ids if clip_id not in by_id]
+        if missing:
+            raise UserError(f"the test's clip {missing[0]} is not in the library ({len(missing)} missing): open the "
+                            "set or folder the test was made from, then resume again")
+        return [by_id[clip_id] for clip_id in ids]
 
     def _filter(self) -> None:
         lang = self.language.currentText()
