@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.errors import UserError
-from eval.stats import MIN_PAIRS_FOR_CI, mean_ci, rank_correlation
+from eval.stats import MIN_PAIRS_FOR_CI, nested_mean_ci, rank_correlation
 
 KIND = "mushra"
 REFERENCE = "reference"  # the unprocessed clip, as a condition of any listening test (A/B, ABX, MUSHRA)
@@ -39,14 +39,16 @@ def _item_means(rows: list[dict], value: str = "score") -> dict[tuple[str, str, 
 
 
 def scores(rows: list[dict]) -> dict[str, dict]:
-    """Mean rating per condition with its bootstrap 95% CI over items (clips, per listener; repeats averaged): the
-    reference and anchors first, then the codecs in the order they first appear."""
-    by_condition: dict[str, list[float]] = {}
-    for (_, _, condition), value in _item_means(rows).items():
-        by_condition.setdefault(condition, []).append(value)
+    """Mean rating per condition over items (clips per listener; repeats averaged) with a bootstrap 95% CI: over
+    one listener's items, or, pooled, over listeners and then their items (`nested_mean_ci`), since one listener's
+    ratings share that listener's use of the scale. The reference and anchors first, then the codecs in the order
+    they first appear."""
+    by_condition: dict[str, dict[str, list[float]]] = {}
+    for (session, _, condition), value in _item_means(rows).items():
+        by_condition.setdefault(condition, {}).setdefault(session, []).append(value)
     fixed = [REFERENCE, LOW_ANCHOR, MID_ANCHOR]
     order = sorted(by_condition, key=lambda c: fixed.index(c) if c in fixed else len(fixed))
-    return {condition: mean_ci(by_condition[condition]).to_dict() for condition in order}
+    return {condition: nested_mean_ci(list(by_condition[condition].values())).to_dict() for condition in order}
 
 
 def post_screening(rows: list[dict]) -> dict:

@@ -42,6 +42,25 @@ def mean_ci(values, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
     return Estimate(float(x.mean()), float(low), float(high), len(x))
 
 
+def nested_mean_ci(groups, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
+    """Mean of every value of every group (such as each listener's ratings) with a two-stage bootstrap 95% CI:
+    groups resampled, then values within each resampled group, so one group's values are not taken as independent
+    of each other. One group: `mean_ci` of its values."""
+    arrays = [np.asarray(group, dtype=np.float64) for group in groups if len(group)]
+    if len(arrays) <= 1:
+        return mean_ci(arrays[0] if arrays else [], resamples, seed)
+    rng = np.random.default_rng(seed)
+    slots = len(arrays)
+    # Every (resample, slot) gets its own draw within each group; the slot's group is then picked.
+    sums = np.stack([a[rng.integers(0, len(a), size=(resamples, slots, len(a)))].sum(axis=2) for a in arrays])
+    picked = rng.integers(0, slots, size=(resamples, slots))
+    totals = sums[picked, np.arange(resamples)[:, None], np.arange(slots)[None, :]].sum(axis=1)
+    counts = np.array([len(a) for a in arrays])[picked].sum(axis=1)
+    low, high = np.percentile(totals / counts, [2.5, 97.5])
+    values = np.concatenate(arrays)
+    return Estimate(float(values.mean()), float(low), float(high), len(values))
+
+
 def ratio_ci(numerators, denominators, resamples: int = RESAMPLES, seed: int = SEED) -> Estimate:
     """sum(numerators) / sum(denominators) (e.g. corpus CER) with a bootstrap 95% CI over utterances."""
     num = np.asarray(numerators, dtype=np.float64)

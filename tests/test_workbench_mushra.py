@@ -300,3 +300,18 @@ def test_training_plays_every_condition_of_each_clip_in_an_order_of_its_own():
     for order in training.values():
         assert sorted(order) == sorted(c for c in session.conditions if c != "reference")
     assert training == MushraTest.plan(["c1", "c2"], CODECS, seed=12).training()  # from the seed
+
+
+def test_pooled_scores_resample_listeners_and_then_their_items():
+    from eval import listening
+    from eval.stats import mean_ci, nested_mean_ci
+
+    rows = [{"session": listener, "clip": clip, "condition": "opus-6k", "score": 40 + 10 * n + i}
+            for n, listener in enumerate(["a.json", "b.json", "c.json"]) for i, clip in enumerate(["c1", "c2", "c3"])]
+    rows.append({**rows[0], "score": 44})  # a repeat: averaged into its item, not a rating of its own
+    pooled = listening.scores(rows)["opus-6k"]
+    assert pooled == nested_mean_ci([[42, 41, 42], [50, 51, 52], [60, 61, 62]]).to_dict()
+    items = mean_ci([42, 41, 42, 50, 51, 52, 60, 61, 62])
+    assert pooled["high"] - pooled["low"] > items.high - items.low  # listeners disagree: wider than independent items
+    one = listening.scores([r for r in rows if r["session"] == "a.json"])["opus-6k"]
+    assert one == mean_ci([42, 41, 42]).to_dict()
