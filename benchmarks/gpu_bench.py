@@ -154,8 +154,11 @@ def main() -> None:
                     enc_s, tokens = _timed(lambda: inference.encode_frames(audio), args.repeats, device)
                     dec_s, decoded = _timed(lambda: inference.decode_frames(tokens), args.repeats, device)
             except Exception as error:  # one configuration the device cannot run must not cost the others' figures
-                print(f"{label:<34}{batch:>6}  failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}",
-                      flush=True)
+                first_line = (str(error).splitlines() or [""])[0][:200]
+                print(f"{label:<34}{batch:>6}  failed: {type(error).__name__}: {first_line}", flush=True)
+                if base_rt is None:
+                    print(f"{'':<34}{batch:>6}  the fp32 reference failed: no ratios at this batch", flush=True)
+                    break
                 continue
             tokens, decoded = tokens.cpu().numpy(), decoded.float().cpu().numpy()
             rt = enc_s + dec_s

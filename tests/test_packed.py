@@ -7,7 +7,7 @@ import torch
 
 from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
-from codec.lfsc.inference import LFSCInference, decoder_full
+from codec.lfsc.inference import LFSCInference, decoder_full, encoder_full
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 from conftest import NEMO_FIXTURE
 
@@ -40,16 +40,17 @@ def test_packed_conv_matches_fp32_for_shapes_it_was_not_packed_for(kernels, stri
 
 
 @pytest.mark.parametrize("kernels", KERNELS)
-def test_packed_transposed_conv_matches_fp32(kernels):
+@pytest.mark.parametrize("kernel,stride", [(16, 8), (7, 2)])  # LFSC's kind, and one with an output padding
+def test_packed_transposed_conv_matches_fp32(kernels, kernel, stride):
     torch.manual_seed(0)
-    wrapper = ConvTranspose1dNorm(32, 16, kernel_size=16, stride=8)
+    wrapper = ConvTranspose1dNorm(32, 16, kernel_size=kernel, stride=stride)
     conv = packed.PackedConvTranspose1d(wrapper, torch.bfloat16,
                                         input_size=[1, 32, 1, 50] if kernels == "onednn" else None)
     for batch, steps in [(1, 50), (4, 13)]:
         x = torch.randn(batch, 32, steps)
         with torch.inference_mode():
             want, got = wrapper(x, None), conv(x.bfloat16(), None)
-        assert got.shape == want.shape == (batch, 16, steps * 8)
+        assert got.shape == want.shape == (batch, 16, steps * stride)
         assert relative_error(got, want) < BF16_REL_ERR
         assert got.transpose(1, 2).is_contiguous()
 
@@ -94,6 +95,28 @@ def test_models_the_packing_does_not_cover_fall_back_to_autocast():
     assert inference.encode_frames(torch.randn(1, 8 * 1024) * 0.1).shape == (1, 8, 8)
 
 
+def test_the_channels_last_twin_cuda_runs_decodes_like_autocast_bf16_here_too(model, reference, monkeypatch):
+    """The twin CUDA gets (no oneDNN blocking: plain channels-last convolutions) run whole on the CPU."""
+    monkeypatch.setattr(packed, "_conv_input_sizes", lambda *args: {})  # what packed_generator uses off the CPU
+    twin = packed.packed_generator(model, torch.bfloat16, encoder_frames=20, decoder_frames=30)
+    convs = [m for m in twin.modules() if isinstance(m, (packed.PackedConv1d, packed.PackedConvTranspose1d))]
+    assert convs and not any(c.onednn for c in convs)
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    tokens = torch.from_numpy(reference["single_tokens"])
+    latent = model.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
+    with torch.inference_mode():
+        twin_audio = decoder_full(twin, latent.bfloat16()).float()
+        with torch.autocast("cpu", torch.bfloat16):
+            autocast_audio = decoder_full(model, latent).float()
+        latent_back = encoder_full(twin, twin_audio.bfloat16()).float()
+        want_back = encoder_full(model, twin_audio)
+    noise = torch.sum((twin_audio - autocast_audio).double() ** 2)
+    assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 25.0
+    assert relative_error(latent_back, want_back) < 0.05
+
+
+@native_bf16
 def test_pack_false_keeps_autocast_where_the_twin_would_run(model):
+    assert LFSCInference(model, precision="bf16").packed
     inference = LFSCInference(model, precision="bf16", pack=False)
     assert not inference.packed and inference.generator is inference.model

@@ -486,6 +486,7 @@ def test_an_unfinished_test_resumes_where_it_stopped_and_ends_in_one_results_fil
     first = window.blind.session.trials[0]
     window.blind.answer("A")
     [saved] = window.settings.blind_results_dir.glob("unfinished-blind-abx-3-*.json")
+    assert window.resume_blind_test(str(saved)) is None and "is the test under way" in window.messages.pop()
     path = saved.rename(saved.with_name("moved-by-the-user.json"))  # a name of its own: the one the test goes on saving to
     # Later (the app was closed, say): the setup page's button asks for the file and goes on from trial 2.
     window.blind.pages.setCurrentIndex(0)
@@ -513,12 +514,35 @@ def test_a_mushra_test_resumes_at_its_next_graded_trial_without_training_again(q
         blind.session.heard(label)
         blind.session.rate(label, 50)
     blind.submit()
-    [path] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-8-*.json")
+    [saved] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-8-*.json")
+    path = saved.rename(saved.with_name("copy.json"))  # not the file of the test under way, which is refused
     blind.pages.setCurrentIndex(0)  # the setup page, as after starting the app again
     with qtbot.waitSignal(blind.pages.currentChanged, timeout=WAIT_MS):
         window.resume_blind_test(str(path))
     assert blind.pages.currentIndex() == 3 and blind.session.answered == 1
     assert blind.mushra_label.text().startswith("Trial 2 of 2") and window.messages == []
+
+
+def test_a_read_only_unfinished_file_is_resumed_into_a_new_one_and_left_as_it_was(qtbot, window, bundled, monkeypatch,
+                                                                                  tmp_path):
+    from workbench import main_window
+
+    window.load_bundled()
+    ids = [window.library.model.rows[0]["id"]]
+    session = BlindTest.plan("ab", ids, ["reference", "codec2-1200"], seed=5, repeats=2)
+    session.answer("B")
+    path = write_results(tmp_path / "unfinished-blind-ab-5.json", *session.progress())
+    before = path.read_text()
+    # Root may write anything, so the file's permissions cannot make it read-only in this test: the check can.
+    monkeypatch.setattr(main_window.os, "access", lambda where, mode: Path(where) not in (path, path.parent))
+    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+        window.resume_blind_test(str(path))
+    assert len(window.messages) == 1 and "read-only" in window.messages[0]
+    assert window.blind_progress_path.parent == window.settings.blind_results_dir
+    window.blind.answer("A")
+    assert path.read_text() == before
+    [results] = window.settings.blind_results_dir.glob("blind-ab-5-*.json")
+    assert [t["answer"] for t in json.loads(results.read_text())["trials"]] == ["B", "A"]
 
 
 def test_resuming_a_test_whose_clips_are_not_in_the_library_says_what_to_open(window, tmp_path):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements issue #8 asks for, as one device call (about 4 minutes on an H200 after the start):
+# The GPU measurements issue #8 asks for, as one device call (about 5 minutes on an H200 after the start):
 #     device run: command "bash tools/gpu_checks.sh", timeout_s 420
 # Uses the device image's python3 (PyTorch with CUDA, numpy, PyYAML); needs nothing carried. Writes a seeded
 # random-weight full-size LFSC to /tmp first (speed does not depend on the weights). Output: $OUT/*.txt.

@@ -150,7 +150,8 @@ class BlindTest(TrialSequence):
         fields = ("index", "clip", "codec_a", "codec_b", "x_is")
         saved = [tuple(row[f] for f in fields) for row in rows]
         planned = [tuple(getattr(trial, f) for f in fields) for trial in session.trials[: len(rows)]]
-        session._check_resumable(saved, planned, all(row["answer"] in ("A", "B") for row in rows))
+        valid = all(row["answer"] in ("A", "B") and is_duration(row["seconds"]) for row in rows)
+        session._check_resumable(saved, planned, valid)
         for trial, row in zip(session.trials, rows):
             trial.answer, trial.seconds = row["answer"], row["seconds"]
         session._position = len(rows)
@@ -234,6 +235,11 @@ def write_results(path: str | Path, summary: dict, rows: list[dict]) -> Path:
                 writer.writeheader()
                 writer.writerows(rows)
     return path
+
+
+def is_duration(value: object) -> bool:
+    """Whether a saved trial's time is a number of seconds (a resumed test reports it again at the end)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
 
 
 def binomial_p_value(correct: int, total: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -641,13 +642,18 @@ class MainWindow(QMainWindow):
     def resume_blind_test(self, path: str | None = None) -> Task | None:
         """Go on with the unfinished test saved in `path` (asked for when None): render its clips again, then run
         it from its first unanswered trial, saving into the same file."""
-        if not self._may_replace_blind_test():
-            return None
         if path is None:
             path, _ = QFileDialog.getOpenFileName(self, "Resume an unfinished test", str(self.settings.blind_results_dir),
                                                   "Unfinished tests (unfinished-blind-*.json);;JSON (*.json)")
             if not path:
                 return None
+        path = Path(path)
+        running = self.blind.session is not None and not self.blind.session.finished and self.blind_progress_path
+        if running and path.resolve() == running.resolve():
+            self.show_error("Cannot resume the test", f"{path.name} is the test under way: go on with it here")
+            return None
+        if not self._may_replace_blind_test():
+            return None
         try:
             session = unfinished.resume(path)
             rows = self.library.rows_with_ids(list(dict.fromkeys(session.planned["clips"])))
@@ -655,7 +661,12 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             self.show_error("Cannot resume the test", str(exc))
             return None
-        return self._prepare_blind_test(session, clips, progress_path=Path(path))
+        if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+            return self._prepare_blind_test(session, clips, progress_path=path)
+        # Saved elsewhere from now on; the read-only file must not be resumed (and its results pooled) twice.
+        self.show_error("The unfinished file cannot be changed", f"{path} is read-only: the test goes on saving to a "
+                        "new unfinished file in the blind-tests folder. Delete the old one once it is finished.")
+        return self._prepare_blind_test(session, clips, progress_path=None)
 
     def _may_replace_blind_test(self) -> bool:
         return not self.blind.in_progress or self.confirm(

@@ -21,7 +21,7 @@ from typing import Callable
 from codec.errors import UserError
 from eval import listening
 from eval.listening import ANCHOR_CUTOFFS, KIND, REFERENCE
-from workbench.blind_test import TrialSequence, write_results
+from workbench.blind_test import TrialSequence, is_duration, write_results
 
 MAX_STIMULI = 12  # BS.1534-3: no more than 12 stimuli per trial, so that listeners can compare them all
 OPEN_REFERENCE = "reference"  # the label of the open (named) reference; stimuli are labelled "1", "2", ...
@@ -109,7 +109,8 @@ class MushraTest(TrialSequence):
         saved = [(index, stimuli[0]["clip"], [r["condition"] for r in sorted(stimuli, key=lambda r: int(r["stimulus"]))])
                  for index, stimuli in by_trial.items()]
         planned = [(trial.index, trial.clip, trial.order) for trial in session.trials[: len(saved)]]
-        valid = all(isinstance(row["score"], int) and 0 <= row["score"] <= 100 for row in rows)
+        valid = all(isinstance(row["score"], int) and not isinstance(row["score"], bool) and 0 <= row["score"] <= 100
+                    and is_duration(row["seconds"]) for row in rows)
         session._check_resumable(saved, planned, valid)
         for trial, stimuli in zip(session.trials, by_trial.values()):
             trial.ratings = {row["condition"]: row["score"] for row in stimuli}

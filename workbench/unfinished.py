@@ -19,6 +19,8 @@ def resume(path: str | Path, clock: Callable[[], float] = time.monotonic) -> Bli
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         head, rows = saved["summary"], saved["trials"]
+        if not isinstance(head, dict) or not isinstance(rows, list):
+            raise TypeError("its summary is not an object or its trials not a list")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path.name}: not a saved listening test ({type(exc).__name__}: {exc}); pick an "
                         "unfinished-blind-*.json file from the blind-tests folder") from None
