@@ -217,6 +217,8 @@ def cmd_list(args: argparse.Namespace) -> None:
     from codec.registry import list_codecs
 
     print(format_codec_table(list_codecs()))
+    print("\nAny codec can hear its input under conditions: NAME@white10 (white noise at 10 dB SNR), @pink5, "
+          "@reverb0.6 (RT60 in s), @level-36 (dBFS), @tel (300-3400 Hz); chain them, e.g. opus-6k@reverb0.6@white10.")
 
 
 def _positive_int(text: str) -> int:
@@ -232,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lfsc-codec", description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--codec", default="lfsc", help="registered codec name (see 'lfsc-codec list'); default lfsc")
+    common.add_argument("--codec", default="lfsc", help="registered codec name (see 'lfsc-codec list'), optionally with "
+                        "input conditions such as opus-6k@white10; default lfsc")
     common.add_argument("--checkpoint", help="LFSC .nemo checkpoint")
     common.add_argument("--device", help="torch device for LFSC (default: cuda if available, else cpu)")
     common.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")

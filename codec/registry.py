@@ -180,15 +180,27 @@ def list_codecs() -> list[CodecEntry]:
     return list(_REGISTRY.values())
 
 
+def base_name(name: str) -> str:
+    """The registered codec of a name that may carry input conditions ('opus-6k@white10' -> 'opus-6k')."""
+    return name.split("@", 1)[0]
+
+
 def takes_option(name: str, option: str) -> bool:
     """Whether the codec registered under `name` takes `option` (such as LFSC's checkpoint and device)."""
     _load_builtin()
-    entry = _REGISTRY.get(name)
+    entry = _REGISTRY.get(base_name(name))
     return entry is not None and option in inspect.signature(entry.factory).parameters
 
 
 def get_codec(name: str, **options) -> Codec:
-    """Build the codec registered under `name`; unknown names and missing packages are UserErrors."""
+    """Build the codec registered under `name`, fed through the input conditions the name carries after '@'
+    (`codec.conditions`); unknown names and conditions and missing packages are UserErrors."""
+    if "@" in name:
+        from codec.conditions import Conditioned, parse
+
+        base, *specs = name.split("@")
+        conditions = tuple(parse(spec) for spec in specs)
+        return Conditioned(get_codec(base, **options), conditions)
     _load_builtin()
     entry = _REGISTRY.get(name)
     if entry is None:

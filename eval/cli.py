@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
         help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
         "plus opus-6k and codec2-3200 as references)",
     )
+    run.add_argument(
+        "--condition", action="append", metavar="SPEC",
+        help="also run every codec, and identity as the floor, on inputs under this condition (repeatable): "
+        "white<SNR dB> or pink<SNR dB> noise, reverb<RT60 s>, level<dBFS>, tel (telephone band); chain with @, "
+        "e.g. reverb0.6@white10. Metrics still compare with the clean input",
+    )
     _input_arguments(run)
     run.add_argument("--out", type=Path, required=True, help="run folder (created; an existing run there is resumed)")
     run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
@@ -129,6 +135,11 @@ def _run(args: argparse.Namespace) -> int:
     if not codecs:
         codecs = default_codecs()
         print(f"codecs (default): {', '.join(codecs)}", file=sys.stderr)
+    if args.condition:
+        from codec.conditions import sweep
+
+        codecs = sweep(codecs, args.condition)
+        print(f"codecs with conditions: {', '.join(codecs)}", file=sys.stderr)
     result = run(
         utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,

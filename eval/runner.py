@@ -104,6 +104,12 @@ def codec_settings(codec: Codec) -> dict | None:
     A codec may expose a `settings` dict (e.g. its checkpoint sha256); the registry's baselines are fully
     described by their class and simple attributes.
     """
+    from codec.conditions import VERSION, Conditioned
+
+    if isinstance(codec, Conditioned):  # the codec's own identity, plus what its input went through
+        inner = codec_settings(codec.inner)
+        return None if inner is None else {**inner, "conditions": [c.spec for c in codec.conditions],
+                                           "conditions_version": VERSION}
     described = getattr(codec, "settings", None)
     if described is None and not type(codec).__module__.startswith("codec.baselines"):
         return None

@@ -637,6 +637,41 @@ def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, m
     assert seen == ["", str(tmp_path / "runs" / "one")] and started[0][0] == str(tmp_path / "runs" / "one")
 
 
+def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compare_with_the_clean_one(qtbot, window,
+                                                                                                    bundled):
+    window.open_file(str(bundled[0].audio_path))
+    window.codec_combo.setCurrentText("identity")
+    assert window.condition_combo.currentText() == "" and "clean" in window.condition_combo.lineEdit().placeholderText()
+    window.condition_combo.setCurrentText("white10")
+    round_trip(qtbot, window, None)
+    clip, decoded = window.model.clip, window.model.decoded
+    assert window.model.roundtrip.codec == "identity@white10"
+    noise = decoded.astype(np.float64) - clip.samples
+    assert 10 * np.log10(np.mean(clip.samples.astype(np.float64) ** 2) / np.mean(noise**2)) == pytest.approx(10, abs=0.05)
+    window.condition_combo.setCurrentText("reverb0.6@fog")  # typed: refused before any work starts
+    assert window.start_roundtrip() is None and "unknown input condition 'fog'" in window.messages[-1]
+
+
+def test_the_run_dialog_adds_input_conditions_with_identity_as_each_floor(qtbot, window, tmp_path, monkeypatch):
+    from workbench.views.run_dialog import RunDialog
+
+    started = []
+    monkeypatch.setattr(window, "start_eval_run", lambda *args: started.append(args))
+    typed = iter(["white10  tel", "hum5"])
+
+    def answer(dialog):
+        dialog.folder.setText(str(tmp_path / "run"))
+        dialog.conditions.setText(next(typed))
+        return 1
+
+    monkeypatch.setattr(RunDialog, "exec", answer)
+    window.new_eval_run()
+    codec = window.codec_combo.currentText()
+    assert started[0][1] == [codec, "identity@white10", f"{codec}@white10", "identity@tel", f"{codec}@tel"]
+    window.new_eval_run()
+    assert len(started) == 1 and "unknown input condition 'hum5'" in window.messages[-1]
+
+
 def test_the_installed_pyside_keeps_reference_counts_when_signals_fire_and_tasks_run():
     """PySide6 6.12.0 dropped a reference to True on every emit and to None on every pool task, so the app (and
     this suite) died at exit with "bool_dealloc"/"none_dealloc"; pyproject excludes it, and this catches another."""

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from codec.audio import load_audio, save_audio
+from codec.conditions import sweep
 from codec.errors import UserError
 from eval.listening import anchors_for
 from workbench import audio_io, clip_metrics, roundtrip, unfinished
@@ -128,12 +129,21 @@ class MainWindow(QMainWindow):
         self.device_combo.addItems(roundtrip.DEVICES)
         self.device_combo.setCurrentText(self.settings.compute_device)
         self.device_combo.setToolTip("Where model codecs run: auto = GPU when present, else CPU")
+        self.condition_combo = QComboBox(editable=True)
+        self.condition_combo.lineEdit().setPlaceholderText("clean input")
+        for condition in roundtrip.INPUT_CONDITIONS:
+            self.condition_combo.addItem(condition)
+            self.condition_combo.setItemData(self.condition_combo.count() - 1,
+                                             roundtrip.condition_description(condition), Qt.ItemDataRole.ToolTipRole)
+        self.condition_combo.setToolTip("What the codec hears: the clean clip, or the clip under a condition (noise at an "
+                                        "SNR, a room, the telephone band, a level). Type any spec, such as "
+                                        "reverb0.6@white10; metrics still compare with the clean clip.")
         self.roundtrip_button = QPushButton("Round trip")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.checkpoint_button = QPushButton("Set LFSC checkpoint...")
-        for widget in (QLabel(" codec "), self.codec_combo, self.device_combo, self.roundtrip_button,
-                       self.cancel_button, self.checkpoint_button):
+        for widget in (QLabel(" codec "), self.codec_combo, QLabel(" input "), self.condition_combo, self.device_combo,
+                       self.roundtrip_button, self.cancel_button, self.checkpoint_button):
             codec_bar.addWidget(widget)
         self.addToolBar(codec_bar)
         play_bar = QToolBar("Listen", self)
@@ -511,7 +521,11 @@ class MainWindow(QMainWindow):
         if clip is None:
             self.show_error("Nothing to round-trip", "Open, drop or record a clip first.")
             return None
-        name = codec or self.codec_combo.currentText()
+        try:
+            name = codec or roundtrip.conditioned(self.codec_combo.currentText(), self.condition_combo.currentText())
+        except UserError as exc:
+            self.show_error("Unknown input condition", str(exc))
+            return None
         task = Task(roundtrip.run_roundtrip, name, clip.samples, clip.sample_rate, self.device_combo.currentText(),
                     self.codec_cache)
 
@@ -771,7 +785,12 @@ class MainWindow(QMainWindow):
         if not dialog.chosen_codecs() or not dialog.folder.text().strip():
             self.show_error("Cannot start the run", "Tick at least one codec and choose an output folder.")
             return
-        self.start_eval_run(dialog.folder.text().strip(), dialog.chosen_codecs(), dialog.metrics())
+        try:
+            codecs = sweep(dialog.chosen_codecs(), dialog.chosen_conditions())
+        except UserError as exc:
+            self.show_error("Cannot start the run", str(exc))
+            return
+        self.start_eval_run(dialog.folder.text().strip(), codecs, dialog.metrics())
 
     def start_eval_run(self, folder: str, codecs: list[str], metrics: list[str] | None = None,
                        utterances=None) -> Task:

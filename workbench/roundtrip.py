@@ -9,12 +9,14 @@ import numpy as np
 
 from codec.devices import default_device
 from codec.errors import UserError
-from codec.registry import CodecEntry, get_codec, list_codecs, takes_option
+from codec.registry import CodecEntry, base_name, get_codec, list_codecs, takes_option
 from workbench.clip_model import RoundTripInfo
 
 # Shown first when no LFSC checkpoint is configured: real bitstreams at low bitrates that run everywhere.
 REFERENCE_DEFAULTS = ("opus-6k", "codec2-3200", "codec2-2400", "identity")
 DEVICES = ("auto", "cpu", "cuda")
+# Offered for the codec's input (codec.conditions); any other spec, chains with '@' included, can be typed.
+INPUT_CONDITIONS = ("", "white20", "white10", "white0", "pink10", "reverb0.3", "reverb0.8", "tel", "level-36", "level-16")
 
 
 def codec_entries() -> list[CodecEntry]:
@@ -29,6 +31,26 @@ def default_codec(last: str = "") -> str:
         if name in available:
             return name
     return next(iter(available), "")
+
+
+def conditioned(codec: str, condition: str) -> str:
+    """The codec name that feeds `codec` its input under `condition` ('' or spaces: the clean input); a UserError
+    names what is wrong with a typed condition."""
+    condition = condition.strip()
+    if not condition:
+        return codec
+    from codec.conditions import parse
+
+    for spec in condition.split("@"):
+        parse(spec)
+    return f"{codec}@{condition}"
+
+
+def condition_description(condition: str) -> str:
+    """A condition spec in words ('' is the clean input)."""
+    from codec.conditions import parse
+
+    return " then ".join(parse(spec).description for spec in condition.split("@")) if condition else "the clean input"
 
 
 def resolve_device(choice: str) -> str:
@@ -74,8 +96,8 @@ def run_roundtrip(
         task.report(0, 0, f"preparing {name}")
     device = resolve_device(device_choice) if takes_option(name, "device") else "-"
     entries = {e.name: e for e in codec_entries()}
-    if name not in entries:
-        get_codec(name)  # raises the registry's UserError that lists the known codecs
+    if base_name(name) not in entries:
+        get_codec(base_name(name))  # raises the registry's UserError that lists the known codecs
     notices: list[str] = []
     codec = cache.get(name, device)
     what = f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else "")
@@ -101,7 +123,7 @@ def run_roundtrip(
     return RoundTripInfo(
         codec=name,
         device=device if device != "-" else "CPU",
-        nominal_bitrate=entries[name].nominal_bitrate,
+        nominal_bitrate=entries[base_name(name)].nominal_bitrate,
         result=result,
         notices=tuple(notices),
     )

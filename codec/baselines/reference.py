@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codec.conditions import band_filter
 from codec.registry import Codec
 
 # Direct encode()/decode() calls need a rate; BS.1534 listening tests use 48 kHz material.
@@ -51,7 +52,6 @@ class LowpassAnchor(_AnyRateCodec):
     """
 
     TRANSITION = 0.05  # transition width as a fraction of the cut-off
-    PAD_SECONDS = 0.05  # zero padding against circular wrap-around of the ringing
 
     def __init__(self, cutoff: float, sample_rate: int = DEFAULT_RATE):
         super().__init__(sample_rate)
@@ -69,10 +69,4 @@ class LowpassAnchor(_AnyRateCodec):
 
     def filter(self, audio: np.ndarray) -> np.ndarray:
         """Low-pass `audio` (at this codec's rate) without delay; as long as the input."""
-        audio = np.asarray(audio, dtype=np.float64)
-        n = len(audio)
-        nfft = 1 << int(np.ceil(np.log2(n + int(self.PAD_SECONDS * self.sample_rate) + 1)))
-        freqs = np.fft.rfftfreq(nfft, 1.0 / self.sample_rate)
-        position = np.clip((freqs - self.cutoff) / (self.stop - self.cutoff), 0.0, 1.0)
-        gain = 0.5 * (1.0 + np.cos(np.pi * position))
-        return np.fft.irfft(np.fft.rfft(audio, nfft) * gain, nfft)[:n].astype(np.float32)
+        return band_filter(audio, self.sample_rate, 0.0, self.cutoff, self.TRANSITION).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Choose what a new eval run from the app covers: codecs, metric set and output folder."""
+"""Choose what a new eval run from the app covers: codecs, input conditions, metric set and output folder."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ class RunDialog(QDialog):
             item.setCheckState(Qt.CheckState.Checked if name == selected else Qt.CheckState.Unchecked)
             self.codecs.addItem(item)
         self.everything = QCheckBox("also CER (Whisper) and speaker similarity: slow on a CPU")
+        self.conditions = QLineEdit(placeholderText="none: the clean clips only")
+        self.conditions.setToolTip("Input conditions, separated by spaces (white10 pink5 reverb0.6 tel level-36, or "
+                                   "chains such as reverb0.6@white10): each ticked codec also runs on the clips under "
+                                   "each, next to identity under it (the condition alone). Metrics compare with the "
+                                   "clean clips.")
         self.folder = QLineEdit(folder)
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
@@ -40,6 +45,7 @@ class RunDialog(QDialog):
         form = QFormLayout()
         form.addRow("codecs", self.codecs)
         form.addRow("metrics", self.everything)
+        form.addRow("input conditions", self.conditions)
         form.addRow("output folder", where)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -52,6 +58,10 @@ class RunDialog(QDialog):
         """The ticked codecs."""
         items = (self.codecs.item(i) for i in range(self.codecs.count()))
         return [i.text() for i in items if i.checkState() == Qt.CheckState.Checked]
+
+    def chosen_conditions(self) -> list[str]:
+        """The input conditions typed, in order (none: the clean clips only)."""
+        return self.conditions.text().split()
 
     def metrics(self) -> list[str] | None:
         """The metric names to compute (None = every metric the eval engine knows)."""

@@ -1,0 +1,185 @@
+"""Input conditions for robustness sweeps: what a codec hears in use (noise at an SNR, a reverberant room, a telephone
+band, a quiet or hot level), applied to the input before coding.
+
+`get_codec("opus-6k@white10")` is Opus at 6 kbit/s fed its input with white noise at 10 dB SNR; conditions chain
+left to right (`lfsc@reverb0.6@white10`: a room, then noise). Metrics still compare the decoded audio with the clean
+input, so `identity@white10` (the condition alone) is the floor that shows how much a codec adds to the loss under
+the condition. `lfsc-eval run --condition` adds those floors. Noise and room responses are seeded from the input's
+samples: the same clip always gets the same noise, and every codec hears the same conditioned input.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from codec.blocks import join_blocks
+from codec.errors import UserError
+from codec.registry import Codec
+
+VERSION = 1  # bump when a condition's output changes: part of the eval cache key
+TELEPHONE_BAND = (300.0, 3400.0)  # Hz, the analogue telephone channel (ITU-T G.712)
+ACTIVE_FRAME_S = 0.02  # level: frames within ACTIVE_RANGE_DB of the loudest count as speech
+ACTIVE_RANGE_DB = 40.0
+FORMS = ("white<SNR dB>", "pink<SNR dB>", "reverb<RT60 s>", "level<dBFS>", "tel")
+_SPEC = re.compile(r"(white|pink|reverb|level)(-?\d+(?:\.\d+)?)|tel")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One input condition, named by its spec (such as 'white10', 'reverb0.6', 'level-36', 'tel')."""
+
+    spec: str
+    kind: str
+    value: float | None = None
+
+    @property
+    def description(self) -> str:
+        """The condition in words, for reports and the app."""
+        if self.kind == "tel":
+            return f"the telephone band ({TELEPHONE_BAND[0]:g}-{TELEPHONE_BAND[1]:g} Hz)"
+        return {"white": "white noise at {:g} dB SNR", "pink": "pink noise at {:g} dB SNR",
+                "reverb": "a room with an RT60 of {:g} s", "level": "speech at {:g} dBFS"}[self.kind].format(self.value)
+
+    def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The conditioned float32 signal, as long as `audio` and aligned with it (clipped to [-1, 1])."""
+        audio = np.asarray(audio, dtype=np.float64)
+        rng = np.random.default_rng([zlib.crc32(audio.astype(np.float32).tobytes()), zlib.crc32(self.spec.encode())])
+        if not np.any(audio) and self.kind != "tel":
+            return audio.astype(np.float32)  # silence has no SNR or level to set, and a room leaves it silent
+        if self.kind in ("white", "pink"):
+            out = audio + _noise_at_snr(audio, self.value, rng, pink=self.kind == "pink")
+        elif self.kind == "reverb":
+            out = _reverberate(audio, self.value, sample_rate, rng)
+        elif self.kind == "level":
+            out = audio * 10 ** ((self.value - active_level_db(audio, sample_rate)) / 20)
+        else:
+            out = band_filter(audio, sample_rate, *TELEPHONE_BAND)
+        return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def parse(spec: str) -> Condition:
+    """The condition named `spec`; a UserError that lists the forms for anything else."""
+    match = _SPEC.fullmatch(spec)
+    if match is None:
+        raise UserError(f"unknown input condition {spec!r}: use {', '.join(FORMS)} (e.g. opus-6k@white10)")
+    kind, value = (match.group(1), float(match.group(2))) if match.group(1) else ("tel", None)
+    if kind == "reverb" and not 0.05 <= value <= 5.0:
+        raise UserError(f"{spec}: an RT60 from 0.05 to 5 s, such as reverb0.6")
+    if kind == "level" and not -70.0 <= value <= 0.0:
+        raise UserError(f"{spec}: a level from -70 to 0 dBFS, such as level-36")
+    return Condition(spec, kind, value)
+
+
+def sweep(codecs: list[str], specs: list[str]) -> list[str]:
+    """The codecs of a robustness sweep: each codec clean and under each condition, with identity under each
+    condition first as that condition's floor (what the condition alone costs)."""
+    for spec in specs:
+        for part in spec.split("@"):
+            parse(part)
+    names = list(codecs)
+    for spec in specs:
+        names += [f"{codec}@{spec}" for codec in dict.fromkeys(("identity", *codecs))]
+    return list(dict.fromkeys(names))
+
+
+def active_level_db(audio: np.ndarray, sample_rate: int) -> float:
+    """RMS level in dBFS of the active frames (20 ms frames within 40 dB of the loudest; a simplified ITU-T P.56) of
+    a signal that is not all zeros."""
+    frame = max(1, round(ACTIVE_FRAME_S * sample_rate))
+    usable = len(audio) // frame * frame or len(audio)
+    power = np.mean(np.reshape(audio[:usable] ** 2, (-1, min(frame, usable))), axis=1)
+    active = power[power >= power.max() * 10 ** (-ACTIVE_RANGE_DB / 10)]
+    return float(10 * np.log10(active.mean()))
+
+
+def band_filter(audio: np.ndarray, sample_rate: int, low: float, high: float, transition: float = 0.05) -> np.ndarray:
+    """Zero-phase band-pass by one zero-padded FFT: flat from `low` to `high`, raised-cosine edges `transition` of
+    each edge frequency wide, nothing below `low` (1 - transition) or above `high` (1 + transition); `low=0` is a
+    low-pass. Float64, as long as the input."""
+    audio = np.asarray(audio, dtype=np.float64)
+    n = len(audio)
+    nfft = 1 << int(np.ceil(np.log2(n + int(0.05 * sample_rate) + 1)))  # padding against wrap-around of the ringing
+    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
+    gain = 0.5 * (1.0 + np.cos(np.pi * np.clip((freqs - high) / (high * transition), 0.0, 1.0)))
+    if low > 0:
+        gain *= 0.5 * (1.0 + np.cos(np.pi * np.clip((low - freqs) / (low * transition), 0.0, 1.0)))
+    return np.fft.irfft(np.fft.rfft(audio, nfft) * gain, nfft)[:n]
+
+
+def _noise_at_snr(audio: np.ndarray, snr_db: float, rng: np.random.Generator, pink: bool) -> np.ndarray:
+    """Gaussian noise (white, or pink: power falling 3 dB per octave) at `snr_db` below the signal's mean power."""
+    noise = rng.standard_normal(len(audio))
+    if pink:
+        spectrum = np.fft.rfft(noise)
+        bins = np.arange(len(spectrum), dtype=np.float64)
+        spectrum[1:] /= np.sqrt(bins[1:])
+        spectrum[0] = 0.0
+        noise = np.fft.irfft(spectrum, len(audio))
+    signal_power, noise_power = np.mean(audio**2), np.mean(noise**2)
+    return noise * np.sqrt(signal_power / noise_power * 10 ** (-snr_db / 10))
+
+
+def _reverberate(audio: np.ndarray, rt60: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """The input in a synthetic room: a direct path plus a Gaussian tail decaying 60 dB in `rt60` seconds, as much
+    energy in the tail as in the direct path (a talker a few metres away), scaled back to the input's power."""
+    length = max(2, int(1.5 * rt60 * sample_rate))
+    t = np.arange(length) / sample_rate
+    response = rng.standard_normal(length) * 10 ** (-3 * t / rt60)
+    response[0] = 0.0
+    response /= np.sqrt(np.sum(response**2))
+    response[0] = 1.0
+    nfft = 1 << int(np.ceil(np.log2(len(audio) + length)))
+    wet = np.fft.irfft(np.fft.rfft(audio, nfft) * np.fft.rfft(response, nfft), nfft)[: len(audio)]
+    return wet * np.sqrt(np.mean(audio**2) / np.mean(wet**2))
+
+
+class Conditioned(Codec):
+    """A codec fed its input through conditions, applied in order: at the caller's rate in a round trip, at the
+    codec's own rate in `encode`."""
+
+    def __init__(self, inner: Codec, conditions: tuple[Condition, ...]):
+        self.inner = inner
+        self.conditions = tuple(conditions)
+        self.name = inner.name + "".join(f"@{c.spec}" for c in self.conditions)
+        self.sample_rate = inner.sample_rate
+        self.nominal_bitrate = inner.nominal_bitrate
+        self.min_samples = inner.min_samples
+
+    def condition(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """`audio` through every condition, in order."""
+        for condition in self.conditions:
+            audio = condition.apply(audio, sample_rate)
+        return np.asarray(audio, dtype=np.float32)
+
+    def for_rate(self, sample_rate: int) -> Codec:
+        """The conditioned codec that codes audio of `sample_rate` (see `Codec.for_rate`)."""
+        inner = self.inner.for_rate(sample_rate)
+        return self if inner is self.inner else Conditioned(inner, self.conditions)
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """The inner codec's payload of the conditioned input."""
+        return self.inner.encode(self.condition(audio, self.sample_rate))
+
+    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
+        """The inner codec's decode: conditions change the input only."""
+        return self.inner.decode(payload, num_samples)
+
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """The inner codec's decode, block by block."""
+        return self.inner.decode_blocks(payload, num_samples, progress)
+
+    def roundtrip_blocks(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[bytes, Iterator[np.ndarray]]:
+        """The inner codec's round trip of the input conditioned at `sample_rate` (held whole: noise levels and room
+        responses depend on all of it)."""
+        conditioned = self.condition(join_blocks(blocks, num_samples), sample_rate)
+        return self.inner.roundtrip_blocks([conditioned], sample_rate, num_samples, progress)
