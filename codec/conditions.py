@@ -21,7 +21,7 @@ from codec.blocks import join_blocks
 from codec.errors import UserError
 from codec.registry import Codec
 
-VERSION = 1  # bump when a condition's output changes: part of the eval cache key
+VERSION = 2  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz, the analogue telephone channel (ITU-T G.712)
 ACTIVE_FRAME_S = 0.02  # level: frames within ACTIVE_RANGE_DB of the loudest count as speech
 ACTIVE_RANGE_DB = 40.0
@@ -73,6 +73,17 @@ def parse(spec: str) -> Condition:
     if kind == "level" and not -70.0 <= value <= 0.0:
         raise UserError(f"{spec}: a level from -70 to 0 dBFS, such as level-36")
     return Condition(spec, kind, value)
+
+
+def heard_by(codec: str, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
+    """What the codec named `codec` codes of `audio` in a round trip: the input under the conditions its name
+    carries after '@', in order (None for a name without any). Eval and the app align the output with it."""
+    _, *specs = codec.split("@")
+    if not specs:
+        return None
+    for spec in specs:
+        audio = parse(spec).apply(audio, sample_rate)
+    return audio
 
 
 def sweep(codecs: list[str], specs: list[str]) -> list[str]:
@@ -151,10 +162,8 @@ class Conditioned(Codec):
         self.min_samples = inner.min_samples
 
     def condition(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """`audio` through every condition, in order."""
-        for condition in self.conditions:
-            audio = condition.apply(audio, sample_rate)
-        return np.asarray(audio, dtype=np.float32)
+        """`audio` through every condition, in order (`heard_by` this codec)."""
+        return heard_by(self.name, audio, sample_rate)
 
     def for_rate(self, sample_rate: int) -> Codec:
         """The conditioned codec that codes audio of `sample_rate` (see `Codec.for_rate`)."""

@@ -23,6 +23,8 @@ from typing import Callable, Iterable, Protocol
 import numpy as np
 
 from codec.audio import RESAMPLER, save_audio
+from codec.conditions import VERSION as CONDITIONS_VERSION
+from codec.conditions import Conditioned, heard_by
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
@@ -104,12 +106,10 @@ def codec_settings(codec: Codec) -> dict | None:
     A codec may expose a `settings` dict (e.g. its checkpoint sha256); the registry's baselines are fully
     described by their class and simple attributes.
     """
-    from codec.conditions import VERSION, Conditioned
-
     if isinstance(codec, Conditioned):  # the codec's own identity, plus what its input went through
         inner = codec_settings(codec.inner)
         return None if inner is None else {**inner, "conditions": [c.spec for c in codec.conditions],
-                                           "conditions_version": VERSION}
+                                           "conditions_version": CONDITIONS_VERSION}
     described = getattr(codec, "settings", None)
     if described is None and not type(codec).__module__.startswith("codec.baselines"):
         return None
@@ -290,7 +290,7 @@ class _Runner:
 
         t0 = time.perf_counter()
         rt = codec.roundtrip(ref, sr)
-        check, deg = sanity.check_pair(ref, sr, rt.audio, rt.sample_rate)
+        check, deg = sanity.check_pair(ref, sr, rt.audio, rt.sample_rate, align_to=heard_by(codec.name, ref, sr))
         roundtrip = {"payload_bytes": rt.payload_bytes, "measured_bitrate": round(rt.measured_bitrate, 2),
                      "rtf": round(rt.rtf, 5), "encode_seconds": round(rt.encode_seconds, 4),
                      "decode_seconds": round(rt.decode_seconds, 4)}

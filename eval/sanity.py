@@ -98,9 +98,17 @@ def shift(deg: np.ndarray, delay: int) -> np.ndarray:
     return out
 
 
-def check_pair(ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int) -> tuple[Sanity, np.ndarray]:
-    """Run every check; return the findings and the decoded audio at the reference rate, aligned and trimmed."""
+def check_pair(
+    ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int, align_to: np.ndarray | None = None
+) -> tuple[Sanity, np.ndarray]:
+    """Run every check; return the findings and the decoded audio at the reference rate, aligned and trimmed.
+
+    `align_to` (at the reference rate, as long as it): what the decoded audio is aligned with instead of `ref`. A
+    codec fed a conditioned input (codec.conditions) is aligned with that input: the conditions add no delay, so
+    this finds the codec's own, where heavy noise or reverberation hides it from a comparison with the clean clip.
+    """
     ref = np.asarray(ref, dtype=np.float32)
+    target = ref if align_to is None else np.asarray(align_to, dtype=np.float32)
     deg = np.asarray(deg, dtype=np.float32)
     warnings: list[str] = []
     nonfinite = int(np.count_nonzero(~np.isfinite(deg)))
@@ -125,7 +133,7 @@ def check_pair(ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int) -
     elif ref_silent or deg_silent:
         warnings.append("reference is silent" if ref_silent else "decoded audio is silent")
     else:
-        delay, confidence = estimate_delay(ref, deg_fit, ref_rate)
+        delay, confidence = estimate_delay(target, deg_fit, ref_rate)
         if delay != 0 and confidence >= MIN_CORRELATION:
             deg_fit = shift(deg_fit, delay)
             compensated = True
@@ -133,10 +141,12 @@ def check_pair(ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int) -
         elif confidence < MIN_CORRELATION:
             # Parametric codecs (Codec2, LFSC) do not keep the waveform: align on the energy envelope instead.
             hop = max(1, int(ENVELOPE_HOP_S * ref_rate))
-            env_lag, env_confidence = _xcorr(_envelope(ref, hop), _envelope(deg_fit, hop), int(MAX_DELAY_S / ENVELOPE_HOP_S))
+            env_lag, env_confidence = _xcorr(_envelope(target, hop), _envelope(deg_fit, hop),
+                                             int(MAX_DELAY_S / ENVELOPE_HOP_S))
             if env_confidence < MIN_ENVELOPE_CORRELATION:
                 refuse = (
-                    f"cannot align the decoded audio with the reference (waveform and envelope correlations "
+                    f"cannot align the decoded audio with the {'reference' if align_to is None else 'codec input'} "
+                    f"(waveform and envelope correlations "
                     f"{confidence:.2f}/{env_confidence:.2f} too low)"
                 )
             delay = env_lag * hop if abs(env_lag * hop) > ENVELOPE_TOLERANCE_S * ref_rate else 0

@@ -652,6 +652,17 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
     assert window.start_roundtrip() is None and "unknown input condition 'fog'" in window.messages[-1]
 
 
+def test_metrics_of_a_round_trip_under_reverb_align_with_what_the_codec_heard(qtbot, window, bundled):
+    """Eval left this clip's PESQ missing under opus-6k@reverb0.6 while it aligned the output with the clean clip."""
+    [utterance] = [u for u in bundled if u.id == "ru/conf-full"]
+    window.open_file(str(utterance.audio_path))
+    window.codec_combo.setCurrentText("opus-6k")
+    window.condition_combo.setCurrentText("reverb0.6")
+    round_trip(qtbot, window, None)
+    qtbot.waitUntil(lambda: "PESQ-WB" in window.model.metrics, timeout=WAIT_MS)
+    assert isinstance(window.model.metrics["PESQ-WB"], float), window.model.metrics["PESQ-WB"]
+
+
 def test_the_run_dialog_adds_input_conditions_with_identity_as_each_floor(qtbot, window, tmp_path, monkeypatch):
     from workbench.views.run_dialog import RunDialog
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True
+def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True, codec: str = ""
                  ) -> dict[str, float | str]:
     """Every fast metric and DistillMOS (decoded, and original unless `original_mos` is false) by label: its value,
-    or the reason it is missing; sanity findings come first."""
+    or the reason it is missing; sanity findings come first. `codec` names what decoded it: one with input
+    conditions is aligned with the input it heard, as eval does."""
+    from codec.conditions import heard_by
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
     from eval.sanity import check_pair
 
-    sanity, aligned = check_pair(ref, sr, deg, sr)
+    sanity, aligned = check_pair(ref, sr, deg, sr, align_to=heard_by(codec, ref, sr))
     out: dict[str, float | str] = {}
     if sanity.warnings:
         out["sanity"] = "; ".join(sanity.warnings)
@@ -55,7 +57,7 @@ def stimulus_metrics(
         if task is not None:
             task.report(i, len(keys), f"measuring {clip} through {condition}")
         ref, sr = clips[clip]
-        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False)
+        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False, codec=condition)
         out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 

@@ -553,7 +553,8 @@ class MainWindow(QMainWindow):
         clip, decoded = self.model.clip, self.model.decoded
         if clip is None or decoded is None:
             return None
-        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate)
+        codec = self.model.roundtrip.codec if self.model.roundtrip is not None else ""
+        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate, codec=codec)
         return self._run_metrics(task, clip, decoded, "Metrics")
 
     def compute_cer(self) -> Task | None:
