@@ -19,13 +19,16 @@ import numpy as np
 
 from codec.blocks import join_blocks
 from codec.errors import UserError
-from codec.registry import Codec
+from codec.registry import Codec, RoundTrip
 
-VERSION = 2  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
+VERSION = 3  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz, the analogue telephone channel (ITU-T G.712)
 ACTIVE_FRAME_S = 0.02  # level: frames within ACTIVE_RANGE_DB of the loudest count as speech
 ACTIVE_RANGE_DB = 40.0
 FORMS = ("white<SNR dB>", "pink<SNR dB>", "reverb<RT60 s>", "level<dBFS>", "tel")
+# (lowest, highest, unit, example) per kind. Below -50 dBFS eval would take the decoded audio for silence.
+RANGES = {"white": (-20.0, 60.0, "dB SNR", "white10"), "pink": (-20.0, 60.0, "dB SNR", "pink10"),
+          "reverb": (0.05, 5.0, "s of RT60", "reverb0.6"), "level": (-50.0, 0.0, "dBFS", "level-36")}
 _SPEC = re.compile(r"(white|pink|reverb|level)(-?\d+(?:\.\d+)?)|tel")
 
 
@@ -67,12 +70,20 @@ def parse(spec: str) -> Condition:
     match = _SPEC.fullmatch(spec)
     if match is None:
         raise UserError(f"unknown input condition {spec!r}: use {', '.join(FORMS)} (e.g. opus-6k@white10)")
-    kind, value = (match.group(1), float(match.group(2))) if match.group(1) else ("tel", None)
-    if kind == "reverb" and not 0.05 <= value <= 5.0:
-        raise UserError(f"{spec}: an RT60 from 0.05 to 5 s, such as reverb0.6")
-    if kind == "level" and not -70.0 <= value <= 0.0:
-        raise UserError(f"{spec}: a level from -70 to 0 dBFS, such as level-36")
+    if not match.group(1):
+        return Condition(spec, "tel")
+    kind, value = match.group(1), float(match.group(2))
+    low, high, unit, example = RANGES[kind]
+    if not low <= value <= high:
+        raise UserError(f"{spec}: {kind} takes {low:g} to {high:g} {unit}, such as {example}")
+    if spec != f"{kind}{value:g}":  # one spelling per condition: one cache entry, one row name
+        raise UserError(f"{spec}: write it as {kind}{value:g}")
     return Condition(spec, kind, value)
+
+
+def describe(chain: str) -> str:
+    """A chain of condition specs ('reverb0.6@white10'; '' for none) in words."""
+    return " then ".join(parse(spec).description for spec in chain.split("@")) if chain else "the clean input"
 
 
 def heard_by(codec: str, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
@@ -102,8 +113,9 @@ def active_level_db(audio: np.ndarray, sample_rate: int) -> float:
     """RMS level in dBFS of the active frames (20 ms frames within 40 dB of the loudest; a simplified ITU-T P.56) of
     a signal that is not all zeros."""
     frame = max(1, round(ACTIVE_FRAME_S * sample_rate))
-    usable = len(audio) // frame * frame or len(audio)
-    power = np.mean(np.reshape(audio[:usable] ** 2, (-1, min(frame, usable))), axis=1)
+    padded = np.zeros(-(-len(audio) // frame) * frame)  # the last frame zero-padded, not dropped
+    padded[: len(audio)] = audio
+    power = np.mean(np.reshape(padded**2, (-1, frame)), axis=1)
     active = power[power >= power.max() * 10 ** (-ACTIVE_RANGE_DB / 10)]
     return float(10 * np.log10(active.mean()))
 
@@ -171,8 +183,11 @@ class Conditioned(Codec):
         return self if inner is self.inner else Conditioned(inner, self.conditions)
 
     def encode(self, audio: np.ndarray) -> bytes:
-        """The inner codec's payload of the conditioned input."""
-        return self.inner.encode(self.condition(audio, self.sample_rate))
+        """Refused: conditions apply to round trips, at the caller's rate (a payload would be conditioned at the
+        codec's rate instead, with other noise)."""
+        raise UserError(f"{self.name}: input conditions apply to round trips (lfsc-codec roundtrip, lfsc-eval, the "
+                        f"app); to keep a payload, condition the audio with identity@... first, then encode it with "
+                        f"{self.inner.name}")
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The inner codec's decode: conditions change the input only."""
@@ -183,6 +198,12 @@ class Conditioned(Codec):
     ) -> Iterator[np.ndarray]:
         """The inner codec's decode, block by block."""
         return self.inner.decode_blocks(payload, num_samples, progress)
+
+    def roundtrip(
+        self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
+    ) -> RoundTrip:
+        """The inner codec's round trip of the conditioned input; its times are the codec's, not the conditions'."""
+        return self.inner.roundtrip(self.condition(audio, sample_rate), sample_rate, progress)
 
     def roundtrip_blocks(
         self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,

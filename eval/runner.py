@@ -25,6 +25,7 @@ import numpy as np
 from codec.audio import RESAMPLER, save_audio
 from codec.conditions import VERSION as CONDITIONS_VERSION
 from codec.conditions import Conditioned, heard_by
+from codec.conditions import describe as describe_conditions
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
@@ -168,6 +169,11 @@ def _package_versions() -> dict[str, str]:
     return {package: package_version(package) for package in packages}
 
 
+def _describe(name: str, entries: dict[str, str]) -> str:
+    base, _, chain = name.partition("@")
+    return entries.get(base, "") + (f"; its input: {describe_conditions(chain)}" if chain else "")
+
+
 def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cache: Cache, jobs: int) -> dict:
     """Everything needed to reproduce a run's numbers."""
     entries = {e.name: e.description for e in list_codecs()}
@@ -176,7 +182,7 @@ def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cac
         "command": sys.argv,
         "input": source,
         "codecs": [
-            {"name": c.name, "description": entries.get(c.name, ""), "nominal_bitrate": c.nominal_bitrate,
+            {"name": c.name, "description": _describe(c.name, entries), "nominal_bitrate": c.nominal_bitrate,
              "settings": codec_settings(c), "cached": codec_settings(c) is not None}
             for c in codecs
         ],

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from codec.audio import load_audio, save_audio
+from codec.conditions import describe as describe_conditions
 from codec.conditions import sweep
 from codec.errors import UserError
 from eval.listening import anchors_for
@@ -134,7 +135,7 @@ class MainWindow(QMainWindow):
         for condition in roundtrip.INPUT_CONDITIONS:
             self.condition_combo.addItem(condition)
             self.condition_combo.setItemData(self.condition_combo.count() - 1,
-                                             roundtrip.condition_description(condition), Qt.ItemDataRole.ToolTipRole)
+                                             describe_conditions(condition), Qt.ItemDataRole.ToolTipRole)
         self.condition_combo.setToolTip("What the codec hears: the clean clip, or the clip under a condition (noise at an "
                                         "SNR, a room, the telephone band, a level). Type any spec, such as "
                                         "reverb0.6@white10; metrics still compare with the clean clip.")

@@ -46,13 +46,6 @@ def conditioned(codec: str, condition: str) -> str:
     return f"{codec}@{condition}"
 
 
-def condition_description(condition: str) -> str:
-    """A condition spec in words ('' is the clean input)."""
-    from codec.conditions import parse
-
-    return " then ".join(parse(spec).description for spec in condition.split("@")) if condition else "the clean input"
-
-
 def resolve_device(choice: str) -> str:
     """"auto" becomes "cuda" when a GPU is visible to PyTorch, else "cpu"."""
     return default_device() if choice == "auto" else choice
