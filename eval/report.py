@@ -118,6 +118,7 @@ def summarize(rows: list[dict], codec_order: list[str] = ()) -> dict:
         summary["codecs"][codec] = {**_group(mine, metrics), "nominal_bitrate": mine[0]["nominal_bitrate"]}
         langs = sorted({r["lang"] for r in mine})
         summary["by_language"][codec] = {lang: _group([r for r in mine if r["lang"] == lang], metrics) for lang in langs}
+    summary["robustness"] = _gaps_to_floors(rows, metrics, codecs)
     summary["sanity"] = {
         "delay_compensated": sum(bool(r["sanity"]["delay_compensated"]) for r in rows),
         "refused": sum(bool(r["sanity"]["refuse"]) for r in rows),
@@ -125,6 +126,35 @@ def summarize(rows: list[dict], codec_order: list[str] = ()) -> dict:
         "with_warnings": sum(bool(r["sanity"]["warnings"]) for r in rows),
     }
     return summary
+
+
+def _gap_metrics(metrics: list[str]) -> list[str]:
+    # The ASR floor is the clean original's for every codec, so dCER's gap would repeat CER's.
+    return [m for m in metrics if m not in ("cer_orig", "wer_orig", "dcer", "dwer")]
+
+
+def _gaps_to_floors(rows: list[dict], metrics: list[str], codecs: list[str]) -> dict:
+    """For each codec under input conditions whose floor (identity under the same conditions) is in the run: codec
+    minus floor per metric, paired over utterances, with a bootstrap 95% CI and p: what the codec adds to the loss
+    the conditions cause (codec.conditions)."""
+    by_codec: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_codec.setdefault(row["codec"], {})[row["utt_id"]] = row
+    out = {}
+    for codec in codecs:
+        base, _, chain = codec.partition("@")
+        floor = f"identity@{chain}"
+        if not chain or base == "identity" or floor not in by_codec:
+            continue
+        mine, theirs = by_codec[codec], by_codec[floor]
+        gaps = {}
+        for metric in _gap_metrics(metrics):
+            ids = [u for u in mine if u in theirs and metric in mine[u]["metrics"] and metric in theirs[u]["metrics"]]
+            estimate, p = stats.paired_difference([theirs[u]["metrics"][metric] for u in ids],
+                                                  [mine[u]["metrics"][metric] for u in ids])
+            gaps[metric] = {**estimate.to_dict(), "p": p}
+        out[codec] = {"floor": floor, "metrics": gaps}
+    return out
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -187,6 +217,15 @@ def _markdown(run: Run) -> str:
             e = g["metrics"][x]
             cells.append(_ci(e) + (f" ({e['missing']} missing)" if e["missing"] else ""))
         lines.append(f"| {codec} | {g['n']} | {g['nominal_bitrate'] / 1000:.2f} | {_fmt((g['measured_bitrate'] or 0) / 1000, 2)} | " + " | ".join(cells) + " |")
+    if s.get("robustness"):
+        shown = _gap_metrics(metrics)
+        lines += ["", "## Under input conditions: the gap to each condition's floor", "",
+                  "Codec minus identity under the same conditions (the conditions alone), paired over utterances, with "
+                  "bootstrap 95% CIs: what the codec adds to the loss the conditions cause. Metrics compare with the "
+                  "clean input; the sign follows the metric (for PESQ or STOI, below zero is a loss).", "",
+                  "| codec | floor | " + " | ".join(label(x, m) for x in shown) + " |", "|---" * (2 + len(shown)) + "|"]
+        for codec, gap in s["robustness"].items():
+            lines.append(f"| {codec} | {gap['floor']} | " + " | ".join(_ci(gap["metrics"][x]) for x in shown) + " |")
     for kind in ("cer", "wer"):
         if kind not in metrics:
             continue

@@ -206,6 +206,12 @@ def test_lfsc_eval_run_with_a_condition_reports_the_floor_and_the_codec_under_it
     assert np.mean(by_codec["lowpass-3.5k@white10"]) == pytest.approx(10.2 + 10 * np.log10(7.6 / 3.5), abs=0.5)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(summary["codecs"]) == set(by_codec)
+    # The report's gap to the floor: the codec's values minus the floor's, utterance by utterance.
+    [gap] = summary["robustness"].values()
+    assert list(summary["robustness"]) == ["lowpass-3.5k@white10"] and gap["floor"] == "identity@white10"
+    paired = np.mean(np.array(by_codec["lowpass-3.5k@white10"]) - np.array(by_codec["identity@white10"]))
+    assert gap["metrics"]["si_sdr"]["value"] == pytest.approx(paired) and gap["metrics"]["si_sdr"]["n"] == 2
+    assert "the gap to each condition's floor" in (tmp_path / "run" / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("room", ["reverb0.6", "reverb1.5"])
