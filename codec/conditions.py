@@ -21,7 +21,7 @@ from codec.blocks import join_blocks
 from codec.errors import UserError
 from codec.registry import Codec, RoundTrip
 
-VERSION = 3  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
+VERSION = 4  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz, the analogue telephone channel (ITU-T G.712)
 ACTIVE_FRAME_S = 0.02  # level: frames within ACTIVE_RANGE_DB of the loudest count as speech
 ACTIVE_RANGE_DB = 40.0
@@ -55,7 +55,8 @@ class Condition:
         if not np.any(audio) and self.kind != "tel":
             return audio.astype(np.float32)  # silence has no SNR or level to set, and a room leaves it silent
         if self.kind in ("white", "pink"):
-            out = audio + _noise_at_snr(audio, self.value, rng, pink=self.kind == "pink")
+            speech_db = active_level_db(audio, sample_rate)
+            out = audio + _noise_at_snr(audio, speech_db, self.value, rng, pink=self.kind == "pink")
         elif self.kind == "reverb":
             out = _reverberate(audio, self.value, sample_rate, rng)
         elif self.kind == "level":
@@ -134,8 +135,10 @@ def band_filter(audio: np.ndarray, sample_rate: int, low: float, high: float, tr
     return np.fft.irfft(np.fft.rfft(audio, nfft) * gain, nfft)[:n]
 
 
-def _noise_at_snr(audio: np.ndarray, snr_db: float, rng: np.random.Generator, pink: bool) -> np.ndarray:
-    """Gaussian noise (white, or pink: power falling 3 dB per octave) at `snr_db` below the signal's mean power."""
+def _noise_at_snr(audio: np.ndarray, speech_db: float, snr_db: float, rng: np.random.Generator, pink: bool
+                  ) -> np.ndarray:
+    """Gaussian noise (white, or pink: power falling 3 dB per octave) `snr_db` below the speech's active level
+    `speech_db` (dBFS), so that pauses in a clip do not make its noise quieter."""
     noise = rng.standard_normal(len(audio))
     if pink:
         spectrum = np.fft.rfft(noise)
@@ -143,8 +146,7 @@ def _noise_at_snr(audio: np.ndarray, snr_db: float, rng: np.random.Generator, pi
         spectrum[1:] /= np.sqrt(bins[1:])
         spectrum[0] = 0.0
         noise = np.fft.irfft(spectrum, len(audio))
-    signal_power, noise_power = np.mean(audio**2), np.mean(noise**2)
-    return noise * np.sqrt(signal_power / noise_power * 10 ** (-snr_db / 10))
+    return noise * np.sqrt(10 ** ((speech_db - snr_db) / 10) / np.mean(noise**2))
 
 
 def _reverberate(audio: np.ndarray, rt60: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:

@@ -29,8 +29,9 @@ def speechlike(seconds: float = 2.0, seed: int = 0) -> np.ndarray:
 
 
 def snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
+    """SNR against the speech's active level, as the conditions define it."""
     noise = noisy.astype(np.float64) - clean
-    return float(10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(noise**2)))
+    return active_level_db(clean.astype(np.float64), SR) - float(10 * np.log10(np.mean(noise**2)))
 
 
 def band_power(x: np.ndarray, low: float, high: float) -> float:
@@ -45,6 +46,14 @@ def test_noise_is_added_at_the_named_snr(spec, snr):
     noisy = parse(spec).apply(clean, SR)
     assert noisy.dtype == np.float32 and len(noisy) == len(clean)
     assert snr_db(clean, noisy) == pytest.approx(snr, abs=0.05 if snr > 0 else 0.3)  # low SNRs clip a little
+
+
+def test_pauses_do_not_make_the_noise_quieter():
+    clean = speechlike()
+    paused = np.concatenate([clean, np.zeros(4 * SR, np.float32)])
+    noise = parse("white10").apply(clean, SR) - clean
+    paused_noise = parse("white10").apply(paused, SR) - paused
+    assert np.mean(paused_noise.astype(np.float64) ** 2) == pytest.approx(np.mean(noise.astype(np.float64) ** 2), rel=0.02)
 
 
 def test_pink_noise_falls_3_db_per_octave_and_white_noise_is_flat():
@@ -198,12 +207,16 @@ def test_lfsc_eval_run_with_a_condition_reports_the_floor_and_the_codec_under_it
     for row in rows:
         by_codec.setdefault(row["codec"], []).append(row["metrics"]["si_sdr"])
     assert set(by_codec) == {"lowpass-3.5k", "identity@white10", "lowpass-3.5k@white10"}
-    # The floor is the SNR itself: SI-SDR runs at 22.05 kHz, and resampling there drops the white noise's top few
-    # hundred hertz below 8 kHz (0.2 dB of it).
-    assert np.mean(by_codec["identity@white10"]) == pytest.approx(10.0, abs=0.3)
+    # The floor is the SNR over the whole clip, pauses included (SI-SDR's), where the condition sets it against the
+    # active level; SI-SDR runs at 22.05 kHz, and resampling there drops the white noise's top few hundred hertz below
+    # 8 kHz (0.2 dB of it).
+    clip = speechlike().astype(np.float64)
+    pauses_db = active_level_db(clip, SR) - 10 * np.log10(np.mean(clip**2))
+    assert np.mean(by_codec["identity@white10"]) == pytest.approx(10.0 - pauses_db + 0.2, abs=0.15)
     # Against the clean input, a codec that drops a band holding only noise (these harmonics end at 2.7 kHz) scores
     # above the floor: about 10 log10(7.6 / 3.5) dB more, the share of the noise it removes.
-    assert np.mean(by_codec["lowpass-3.5k@white10"]) == pytest.approx(10.2 + 10 * np.log10(7.6 / 3.5), abs=0.5)
+    assert np.mean(by_codec["lowpass-3.5k@white10"]) == pytest.approx(
+        np.mean(by_codec["identity@white10"]) + 10 * np.log10(7.6 / 3.5), abs=0.5)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert set(summary["codecs"]) == set(by_codec)
     # The report's gap to the floor: the codec's values minus the floor's, utterance by utterance.
