@@ -171,7 +171,7 @@ def _mushra(args: argparse.Namespace) -> None:
     for listener in pooled["listeners"]:
         print(describe_screening(listener, f"{listener['listener'] or 'unnamed listener'} ({listener['path']})"))
     print(f"\nPooled: {pooled['pooled_listeners']} of {len(pooled['listeners'])} listeners, "
-          f"{pooled['ratings']} ratings\n")
+          f"{pooled['ratings']} ratings (intervals resample the listeners, then each one's items)\n")
     print(describe(pooled))
     if args.json is not None:
         args.json.write_text(json.dumps(pooled, indent=2), encoding="utf-8")
