@@ -51,19 +51,22 @@ class Condition:
     def apply(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """The conditioned float32 signal, as long as `audio` and aligned with it (clipped to [-1, 1])."""
         audio = np.asarray(audio, dtype=np.float64)
-        rng = np.random.default_rng([zlib.crc32(audio.astype(np.float32).tobytes()), zlib.crc32(self.spec.encode())])
         if not np.any(audio) and self.kind != "tel":
             return audio.astype(np.float32)  # silence has no SNR or level to set, and a room leaves it silent
         if self.kind in ("white", "pink"):
             speech_db = active_level_db(audio, sample_rate)
-            out = audio + _noise_at_snr(audio, speech_db, self.value, rng, pink=self.kind == "pink")
+            out = audio + _noise_at_snr(audio, speech_db, self.value, self._rng(audio), pink=self.kind == "pink")
         elif self.kind == "reverb":
-            out = _reverberate(audio, self.value, sample_rate, rng)
+            out = _reverberate(audio, self.value, sample_rate, self._rng(audio))
         elif self.kind == "level":
             out = audio * 10 ** ((self.value - active_level_db(audio, sample_rate)) / 20)
         else:
             out = band_filter(audio, sample_rate, *TELEPHONE_BAND)
         return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+    def _rng(self, audio: np.ndarray) -> np.random.Generator:
+        """The generator of this condition's noise or room for `audio`: seeded by the samples and the spec."""
+        return np.random.default_rng([zlib.crc32(audio.astype(np.float32).tobytes()), zlib.crc32(self.spec.encode())])
 
 
 def parse(spec: str) -> Condition:
@@ -82,28 +85,36 @@ def parse(spec: str) -> Condition:
     return Condition(spec, kind, value)
 
 
+def parse_chain(chain: str) -> tuple[Condition, ...]:
+    """The conditions of a chain of specs ('reverb0.6@white10'), in order; a UserError for any that is not one."""
+    return tuple(parse(spec) for spec in chain.split("@"))
+
+
+def apply_chain(conditions: Iterable[Condition], audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`audio` through each condition in turn."""
+    for condition in conditions:
+        audio = condition.apply(audio, sample_rate)
+    return audio
+
+
 def describe(chain: str) -> str:
     """A chain of condition specs ('reverb0.6@white10'; '' for none) in words."""
-    return " then ".join(parse(spec).description for spec in chain.split("@")) if chain else "the clean input"
+    return " then ".join(c.description for c in parse_chain(chain)) if chain else "the clean input"
 
 
 def heard_by(codec: str, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
     """What the codec named `codec` codes of `audio` in a round trip: the input under the conditions its name
     carries after '@', in order (None for a name without any). Eval and the app align the output with it."""
-    _, *specs = codec.split("@")
-    if not specs:
+    if "@" not in codec:
         return None
-    for spec in specs:
-        audio = parse(spec).apply(audio, sample_rate)
-    return audio
+    return apply_chain(parse_chain(codec.partition("@")[2]), audio, sample_rate)
 
 
 def sweep(codecs: list[str], specs: list[str]) -> list[str]:
     """The codecs of a robustness sweep: each codec clean and under each condition, with identity under each
     condition first as that condition's floor (what the condition alone costs)."""
     for spec in specs:
-        for part in spec.split("@"):
-            parse(part)
+        parse_chain(spec)
     names = list(codecs)
     for spec in specs:
         names += [f"{codec}@{spec}" for codec in dict.fromkeys(("identity", *codecs))]
@@ -164,8 +175,8 @@ def _reverberate(audio: np.ndarray, rt60: float, sample_rate: int, rng: np.rando
 
 
 class Conditioned(Codec):
-    """A codec fed its input through conditions, applied in order: at the caller's rate in a round trip, at the
-    codec's own rate in `encode`."""
+    """A codec fed its input through conditions, applied in order at the caller's rate: round trips only (`encode`
+    refuses)."""
 
     def __init__(self, inner: Codec, conditions: tuple[Condition, ...]):
         self.inner = inner
@@ -177,7 +188,7 @@ class Conditioned(Codec):
 
     def condition(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """`audio` through every condition, in order (`heard_by` this codec)."""
-        return heard_by(self.name, audio, sample_rate)
+        return apply_chain(self.conditions, audio, sample_rate)
 
     def for_rate(self, sample_rate: int) -> Codec:
         """The conditioned codec that codes audio of `sample_rate` (see `Codec.for_rate`)."""
@@ -194,12 +205,6 @@ class Conditioned(Codec):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The inner codec's decode: conditions change the input only."""
         return self.inner.decode(payload, num_samples)
-
-    def decode_blocks(
-        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
-    ) -> Iterator[np.ndarray]:
-        """The inner codec's decode, block by block."""
-        return self.inner.decode_blocks(payload, num_samples, progress)
 
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None

@@ -196,11 +196,10 @@ def get_codec(name: str, **options) -> Codec:
     """Build the codec registered under `name`, fed through the input conditions the name carries after '@'
     (`codec.conditions`); unknown names and conditions and missing packages are UserErrors."""
     if "@" in name:
-        from codec.conditions import Conditioned, parse
+        from codec.conditions import Conditioned, parse_chain
 
-        base, *specs = name.split("@")
-        conditions = tuple(parse(spec) for spec in specs)
-        return Conditioned(get_codec(base, **options), conditions)
+        base, _, chain = name.partition("@")
+        return Conditioned(get_codec(base, **options), parse_chain(chain))
     _load_builtin()
     entry = _REGISTRY.get(name)
     if entry is None:

@@ -39,10 +39,9 @@ def conditioned(codec: str, condition: str) -> str:
     condition = condition.strip()
     if not condition:
         return codec
-    from codec.conditions import parse
+    from codec.conditions import parse_chain
 
-    for spec in condition.split("@"):
-        parse(spec)
+    parse_chain(condition)
     return f"{codec}@{condition}"
 
 
