@@ -638,7 +638,7 @@ class MainWindow(QMainWindow):
     def start_blind_test(self, kind: str, codecs: list, seed, repeats: int, clip_count: int, listener: str = ""
                          ) -> Task | None:
         """Render every chosen clip through every chosen codec on a worker, then run the session."""
-        if not self._may_replace_blind_test():
+        if not self._may_leave_blind_test("Stop the test in progress?"):
             return None
         rows = self.library.rows_for_test(clip_count)
         ids = [r["id"] for r in rows]
@@ -668,7 +668,7 @@ class MainWindow(QMainWindow):
         if running and path.resolve() == running.resolve():
             self.show_error("Cannot resume the test", f"{path.name} is the test under way: go on with it here")
             return None
-        if not self._may_replace_blind_test():
+        if not self._may_leave_blind_test("Stop the test in progress?"):
             return None
         try:
             session = unfinished.resume(path)
@@ -684,10 +684,11 @@ class MainWindow(QMainWindow):
                         "new unfinished file in the blind-tests folder. Delete the old one once it is finished.")
         return self._prepare_blind_test(session, clips, progress_path=None)
 
-    def _may_replace_blind_test(self) -> bool:
+    def _may_leave_blind_test(self, question: str) -> bool:
+        """No test under way with answers, or the user says `question` yes (its answers stay saved either way)."""
         return not self.blind.in_progress or self.confirm(
-            "Blind test in progress", "Stop the test in progress? Its answers so far stay in the blind-tests folder "
-            "as unfinished-blind-*.json: Resume an unfinished test... goes on with it later."
+            "Blind test in progress", f"{question} Its answers so far stay in the blind-tests folder as "
+            "unfinished-blind-*.json: Resume an unfinished test... goes on with it later."
         )
 
     def _prepare_blind_test(self, session: BlindTest | MushraTest, clips: dict[str, tuple[np.ndarray, int]],
@@ -829,10 +830,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         """Ask before answers of a blind test in progress are lost; save the window layout, stop running work and
         release the audio devices."""
-        if self.blind.in_progress and not self.confirm(
-            "Blind test in progress", "Quit during the blind test? Its answers so far stay in the blind-tests "
-            "folder as unfinished-blind-*.json: Resume an unfinished test... goes on with it later."
-        ):
+        if not self._may_leave_blind_test("Quit during the blind test?"):
             event.ignore()
             return
         self.settings.geometry = bytes(self.saveGeometry())
