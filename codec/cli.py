@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from codec.errors import UserError
+from codec.errors import UserError, run_cli
 
 if TYPE_CHECKING:
     from codec.audio import AudioFile
@@ -269,15 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes print one line and exit 2, never a traceback."""
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (UserError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:  # e.g. an unwritable output
-        print(f"lfsc-codec: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
+    return run_cli("lfsc-codec", lambda: args.func(args))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from codec.errors import UserError
+from codec.errors import UserError, run_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -178,38 +178,37 @@ def _mushra(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `lfsc-eval`."""
+    """Entry point of `lfsc-eval`: user mistakes print one line and exit 2, never a traceback."""
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "tokens":
-            return _tokens(args)
-        if args.command == "report":
-            from eval.report import write_report
+    return run_cli("lfsc-eval", lambda: _command(args))
 
-            print(f"report: {write_report(args.run).out_dir / 'report.html'}")
-        elif args.command == "compare":
-            from eval.report import compare, compare_markdown
 
-            result = compare(args.run_a, args.run_b)
-            if args.json is not None:
-                args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-            print(compare_markdown(result))
-        elif args.command == "mushra":
-            _mushra(args)
-        elif args.command == "metrics":
-            from eval.metrics import METRICS
+def _command(args: argparse.Namespace) -> int | None:
+    if args.command == "run":
+        return _run(args)
+    if args.command == "tokens":
+        return _tokens(args)
+    if args.command == "report":
+        from eval.report import write_report
 
-            for spec in METRICS.values():
-                direction = "higher is better" if spec.higher_is_better else "lower is better"
-                print(f"{spec.name:14s} {spec.rate:6d} Hz  range {spec.range[0]:g}..{spec.range[1]:g}  {direction}  {spec.description}")
-            print(f"{'cer, wer':14s} {16000:6d} Hz  range 0..  lower is better  ASR error rates (faster-whisper), with the floor on the original and the delta")
-    except UserError as exc:
-        print(f"lfsc-eval: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        print(f"report: {write_report(args.run).out_dir / 'report.html'}")
+    elif args.command == "compare":
+        from eval.report import compare, compare_markdown
 
+        result = compare(args.run_a, args.run_b)
+        if args.json is not None:
+            args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(compare_markdown(result))
+    elif args.command == "mushra":
+        _mushra(args)
+    elif args.command == "metrics":
+        from eval.metrics import METRICS
+
+        for spec in METRICS.values():
+            direction = "higher is better" if spec.higher_is_better else "lower is better"
+            print(f"{spec.name:14s} {spec.rate:6d} Hz  range {spec.range[0]:g}..{spec.range[1]:g}  {direction}  {spec.description}")
+        print(f"{'cer, wer':14s} {16000:6d} Hz  range 0..  lower is better  ASR error rates (faster-whisper), with the floor on the original and the delta")
+    return None
 
 if __name__ == "__main__":
     sys.exit(main())

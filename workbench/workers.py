@@ -8,7 +8,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from codec.errors import UserError
+from codec.errors import user_message
 
 
 class Cancelled(Exception):
@@ -72,13 +72,12 @@ class Task(QObject):
             result = self._fn(*self._args, task=self, **self._kwargs)
         except Cancelled:
             return
-        except UserError as exc:
-            outcome, payload = self.failed, str(exc)
-        except MemoryError:
-            outcome, payload = self.failed, "out of memory: close other programs or use a shorter clip"
-        except Exception as exc:  # anything else is a bug; show it rather than dying silently
-            traceback.print_exc()
-            outcome, payload = self.failed, f"unexpected error ({type(exc).__name__}: {exc}); please report it"
+        except Exception as exc:
+            message = user_message(exc)
+            if message is None:  # a bug: show it rather than dying silently
+                traceback.print_exc()
+                message = f"unexpected error ({type(exc).__name__}: {exc}); please report it"
+            outcome, payload = self.failed, message
         else:
             outcome, payload = self.succeeded, result
         if self._cancel.is_set():

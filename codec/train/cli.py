@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from codec.errors import UserError
+from codec.errors import run_cli
 
 EPILOG = """\
 examples:
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `lfsc-train`."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
+
+    def body() -> None:
         from codec.train.config import parse_overrides
         from codec.train.data import ManifestSpec
         from codec.train.trainer import RunSpec, Trainer
@@ -54,13 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             trust_checkpoint=args.trust_checkpoint,
         )
         Trainer(spec, parse_overrides(args.overrides)).fit()
-    except UserError as exc:
-        print(f"lfsc-train: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("lfsc-train: interrupted; continue with --resume from the last saved state", file=sys.stderr)
-        return 130
-    return 0
+
+    return run_cli("lfsc-train", body, interrupted="interrupted; continue with --resume from the last saved state")
 
 
 if __name__ == "__main__":
