@@ -53,10 +53,13 @@ def ensure_checkpoint(path: Path) -> Path:
     if path == DEFAULT_CHECKPOINT and not path.exists():
         from codec.lfsc.checkpoint import save_nemo
         from codec.lfsc.model import LFSCModel
+        from codec.train.config import default_config
+        from codec.train.nemo_config import nemo_model_config
 
         print(f"{path} is missing: writing a seeded random-weight full-size LFSC there", flush=True)
         torch.manual_seed(0)
-        save_nemo(path, LFSCModel())
+        # With the training recipe's NeMo sections, as lfsc-train exports: NeMo restores only a full model config.
+        save_nemo(path, LFSCModel(), extra_config=nemo_model_config(default_config()))
     return path
 
 
@@ -371,6 +374,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from codec.lfsc.checkpoint import load_lfsc
 
+    if "speed" in args.sections and not args.no_nemo and not args.nemo_python.exists():
+        sys.exit(f"lfsc_bench: {args.nemo_python} is missing: make it with `bash tools/nemo_env.sh` (NeMo 3.0.0, "
+                 "once), or pass --no-nemo to time ours alone")
     print(f"machine: {machine()}")
     ensure_checkpoint(args.checkpoint)
     if not args.sections:
