@@ -8,38 +8,35 @@ import numpy as np
 def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True, codec: str = ""
                  ) -> dict[str, float | str]:
     """Every fast metric and DistillMOS (decoded, and original unless `original_mos` is false) by label: its value,
-    or the reason it is missing; sanity findings come first. `codec` names what decoded it: one with input
-    conditions is aligned with the input it heard, as eval does."""
+    or the reason it is missing; sanity findings come first. Scored by `eval.pair` as batch reports are; `codec`
+    names what decoded it: one with input conditions is aligned with the input it heard."""
     from codec.conditions import heard_by
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
-    from eval.sanity import check_pair
+    from eval.pair import prepare, score
 
-    sanity, aligned = check_pair(ref, sr, deg, sr, align_to=heard_by(codec, ref, sr))
+    pair = prepare(ref, sr, deg, sr, align_to=heard_by(codec, ref, sr))
     out: dict[str, float | str] = {}
-    if sanity.warnings:
-        out["sanity"] = "; ".join(sanity.warnings)
+    if pair.sanity.warnings:
+        out["sanity"] = "; ".join(pair.sanity.warnings)
     for i, name in enumerate(FAST_METRICS):
-        label = METRICS[name].label
         if task is not None:
-            task.report(i, len(FAST_METRICS), f"computing {label}")
-        if sanity.refuse:
-            out[label] = f"missing: {sanity.refuse}"
-            continue
-        try:
-            out[label] = compute(name, ref, aligned, sr)
-        except MetricError as exc:
-            out[label] = f"missing: {exc}"
-    # The no-reference MOS needs no alignment; the original's is the ceiling to read the decoded one against.
+            task.report(i, len(FAST_METRICS), f"computing {METRICS[name].label}")
+        out[METRICS[name].label] = _shown(score(pair, (name,))[name])
+    # The no-reference MOS; the original's is the ceiling to read the decoded one against.
     if task is not None:
         task.report(len(FAST_METRICS), len(FAST_METRICS), "computing DistillMOS")
-    signals = {"decoded": deg, "original": ref} if original_mos else {"decoded": deg}
-    for which, signal in signals.items():
-        label = f"{METRICS['distill_mos'].label} ({which})"
+    label = METRICS["distill_mos"].label
+    out[f"{label} (decoded)"] = _shown(score(pair, ("distill_mos",))["distill_mos"])
+    if original_mos:
         try:
-            out[label] = compute("distill_mos", ref, signal, sr)
+            out[f"{label} (original)"] = compute("distill_mos", ref, ref, sr)
         except MetricError as exc:
-            out[label] = f"missing: {exc}"
+            out[f"{label} (original)"] = f"missing: {exc}"
     return out
+
+
+def _shown(result: dict) -> float | str:
+    return result["value"] if "value" in result else f"missing: {result['missing']}"
 
 
 def stimulus_metrics(
@@ -63,24 +60,27 @@ def stimulus_metrics(
 
 
 def speaker_similarity(ref: np.ndarray, deg: np.ndarray, sr: int, task=None) -> dict[str, float | str]:
-    """Speaker similarity of the decoded signal to the original (loads the speaker model on first use)."""
-    from eval.metrics import METRICS, MetricError, compute
+    """Speaker similarity of the decoded signal to the original (loads the speaker model on first use), scored by
+    `eval.pair` as batch reports are."""
+    from eval.metrics import METRICS
+    from eval.pair import prepare, score
 
     if task is not None:
         task.report(0, 0, "loading the speaker model and embedding both signals")
-    label = METRICS["speaker_sim"].label
     try:
-        return {label: compute("speaker_sim", ref, deg, sr)}
-    except (MetricError, ImportError) as exc:
-        return {label: f"missing: {exc}"}
+        return {METRICS["speaker_sim"].label: _shown(score(prepare(ref, sr, deg, sr), ("speaker_sim",))["speaker_sim"])}
+    except ImportError as exc:
+        return {METRICS["speaker_sim"].label: f"missing: {exc}"}
 
 
 def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, task=None) -> dict[str, float | str]:
-    """CER of the original and the decoded audio against the transcript, and their difference (dCER).
+    """CER of the original and the decoded audio against the transcript, and their difference (dCER), counted by
+    `eval.pair.asr_scores` as batch reports are.
 
     Without a transcript the original's ASR output is the reference, so CER(decoded) is what the codec changed.
     """
     from eval import asr
+    from eval.pair import asr_scores, prepare
 
     if not lang:
         return {"CER": "missing: the clip's language is unknown (pick it in the bundled list or set it on load)"}
@@ -89,12 +89,11 @@ def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, 
     heard_original = asr.transcribe(ref, sr, lang)
     if task is not None:
         task.report(1, 2, "transcribing the decoded audio")
-    heard_decoded = asr.transcribe(deg, sr, lang)
+    heard_decoded = asr.transcribe(prepare(ref, sr, deg, sr).raw, sr, lang)
     out: dict[str, float | str] = {"ASR (original)": heard_original, "ASR (decoded)": heard_decoded}
-    if text:
-        out["CER original"] = asr.cer(text, heard_original, lang)
-        out["CER decoded"] = asr.cer(text, heard_decoded, lang)
-        out["dCER"] = out["CER decoded"] - out["CER original"]
-    else:
-        out["CER decoded vs ASR(original)"] = asr.cer(heard_original, heard_decoded, lang)
+    scored = asr_scores(("cer",), text, lang, {"text": heard_original}, {"text": heard_decoded})
+    labels = ({"cer_orig": "CER original", "cer": "CER decoded", "dcer": "dCER"} if text.strip()
+              else {"cer": "CER decoded vs ASR(original)"})
+    for name, label in labels.items():
+        out[label] = scored["metrics"][name] if name in scored["metrics"] else f"missing: {scored['missing'][name]}"
     return out
