@@ -26,12 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", action="append", default=[], metavar="FILE[:WEIGHT]",
                    help="NeMo-style manifest (JSON lines with audio_filepath[, duration]); repeat for several, "
                         "with an optional sampling weight")
-    p.add_argument("--out", required=True, type=Path, help="run folder: logs, samples, training state, model.nemo")
+    p.add_argument("--out", required=True, type=Path,
+                   help="run folder: logs, samples, training state, model.nemo (a new run needs a folder that holds "
+                        "none of these)")
     p.add_argument("--init-from", type=Path, metavar="X.nemo", help="start from this checkpoint (fine-tuning)")
     p.add_argument("--freeze-encoder", action="store_true", help="train the decoder only")
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out (from any working folder)")
     p.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow full unpickling of --init-from (only for files you trust)")
+                   help="allow full unpickling, which can run code in the file, of --init-from or, with --resume, of "
+                        "a state.pt that needs it (one written before states were weights-only); only for files you trust")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. batch_size=8")
     return p
 

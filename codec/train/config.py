@@ -2,46 +2,44 @@
 
 from __future__ import annotations
 
-import copy
+import math
+import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codec.errors import UserError
 from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, QuantizerConfig
+from codec.safe_yaml import parse_yaml, read_yaml
 
 DEFAULT_PATH = Path(__file__).with_name("default.yaml")
 # Keys whose default is null but which take a value of this type.
 OPTIONAL_TYPES = {"epoch_items": int, "max_epochs": int, "val_manifest": str, "slm_model_dir": str}
 PRECISIONS = ("fp32", "bf16", "fp16")
 BACKBONES = ("whisper", "wavlm", "none")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+KINDS = {bool: "true or false", float: "a number", int: "a whole number", list: "a list", str: "a text"}
+# Whole numbers that must be at least 1 (null allowed where the default is null).
+AT_LEAST_ONE = ("batch_size", "n_samples", "max_steps", "log_every", "sample_every", "checkpoint_every", "export_every",
+                "disc_update_period", "slm_initial_channel", "epoch_items", "max_epochs")
+NOT_NEGATIVE = ("num_workers", "val_count", "disc_updates_per_period", "min_duration", "mel_loss_l1_scale",
+                "stft_loss_scale", "gen_loss_scale", "feature_loss_scale")
+POSITIVE = ("lr", "val_max_seconds", "mel_loss_log_guard", "stft_loss_log_guard")
 
 
 def default_config() -> dict:
     """The recipe's defaults."""
-    return yaml.safe_load(DEFAULT_PATH.read_text())
+    return read_yaml(DEFAULT_PATH)
 
 
 def _check_type(key: str, value: Any, default: Any) -> Any:
-    if default is None:
-        wanted = OPTIONAL_TYPES[key.rsplit(".", 1)[-1]]
-        if value is None or isinstance(value, wanted):
-            return value
-        return _check_type(key, value, wanted())
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, list):
-        ok = isinstance(value, list)
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise UserError(f"config {key}={value!r}: expected a {type(default).__name__} like {default!r}")
+    wanted = OPTIONAL_TYPES[key.rsplit(".", 1)[-1]] if default is None else type(default)
+    if default is None and value is None:
+        return value
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        example = f" like {default!r}" if default is not None else ""
+        raise UserError(f"config {key}={value!r}: expected {KINDS[wanted]}{example}")
     return value
 
 
@@ -64,30 +62,115 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     out = {}
     for item in items:
         key, sep, text = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise UserError(f"{item!r}: overrides are written key=value, e.g. batch_size=8")
         try:
-            out[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"{item!r}: the value is not valid YAML") from None
+            out[key.strip()] = parse_yaml(text, item)
+        except UserError:
+            raise UserError(f"{item!r}: the value is not valid YAML (e.g. lr=2e-4, betas=[0.8,0.99], max_epochs=null)") from None
     return out
 
 
-def build_config(overrides: dict[str, Any], base: dict | None = None) -> dict:
-    """`base` (default: the recipe) with `overrides` applied and checked."""
-    config = copy.deepcopy(base if base is not None else default_config())
+def _leaves(mapping: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as {dotted key: value}, e.g. {"generator": {"sample_rate": 1}} -> {"generator.sample_rate": 1}."""
+    out = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}{key}"
+        out.update(_leaves(value, f"{dotted}.") if isinstance(value, dict) else {dotted: value})
+    return out
+
+
+def build_config(overrides: dict[str, Any], saved: dict | None = None, saved_name: str = "") -> dict:
+    """The recipe's defaults, then a run's `saved` config (named `saved_name` in errors), then `overrides`, checked:
+    every key known, every value of its key's type and in its range."""
+    config = default_config()
+    if saved is not None:
+        for key, value in _leaves(saved).items():
+            try:
+                set_key(config, key, value)
+            except UserError as exc:
+                raise UserError(f"{saved_name}: {exc}") from None
     for key, value in overrides.items():
         set_key(config, key, value)
-    if config["precision"] not in PRECISIONS:
-        raise UserError(f"precision={config['precision']!r}: use one of {', '.join(PRECISIONS)}")
-    if config["slm_backbone"] not in BACKBONES:
-        raise UserError(f"slm_backbone={config['slm_backbone']!r}: use one of {', '.join(BACKBONES)}")
-    if len(config["loss_resolutions"]) != len(config["mel_loss_dims"]):
-        raise UserError("loss_resolutions and mel_loss_dims need the same number of entries")
-    for key in ("batch_size", "n_samples", "max_steps", "log_every", "sample_every", "checkpoint_every", "export_every"):
-        if config[key] <= 0:
-            raise UserError(f"{key}={config[key]}: must be positive")
+    _check_values(config)
     return config
+
+
+def _check_values(c: dict) -> None:
+    """Refuse values outside what training accepts, naming the key, the value and what is accepted."""
+    def refuse(key: str, accepted: str) -> None:
+        raise UserError(f"config {key}={c[key]!r}: {accepted}")
+
+    for key in AT_LEAST_ONE:
+        if c[key] is not None and c[key] < 1:
+            refuse(key, "must be a whole number of at least 1")
+    for key in NOT_NEGATIVE:
+        if not (math.isfinite(c[key]) and c[key] >= 0):
+            refuse(key, "must be zero or more")
+    for key in POSITIVE:
+        if not (math.isfinite(c[key]) and c[key] > 0):
+            refuse(key, "must be a number above 0")
+    if not 0 < c["lr_decay"] <= 1:
+        refuse("lr_decay", "must be above 0 and at most 1 (1: no decay)")
+    if len(c["betas"]) != 2 or not all(_number(b) and 0 <= b < 1 for b in c["betas"]):
+        refuse("betas", "must be two numbers from 0 up to (not including) 1, e.g. [0.8,0.99]")
+    if not 0 <= c["seed"] < 2**32:
+        refuse("seed", "must be from 0 to 4294967295")
+    if not DEVICE_PATTERN.fullmatch(c["device"]):
+        refuse("device", "use auto, cpu, cuda or cuda:<index>")
+    if c["precision"] not in PRECISIONS:
+        refuse("precision", f"use one of {', '.join(PRECISIONS)}")
+    if c["slm_backbone"] not in BACKBONES:
+        refuse("slm_backbone", f"use one of {', '.join(BACKBONES)}")
+    for key in ("loss_resolutions", "stft_disc_resolutions"):
+        if not c[key] or not all(isinstance(r, list) and len(r) == 3 and all(_whole(x) and x >= 1 for x in r)
+                                 and r[2] <= r[0] for r in c[key]):
+            refuse(key, "must be a list of [fft size, hop, window] whole numbers of at least 1, window <= fft size")
+    for key in ("mel_loss_dims", "mpd_periods"):
+        if not c[key] or not all(_whole(x) and x >= 1 for x in c[key]):
+            refuse(key, "must be a list of whole numbers of at least 1")
+    if len(c["loss_resolutions"]) != len(c["mel_loss_dims"]):
+        raise UserError("config loss_resolutions and mel_loss_dims need the same number of entries")
+    _check_generator(c["generator"])
+
+
+def _check_generator(g: dict) -> None:
+    """Refuse a generator section whose sizes do not fit together (the model would fail at its first step)."""
+    for key, value in _leaves(g, "generator.").items():
+        if not all(_whole(x) and x >= 1 for x in (value if isinstance(value, list) else [value])):
+            raise UserError(f"config {key}={value!r}: must be whole numbers of at least 1")
+    latent = g["quantizer"]["num_groups"] * len(g["quantizer"]["num_levels_per_group"])
+    if not g["encoder"]["encoded_dim"] == g["decoder"]["input_dim"] == latent:
+        raise UserError(f"config generator.encoder.encoded_dim={g['encoder']['encoded_dim']}, generator.decoder."
+                        f"input_dim={g['decoder']['input_dim']}: both must equal quantizer.num_groups x the length of "
+                        f"quantizer.num_levels_per_group ({latent})")
+    for side, key in (("encoder", "down_sample_rates"), ("decoder", "up_sample_rates")):
+        if math.prod(g[side][key]) != g["samples_per_frame"]:
+            raise UserError(f"config generator.{side}.{key}={g[side][key]}: must multiply to "
+                            f"generator.samples_per_frame={g['samples_per_frame']}")
+
+
+def _whole(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_lengths(config: dict, min_samples: int) -> None:
+    """Refuse crops and clips shorter than the generator's `min_samples` or than half the longest STFT window,
+    which the losses and discriminators reflect-pad by."""
+    sr = config["generator"]["sample_rate"]
+    windows = config["loss_resolutions"] + (config["stft_disc_resolutions"] if config["use_discriminator"] else [])
+    shortest = max(min_samples, max(n_fft for n_fft, _, _ in windows) // 2 + 1)
+    if config["n_samples"] < shortest:
+        raise UserError(f"config n_samples={config['n_samples']}: crops must be at least {shortest} samples "
+                        f"({shortest / sr:.3f} s: the model's 4 frames and the longest STFT window)")
+    if config["min_duration"] * sr < shortest:
+        raise UserError(f"config min_duration={config['min_duration']}: clips must be at least {shortest / sr:.3f} s "
+                        f"({shortest} samples: the model's 4 frames and the longest STFT window); set "
+                        f"min_duration={math.ceil(shortest / sr * 1000) / 1000} or more")
 
 
 def generator_config(section: dict) -> LFSCConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -46,7 +47,7 @@ class ManifestSpec:
                 weight = float(tail)
             except ValueError:
                 return cls(Path(text))
-            if not weight > 0:
+            if not (weight > 0 and math.isfinite(weight)):
                 raise UserError(f"--manifest {text}: the weight must be a positive number")
             return cls(Path(head), weight)
         return cls(Path(text))
@@ -54,10 +55,16 @@ class ManifestSpec:
 
 def read_manifest(path: Path, min_duration: float = 0.0) -> tuple[list[Clip], int, int]:
     """Clips of a manifest at least `min_duration` long, the number too short and the number unreadable."""
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"{path}: no such manifest")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file; a manifest is a file of JSON lines with audio_filepath")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file; a manifest is JSON lines with audio_filepath") from None
     clips, too_short, unreadable = [], 0, 0
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -74,7 +81,9 @@ def read_manifest(path: Path, min_duration: float = 0.0) -> tuple[list[Clip], in
                 log.warning("skipping unreadable %s (%s)", audio, exc)
                 unreadable += 1
                 continue
-        if float(duration) < min_duration:
+        elif isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration):
+            raise UserError(f"{path}:{number}: duration {duration!r} is not a number of seconds")
+        if duration < min_duration:
             too_short += 1
             continue
         clips.append(Clip(audio, float(duration)))
@@ -167,11 +176,13 @@ def load_clips(specs: list[ManifestSpec], min_duration: float) -> tuple[list[Cli
         found, too_short, unreadable = read_manifest(spec.path, min_duration)
         log.info("%s: %d clips (%d shorter than %.2f s, %d unreadable skipped)", spec.path, len(found), too_short,
                  min_duration, unreadable)
-        if found:
-            clips += found
-            weights += [spec.weight / len(found)] * len(found)
-    if not clips:
-        raise UserError("no usable audio in the manifests (all missing, unreadable or shorter than min_duration)")
+        if not found:  # its weight would silently fall to the other manifests
+            if not too_short + unreadable:
+                raise UserError(f"{spec.path}: the manifest is empty; give JSON lines with audio_filepath")
+            raise UserError(f"{spec.path}: no usable audio ({too_short} clips shorter than min_duration="
+                            f"{min_duration} s, {unreadable} unreadable); fix the manifest or leave it out")
+        clips += found
+        weights += [spec.weight / len(found)] * len(found)
     if all(s.weight == 1.0 for s in specs):
         return clips, None
     w = np.asarray(weights, dtype=np.float64)

@@ -6,8 +6,10 @@ import contextlib
 import csv
 import logging
 import os
+import pickle
 import random
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +19,11 @@ import yaml
 from torch import nn
 
 from codec.errors import UserError
-from codec.files import replacing
+from codec.files import replacing, write_text_atomic
 from codec.lfsc.checkpoint import config_to_dict, load_lfsc, save_nemo
 from codec.lfsc.model import LFSCModel
-from codec.train.config import build_config, generator_config
+from codec.safe_yaml import read_yaml
+from codec.train.config import build_config, check_lengths, generator_config
 from codec.train.data import Batch, CropDataset, EpochSampler, ManifestSpec, collate, load_clips
 from codec.train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
 from codec.train.losses import (
@@ -39,6 +42,15 @@ STATE_NAME = "state.pt"
 CONFIG_NAME = "config.yaml"
 METRICS_NAME = "metrics.csv"
 EXPORT_NAME = "model.nemo"
+LOG_NAME = "train.log"
+# What a new run writes into --out: a folder already holding any of them is not started over.
+RUN_FILES = (CONFIG_NAME, METRICS_NAME, LOG_NAME, EXPORT_NAME, "samples", "tensorboard")
+# The fields of state.pt and their types, checked before any is used.
+STATE_FIELDS = {
+    "step": int, "epoch": int, "batch_in_epoch": int, "skipped": int, "generator_config": dict, "generator": dict,
+    "discriminator": (dict, type(None)), "opt_g": dict, "sched_g": dict, "opt_d": (dict, type(None)),
+    "sched_d": (dict, type(None)), "scaler_g": dict, "scaler_d": dict, "rng": dict,
+}
 CSV_COLUMNS = (
     "step", "epoch", "lr", "steps_per_s", "g_loss", "mel_l1", "stft", "gen_adv", "feature", "d_loss",
     "val_loss", "val_mel_l1", "val_stft", "val_time_l1", "skipped",
@@ -73,15 +85,21 @@ def _device(name: str, local_rank: int) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise UserError(f"device={name}: no CUDA GPU is available here; use device=cpu or device=auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"device={name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
         torch.cuda.set_device(device)  # NCCL and the default CUDA stream follow this process's GPU
     return device
 
 
 def _rng_state() -> dict:
+    """The random generators' states as tensors and plain Python values, which the weights-only loader reads."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()  # np.random.set_state takes it back as a list
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": np.random.get_state(),
+        "numpy": numpy_state,
         "python": random.getstate(),
     }
 
@@ -92,6 +110,47 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
+
+
+def _torch_load(path: Path, weights_only: bool) -> object:
+    """torch.load of a state file; a damaged file is a UserError. Only the weights-only loader's refusal of an
+    object it does not know (pickle.UnpicklingError) is passed on, for the caller to decide."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError:
+        if weights_only:
+            raise
+        raise UserError(f"{path}: damaged training state (its data do not unpickle); start a new --out") from None
+    except (RuntimeError, EOFError, KeyError, ValueError, TypeError, IndexError, AttributeError, ImportError,
+            zipfile.BadZipFile) as exc:
+        reason = " ".join(str(exc).split()[:12]) or type(exc).__name__
+        raise UserError(f"{path}: damaged training state ({reason}); start a new --out") from None
+
+
+def read_state(path: Path, trust: bool) -> dict:
+    """A run's state.pt, read with torch's weights-only loader, so that no code in it runs, unless `trust`; a
+    damaged file or a file of another kind is a one-line UserError."""
+    if not zipfile.is_zipfile(path):  # what torch.save writes; an empty, cut-short or foreign file is not one
+        raise UserError(f"{path}: not a training state of lfsc-train (empty, cut short or another kind of file); "
+                        "start a new --out")
+    try:
+        state = _torch_load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        if not trust:
+            raise UserError(
+                f"{path}: this state holds objects that only full unpickling restores, which can run arbitrary code "
+                "(a state written before weights-only states, or a planted file); if you wrote it, pass "
+                "--trust-checkpoint"
+            ) from None
+        state = _torch_load(path, weights_only=False)
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a training state of lfsc-train (it holds a {type(state).__name__}); start a new --out")
+    for key, kind in STATE_FIELDS.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or (kind is int and (isinstance(value, bool) or value < 0)):
+            raise UserError(f"{path}: not a training state of lfsc-train ({key!r} is missing or not what lfsc-train "
+                            "writes); start a new --out")
+    return state
 
 
 def generator_section(model: LFSCModel) -> dict:
@@ -111,6 +170,8 @@ class Trainer:
     """Builds everything from a config and a RunSpec, then `fit()` trains until max_steps / max_epochs."""
 
     def __init__(self, spec: RunSpec, overrides: dict):
+        # Everything the user handed in (run folder, config, state, checkpoint, manifests) is read and checked
+        # before the first file is written: a refused run leaves --out as it was (fit() writes).
         self.spec = spec
         self.out = spec.out_dir
         self.rank, self.world, local_rank = _distributed()
@@ -120,11 +181,21 @@ class Trainer:
         if c["precision"] == "fp16" and self.device.type != "cuda":
             raise UserError("precision=fp16 needs a CUDA GPU (use bf16 or fp32 on CPU)")
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[c["precision"]]
+        saved_state = read_state(self.out / STATE_NAME, spec.trust_checkpoint) if spec.resume else None
         torch.manual_seed(c["seed"])
         np.random.seed(c["seed"])
         random.seed(c["seed"])
 
         self.generator = self._build_generator().to(self.device)
+        check_lengths(c, self.generator.min_samples)
+        self.clips, self.clip_weights = load_clips(self.spec.manifests, c["min_duration"])
+        self.dataset = CropDataset(self.clips, c["generator"]["sample_rate"], c["n_samples"], c["seed"])
+        self.step = self.epoch = self.batch_in_epoch = self.skipped = 0
+        if self._sampler(0).batches_per_epoch() == 0:
+            raise UserError(
+                f"{len(self.clips)} clips make no full batch of batch_size={c['batch_size']} x {self.world} GPU(s): "
+                "lower batch_size or set epoch_items"
+            )
         self.discriminator = self._build_discriminator()
         if self.discriminator is not None:
             self.discriminator.to(self.device)
@@ -145,17 +216,9 @@ class Trainer:
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=fp16)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=fp16)
 
-        self.clips, self.clip_weights = load_clips(self.spec.manifests, c["min_duration"])
-        self.dataset = CropDataset(self.clips, c["generator"]["sample_rate"], c["n_samples"], c["seed"])
-        self.step = self.epoch = self.batch_in_epoch = self.skipped = 0
-        if self._sampler(0).batches_per_epoch() == 0:
-            raise UserError(
-                f"{len(self.clips)} clips make no full batch of batch_size={c['batch_size']} x {self.world} GPU(s): "
-                "lower batch_size or set epoch_items"
-            )
         self.init_report: dict[str, float] | None = None
-        if spec.resume:
-            self._load_state()
+        if saved_state is not None:
+            self._load_state(saved_state)
         elif not spec.init_from and c["data_dependent_init"]:
             self.init_report = self._data_dependent_init()
         self.gen_ddp, self.disc_ddp = self.generator, self.discriminator
@@ -171,27 +234,86 @@ class Trainer:
 
     # -- building ---------------------------------------------------------------------------------------------
     def _resolve_config(self, overrides: dict) -> dict:
+        self._check_out()
         saved = self.out / CONFIG_NAME
+        if not self.spec.resume:
+            if not self.spec.manifests:
+                raise UserError("no training data: pass --manifest FILE (NeMo-style JSON lines with audio_filepath)")
+            if self.spec.init_from and any(k.startswith("generator.") for k in overrides):
+                raise UserError("--init-from takes the architecture from the checkpoint; drop the generator.* overrides")
+            # Absolute paths in the saved config, so that --resume works from any folder.
+            self.spec.manifests = [ManifestSpec(m.path.resolve(), m.weight) for m in self.spec.manifests]
+            config = build_config(overrides)
+            if config["val_manifest"]:
+                config["val_manifest"] = str(Path(config["val_manifest"]).resolve())
+            return config
+        if self.spec.init_from:
+            raise UserError("--resume continues the run in --out; --init-from only starts a new run")
+        if not saved.is_file():
+            raise UserError(f"--resume: {self.out} has {STATE_NAME} but no {CONFIG_NAME}: not a run of lfsc-train, "
+                            "or a damaged one; start a new --out")
+        stored = read_yaml(saved)
+        if not isinstance(stored, dict):
+            raise UserError(f"{saved}: not the config of a training run (a YAML mapping of the keys of "
+                            "codec/train/default.yaml); start a new --out")
+        manifests = stored.pop("manifests", None)
+        freeze = stored.pop("freeze_encoder", False)
+        stored.pop("init_from", None)
+        if not isinstance(freeze, bool):
+            raise UserError(f"{saved}: freeze_encoder={freeze!r}: expected true or false")
+        if self.spec.manifests:
+            self.spec.manifests = [ManifestSpec(m.path.resolve(), m.weight) for m in self.spec.manifests]
+        else:
+            if not (isinstance(manifests, list) and manifests and all(
+                    isinstance(m, list) and len(m) == 2 and isinstance(m[0], str) and isinstance(m[1], (int, float))
+                    and not isinstance(m[1], bool) and m[1] > 0 for m in manifests)):
+                raise UserError(f"{saved}: manifests={manifests!r}: expected a list of [path, weight] pairs; "
+                                "pass --manifest to give the training data")
+            self.spec.manifests = [ManifestSpec(self._saved_path(p, "--manifest with its path"), float(w))
+                                   for p, w in manifests]
+        self.spec.freeze_encoder = self.spec.freeze_encoder or freeze
+        config = build_config(overrides, saved=stored, saved_name=str(saved))
+        if config["val_manifest"]:
+            given = "val_manifest" in overrides
+            path = Path(config["val_manifest"]).resolve() if given else self._saved_path(
+                config["val_manifest"], "val_manifest=<its path>")
+            config["val_manifest"] = str(path)
+        return config
+
+    def _check_out(self) -> None:
+        """Refuse an --out that is (or is below) a file, a --resume without a run, a new run over files of another."""
+        out = self.out.absolute()
+        for folder in (out, *out.parents):  # the nearest one that exists must be a folder
+            if folder.exists():
+                if not folder.is_dir():
+                    where = "is a file" if folder == out else f"is below {folder}, which is a file"
+                    raise UserError(f"--out {self.out} {where}; give a folder")
+                break
         state = self.out / STATE_NAME
         if self.spec.resume:
             if not state.is_file():
                 raise UserError(f"--resume: {self.out} holds no training state ({STATE_NAME}); start a run there first")
-            if self.spec.init_from:
-                raise UserError("--resume continues the run in --out; --init-from only starts a new run")
-            stored = yaml.safe_load(saved.read_text())
-            if not self.spec.manifests:
-                self.spec.manifests = [ManifestSpec(Path(p), w) for p, w in stored.pop("manifests")]
-            stored.pop("manifests", None)
-            self.spec.freeze_encoder = self.spec.freeze_encoder or stored.pop("freeze_encoder", False)
-            stored.pop("init_from", None)
-            return build_config(overrides, base=stored)
-        if state.is_file():
+            return
+        if state.exists():
             raise UserError(f"{self.out} already holds a training run; pass --resume to continue it, or choose another --out")
-        if not self.spec.manifests:
-            raise UserError("no training data: pass --manifest FILE (NeMo-style JSON lines with audio_filepath)")
-        if self.spec.init_from and any(k.startswith("generator.") for k in overrides):
-            raise UserError("--init-from takes the architecture from the checkpoint; drop the generator.* overrides")
-        return build_config(overrides)
+        found = [name for name in RUN_FILES if (self.out / name).exists()]
+        if found:
+            raise UserError(f"{self.out} already holds {', '.join(found)} but no training state to resume (a run "
+                            "stopped before its first save, or another tool's files); choose another --out or empty it")
+
+    def _saved_path(self, text: str, hint: str) -> Path:
+        """A path from the run's config.yaml. Runs save absolute paths; an older run saved the path as given,
+        relative to a folder it did not record: it is looked for from here, then from the run folder and each
+        folder above it."""
+        path = Path(text)
+        if path.is_absolute():
+            return path
+        run = self.out.resolve()
+        for base in (Path.cwd(), run, *run.parents):
+            if (base / path).exists():
+                return (base / path).resolve()
+        raise UserError(f"{self.out / CONFIG_NAME}: {text} is relative to the folder the run was started from, and "
+                        f"is not found from here nor above the run folder; pass {hint}")
 
     def _build_generator(self) -> LFSCModel:
         if self.spec.init_from and not self.spec.resume:
@@ -402,9 +524,9 @@ class Trainer:
             torch.save(state, tmp)
         return path
 
-    def _load_state(self) -> None:
+    def _load_state(self, state: dict) -> None:
+        """Put a state from `read_state` into the built models, optimisers, schedulers, counters and RNGs."""
         path = self.out / STATE_NAME
-        state = torch.load(path, map_location="cpu", weights_only=False)  # our own file: optimiser and RNG state
         ours = generator_section(self.generator)
         if state["generator_config"] != ours:
             raise UserError(
@@ -419,17 +541,20 @@ class Trainer:
                 self.discriminator.load_trainable_state_dict(state["discriminator"])
                 self.opt_d.load_state_dict(state["opt_d"])
             self.opt_g.load_state_dict(state["opt_g"])
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise UserError(f"{path}: checkpoint of another architecture ({str(exc).splitlines()[0]})") from None
-        self.sched_g.load_state_dict(state["sched_g"])
-        if self.sched_d is not None:
-            self.sched_d.load_state_dict(state["sched_d"])
-        self.scaler_g.load_state_dict(state["scaler_g"])
-        self.scaler_d.load_state_dict(state["scaler_d"])
+        try:
+            self.sched_g.load_state_dict(state["sched_g"])
+            if self.sched_d is not None:
+                self.sched_d.load_state_dict(state["sched_d"])
+            self.scaler_g.load_state_dict(state["scaler_g"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
+            _set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            reason = " ".join(str(exc).split()[:12]) or type(exc).__name__
+            raise UserError(f"{path}: damaged training state ({reason}); start a new --out") from None
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch, self.skipped = state["batch_in_epoch"], state["skipped"]
-        _set_rng_state(state["rng"])
-        self._truncate_metrics()
         log.info("resumed %s at step %d (epoch %d, batch %d)", path, self.step, self.epoch, self.batch_in_epoch)
 
     def _truncate_metrics(self) -> None:
@@ -454,8 +579,8 @@ class Trainer:
         stored = dict(self.config)
         stored["manifests"] = [[str(m.path), m.weight] for m in self.spec.manifests]
         stored["freeze_encoder"] = self.spec.freeze_encoder
-        stored["init_from"] = str(self.spec.init_from) if self.spec.init_from else None
-        (self.out / CONFIG_NAME).write_text(yaml.safe_dump(stored, sort_keys=False))
+        stored["init_from"] = str(self.spec.init_from.resolve()) if self.spec.init_from else None
+        write_text_atomic(self.out / CONFIG_NAME, yaml.safe_dump(stored, sort_keys=False))
 
     # -- the loop ---------------------------------------------------------------------------------------------
     def _done(self) -> bool:
@@ -470,6 +595,8 @@ class Trainer:
         main = self.rank == 0
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
+            if self.spec.resume:
+                self._truncate_metrics()
             self._save_run_config()
             self._setup_file_log()
         if main and self.init_report and self.step == 0:
@@ -539,6 +666,6 @@ class Trainer:
         return self.last_val
 
     def _setup_file_log(self) -> None:
-        self._file_log = logging.FileHandler(self.out / "train.log")
+        self._file_log = logging.FileHandler(self.out / LOG_NAME)
         self._file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(self._file_log)
