@@ -42,7 +42,7 @@ def whisper_available() -> bool:
 def measure(precision: str, args: argparse.Namespace, manifest: Path, slm: str) -> tuple[float, float]:
     """(steps/s, peak memory in GiB) of `args.steps` timed steps after one warm-up step."""
     overrides = {"device": args.device, "precision": precision, "batch_size": args.batch_size, "n_samples": args.n_samples,
-                 "num_workers": 0, "slm_backbone": slm}
+                 "num_workers": 0, "slm_backbone": slm, "epoch_items": args.batch_size}  # one clip fills a batch
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(RunSpec(Path(out), [ManifestSpec(manifest)]), overrides)
         gen = torch.Generator().manual_seed(0)
