@@ -288,6 +288,10 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 
+# Metrics that compare waveforms sample by sample: meaningless where the decoded waveform cannot match the input's
+# (a parametric codec, codec.registry.Codec.waveform_matching, or a pair aligned only by its energy envelope).
+WAVEFORM_METRICS: tuple[str, ...] = ("si_sdr",)
+
 # The intrusive signal metrics: they compare aligned signals (so a refused alignment refuses them) and need no model.
 FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "mel_distance", "stft_distance",
                                  "f0_rmse", "f0_corr", "vuv_error")
