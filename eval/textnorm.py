@@ -4,7 +4,8 @@ Both texts go through the same steps, so a difference that survives them is an e
 1. Unicode NFKC and lower case; every apostrophe variant (U+2018, U+2019, U+02BC, backtick, acute, prime) becomes
    "'", so contractions and elisions read the same whichever one a transcript uses.
 2. Acronyms written with dots become one word ("P.B.X." -> "pbx"), as an ASR writes them.
-3. Whisper's own normaliser for the language (whisper-normalizer, `_WHISPER`): brackets and parentheses dropped,
+3. Whisper's own normaliser for the language (whisper-normalizer's en, es, fr, ru, zh and ar ones, Spanish's rules
+   for it, the basic one with marks kept elsewhere): brackets and parentheses dropped,
    punctuation and symbols to spaces, so elisions split ("n'a" -> "n a", as "n’a" and "nʼa" do); numbers read to
    digits with their language's separators ("1,000" en, "1.000" es/it, "1 000" fr/ru -> "1000"; "3,5" -> "3.5");
    in English also contractions expanded ("don't" -> "do not"), British spellings made American, fillers
@@ -12,7 +13,9 @@ Both texts go through the same steps, so a difference that survives them is an e
    "ё" -> "е" (optional in Russian spelling).
 4. Digits spelt out by num2words in the language ("1000" -> "one thousand", "3.5" -> "tres punto cinco",
    "21st" -> "twenty first", "$5" -> "five dollars"). Where step 3 reads spelled numbers back to digits
-   (`reads_numbers`: en, es, fr, it), "1,000", "1000" and "one thousand" all end as "one thousand".
+   (`reads_numbers`: en, es, fr, it), "1,000", "1000" and "one thousand" all end as "one thousand". Steps 3 and 4
+   run twice, so num2words' words are read back as the ASR's are: Whisper's English normaliser reads successive
+   single digits as one number, so "1, 2, 3" and "one two three" both end as "one hundred and twenty three".
 5. In Spanish and Italian "uno" and "una" become "un": Whisper's normaliser leaves the words for one (also the
    articles) as they are, while num2words spells the digit 1 "uno" whatever the noun ("1 mensaje" is "un mensaje").
 6. Symbols left over (num2words' hyphens and commas) become spaces; whitespace runs fold to one space.

@@ -167,3 +167,13 @@ def test_the_report_names_languages_whose_numbers_are_not_normalised_reliably(ru
     assert summary["number_limits"] == {"ru": {"limit": textnorm.number_limit("ru"), "references": 1,
                                                "references_with_digits": 1}}
     assert "except in ru, where digits are spelt" in (run_folder / "summary.md").read_text(encoding="utf-8")
+
+
+def test_the_run_manifest_says_which_codecs_cannot_match_the_waveform():
+    from codec.registry import get_codec
+    from eval.cache import Cache
+    from eval.runner import run_manifest
+
+    codecs = [get_codec(name) for name in ("opus-6k", "codec2-3200", "codec2-3200@white10")]
+    manifest = run_manifest(codecs, ("si_sdr",), "", Cache(None), 1)
+    assert [c["waveform_matching"] for c in manifest["codecs"]] == [True, False, False]
