@@ -185,6 +185,7 @@ class Conditioned(Codec):
         self.sample_rate = inner.sample_rate
         self.nominal_bitrate = inner.nominal_bitrate
         self.min_samples = inner.min_samples
+        self.waveform_matching = inner.waveform_matching
 
     def condition(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """`audio` through every condition, in order (`heard_by` this codec)."""

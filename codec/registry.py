@@ -48,6 +48,9 @@ class Codec(ABC):
     sample_rate: int
     nominal_bitrate: float  # bits per second; 0 for codecs with no bitstream (identity, anchors)
     min_samples: int = 1  # shortest input (at the native rate) the codec takes without padding it
+    # False for a parametric codec that sends no phase (Codec2): its output cannot match the input's waveform, so
+    # waveform metrics (eval.metrics.WAVEFORM_METRICS) say nothing about its quality and reports flag them.
+    waveform_matching: bool = True
 
     @abstractmethod
     def encode(self, audio: np.ndarray) -> bytes:

@@ -279,12 +279,18 @@ METRICS: dict[str, MetricSpec] = {
               "Pearson correlation of the pitch contours over the frames voiced in both signals"),
         _spec("vuv_error", "V/UV error", PITCH_RATE, (0.0, 1.0), False, vuv_error, PITCH_VERSION,
               "fraction of 10 ms frames whose voicing decision differs"),
-        _spec("speaker_sim", "Speaker similarity", 16000, (-1.0, 1.0), True, speaker_sim, "ge2e/1",
-              "cosine of speaker embeddings (GE2E, resemblyzer 0.1.4, unless another model is plugged in)", needs_model=True),
+        _spec("speaker_sim", "Speaker similarity", 16000, (0.0, 1.0), True, speaker_sim, "ge2e/1",
+              "cosine of speaker embeddings (GE2E, resemblyzer 0.1.4, unless another model is plugged in); GE2E's "
+              "embeddings are non-negative, so 0..1, and two different speakers already score about 0.6: read it "
+              "against the report's same- and different-speaker levels on the run's own set", needs_model=True),
         _spec("distill_mos", "DistillMOS", 16000, (1.0, 5.0), True, distill_mos, "distillmos-0.9.1-v7/1",
               "no-reference MOS predicted by DistillMOS from the decoded audio alone (needs no alignment)"),
     )
 }
+
+# Metrics that compare waveforms sample by sample: meaningless where the decoded waveform cannot match the input's
+# (a parametric codec, codec.registry.Codec.waveform_matching, or a pair aligned only by its energy envelope).
+WAVEFORM_METRICS: tuple[str, ...] = ("si_sdr",)
 
 # The intrusive signal metrics: they compare aligned signals (so a refused alignment refuses them) and need no model.
 FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "mel_distance", "stft_distance",

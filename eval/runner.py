@@ -183,7 +183,8 @@ def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cac
         "input": source,
         "codecs": [
             {"name": c.name, "description": _describe(c.name, entries), "nominal_bitrate": c.nominal_bitrate,
-             "settings": codec_settings(c), "cached": codec_settings(c) is not None}
+             "waveform_matching": c.waveform_matching, "settings": codec_settings(c),
+             "cached": codec_settings(c) is not None}
             for c in codecs
         ],
         "metrics": {

@@ -94,6 +94,7 @@ class Codec2(Codec):
     bytes; 1300 and 700C would otherwise cost 1400 and 800 bit/s)."""
 
     sample_rate = 8000
+    waveform_matching = False  # a vocoder: the decoder draws its own phases
 
     def __init__(self, mode: str):
         self.mode = mode
