@@ -12,7 +12,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from codec.errors import UserError
+from codec.errors import UserError, user_message
 from eval.manifest import MAX_LINE_BYTES, Utterance, load_folder, load_manifest
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -34,7 +34,7 @@ def read(folder: Path, data: bytes) -> list[Utterance] | str:
     try:
         return load_manifest(path)
     except UserError as exc:
-        message = str(exc)
+        message = user_message(exc)  # what the user sees: one line, whatever a path in it holds
         assert message and "\n" not in message and len(message) < 5000, message  # a path, not the whole line
         return message
 
