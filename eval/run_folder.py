@@ -102,9 +102,9 @@ def read_manifest(out: Path) -> dict | None:
     try:
         manifest = json.loads(path.read_bytes())
     except (ValueError, RecursionError) as exc:
-        raise UserError(f"{path}: damaged ({exc}): {NEW_RUN}") from None
+        raise UserError(f"{path}: damaged ({exc}): the run folder cannot be trusted; {NEW_RUN}") from None
     if not isinstance(manifest, dict):
-        raise UserError(f"{path}: damaged (not a JSON object): {NEW_RUN}")
+        raise UserError(f"{path}: damaged (not a JSON object): the run folder cannot be trusted; {NEW_RUN}")
     return manifest
 
 
