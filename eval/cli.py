@@ -32,10 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "e.g. reverb0.6@white10. Metrics still compare with the clean input",
     )
     _input_arguments(run)
-    run.add_argument("--out", type=Path, required=True, help="run folder (created; an existing run there is resumed)")
+    run.add_argument("--out", type=Path, required=True,
+                     help="run folder (created; an existing run there is resumed when its settings are these, and "
+                     "codecs may be added to it; one run at a time)")
     run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
     run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
-    run.add_argument("--keep-audio", action="store_true", help="save decoded audio under OUT/audio/ (linked from the report)")
+    run.add_argument("--keep-audio", action="store_true",
+                     help="save the decoded audio each row scored under OUT/audio/, as float32 WAV (linked from the report)")
     run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
     run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
     run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")

@@ -1,8 +1,9 @@
 """The batch runner: every utterance x every codec -> round trip -> sanity -> metrics -> one result row.
 
 Rows are appended to `<out>/rows.jsonl` as they are produced (flush + fsync), so a run killed at any point
-resumes where it stopped; every value also goes to the content-hash cache, so a new run over the same audio
-and codecs (e.g. after adding one codec) only computes what is new. CPU metrics run in a process pool when
+resumes where it stopped; the run folder (eval.run_folder) is locked for the run and belongs to one configuration.
+Every value also goes to the content-hash cache, so a new run over the same audio and codecs (e.g. into a new
+folder, or after adding one codec) only computes what is new. CPU metrics run in a process pool when
 `jobs > 1`; model metrics (ASR, speaker) run in the calling process with each model loaded once, and the ASR
 of one utterance (its original and every codec's output) goes to the model as one batch.
 Only one utterance's audio and its decoded versions (plus the pairs waiting in the pool) are in memory at a time.
