@@ -32,10 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "e.g. reverb0.6@white10. Metrics still compare with the clean input",
     )
     _input_arguments(run)
-    run.add_argument("--out", type=Path, required=True, help="run folder (created; an existing run there is resumed)")
+    run.add_argument("--out", type=Path, required=True,
+                     help="run folder (created; an existing run there is resumed when its settings are these, and "
+                     "codecs may be added to it; one run at a time)")
     run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
     run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
-    run.add_argument("--keep-audio", action="store_true", help="save decoded audio under OUT/audio/ (linked from the report)")
+    run.add_argument("--keep-audio", action="store_true",
+                     help="save the decoded audio each row scored under OUT/audio/, as float32 WAV (linked from the report)")
     run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
     run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
     run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
@@ -82,24 +85,24 @@ def _input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="LFSC .nemo checkpoint (default: $LFSC_CHECKPOINT, then the user config)")
 
 
-def _utterances(args: argparse.Namespace) -> tuple[list, str]:
-    """The utterances the input arguments name, and a description of where they came from."""
+def _utterances(args: argparse.Namespace) -> tuple[list, str, Path]:
+    """The utterances the input arguments name, a description of where they came from, and the manifest or folder
+    that lists them."""
     from eval import manifest as manifests
 
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.folder is not None:
         utterances = manifests.load_folder(args.folder, args.lang)
-        source = f"folder {args.folder.resolve()}"
+        listing = args.folder.resolve()
+        source = f"folder {listing}"
     else:
         if args.lang is not None:
             raise UserError("--lang applies to --folder input only: a manifest names each utterance's language")
-        path = args.manifest or manifests.default_manifest()
-        utterances = manifests.load_manifest(path)
-        source = f"manifest {Path(path).resolve()}"
-    if args.limit is not None:
-        if args.limit < 1:
-            raise UserError(f"--limit must be at least 1, got {args.limit}")
-        utterances = utterances[: args.limit]
-    return utterances, source
+        listing = Path(args.manifest or manifests.default_manifest()).resolve()
+        utterances = manifests.load_manifest(listing)
+        source = f"manifest {listing}"
+    return utterances[: args.limit], source, listing
 
 
 def _tokens(args: argparse.Namespace) -> int:
@@ -109,7 +112,7 @@ def _tokens(args: argparse.Namespace) -> int:
     from eval import tokens
     from eval.runner import build_codec
 
-    utterances, source = _utterances(args)
+    utterances, source, _ = _utterances(args)
     codec = build_codec(args.codec, args.checkpoint)
     if not hasattr(codec, "tokens"):
         raise UserError(f"{args.codec} has no tokens to diagnose: use lfsc or lfsc-bf16")
@@ -130,7 +133,10 @@ def _tokens(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from eval.runner import run
 
-    utterances, source = _utterances(args)
+    utterances, source, listing = _utterances(args)
+    if args.folder is not None and args.out.resolve().is_relative_to(listing):
+        raise UserError(f"{args.out}: is inside the --folder it evaluates ({listing}): the audio it keeps would be read "
+                        "as input by the next run over that folder; give an --out outside it")
     codecs = args.codec
     if not codecs:
         codecs = default_codecs()
@@ -143,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run(
         utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
-        checkpoint=args.checkpoint,
+        checkpoint=args.checkpoint, protect=[listing] if args.folder is None else [],
     )
     print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
           f"report: {result.out_dir / 'report.html'}")
@@ -180,7 +186,11 @@ def _mushra(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `lfsc-eval`: user mistakes print one line and exit 2, never a traceback."""
     args = _parser().parse_args(argv)
-    return run_cli("lfsc-eval", lambda: _command(args))
+    interrupted = "interrupted"
+    if args.command == "run":
+        interrupted = (f"interrupted: the rows so far are kept in {args.out}; run the same command again to resume "
+                       "where it stopped")
+    return run_cli("lfsc-eval", lambda: _command(args), interrupted)
 
 
 def _command(args: argparse.Namespace) -> int | None:

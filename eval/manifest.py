@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from codec.audio import Audio, load_audio, open_audio
 from codec.errors import UserError
@@ -25,6 +28,10 @@ ISO_639_1 = frozenset(
 DURATION_TOLERANCE = 0.010  # seconds a manifest duration may differ from the file header
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 REQUIRED_KEYS = ("audio_filepath", "text", "lang")
+MAX_LINE_BYTES = 1 << 20  # a manifest line is one utterance: far more than any transcript needs
+# libsndfile's log line for a WAV 'data' or AIFF 'SSND' chunk that the file holds less of than its header says
+_CUT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+STREAMED_SIZE = 0x7FFFF000  # sizes from here up are what writers to a pipe put in a header: "length unknown"
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ def check_lang(lang: object, where: str) -> str:
     """Return lang if it is a known ISO 639-1 code, else raise UserError naming where it came from."""
     if not isinstance(lang, str) or lang not in ISO_639_1:
         raise UserError(
-            f"{where}: unknown language code {lang!r}: use a lower-case ISO 639-1 code such as 'en' or 'fr'"
+            f"{where}: unknown language code {_shown(lang)}: use a lower-case ISO 639-1 code such as 'en' or 'fr'"
         )
     return lang
 
@@ -69,40 +76,86 @@ def _header(path: Path) -> tuple[int, int, str]:
         source = open_audio(path)
     except UserError as exc:
         return 0, 0, str(exc)
-    return source.file_rate, source.file_samples, ""
+    cut = _cut_off(path, source.file_rate, source.file_samples)
+    return (0, 0, cut) if cut else (source.file_rate, source.file_samples, "")
+
+
+def _cut_off(path: Path, rate: int, samples: int) -> str:
+    """Why a WAV or AIFF file is cut off ('' when it is whole). libsndfile reads such a file as shorter, without
+    an error, so a run would score the part that is left as if it were the recording."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        log = f.extra_info
+    for promised, held in ((int(a), int(b)) for a, b in _CUT_CHUNK.findall(log)):
+        if held < promised < STREAMED_SIZE:
+            return (f"{path}: its header promises {samples * promised / held / rate:.2f} s but the file holds "
+                    f"{samples / rate:.2f} s: the file is cut off or damaged; re-export it")
+    return ""
 
 
 def _number(entry: dict, key: str, where: str) -> float | None:
     value = entry.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UserError(f"{where}: '{key}' must be a number, got {value!r}")
-    return float(value)
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and abs(value) < 1e300 and math.isfinite(value):
+        return float(value)
+    raise UserError(f"{where}: '{key}' must be a number, got {_shown(value)}")
+
+
+def _shown(value: object) -> str:
+    """A value as a message quotes it: its repr, cut to 60 characters."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**60 else "a number of more than 60 digits"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: str, key: str, where: str) -> str:
+    """`value` when it is text a file can hold; JSON can spell lone surrogates, which no UTF-8 file can."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{where}: '{key}' holds an escaped lone surrogate (\\ud800-\\udfff), which is not text: "
+                        "fix the line") from None
+    return value
 
 
 def _optional_text(entry: dict, key: str, where: str) -> str:
     value = entry.get(key, "")
     if not isinstance(value, str):
-        raise UserError(f"{where}: '{key}' must be a string, got {value!r}")
-    return value
+        raise UserError(f"{where}: '{key}' must be a string, got {_shown(value)}")
+    return _text(value, key, where)
+
+
+def _audio_path(rel: object, root: Path, where: str) -> Path:
+    """The audio file an 'audio_filepath' names (relative to the manifest's folder, or absolute), resolved."""
+    if not isinstance(rel, str) or not rel:
+        raise UserError(f"{where}: 'audio_filepath' must be a non-empty string, got {_shown(rel)}")
+    if "\0" in _text(rel, "audio_filepath", where):
+        raise UserError(f"{where}: 'audio_filepath' holds a NUL character, which no file name can: fix the path")
+    try:
+        path = (root / rel).resolve()
+        found = path.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long, a loop of symbolic links, a folder we may not enter
+        why = exc.strerror if isinstance(exc, OSError) else "a loop of symbolic links"
+        raise UserError(f"{where}: audio file path {_shown(rel)} cannot be used ({why}): fix the path") from None
+    if not found:  # a wrong path is the manifest's mistake (often every line's): stop at once
+        raise UserError(f"{where}: audio file {path} does not exist: fix the path (relative to the manifest's folder)")
+    return path
 
 
 def _utterance(entry: object, root: Path, where: str) -> Utterance:
     if not isinstance(entry, dict):
         raise UserError(f"{where}: each line must be a JSON object, got {type(entry).__name__}")
+    for key in entry:
+        _text(key, "a key", where)
     missing = [key for key in REQUIRED_KEYS if key not in entry]
     if missing:
         needed = ", ".join(REQUIRED_KEYS)
         raise UserError(f"{where}: missing required key(s) {', '.join(missing)} (each line needs {needed})")
     rel = entry["audio_filepath"]
-    if not isinstance(rel, str) or not rel:
-        raise UserError(f"{where}: 'audio_filepath' must be a non-empty string, got {rel!r}")
     text = _optional_text(entry, "text", where)
     lang = check_lang(entry["lang"], where)
-    path = (root / rel).resolve()
-    if not path.is_file():  # a wrong path is the manifest's mistake (often every line's): stop at once
-        raise UserError(f"{where}: audio file {path} does not exist: fix the path (relative to the manifest's folder)")
+    path = _audio_path(rel, root, where)
     rate, samples, problem = _header(path)
     duration = samples / rate if rate else 0.0
     declared = _number(entry, "duration", where)
@@ -132,16 +185,14 @@ def _utterance(entry: object, root: Path, where: str) -> Utterance:
 def load_manifest(path: str | Path) -> list[Utterance]:
     """Read a JSON-lines manifest, checking every line (keys, file, audio header, duration, language)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a manifest: give the path of a .jsonl manifest (or --folder)")
     if not path.is_file():
         raise UserError(f"{path}: manifest not found: give the path of a .jsonl manifest")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not a UTF-8 text manifest ({exc})") from None
     root = path.resolve().parent
     utterances: list[Utterance] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -149,6 +200,8 @@ def load_manifest(path: str | Path) -> list[Utterance]:
             entry = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:  # a number of more than 4300 digits; arrays nested too deep
+            raise UserError(f"{where}: not a usable JSON line ({type(exc).__name__}: {str(exc)[:80]})") from None
         utterance = _utterance(entry, root, where)
         if utterance.id in seen:
             first = seen[utterance.id]
@@ -158,6 +211,21 @@ def load_manifest(path: str | Path) -> list[Utterance]:
     if not utterances:
         raise UserError(f"{path}: manifest lists no utterances")
     return utterances
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The manifest's lines, read one at a time (a manifest may list millions of utterances), each at most
+    MAX_LINE_BYTES of UTF-8."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(line) > MAX_LINE_BYTES:
+                raise UserError(f"{path}:{number}: longer than {MAX_LINE_BYTES >> 20} MiB: a manifest line is one "
+                                "utterance's JSON object; is this a manifest?")
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1}): is this a manifest? Save "
+                                "it as UTF-8") from None
 
 
 def _sidecar_text(path: Path) -> str:
@@ -184,6 +252,10 @@ def load_folder(path: str | Path, lang: str | None = None) -> list[Utterance]:
     for file in files:
         rate, samples, problem = _header(file)
         uid = file.relative_to(root).with_suffix("").as_posix()
+        try:
+            uid.encode("utf-8")
+        except UnicodeEncodeError:  # its bytes are not UTF-8: it could name no row, report line or kept file
+            raise UserError(f"{os.fsdecode(file)!a}: its name is not UTF-8 text: rename it") from None
         if uid in seen:
             raise UserError(f"{file}: same name as {seen[uid].name}: keep one audio file per name")
         seen[uid] = file

@@ -21,10 +21,10 @@ import numpy as np
 
 from codec.errors import UserError
 from codec.files import write_text_atomic
-from eval import speaker_chance, stats, textnorm
+from eval import run_folder, speaker_chance, stats, textnorm
 from eval.cache import Cache
 from eval.metrics import METRICS, WAVEFORM_METRICS
-from eval.runner import ROWS, RUN_MANIFEST, read_skipped
+from eval.run_folder import ROWS, read_skipped
 from eval.sanity import MIN_CORRELATION
 
 ASR_LABELS = {
@@ -69,29 +69,21 @@ class Run:
     summary: dict
 
 
-def read_rows(out_dir: Path) -> list[dict]:
-    """All complete rows of rows.jsonl (a line cut short by a kill is skipped), by utterance and codec: the file
-    holds them in the order the pool finished them, and bootstrap intervals must not depend on that."""
-    path = out_dir / ROWS
-    if not path.is_file():
-        raise UserError(f"{out_dir}: not a run folder (no {ROWS}); run `lfsc-eval run ... --out {out_dir}` first")
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return sorted(rows, key=lambda row: (row["utt_id"], row["codec"]))
-
-
 def load_run(out_dir: str | Path) -> Run:
-    """Read a run folder (rows, manifest, the utterances that could not be read) and summarise it."""
+    """Read a run folder (rows, manifest, the utterances that could not be read) and summarise it. Rows are
+    taken by utterance and codec (the file holds them in the order the pool finished them, and bootstrap
+    intervals must not depend on that); a pair's duplicates and lines that are not whole rows are left out and
+    counted under "rows_left_out"."""
     out = Path(out_dir)
-    rows = read_rows(out)
-    manifest_path = out / RUN_MANIFEST
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    if not (out / ROWS).is_file():
+        raise UserError(f"{out}: not a run folder (no {ROWS}); run `lfsc-eval run ... --out {out}` first")
+    read = run_folder.read_rows(out)
+    rows = sorted(read.rows, key=lambda row: (row["utt_id"], row["codec"]))
+    manifest = run_folder.read_manifest(out) or {}
     order = [c["name"] for c in manifest.get("codecs", [])]
-    summary = {**summarize(rows, order), "skipped": read_skipped(out), "waveform_warnings": waveform_warnings(rows, manifest)}
+    left_out = {"duplicates": read.duplicates, "unreadable": read.unreadable}
+    summary = {**summarize(rows, order), "skipped": read_skipped(out), "rows_left_out": left_out,
+               "waveform_warnings": waveform_warnings(rows, manifest)}
     return Run(out, rows, manifest, summary)
 
 
@@ -381,6 +373,13 @@ def _setup(run: Run) -> list[str]:
               f"device: {m.get('device', '')}",
               "mel/STFT distance: NeMo's multi-resolution mel / STFT reconstruction losses at 22.05 kHz "
               "(lfsc_spec.md §5.1), most likely the LFSC model card's 'Mel distance' and 'STFT distance'"]
+    left_out = s.get("rows_left_out", {})
+    if left_out.get("duplicates"):
+        items.append(f"{left_out['duplicates']} duplicated row(s) in {ROWS} left out: the first row of each "
+                     "utterance and codec is counted, once")
+    if left_out.get("unreadable"):
+        items.append(f"{left_out['unreadable']} line(s) of {ROWS} that are not whole rows left out (cut short "
+                     "by a kill, or damaged)")
     if s["skipped"]:
         items.append(f"not evaluated: {len(s['skipped'])} utterance(s) whose audio could not be read (listed at "
                      "the end; no number here includes them)")

@@ -1,8 +1,9 @@
 """The batch runner: every utterance x every codec -> round trip -> sanity -> metrics -> one result row.
 
 Rows are appended to `<out>/rows.jsonl` as they are produced (flush + fsync), so a run killed at any point
-resumes where it stopped; every value also goes to the content-hash cache, so a new run over the same audio
-and codecs (e.g. after adding one codec) only computes what is new. CPU metrics run in a process pool when
+resumes where it stopped; the run folder (eval.run_folder) is locked for the run and belongs to one configuration.
+Every value also goes to the content-hash cache, so a new run over the same audio and codecs (e.g. into a new
+folder, or after adding one codec) only computes what is new. CPU metrics run in a process pool when
 `jobs > 1`; model metrics (ASR, speaker) run in the calling process with each model loaded once, and the ASR
 of one utterance (its original and every codec's output) goes to the model as one batch.
 Only one utterance's audio and its decoded versions (plus the pairs waiting in the pool) are in memory at a time.
@@ -10,37 +11,38 @@ Only one utterance's audio and its decoded versions (plus the pairs waiting in t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from codec.audio import RESAMPLER, save_audio
+from codec.audio import RESAMPLER
 from codec.conditions import VERSION as CONDITIONS_VERSION
 from codec.conditions import Conditioned, heard_by
 from codec.conditions import describe as describe_conditions
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
-from eval import asr, sanity, speaker, stats, textnorm
+from eval import asr, run_folder, sanity, speaker, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
 from eval.metrics import FAST_METRICS, METRICS, MetricError, compute, package_version
+from eval.run_folder import ROWS, RUN_MANIFEST, read_skipped  # noqa: F401 (ROWS: where callers find it)
 
 ASR_METRICS = ("cer", "wer")
 ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
 HEAD_KEY = f"{SANITY_VERSION}/roundtrip-2"  # a round trip's cached record; 2: its times include the resampling
-ROWS = "rows.jsonl"
-RUN_MANIFEST = "run.json"
-SKIPPED = "skipped.json"  # utterances whose audio could not be read: {utt_id: {"audio": path, "reason": why}}
 
 
 class CancelFlag(Protocol):
@@ -64,19 +66,6 @@ class RunResult:
     cache_hits: int
     cache_misses: int
     skipped: dict[str, str]  # utterances this call could not read, and why (they have no rows; listed in the report)
-
-
-def read_skipped(out_dir: Path) -> dict[str, dict]:
-    """The utterances of a run folder that could not be read, and why ({} when there are none)."""
-    path = Path(out_dir) / SKIPPED
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _write_skipped(out_dir: Path, skipped: dict[str, dict]) -> None:
-    if skipped:
-        write_text_atomic(out_dir / SKIPPED, json.dumps(skipped, indent=2, ensure_ascii=False))
-    else:
-        (out_dir / SKIPPED).unlink(missing_ok=True)
 
 
 def build_codec(name: str, checkpoint: str | Path | None = None) -> Codec:
@@ -135,34 +124,6 @@ def _cpu_metrics(names: tuple[str, ...], ref: np.ndarray, deg: np.ndarray, sr: i
     return out
 
 
-class _RowFile:
-    """rows.jsonl opened for appending; a line cut short by a kill is dropped on open."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.done: set[tuple[str, str]] = set()
-        if path.exists():
-            data = path.read_bytes()
-            end = data.rfind(b"\n") + 1
-            if end != len(data):
-                with open(path, "r+b") as f:
-                    f.truncate(end)
-            for line in data[:end].decode("utf-8").splitlines():
-                if line.strip():
-                    row = json.loads(line)
-                    self.done.add((row["utt_id"], row["codec"]))
-        self._f = open(path, "a", encoding="utf-8")
-
-    def write(self, row: dict) -> None:
-        self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self.done.add((row["utt_id"], row["codec"]))
-
-    def close(self) -> None:
-        self._f.close()
-
-
 def _package_versions() -> dict[str, str]:
     packages = ("numpy", "scipy", "soxr", "soundfile", "pesq", "pystoi", "librosa", "numba", "jiwer", "num2words",
                 "faster-whisper", "ctranslate2", "Resemblyzer", "torch", "pycodec2", "av", "lfsc-workbench")
@@ -174,19 +135,43 @@ def _describe(name: str, entries: dict[str, str]) -> str:
     return entries.get(base, "") + (f"; its input: {describe_conditions(chain)}" if chain else "")
 
 
-def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cache: Cache, jobs: int) -> dict:
-    """Everything needed to reproduce a run's numbers."""
+def _sanity() -> dict:
+    return {"version": SANITY_VERSION, "max_delay_s": sanity.MAX_DELAY_S, "min_waveform_correlation": sanity.MIN_CORRELATION,
+            "min_envelope_correlation": sanity.MIN_ENVELOPE_CORRELATION}
+
+
+def configuration(codecs: list[Codec], metrics: tuple[str, ...]) -> dict:
+    """What identifies a run's numbers: each codec's settings (those of the cache key), each metric with its
+    version (ASR: the model and decoding), the text normaliser, the sanity checks and the resampler. Not the time,
+    the command line, the cache or the number of jobs, which change no number."""
+    return {
+        "codecs": {c.name: codec_settings(c) for c in codecs},
+        "metrics": {name: _metric_key(name) if name in METRICS else f"asr/{asr.model_id()}" for name in metrics},
+        "normaliser": textnorm.VERSION,
+        "sanity": _sanity(),
+        "resampler": RESAMPLER,
+    }
+
+
+def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cache: Cache, jobs: int,
+                 previous: dict | None = None) -> dict:
+    """Everything needed to reproduce a run's numbers; `previous`: the run.json of the rows this run adds to
+    (`run_folder.resume`), whose codecs stay listed."""
     entries = {e.name: e.description for e in list_codecs()}
+    current = configuration(codecs, metrics)
+    if previous is not None:
+        current["codecs"] = {**previous["configuration"]["codecs"], **current["codecs"]}
     info: dict = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
         "input": source,
-        "codecs": [
+        "configuration": current,
+        "codecs": run_folder.merged_codecs(previous, [
             {"name": c.name, "description": _describe(c.name, entries), "nominal_bitrate": c.nominal_bitrate,
              "waveform_matching": c.waveform_matching, "settings": codec_settings(c),
              "cached": codec_settings(c) is not None}
             for c in codecs
-        ],
+        ]),
         "metrics": {
             name: {"label": METRICS[name].label, "rate": METRICS[name].rate, "version": _metric_key(name),
                    "description": METRICS[name].description}
@@ -194,9 +179,7 @@ def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cac
         },
         "normaliser": textnorm.VERSION,
         "resampler": RESAMPLER,
-        "sanity": {"version": SANITY_VERSION, "max_delay_s": sanity.MAX_DELAY_S,
-                   "min_waveform_correlation": sanity.MIN_CORRELATION,
-                   "min_envelope_correlation": sanity.MIN_ENVELOPE_CORRELATION},
+        "sanity": _sanity(),
         "bootstrap": {"seed": stats.SEED, "resamples": stats.RESAMPLES},
         "jobs": jobs,
         "cache": str(cache.root) if cache.root else "disabled",
@@ -226,15 +209,18 @@ def run_manifest(codecs: list[Codec], metrics: tuple[str, ...], source: str, cac
 
 
 class _Runner:
-    def __init__(self, out_dir: Path, metrics: tuple[str, ...], cache: Cache, keep_audio: bool, jobs: int) -> None:
+    def __init__(self, out_dir: Path, metrics: tuple[str, ...], cache: Cache, keep_audio: bool, jobs: int,
+                 inputs: frozenset[Path]) -> None:
         self.out_dir = out_dir
+        self.inputs = inputs
         self.metrics = metrics
         self.cpu = tuple(m for m in metrics if m in METRICS and not METRICS[m].needs_model)
         self.want_asr = any(m in ASR_METRICS for m in metrics)
         self.want_speaker = "speaker_sim" in metrics
         self.cache = cache
         self.keep_audio = keep_audio
-        self.pool = ProcessPoolExecutor(jobs, mp_context=_spawn()) if jobs > 1 else None
+        self.pool = (ProcessPoolExecutor(jobs, mp_context=_spawn(), initializer=_worker_init, initargs=(os.getpid(),))
+                     if jobs > 1 else None)
         self.pending: dict[Future, dict] = {}
         self.asr_key = f"asr-hyp/{asr.model_id()}" if self.want_asr else ""
 
@@ -267,7 +253,8 @@ class _Runner:
 
     # --- per unit ------------------------------------------------------------------------------------
     def audio_path(self, codec: Codec, utt: Utterance) -> Path:
-        return self.out_dir / "audio" / codec.name / f"{utt.id}.wav"
+        """Where the unit's decoded audio is kept: named by the tool, never by the input's paths."""
+        return self.out_dir / run_folder.kept_audio(codec.name, utt.id)
 
     def start_unit(self, utt: Utterance, ref: np.ndarray, sr: int, ref_sha: str, codec: Codec, ckey: str | None,
                    asr_wanted: bool, ref_embedding: Callable[[], np.ndarray]) -> dict:
@@ -304,8 +291,9 @@ class _Runner:
         head = {"roundtrip": roundtrip, "sanity": check.to_dict()}
         cache.put(ref_sha, ckey, HEAD_KEY, head)
         row.update(roundtrip, sanity=head["sanity"])
-        if self.keep_audio:
-            save_audio(saved, rt.audio, rt.sample_rate)
+        if self.keep_audio:  # what the metrics score, sample for sample, so that its row can be reproduced from it
+            run_folder.check_not_input(saved, self.inputs)
+            run_folder.write_kept_audio(saved, deg, sr)
         if self.keep_audio or saved.exists():
             row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
 
@@ -340,7 +328,8 @@ class _Runner:
         deg = state.pop("deg")
         todo = tuple(m for m in self.cpu if state["results"].get(m) is None)
         if todo and self.pool is not None:
-            self.pending[self.pool.submit(_cpu_metrics, todo, ref, deg, sr)] = row
+            with _sigint_blocked():  # a worker this starts inherits the blocked Ctrl-C until it ignores it
+                self.pending[self.pool.submit(_cpu_metrics, todo, ref, deg, sr)] = row
             return None
         return self._complete(row, _cpu_metrics(todo, ref, deg, sr) if todo else {})
 
@@ -417,6 +406,32 @@ def _spawn():
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Ctrl-C held back in this thread for the block: a process started here inherits the mask, so a Ctrl-C that
+    reaches it while it starts waits until `_worker_init` ignores it, instead of a traceback from its imports."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _worker_init(parent: int) -> None:
+    """Pool workers leave Ctrl-C to the run (which stops, keeps its rows and says how to resume) and end with it:
+    a run killed outright (kill -9) must not leave its workers behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C pending since the worker started is dropped here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_end_with_parent, args=(parent,), name="end-with-parent", daemon=True).start()
+
+
+def _end_with_parent(parent: int) -> None:
+    # A worker whose parent has gone is adopted by another process: end then, whatever it is doing.
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)
+
+
 def run(
     utterances: list[Utterance],
     codec_names: list[str],
@@ -432,6 +447,7 @@ def run(
     source: str = "",
     write_report: bool = True,
     checkpoint: str | Path | None = None,
+    protect: Iterable[Path] = (),
 ) -> RunResult:
     """Evaluate every utterance through every codec into `out_dir` (resuming what is there) and write the report.
 
@@ -441,6 +457,9 @@ def run(
     run after the pair in progress (rows already written stay valid and a later run resumes). An utterance whose
     audio cannot be read (damaged, cut off, NaN samples) is skipped and named in `skipped.json` and the report;
     the run goes on, and a later run tries it again.
+    The run holds `out_dir`'s lock throughout, adds to its rows only when they were computed with this run's
+    configuration (`run_folder.resume`), and never writes over its inputs: the utterances' audio and `protect`
+    (e.g. the manifest).
     """
     if not utterances:
         raise UserError("nothing to evaluate: the input lists no utterances")
@@ -453,12 +472,32 @@ def run(
     if asr_model is not None:
         asr.set_model_dir(asr_model)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     cache = Cache(default_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None))
-    write_text_atomic(out / RUN_MANIFEST, json.dumps(run_manifest(codecs, metric_names, source, cache, jobs), indent=2))
+    if cache.root is not None:  # a cache path that cannot be a folder is said now, before the run folder is touched
+        if cache.root.exists() and not cache.root.is_dir():
+            raise UserError(f"{cache.root}: is a file, not a folder: give a folder for the cache (--cache), or --no-cache")
+        cache.root.mkdir(parents=True, exist_ok=True)
+    run_folder.prepare(out)
+    with run_folder.locked(out):
+        inputs = run_folder.check_outputs(out, [*(u.audio_path for u in utterances), *protect], keep_audio)
+        previous = run_folder.resume(out, configuration(codecs, metric_names))
+        write_text_atomic(out / RUN_MANIFEST,
+                          json.dumps(run_manifest(codecs, metric_names, source, cache, jobs, previous), indent=2))
+        result = _evaluate(utterances, codecs, out, metric_names, cache, keep_audio, jobs, inputs, progress, cancel,
+                           show_progress_bar)
+        if write_report and not result.cancelled:
+            from eval.report import write_report as write
 
-    rows = _RowFile(out / ROWS)
-    runner = _Runner(out, metric_names, cache, keep_audio, jobs)
+            write(out)
+    return result
+
+
+def _evaluate(utterances: list[Utterance], codecs: list[Codec], out: Path, metric_names: tuple[str, ...], cache: Cache,
+              keep_audio: bool, jobs: int, inputs: frozenset[Path], progress: Progress | None,
+              cancel: CancelFlag | None, show_progress_bar: bool) -> RunResult:
+    """Every (utterance, codec) pair the folder does not have yet, into its rows (the caller holds its lock)."""
+    rows = run_folder.RowWriter(out)
+    runner = _Runner(out, metric_names, cache, keep_audio, jobs, inputs)
     keys = {c.name: (json.dumps(s, sort_keys=True) if (s := codec_settings(c)) is not None else None) for c in codecs}
     total = len(utterances) * len(codecs)
     done = sum(1 for u in utterances for c in codecs if (u.id, c.name) in rows.done)
@@ -545,11 +584,7 @@ def run(
     finally:
         runner.close()
         rows.close()
-        _write_skipped(out, skipped)
+        run_folder.write_skipped(out, skipped)
         if bar is not None:
             bar.close()
-    if write_report and not cancelled:
-        from eval.report import write_report as write
-
-        write(out)
     return RunResult(out, len(rows.done), new, from_cache, cancelled, cache.hits, cache.misses, skipped_now)

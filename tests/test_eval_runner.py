@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -245,3 +247,92 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("lfsc-eval: error: ")
     assert "holds no rows: let" in result.stderr  # the last: said as it is, not as "both hold several codecs"
+
+
+def _pool_workers(pid: int) -> set[int]:
+    """The live processes a run started with multiprocessing (its pool workers and their resource tracker)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue  # ended while we looked
+        if int(parent) == pid and state != "Z" and b"multiprocessing" in command:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
+
+
+def _start_pool_run(out: Path, **popen) -> subprocess.Popen:
+    """`lfsc-eval run --jobs 2` in a process of its own."""
+    cmd = [sys.executable, "-m", "eval.cli", "run", "--codec", "identity", "--codec", "lowpass-7k", "--manifest",
+           str(manifest_path()), "--limit", "12", "--metrics", "pesq_wb", "stoi", "estoi", "--jobs", "2", "--no-cache",
+           "--out", str(out)]
+    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, text=True, **popen)
+
+
+def _until(process: subprocess.Popen, ready: Callable[[], bool], meanwhile: Callable[[], None] = lambda: None) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and not ready():
+        meanwhile()
+        time.sleep(0.05)
+    if process.poll() is not None or not ready():
+        process.kill()
+        pytest.fail("the run ended, or did not get there, before it could be interrupted")
+
+
+def _rows_written(out: Path, count: int) -> Callable[[], bool]:
+    return lambda: (out / ROWS).is_file() and (out / ROWS).read_bytes().count(b"\n") >= count
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
+def test_kill_9_of_a_run_takes_its_pool_workers_with_it(tmp_path):
+    """Each worker holds ~330 MB; before, they ran on for ever after their run was killed outright."""
+    utterances(count=1)  # skips without the bundled set
+    out = tmp_path / "run"
+    process = _start_pool_run(out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    _until(process, lambda: len(workers) >= 3 and _rows_written(out, 1)(),  # 2 workers and their resource tracker
+           lambda: workers.update(_pool_workers(process.pid)))
+    process.kill()
+    process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)], "pool workers outlived their run"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
+def test_ctrl_c_keeps_the_rows_and_says_how_to_resume_in_one_line(tmp_path):
+    """Pool workers ignore Ctrl-C from the moment they start (here: a SIGINT every 50 ms at each, through their
+    imports and first work, leaves them working); then Ctrl-C reaches the whole process group, as a terminal sends
+    it: one line, no traceback from the run or its workers, whole rows only, and the workers gone."""
+    utterances(count=1)
+    out = tmp_path / "run"
+    process = _start_pool_run(out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    workers: set[int] = set()
+
+    def pelt() -> None:
+        workers.update(_pool_workers(process.pid))
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+
+    _until(process, _rows_written(out, 4), pelt)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("lfsc-eval")]
+    assert said == [f"lfsc-eval: interrupted: the rows so far are kept in {out}; run the same command again to resume "
+                    "where it stopped"], stderr
+    assert len(workers) >= 2 and not [pid for pid in workers if _alive(pid)]
+    kept = _rows(out)  # every line a whole row
+    assert 4 <= len(kept) < 24 and len({(r["utt_id"], r["codec"]) for r in kept}) == len(kept)
