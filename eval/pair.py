@@ -24,6 +24,7 @@ from eval import asr, sanity
 from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
 
 ASR_METRICS = ("cer", "wer")
+AS_DECODED = "as-decoded/1"  # in the cache keys of what is fed the output as decoded (it was fed the aligned one)
 Result = dict  # {"value": float} or {"missing": reason}
 
 
@@ -47,15 +48,16 @@ class Pair:
         """The decoded signal `metric` is computed on."""
         return self.aligned if metric in FAST_METRICS else self.raw
 
-    def seen(self) -> dict:
-        """What the metrics saw, for the row: the waveform metrics' shift and the rates and lengths of both inputs."""
-        check = self.sanity
-        return {
-            "waveform": {"metrics": list(FAST_METRICS), "rate": self.sample_rate, "samples": len(self.aligned),
-                         "shift_samples": check.delay_samples if check.delay_compensated else 0},
-            "as_decoded": {"metrics": ["distill_mos", "speaker_sim", *ASR_METRICS], "rate": self.sample_rate,
-                           "samples": len(self.raw), "decoded_rate": check.deg_rate, "shift_samples": 0},
-        }
+
+def fed(check: dict) -> dict:
+    """What the metrics of a row saw, from its sanity findings (`Sanity.to_dict()`): the waveform metrics' shift,
+    and the rates and lengths of both inputs."""
+    return {
+        "waveform": {"metrics": list(FAST_METRICS), "rate": check["ref_rate"], "samples": check["ref_samples"],
+                     "shift_samples": check["delay_samples"] if check["delay_compensated"] else 0},
+        "as_decoded": {"metrics": ["distill_mos", "speaker_sim", *ASR_METRICS], "rate": check["ref_rate"],
+                       "decoded_rate": check["deg_rate"], "shift_samples": 0},
+    }
 
 
 def prepare(reference: np.ndarray, sample_rate: int, decoded: np.ndarray, decoded_rate: int,
@@ -96,34 +98,35 @@ def asr_scores(kinds: tuple[str, ...], text: str, lang: str, original: dict | No
     or {"missing": why} (None: ASR not run). Without a transcript, the original's ASR output is the reference
     (what the codec changed), and the floor is not defined."""
     out: dict = {"metrics": {}, "missing": {}, "counts": {}}
-    reference, floor_of = (text, original) if text.strip() else ((original or {}).get("text", ""), None)
+    transcript = bool(text.strip())
+    reference = text if transcript else (original or {}).get("text", "")
     why = ""
-    if not lang:
-        why = "the language is unknown"
-    elif not text.strip() and (original is None or "missing" in original):
-        why = (original or {}).get("missing", "no reference transcript")
-    elif text.strip() and (original is None or "missing" in original):
-        why = (original or {}).get("missing", "ASR not run")
+    if original is None or "missing" in original:
+        why = (original or {}).get("missing", "ASR not run" if transcript else "no reference transcript")
     elif decoded is None or "missing" in decoded:
         why = (decoded or {}).get("missing", "ASR not run")
+    elif not lang:
+        why = "the language is unknown"
     for kind, counter in (("cer", asr.char_errors), ("wer", asr.word_errors)):
         if kind not in kinds:
             continue
-        names = (kind, f"{kind}_orig", f"d{kind}") if floor_of is not None else (kind,)
+        names = (kind, f"{kind}_orig", f"d{kind}")
         try:
             if why:
                 raise ValueError(why)
             errors = counter(reference, decoded["text"], lang)
-            floor = counter(reference, floor_of["text"], lang) if floor_of is not None else None
+            floor = counter(reference, original["text"], lang) if transcript else None
         except ValueError as exc:
             out["missing"].update({name: str(exc) for name in names})
             continue
         out["counts"][kind] = errors.to_dict()
         out["metrics"][kind] = errors.rate
-        if floor is not None:
-            out["counts"][f"{kind}_orig"] = floor.to_dict()
-            out["metrics"][f"{kind}_orig"] = floor.rate
-            out["metrics"][f"d{kind}"] = errors.rate - floor.rate
+        if floor is None:  # against the original's transcript, which is its own floor
+            out["missing"].update({name: "no reference transcript" for name in names[1:]})
+            continue
+        out["counts"][f"{kind}_orig"] = floor.to_dict()
+        out["metrics"][f"{kind}_orig"] = floor.rate
+        out["metrics"][f"d{kind}"] = errors.rate - floor.rate
     return out
 
 

@@ -196,7 +196,7 @@ def kept_audio(codec: str, utt_id: str) -> str:
 
 
 def write_kept_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    """Write the scored decoded audio losslessly (float32 WAV: no clipping, no rounding), whole or not at all."""
+    """Write a codec's decoded audio losslessly (float32 WAV: no clipping, no rounding), whole or not at all."""
     wav = io.BytesIO()  # made in memory, so that a full disk is the OSError it is, not libsndfile's "System error"
     sf.write(wav, np.asarray(samples, dtype=np.float32), sample_rate, format="WAV", subtype="FLOAT")
     with replacing(path) as tmp:

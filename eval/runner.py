@@ -33,13 +33,13 @@ from codec.conditions import describe as describe_conditions
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
-from eval import asr, run_folder, sanity, speaker, stats, textnorm
+from eval import asr, pair, run_folder, sanity, speaker, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
-from eval.metrics import FAST_METRICS, METRICS, MetricError, compute, package_version
+from eval.metrics import FAST_METRICS, METRICS, package_version
 from eval.run_folder import ROWS, RUN_MANIFEST, read_skipped  # noqa: F401 (ROWS: where callers find it)
 
-ASR_METRICS = ("cer", "wer")
+from eval.pair import ASR_METRICS  # noqa: E402 (one definition)
 ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
 HEAD_KEY = f"{SANITY_VERSION}/roundtrip-2"  # a round trip's cached record; 2: its times include the resampling
@@ -108,20 +108,8 @@ def codec_settings(codec: Codec) -> dict | None:
 
 
 def _metric_key(name: str) -> str:
-    if name == "speaker_sim":
-        return f"speaker_sim/{speaker.model_version()}/{SANITY_VERSION}"
-    return f"{name}/{METRICS[name].version}/{SANITY_VERSION}"
-
-
-def _cpu_metrics(names: tuple[str, ...], ref: np.ndarray, deg: np.ndarray, sr: int) -> dict[str, dict]:
-    """Compute signal metrics; each result is {'value': x} or {'missing': reason} (runs in pool workers)."""
-    out: dict[str, dict] = {}
-    for name in names:
-        try:
-            out[name] = {"value": compute(name, ref, deg, sr)}
-        except MetricError as exc:
-            out[name] = {"missing": str(exc)}
-    return out
+    version = speaker.model_version() if name == "speaker_sim" else METRICS[name].version
+    return f"{name}/{version}/{SANITY_VERSION}" + ("" if name in FAST_METRICS else f"/{pair.AS_DECODED}")
 
 
 def _package_versions() -> dict[str, str]:
@@ -146,7 +134,8 @@ def configuration(codecs: list[Codec], metrics: tuple[str, ...]) -> dict:
     the command line, the cache or the number of jobs, which change no number."""
     return {
         "codecs": {c.name: codec_settings(c) for c in codecs},
-        "metrics": {name: _metric_key(name) if name in METRICS else f"asr/{asr.model_id()}" for name in metrics},
+        "metrics": {name: _metric_key(name) if name in METRICS else f"asr/{asr.model_id()}/{pair.AS_DECODED}"
+                    for name in metrics},
         "normaliser": textnorm.VERSION,
         "sanity": _sanity(),
         "resampler": RESAMPLER,
@@ -222,7 +211,8 @@ class _Runner:
         self.pool = (ProcessPoolExecutor(jobs, mp_context=_spawn(), initializer=_worker_init, initargs=(os.getpid(),))
                      if jobs > 1 else None)
         self.pending: dict[Future, dict] = {}
-        self.asr_key = f"asr-hyp/{asr.model_id()}" if self.want_asr else ""
+        self.asr_key = f"asr-hyp/{asr.model_id()}" if self.want_asr else ""  # the original's transcript
+        self.hyp_key = f"{self.asr_key}/{pair.AS_DECODED}"  # a decoded one's
 
     # --- per utterance -------------------------------------------------------------------------------
     def original_hypothesis(self, utt: Utterance, ref_sha: str) -> dict | None:
@@ -239,7 +229,7 @@ class _Runner:
             return
         need_original = original is None and bool(utt.text.strip())
         waiting = [u for u in units if u["_state"]["need_asr"]]
-        clips = ([ref] if need_original else []) + [u["_state"]["deg"] for u in waiting]
+        clips = ([ref] if need_original else []) + [u["_state"]["pair"].raw for u in waiting]
         texts = asr.transcribe_many(clips, sr, utt.lang) if clips else []
         if need_original:
             original = {"text": texts.pop(0)}
@@ -247,7 +237,7 @@ class _Runner:
         for row, text in zip(waiting, texts):
             state = row["_state"]
             state["hyp"] = {"text": text}
-            state["cache"].put(ref_sha, state["ckey"], self.asr_key, state["hyp"])
+            state["cache"].put(ref_sha, state["ckey"], self.hyp_key, state["hyp"])
         for row in units:
             self._asr_fields(row, utt, original, row["_state"]["hyp"])
 
@@ -270,13 +260,13 @@ class _Runner:
         saved = self.audio_path(codec, utt)
         head = cache.get(ref_sha, ckey, HEAD_KEY)
         results = {m: cache.get(ref_sha, ckey, _metric_key(m)) for m in self.metrics if m in METRICS}
-        hyp = cache.get(ref_sha, ckey, self.asr_key) if asr_wanted else None
+        hyp = cache.get(ref_sha, ckey, self.hyp_key) if asr_wanted else None
         have_asr = hyp is not None or not asr_wanted
         complete = head is not None and all(v is not None for v in results.values()) and have_asr
-        state = {"results": results, "cache": cache, "ref_sha": ref_sha, "ckey": ckey, "hyp": hyp, "deg": None,
+        state = {"results": results, "cache": cache, "ref_sha": ref_sha, "ckey": ckey, "hyp": hyp, "pair": None,
                  "need_asr": False}
         if complete and (not self.keep_audio or saved.exists()):
-            row.update(head["roundtrip"], sanity=head["sanity"], cached=True)
+            row.update(head["roundtrip"], sanity=head["sanity"], fed=pair.fed(head["sanity"]), cached=True)
             if saved.exists():
                 row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
             row["_state"] = state
@@ -284,54 +274,47 @@ class _Runner:
 
         t0 = time.perf_counter()
         rt = codec.roundtrip(ref, sr)
-        check, deg = sanity.check_pair(ref, sr, rt.audio, rt.sample_rate, align_to=heard_by(codec.name, ref, sr))
+        scored = pair.prepare(ref, sr, rt.audio, rt.sample_rate, align_to=heard_by(codec.name, ref, sr))
         roundtrip = {"payload_bytes": rt.payload_bytes, "measured_bitrate": round(rt.measured_bitrate, 2),
                      "rtf": round(rt.rtf, 5), "encode_seconds": round(rt.encode_seconds, 4),
                      "decode_seconds": round(rt.decode_seconds, 4)}
-        head = {"roundtrip": roundtrip, "sanity": check.to_dict()}
+        head = {"roundtrip": roundtrip, "sanity": scored.sanity.to_dict()}
         cache.put(ref_sha, ckey, HEAD_KEY, head)
-        row.update(roundtrip, sanity=head["sanity"])
-        if self.keep_audio:  # what the metrics score, sample for sample, so that its row can be reproduced from it
+        row.update(roundtrip, sanity=head["sanity"], fed=pair.fed(head["sanity"]))
+        if self.keep_audio:  # the output as decoded: eval.pair derives every metric's input from it, as it did here
             run_folder.check_not_input(saved, self.inputs)
-            run_folder.write_kept_audio(saved, deg, sr)
+            run_folder.write_kept_audio(saved, rt.audio, rt.sample_rate)
         if self.keep_audio or saved.exists():
             row["decoded_audio"] = saved.relative_to(self.out_dir).as_posix()
 
-        refuse_all = f"decoded audio holds {check.deg_nonfinite} NaN/infinite samples" if check.deg_nonfinite else ""
         for name in list(results):
-            if results[name] is not None:
-                continue
-            reason = refuse_all or (check.refuse if name in FAST_METRICS else "")
-            if reason:
+            if results[name] is None and (reason := scored.refusal(name)):
                 results[name] = {"missing": reason}
                 cache.put(ref_sha, ckey, _metric_key(name), results[name])
         if self.want_speaker and results.get("speaker_sim") is None:
-            try:
-                results["speaker_sim"] = {"value": speaker.cosine(ref_embedding(), speaker.embed(deg, sr))}
-            except ValueError as exc:
-                results["speaker_sim"] = {"missing": str(exc)}
+            results.update(pair.score(scored, ("speaker_sim",), ref_embedding))
             cache.put(ref_sha, ckey, _metric_key("speaker_sim"), results["speaker_sim"])
-        if asr_wanted and hyp is None and refuse_all:
-            state["hyp"] = {"missing": refuse_all}
-            cache.put(ref_sha, ckey, self.asr_key, state["hyp"])
-        row["_state"] = {**state, "deg": deg, "t0": t0, "need_asr": asr_wanted and state["hyp"] is None}
+        if asr_wanted and hyp is None and (reason := scored.refusal("cer")):
+            state["hyp"] = {"missing": reason}
+            cache.put(ref_sha, ckey, self.hyp_key, state["hyp"])
+        row["_state"] = {**state, "pair": scored, "t0": t0, "need_asr": asr_wanted and state["hyp"] is None}
         return row
 
     def finish_unit(self, row: dict, ref: np.ndarray, sr: int) -> dict | None:
         """Signal metrics of a started row (after `transcribe`); returns the row when done, None when it waits
         on the pool."""
         state = row["_state"]
-        if state["deg"] is None:  # whole from the cache
+        if state["pair"] is None:  # whole from the cache
             del row["_state"]
             self._finish_metrics(row, state["results"])
             return row
-        deg = state.pop("deg")
+        scored = state.pop("pair")
         todo = tuple(m for m in self.cpu if state["results"].get(m) is None)
         if todo and self.pool is not None:
             with _sigint_blocked():  # a worker this starts inherits the blocked Ctrl-C until it ignores it
-                self.pending[self.pool.submit(_cpu_metrics, todo, ref, deg, sr)] = row
+                self.pending[self.pool.submit(pair.score, scored, todo)] = row
             return None
-        return self._complete(row, _cpu_metrics(todo, ref, deg, sr) if todo else {})
+        return self._complete(row, pair.score(scored, todo) if todo else {})
 
     def _complete(self, row: dict, computed: dict[str, dict]) -> dict:
         state = row.pop("_state")
@@ -355,37 +338,14 @@ class _Runner:
         """CER/WER of the decoded audio and of the original (the floor), their difference and the counts."""
         if not self.want_asr:
             return
-        why = ""
-        if not utt.text.strip():
-            why = "no reference transcript"
-        elif original is None or "missing" in original:
-            why = (original or {}).get("missing", "ASR not run")
-        elif hyp is None or "missing" in hyp:
-            why = (hyp or {}).get("missing", "ASR not run")
-        row["asr_counts"] = {}
         if original and "text" in original:
             row["hyp_orig"] = original["text"]
         if hyp and "text" in hyp:
             row["hyp"] = hyp["text"]
-        for kind, counter in (("cer", asr.char_errors), ("wer", asr.word_errors)):
-            if kind not in self.metrics:
-                continue
-            if why:
-                for name in (kind, f"{kind}_orig", f"d{kind}"):
-                    row["missing"][name] = why
-                continue
-            try:
-                decoded = counter(utt.text, hyp["text"], utt.lang)
-                floor = counter(utt.text, original["text"], utt.lang)
-            except ValueError as exc:
-                for name in (kind, f"{kind}_orig", f"d{kind}"):
-                    row["missing"][name] = str(exc)
-                continue
-            row["asr_counts"][kind] = decoded.to_dict()
-            row["asr_counts"][f"{kind}_orig"] = floor.to_dict()
-            row["metrics"][kind] = decoded.rate
-            row["metrics"][f"{kind}_orig"] = floor.rate
-            row["metrics"][f"d{kind}"] = decoded.rate - floor.rate
+        scored = pair.asr_scores(tuple(k for k in ASR_METRICS if k in self.metrics), utt.text, utt.lang, original, hyp)
+        row["asr_counts"] = scored["counts"]
+        row["metrics"].update(scored["metrics"])
+        row["missing"].update(scored["missing"])
 
     def drain(self, block: bool) -> list[dict]:
         """Rows whose pool work has finished (waiting for at least one when `block`)."""
