@@ -129,9 +129,3 @@ def asr_scores(kinds: tuple[str, ...], text: str, lang: str, original: dict | No
         out["metrics"][f"d{kind}"] = errors.rate - floor.rate
     return out
 
-
-def evaluate_pair(reference: np.ndarray, sample_rate: int, decoded: np.ndarray, decoded_rate: int,
-                  names: tuple[str, ...], align_to: np.ndarray | None = None) -> tuple[Pair, dict[str, Result]]:
-    """Check the pair and compute the metrics `names` on it, each on what it is fed (module docstring)."""
-    pair = prepare(reference, sample_rate, decoded, decoded_rate, align_to)
-    return pair, score(pair, tuple(n for n in names if n in METRICS))
