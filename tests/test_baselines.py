@@ -14,7 +14,7 @@ pytest.importorskip("av", reason="the reference codecs need PyAV (pip install av
 
 from codec.baselines.codec2 import MODES, Codec2, unpack_frames  # noqa: E402
 from codec.baselines.delay import measure_delay, measure_envelope_delay  # noqa: E402
-from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _encode_packets, missing_ffmpeg_codec  # noqa: E402
+from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _open_encoder, missing_ffmpeg_codec  # noqa: E402
 from codec.baselines.reference import LowpassAnchor  # noqa: E402
 
 CLIP_SECONDS = 6.0
@@ -269,7 +269,7 @@ def test_quality_ordering_by_log_spectral_distance(speech):
 def test_opus_pre_skip_matches_the_encoder():
     # The decoder drops OPUS_PRE_SKIP samples; the encoder states its own look-ahead in its OpusHead.
     for rate in (8000, 16000):
-        _, head = _encode_packets("libopus", np.zeros(4000, np.int16), rate, 12000, {"application": "voip"})
+        head = _open_encoder("libopus", rate, 12000, {"application": "voip"}).extradata
         assert int.from_bytes(head[10:12], "little") == OPUS_PRE_SKIP
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
+from codec.blocks import join_blocks
 from codec.registry import Codec
 
 MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
@@ -120,6 +121,7 @@ class Codec2(Codec):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Unpack the bits into libcodec2's byte-padded frames and decode them one by one, from the phase
         generator's start state, so that a payload always decodes to the same audio."""
+        self.check_payload(payload, num_samples)
         state = self._state()
         frames = unpack_frames(payload, state.bits_per_frame(), state.bytes_per_frame())
         with _decoding:
@@ -128,7 +130,14 @@ class Codec2(Codec):
                 generator.value = GENERATOR_START
             decoded = [state.decode(frame) for frame in frames]
         decoded = np.concatenate(decoded) if frames else np.zeros(0, np.int16)
-        return delay_compensated(from_int16(decoded), self.delay, num_samples)
+        return join_blocks(delay_compensated([from_int16(decoded)], self.delay, num_samples, self.name), num_samples)
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Another size than the frames that `encode` gives for `num_samples` (the input and the delay)."""
+        state = self._state()
+        frames = -(-(num_samples + self.delay) // state.samples_per_frame())
+        expected = -(-frames * state.bits_per_frame() // 8)
+        return "" if len(payload) == expected else f"it is {len(payload)} bytes, not the {expected} of {frames} frames"
 
     @property
     def settings(self) -> dict:
