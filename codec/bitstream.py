@@ -152,24 +152,33 @@ def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
     payload = data[header_len + 4:]
     if zlib.crc32(data[:header_len] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
-    # Past the checksum, the fields are what a writer meant: check them before anything is sized by them.
-    problem = _lengths_problem(sr, num_samples, source_rate, source_samples)
-    if not problem and not (1 <= spf <= MAX_SAMPLES_PER_FRAME):
-        problem = f"{spf} samples per frame (at most {MAX_SAMPLES_PER_FRAME})"
-    if not problem and not (1 <= dims <= MAX_DIMENSIONS and all(level >= 2 for level in levels)):
-        problem = f"codebook levels {list(levels)} (1 to {MAX_DIMENSIONS} levels of 2 or more)"
-    if not problem and not (1 <= num_codebooks <= MAX_CODEBOOKS and math.prod(levels) <= MAX_CODEBOOK_SIZE):
-        problem = f"{num_codebooks} codebooks of {math.prod(levels)} codes (at most {MAX_CODEBOOKS} of {MAX_CODEBOOK_SIZE})"
-    whole = -(-num_samples // spf)  # frames that hold the samples; a clip below a codec's minimum gets more
-    if not problem and not (num_frames == whole or whole < num_frames <= MAX_PADDING_FRAMES):
-        problem = f"{num_frames} frames for {num_samples} samples of {spf}"
+    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
+    problem = _layout_problem(layout)  # past the checksum: what a writer meant, checked before it sizes anything
     if problem:
         raise UserError(f"{name}: inconsistent .lfsc header ({problem}): the file is damaged or was not written by "
                         "lfsc-codec")
-    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
     if len(payload) != layout.payload_bytes:
         raise UserError(f"{name}: payload is {len(payload)} bytes, the header says {layout.payload_bytes}: damaged")
     return layout, payload
+
+
+def _layout_problem(layout: Layout) -> str:
+    """What is wrong with an .lfsc header's fields ('' when nothing), each within its cap and consistent."""
+    problem = _lengths_problem(layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples)
+    if problem:
+        return problem
+    spf, levels = layout.samples_per_frame, layout.levels
+    if not 1 <= spf <= MAX_SAMPLES_PER_FRAME:
+        return f"{spf} samples per frame (at most {MAX_SAMPLES_PER_FRAME})"
+    if not (1 <= len(levels) <= MAX_DIMENSIONS and all(level >= 2 for level in levels)):
+        return f"codebook levels {list(levels)} (1 to {MAX_DIMENSIONS} levels of 2 or more)"
+    if not (1 <= layout.num_codebooks <= MAX_CODEBOOKS and layout.codebook_size <= MAX_CODEBOOK_SIZE):
+        return (f"{layout.num_codebooks} codebooks of {layout.codebook_size} codes (at most {MAX_CODEBOOKS} of "
+                f"{MAX_CODEBOOK_SIZE})")
+    whole = -(-layout.num_samples // spf)  # frames that hold the samples; a clip below a codec's minimum gets more
+    if not (layout.num_frames == whole or whole < layout.num_frames <= MAX_PADDING_FRAMES):
+        return f"{layout.num_frames} frames for {layout.num_samples} samples of {spf}"
+    return ""
 
 
 def _lengths_problem(sample_rate: int, num_samples: int, source_rate: int, source_samples: int) -> str:

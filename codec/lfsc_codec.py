@@ -103,9 +103,10 @@ class LFSCCodec(Codec):
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, one chunk core at a time as they are taken; `progress` hears each chunk."""
+        """`decode`, one chunk core at a time as they are taken (the payload unpacked, and so checked, at once);
+        `progress` hears each chunk."""
         report = _fractions(progress, self.inference.frames_for(num_samples))
-        yield from self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+        return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
         """Another size than the packed frames for `num_samples` (a frame holding an impossible value is found as

@@ -173,15 +173,15 @@ class Opus(Codec):
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, packet by packet as the audio is taken."""
+        """`decode`, packet by packet as the audio is taken (the payload checked at once)."""
         self.check_payload(payload, num_samples)
         packets, _ = _opus_packets(payload)
         head = _opus_head(self.sample_rate, OPUS_PRE_SKIP)
         decoded = _decode_stream("libopus", packets, OPUS_DECODED_RATE, self.name, head, progress)
         if _mostly_wideband_silk(packets):
             decoded = itertools.chain([np.zeros(OPUS_WIDEBAND_SILK_LEAD, dtype=np.float32)], decoded)
-        yield from delay_compensated(resample_blocks(decoded, OPUS_DECODED_RATE, self.sample_rate), 0, num_samples,
-                                     self.name)
+        return delay_compensated(resample_blocks(decoded, OPUS_DECODED_RATE, self.sample_rate), 0, num_samples,
+                                 self.name)
 
 
 def _opus_length(size: int) -> bytes:
@@ -248,11 +248,11 @@ class AmrNb(Codec):
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, frame by frame as the audio is taken."""
+        """`decode`, frame by frame as the audio is taken (the payload checked at once)."""
         self.check_payload(payload, num_samples)
         frames, _ = _amr_frames(payload)
         decoded = _decode_stream("libopencore_amrnb", frames, self.sample_rate, self.name, progress=progress)
-        yield from delay_compensated(decoded, AMR_NB_DELAY, num_samples, self.name)
+        return delay_compensated(decoded, AMR_NB_DELAY, num_samples, self.name)
 
 
 def _amr_frames(payload: bytes) -> tuple[list[bytes], str]:
