@@ -266,6 +266,24 @@ def test_quality_ordering_by_log_spectral_distance(speech):
     assert distance["opus-12k"] < distance["codec2-3200"] < distance["codec2-700c"], distance
 
 
+@pytest.mark.parametrize("name", ["opus-6k", "amr-nb-12.2", "codec2-3200"])
+def test_coding_block_by_block_gives_what_whole_clips_give(name, speech, monkeypatch):
+    """File-to-file coding hands the codecs blocks of any size and takes their output in blocks (bounded memory);
+    the payload is the whole clip's, and Codec2's batches under its phase lock decode to one whole decode."""
+    from codec.baselines import codec2
+
+    codec = get_codec(name)
+    x = resample(*speech, codec.sample_rate)
+    whole = codec.encode(x)
+    cuts = [0, 7, 1000, 1001, len(x) // 2, len(x)]
+    assert codec.encode_blocks((x[a:b] for a, b in zip(cuts, cuts[1:])), len(x)) == whole
+    monkeypatch.setattr(codec2, "DECODE_BATCH", 10**9)
+    reference = codec.decode(whole, len(x))
+    monkeypatch.setattr(codec2, "DECODE_BATCH", 7)
+    blocks = list(codec.decode_blocks(whole, len(x)))
+    assert len(blocks) > 2 and np.array_equal(np.concatenate(blocks), reference)
+
+
 def test_opus_pre_skip_matches_the_encoder():
     # The decoder drops OPUS_PRE_SKIP samples; the encoder states its own look-ahead in its OpusHead.
     for rate in (8000, 16000):

@@ -11,7 +11,7 @@ import numpy as np
 
 from codec.audio import resample_blocks
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
-from codec.blocks import join_blocks
+from codec.blocks import frames_of, join_blocks, reporting
 from codec.errors import UserError
 from codec.registry import Codec
 
@@ -67,29 +67,15 @@ def _open_encoder(encoder: str, sample_rate: int, bit_rate: int, options: dict):
 
 
 def _encode_stream(context, blocks: Iterable[np.ndarray]) -> Iterator[bytes]:
-    """Encode mono float blocks as int16 PCM frame by frame as they arrive, holding less than a frame between
-    blocks; the last frame is zero-padded and the encoder flushed. Yields the packets."""
+    """Encode mono float blocks as int16 PCM frame by frame as they arrive (`frames_of`: the last frame
+    zero-padded), then flush the encoder. Yields the packets."""
     import av
 
-    size, pts = context.frame_size, 0
-    held = np.zeros(0, dtype=np.int16)
-
-    def encode(pcm: np.ndarray) -> list:
-        nonlocal pts
+    for index, pcm in enumerate(frames_of(map(to_int16, blocks), context.frame_size)):
         frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
         frame.sample_rate = context.sample_rate
-        frame.pts = pts
-        pts += size
-        return context.encode(frame)
-
-    for block in blocks:
-        held = np.concatenate([held, to_int16(block)])
-        whole = len(held) - len(held) % size
-        for start in range(0, whole, size):
-            yield from (bytes(packet) for packet in encode(held[start : start + size]))
-        held = held[whole:]
-    if len(held):
-        yield from (bytes(packet) for packet in encode(np.pad(held, (0, size - len(held)))))
+        frame.pts = index * context.frame_size
+        yield from (bytes(packet) for packet in context.encode(frame))
     yield from (bytes(packet) for packet in context.encode(None))
 
 
@@ -156,7 +142,7 @@ class Opus(Codec):
     ) -> bytes:
         """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
         context = _open_encoder("libopus", self.sample_rate, self.bitrate, OPUS_OPTIONS)
-        packets = _encode_stream(context, _reporting(blocks, num_samples, progress))
+        packets = _encode_stream(context, reporting(blocks, num_samples, progress))
         return b"".join(_opus_length(len(packet)) + packet for packet in packets)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
@@ -233,7 +219,7 @@ class AmrNb(Codec):
     ) -> bytes:
         """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
         context = _open_encoder("libopencore_amrnb", self.sample_rate, int(self.nominal_bitrate), {})
-        padded = itertools.chain(_reporting(blocks, num_samples, progress), [np.zeros(AMR_NB_DELAY, np.float32)])
+        padded = itertools.chain(reporting(blocks, num_samples, progress), [np.zeros(AMR_NB_DELAY, np.float32)])
         return b"".join(_encode_stream(context, padded))
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
@@ -267,14 +253,3 @@ def _amr_frames(payload: bytes) -> tuple[list[bytes], str]:
         frames.append(payload[at : at + _AMR_NB_FRAME_BYTES[kind]])
         at += _AMR_NB_FRAME_BYTES[kind]
     return frames, ""
-
-
-def _reporting(blocks: Iterable[np.ndarray], num_samples: int,
-               progress: Callable[[float], None] | None) -> Iterator[np.ndarray]:
-    """The blocks, telling `progress` the fraction of `num_samples` taken after each."""
-    done = 0
-    for block in blocks:
-        yield block
-        done += len(block)
-        if progress is not None:
-            progress(min(done / max(num_samples, 1), 1.0))
