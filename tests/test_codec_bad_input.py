@@ -111,8 +111,9 @@ CASES = [
     ("encode-output-is-a-folder", lambda d: ["encode", speech(d), d, "--codec", "identity"], "is a folder"),
     ("roundtrip-output-is-a-folder", lambda d: ["roundtrip", speech(d), (d / "o.wav").mkdir() or d / "o.wav",
                                                 "--codec", "identity"], "is a folder"),
-    ("encode-output-is-a-device", lambda d: ["encode", speech(d), "/dev/null", "--codec", "identity"],
-     "is a character device"),
+    # A FIFO of the test's own stands for any special file: code that renames over its output (as lfsc-codec did)
+    # replaces what is there, and this test, run against such code, must not replace /dev/null.
+    ("encode-output-is-a-fifo", lambda d: ["encode", speech(d), fifo(d), "--codec", "identity"], "is a FIFO"),
     # -- audio cut off or damaged: refused, saying how much is there, never read as shorter audio --
     ("encode-cut-wav", lambda d: ["encode", cut_wav(d), d / "o.bin", "--codec", "identity"],
      "promises 2.00 s of audio but the file holds only 1.00 s"),
