@@ -1,5 +1,6 @@
 """Streams of mono sample blocks, as long files are read, coded and written: fitting one to a length, joining one
-into an array, cutting one into a codec's frames. numpy only, so that codec/lfsc/inference.py can use it where soundfile and soxr are missing."""
+into an array, cutting one into a codec's frames. numpy only, so that codec/lfsc/inference.py can use it where
+soundfile and soxr are missing."""
 
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ def frames_of(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield np.concatenate([held, np.zeros(size - len(held), dtype=held.dtype)])
 
 
-def reporting(blocks: Iterable[np.ndarray], length: int, progress: Callable[[float], None] | None) -> Iterator[np.ndarray]:
+def reporting(
+    blocks: Iterable[np.ndarray], length: int, progress: Callable[[float], None] | None
+) -> Iterator[np.ndarray]:
     """The blocks, telling `progress` (when given) the fraction of `length` samples taken after each."""
     done = 0
     for block in blocks:

@@ -1,7 +1,7 @@
 """`lfsc-codec` against hostile and clumsy input, every subcommand: each bad case is refused in its own process with
 exit 2, one line, no traceback and nothing below the test's folder touched (tests/cli_contract.refused); a few
-near misses that are fine succeed. File-system faults while writing (a full disk, a file-size limit) leave the old
-output and no partial file."""
+near misses that are fine succeed. File-system faults while writing (a folder that takes no new files, a full disk,
+a file-size limit) are one line naming the output, and leave the old output and no partial file."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import soundfile as sf
 
 from cli_contract import REPO, refused, run_tool
 from codec.bitstream import Layout, PayloadFile, encode_file, encode_payload_file
+from codec.errors import user_message
 
 RATE = 16000
 
@@ -270,3 +271,19 @@ def test_a_write_the_kernel_refuses_midway_is_one_line_and_the_old_output_surviv
                                         "write elsewhere"]
     assert out.read_bytes() == b"the old output" and sorted(p.name for p in tmp_path.iterdir()) == ["o.wav", "speech.wav"]
 
+
+
+@pytest.mark.parametrize("command", ["encode", "roundtrip"])
+def test_a_folder_that_takes_no_new_files_is_one_line(tmp_path, command):
+    """Tests run as root, where chmod makes no folder unwritable; sysfs refuses new files to root too (EACCES)."""
+    probe = Path("/sys/.lfsc-codec-probe")
+    try:
+        probe.touch()
+    except OSError as exc:
+        refusal = exc
+    else:
+        probe.unlink()
+        pytest.skip("/sys takes new files here")
+    out = f"/sys/lfsc-codec-test.{'bin' if command == 'encode' else 'wav'}"
+    line = refused("lfsc-codec", command, speech(tmp_path), out, "--codec", "identity", watch=[tmp_path])
+    assert line == f"lfsc-codec: error: {user_message(OSError(refusal.errno, refusal.strerror, out))}"
