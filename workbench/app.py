@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         from codec.errors import run_cli
 
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        return run_cli("lfsc-workbench", lambda: save_screenshots(args))
+        return run_cli("lfsc-workbench", lambda: render_screenshots(args))
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
@@ -55,16 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
-def save_screenshots(args: argparse.Namespace) -> None:
-    """Render the main views offscreen to PNG files in args.screenshots and print their paths; a problem is one
-    line (user errors and file-system faults through codec.errors.run_cli, exit 2)."""
+def render_screenshots(args: argparse.Namespace) -> None:
+    """Render the main views offscreen to PNG files in args.screenshots and print their paths (`main` runs it
+    through codec.errors.run_cli: a user error or file-system fault is one line and exit 2)."""
     from PySide6.QtCore import qInstallMessageHandler
 
     qInstallMessageHandler(_without_offscreen_noise)
     _application()
-    from workbench.screenshots import save_screenshots as save
+    from workbench.screenshots import save_screenshots
 
-    for path in save(args.screenshots, codec=args.codec, clip=args.file):
+    for path in save_screenshots(args.screenshots, codec=args.codec, clip=args.file):
         print(path)
 
 
