@@ -39,7 +39,7 @@ def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> No
     file (renaming over a device would replace it), lie below a file, or be one of `inputs` (which it would
     replace), links followed as `replacing` follows them."""
     path = Path(path)
-    target = path.resolve() if path.is_symlink() else path
+    target = _followed(path)
     try:
         mode = target.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -56,6 +56,12 @@ def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike) -> No
             raise UserError(f"{path}: is the input {source}: writing it would replace the input; give another output path")
 
 
+def _followed(path: Path) -> Path:
+    """What a symbolic link names, to the end of a chain of them; a loop of links is left for stat to refuse
+    (ELOOP, which codec.errors.user_message words), where Path.resolve raised a RuntimeError."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary file beside `path` (same suffix) to write in the block; it is synced and renamed over `path`
@@ -63,9 +69,7 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     symbolic link stays a link: its target is what gets replaced. A file-system error names `path`, not the
     temporary file."""
     check_output_file(path)
-    path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
+    path = _followed(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     # A fresh name the writer creates itself, so the file gets the usual permissions (mkstemp's are 0600).
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.partial{path.suffix}")

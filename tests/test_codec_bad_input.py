@@ -65,6 +65,12 @@ def fifo(folder: Path) -> Path:
     return folder / "pipe.wav"
 
 
+def link_loop(folder: Path) -> Path:
+    (folder / "a.bin").symlink_to(folder / "b.bin")
+    (folder / "b.bin").symlink_to(folder / "a.bin")
+    return folder / "a.bin"
+
+
 def payload_file(folder: Path, name: str, codec: str, samples: int, payload: bytes, rate: int = RATE) -> Path:
     (folder / name).write_bytes(encode_payload_file(PayloadFile(codec, rate, samples, rate, samples, payload)))
     return folder / name
@@ -115,6 +121,9 @@ CASES = [
     # A FIFO of the test's own stands for any special file: code that renames over its output (as lfsc-codec did)
     # replaces what is there, and this test, run against such code, must not replace /dev/null.
     ("encode-output-is-a-fifo", lambda d: ["encode", speech(d), fifo(d), "--codec", "identity"], "is a FIFO"),
+    ("encode-output-is-a-loop-of-links", lambda d: ["encode", speech(d), link_loop(d), "--codec", "identity"],
+     "too many symbolic links"),
+    ("info-loop-of-links", lambda d: ["info", link_loop(d)], "too many symbolic links"),
     # -- audio cut off or damaged: refused, saying how much is there, never read as shorter audio --
     ("encode-cut-wav", lambda d: ["encode", cut_wav(d), d / "o.bin", "--codec", "identity"],
      "promises 2.00 s of audio but the file holds only 1.00 s"),
