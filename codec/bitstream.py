@@ -15,6 +15,7 @@ significant bit first, and the last byte is zero-padded.
 from __future__ import annotations
 
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -25,6 +26,14 @@ from codec.errors import UserError
 
 MAGIC = b"LFSC"
 VERSION = 2
+# Limits on what a coded file may claim, far beyond any real codec, so that a damaged or hostile header is refused
+# before it sizes anything: a 531-byte file must not ask for hours of audio or a 2^200-code frame.
+MAX_SECONDS = 24 * 3600
+MAX_SAMPLES_PER_FRAME = 2**16
+MAX_DIMENSIONS = 8  # FSQ levels per codebook (LFSC: 4)
+MAX_CODEBOOKS = 64
+MAX_CODEBOOK_SIZE = 2**16  # codes fit int32 tokens, and a frame at most 1024 bits
+MAX_PADDING_FRAMES = 16  # a clip shorter than a codec's minimum is coded as that many frames at most (LFSC: 4)
 _FIXED = {1: struct.Struct("<4sBIQIIBB"), 2: struct.Struct("<4sBIQIQIIBB")}
 
 
@@ -121,7 +130,8 @@ def encode_file(layout: Layout, payload: bytes) -> bytes:
 
 
 def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
-    """Parse and verify a .lfsc file; damaged or truncated input raises UserError, never yields garbage."""
+    """Parse and verify a .lfsc file; damaged, truncated or inconsistent input raises UserError, never yields
+    garbage or asks for more memory than the file's own size implies."""
     if len(data) < 5 or data[:4] != MAGIC:
         raise UserError(f"{name}: not an .lfsc bitstream (bad magic)")
     fixed = _FIXED.get(data[4])
@@ -138,16 +148,53 @@ def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
     if len(data) < header_len + 4:
         raise UserError(f"{name}: truncated .lfsc header")
     levels = tuple(data[fixed.size:header_len])
-    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
     (crc,) = struct.unpack_from("<I", data, header_len)
     payload = data[header_len + 4:]
-    if len(payload) != layout.payload_bytes:
-        raise UserError(f"{name}: payload is {len(payload)} bytes, the header says {layout.payload_bytes}: truncated or damaged")
     if zlib.crc32(data[:header_len] + payload) != crc:
-        raise UserError(f"{name}: checksum mismatch: the file is damaged")
-    if sr <= 0 or spf <= 0 or 0 in levels or num_samples > num_frames * spf or source_rate <= 0 or source_samples <= 0:
-        raise UserError(f"{name}: inconsistent .lfsc header")
+        raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
+    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
+    problem = _layout_problem(layout)  # past the checksum: what a writer meant, checked before it sizes anything
+    if problem:
+        raise UserError(f"{name}: inconsistent .lfsc header ({problem}): the file is damaged or was not written by "
+                        "lfsc-codec")
+    if len(payload) != layout.payload_bytes:
+        raise UserError(f"{name}: payload is {len(payload)} bytes, the header says {layout.payload_bytes}: damaged")
     return layout, payload
+
+
+def _layout_problem(layout: Layout) -> str:
+    """What is wrong with an .lfsc header's fields ('' when nothing), each within its cap and consistent."""
+    problem = _lengths_problem(layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples)
+    if problem:
+        return problem
+    spf, levels = layout.samples_per_frame, layout.levels
+    if not 1 <= spf <= MAX_SAMPLES_PER_FRAME:
+        return f"{spf} samples per frame (at most {MAX_SAMPLES_PER_FRAME})"
+    if not (1 <= len(levels) <= MAX_DIMENSIONS and all(level >= 2 for level in levels)):
+        return f"codebook levels {list(levels)} (1 to {MAX_DIMENSIONS} levels of 2 or more)"
+    if not (1 <= layout.num_codebooks <= MAX_CODEBOOKS and layout.codebook_size <= MAX_CODEBOOK_SIZE):
+        return (f"{layout.num_codebooks} codebooks of {layout.codebook_size} codes (at most {MAX_CODEBOOKS} of "
+                f"{MAX_CODEBOOK_SIZE})")
+    whole = -(-layout.num_samples // spf)  # frames that hold the samples; a clip below a codec's minimum gets more
+    if not (layout.num_frames == whole or whole < layout.num_frames <= MAX_PADDING_FRAMES):
+        return f"{layout.num_frames} frames for {layout.num_samples} samples of {spf}"
+    return ""
+
+
+def _lengths_problem(sample_rate: int, num_samples: int, source_rate: int, source_samples: int) -> str:
+    """What is wrong with a coded file's rates and lengths ('' when nothing): rates within MIN_RATE..MAX_RATE,
+    at least one sample and at most MAX_SECONDS, and the length at the codec's rate the one that resampling the
+    input's gives (as the encoder wrote it)."""
+    from codec.audio import MAX_RATE, MIN_RATE, resampled_length
+
+    for rate, samples in ((sample_rate, num_samples), (source_rate, source_samples)):
+        if not MIN_RATE <= rate <= MAX_RATE:
+            return f"sample rate {rate} Hz, outside {MIN_RATE}..{MAX_RATE} Hz"
+        if not 1 <= samples <= MAX_SECONDS * rate:
+            return f"{samples} samples at {rate} Hz (1 to {MAX_SECONDS // 3600} h)"
+    if resampled_length(source_samples, source_rate, sample_rate) != num_samples:
+        return f"{num_samples} samples at {sample_rate} Hz from {source_samples} at {source_rate} Hz"
+    return ""
 
 
 # -- other codecs' payloads ----------------------------------------------------------------------------------
@@ -156,6 +203,7 @@ def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
 # | num_samples u64 | source_rate u32 | source_samples u64 | crc32 u32 (of everything before it and the payload)
 # | payload; version 1 (no source fields) is still read.
 PAYLOAD_MAGIC = b"LWBP"
+_CODEC_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")  # a registered codec's name; input conditions are never coded
 _PAYLOAD_FIXED = {1: struct.Struct("<IQ"), 2: struct.Struct("<IQIQ")}
 
 
@@ -180,7 +228,8 @@ def encode_payload_file(item: PayloadFile) -> bytes:
 
 
 def decode_payload_file(data: bytes, name: str = "payload") -> PayloadFile:
-    """A payload container read and verified; damage raises UserError."""
+    """A payload container read and verified; damage or inconsistent fields raise UserError. The payload itself is
+    checked by its codec (`Codec.payload_problem`)."""
     if len(data) < 6 or data[:4] != PAYLOAD_MAGIC:
         raise UserError(f"{name}: not a codec payload file (bad magic)")
     fixed = _PAYLOAD_FIXED.get(data[4])
@@ -195,7 +244,11 @@ def decode_payload_file(data: bytes, name: str = "payload") -> PayloadFile:
     payload = data[end + fixed.size + 4:]
     if zlib.crc32(data[: end + fixed.size] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
-    if min(sample_rate, num_samples, source_rate, source_samples) <= 0:
-        raise UserError(f"{name}: inconsistent payload header (sample rate {sample_rate}, {num_samples} samples)")
-    codec = data[6:end].decode(errors="replace")
+    problem = _lengths_problem(sample_rate, num_samples, source_rate, source_samples)
+    codec = data[6:end].decode("ascii", errors="replace")
+    if not problem and not _CODEC_NAME.fullmatch(codec):
+        problem = f"codec name {codec!r}"
+    if problem:
+        raise UserError(f"{name}: inconsistent payload header ({problem}): the file is damaged or was not written by "
+                        "lfsc-codec")
     return PayloadFile(codec, sample_rate, num_samples, source_rate, source_samples, payload)

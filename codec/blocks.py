@@ -1,9 +1,10 @@
-"""Streams of mono sample blocks, as long files are read, coded and written: fitting one to a length and joining
-one into an array. numpy only, so that codec/lfsc/inference.py can use it where soundfile and soxr are missing."""
+"""Streams of mono sample blocks, as long files are read, coded and written: fitting one to a length, joining one
+into an array, cutting one into a codec's frames. numpy only, so that codec/lfsc/inference.py can use it where
+soundfile and soxr are missing."""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -32,3 +33,28 @@ def join_blocks(blocks: Iterable[np.ndarray], length: int) -> np.ndarray:
     if done != length:
         raise ValueError(f"the blocks hold {done} samples, not the {length} expected")
     return joined
+
+
+def frames_of(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The stream cut into consecutive frames of `size` samples as the blocks arrive (holding less than a frame
+    between them), the last zero-padded to a whole frame."""
+    held = None
+    for block in blocks:
+        held = block if held is None else np.concatenate([held, block])
+        whole = len(held) - len(held) % size
+        yield from (held[start : start + size] for start in range(0, whole, size))
+        held = held[whole:]
+    if held is not None and len(held):
+        yield np.concatenate([held, np.zeros(size - len(held), dtype=held.dtype)])
+
+
+def reporting(
+    blocks: Iterable[np.ndarray], length: int, progress: Callable[[float], None] | None
+) -> Iterator[np.ndarray]:
+    """The blocks, telling `progress` (when given) the fraction of `length` samples taken after each."""
+    done = 0
+    for block in blocks:
+        yield block
+        done += len(block)
+        if progress is not None:
+            progress(min(done / max(length, 1), 1.0))

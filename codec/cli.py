@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from codec.errors import UserError, run_cli
@@ -95,10 +94,14 @@ def _progress(seconds: float, *steps: str) -> Iterator[Callable[[float], None]]:
 
 def cmd_encode(args: argparse.Namespace) -> None:
     from codec.audio import open_audio
-    from codec.bitstream import PayloadFile, encode_file, encode_payload_file
-    from codec.files import replacing
+    from codec.bitstream import MAX_SECONDS, PayloadFile, encode_file, encode_payload_file
+    from codec.files import check_output_file, replacing
 
+    check_output_file(args.output, *_inputs(args))
     source = open_audio(args.input)
+    if source.duration > MAX_SECONDS:  # a coded file may hold no more (the decoder refuses longer ones as damaged)
+        raise UserError(f"{args.input}: {source.duration / 3600:.1f} h is longer than the {MAX_SECONDS // 3600} h a coded "
+                        "file may hold: split it")
     codec = _codec(args).for_rate(source.sample_rate)
     source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
     _warn_short(args.input, source, codec)
@@ -115,35 +118,43 @@ def cmd_encode(args: argparse.Namespace) -> None:
 
 
 def _read_coded(path: str, args: argparse.Namespace):
-    """A .lfsc or payload file as (its codec, its contents)."""
+    """A .lfsc or payload file as (its codec, its contents), the payload checked by its codec."""
     from codec.bitstream import MAGIC, PayloadFile, decode_file, decode_payload_file
+    from codec.files import input_file
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{path}: no such file")
-    data = p.read_bytes()
+    data = input_file(path).read_bytes()
     if data[:4] != MAGIC:
         item = decode_payload_file(data, path)
-        return _codec(args, item.codec).for_rate(item.sample_rate), item
-    layout, payload = decode_file(data, path)
-    codec = _codec(args, "lfsc")
-    model = codec.model
-    if (layout.sample_rate, layout.samples_per_frame, layout.num_codebooks, layout.codebook_size) != (
-        codec.sample_rate, model.samples_per_frame, model.num_codebooks, model.codebook_size
-    ):
-        raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
-    if layout.num_frames != codec.inference.frames_for(layout.num_samples):
-        raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} samples)")
-    return codec, PayloadFile(codec.name, layout.sample_rate, layout.num_samples, layout.source_rate,
-                              layout.source_samples, payload)
+        codec = _codec(args, item.codec).for_rate(item.sample_rate)
+    else:
+        layout, payload = decode_file(data, path)
+        codec = _codec(args, "lfsc")
+        model = codec.model
+        if (layout.sample_rate, layout.samples_per_frame, layout.num_codebooks, layout.codebook_size) != (
+            codec.sample_rate, model.samples_per_frame, model.num_codebooks, model.codebook_size
+        ):
+            raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
+        if layout.num_frames != codec.inference.frames_for(layout.num_samples):
+            raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} "
+                            "samples)")
+        item = PayloadFile(codec.name, layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples,
+                           payload)
+    if codec.sample_rate != item.sample_rate:
+        raise UserError(f"{path}: {codec.name} codes at {codec.sample_rate} Hz, but the file says {item.sample_rate} Hz: "
+                        "the file is damaged")
+    codec.check_payload(item.payload, item.num_samples, path)
+    return codec, item
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
-    from codec.audio import check_output_path, resampled_length, write_audio
+    from codec.audio import check_output_path, check_rate, resampled_length, write_audio
+    from codec.files import check_output_file
 
     check_output_path(args.output)
+    check_output_file(args.output, *_inputs(args))
+    asked = None if args.rate is None else check_rate(_whole_number(args.rate, "--rate"), "--rate is")
     codec, item = _read_coded(args.input, args)
-    rate = args.rate or item.source_rate  # by default the input's rate and length come back exactly
+    rate = asked or item.source_rate  # by default the input's rate and length come back exactly
     length = resampled_length(item.source_samples, item.source_rate, rate)
     check_output_path(args.output, rate)
     with _progress(item.num_samples / item.sample_rate, "decode") as progress:
@@ -154,8 +165,10 @@ def cmd_decode(args: argparse.Namespace) -> None:
 
 def cmd_roundtrip(args: argparse.Namespace) -> None:
     from codec.audio import check_output_path, open_audio, write_audio
+    from codec.files import check_output_file
 
     check_output_path(args.output)
+    check_output_file(args.output, *_inputs(args))
     source = _notify(open_audio(args.input))
     check_output_path(args.output, source.sample_rate)
     codec = _codec(args)
@@ -180,12 +193,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 
     from codec.audio import open_audio
     from codec.bitstream import MAGIC, PAYLOAD_MAGIC, decode_file, decode_payload_file
+    from codec.files import input_file
 
-    p = Path(args.input)
-    if p.is_dir():
-        raise UserError(f"{args.input}: is a folder, not a file")
-    if not p.is_file():
-        raise UserError(f"{args.input}: no such file")
+    p = input_file(args.input)
     with open(p, "rb") as f:
         head = f.read(4)
     if head == MAGIC:
@@ -221,11 +231,15 @@ def cmd_list(args: argparse.Namespace) -> None:
           "@reverb0.6 (RT60 in s), @level-36 (dBFS), @tel (300-3400 Hz); chain them, e.g. opus-6k@reverb0.6@white10.")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text) if text.strip().isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of Hz above 0, not {text!r}")
-    return value
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The files a command reads, which its output must never replace."""
+    return [path for path in (args.input, args.checkpoint) if path]
+
+
+def _whole_number(text: str, option: str) -> int:
+    if not text.strip().isdecimal():
+        raise UserError(f"{option} {text}: give a whole number of Hz")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", parents=[common], help=".lfsc or payload file -> audio at the input's rate and length")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--rate", type=_positive_int, help="resample the output to this rate (Hz; default: the input's)")
+    p.add_argument("--rate", help="resample the output to this rate (Hz, 1000 to 768000; default: the input's)")
     p.set_defaults(func=cmd_decode)
     p = sub.add_parser("roundtrip", parents=[common], help="audio -> codec -> audio at the input's rate and length")
     p.add_argument("input")

@@ -207,6 +207,10 @@ class Conditioned(Codec):
         """The inner codec's decode: conditions change the input only."""
         return self.inner.decode(payload, num_samples)
 
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """The inner codec's: conditions change the input only."""
+        return self.inner.payload_problem(payload, num_samples)
+
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
     ) -> RoundTrip:

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from codec.bitstream import Layout, pack_frames, unpack_frames
+from codec.bitstream import Layout, frame_bits, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
 from codec.devices import check_device, default_device
 from codec.errors import UserError
@@ -103,11 +103,20 @@ class LFSCCodec(Codec):
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, one chunk core at a time as they are taken; `progress` hears each chunk."""
+        """`decode`, one chunk core at a time as they are taken (the payload unpacked, and so checked, at once);
+        `progress` hears each chunk."""
         report = _fractions(progress, self.inference.frames_for(num_samples))
-        yield from self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+        return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Another size than the packed frames for `num_samples` (a frame holding an impossible value is found as
+        it is unpacked)."""
+        frames = self.inference.frames_for(num_samples)
+        expected = (frames * frame_bits(self.model.codebook_size, self.model.num_codebooks) + 7) // 8
+        return "" if len(payload) == expected else f"it is {len(payload)} bytes, not the {expected} of {frames} frames"
 
     def _unpack(self, payload: bytes, num_samples: int) -> np.ndarray:
+        self.check_payload(payload, num_samples)
         frames = self.inference.frames_for(num_samples)
         return unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
 

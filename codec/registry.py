@@ -58,7 +58,19 @@ class Codec(ABC):
 
     @abstractmethod
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
-        """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input."""
+        """Decode a payload into `num_samples` of mono float32 audio at the native rate, aligned with the input; a
+        damaged payload raises UserError (`check_payload`), never gives audio."""
+
+    @abstractmethod
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """What makes `payload` unlike anything `encode` gives for `num_samples` samples ('' when nothing): its
+        size, framing or values. Checked before decoding, so that nothing is sized by a damaged payload."""
+
+    def check_payload(self, payload: bytes, num_samples: int, name: str = "") -> None:
+        """Raise a UserError saying what is wrong with a damaged payload (`payload_problem`), from file `name`."""
+        problem = self.payload_problem(payload, num_samples)
+        if problem:
+            raise UserError(f"{name + ': ' if name else ''}the {self.name} payload is damaged: {problem}")
 
     def for_rate(self, sample_rate: int) -> Codec:
         """The codec that codes audio of `sample_rate`: this one, or for a codec that works at any rate (identity,

@@ -7,7 +7,7 @@ import soundfile as sf
 import soxr
 
 from codec.audio import load_audio, open_audio, resample, resample_blocks, resampled_length, save_audio, write_audio
-from codec.blocks import fit_blocks, join_blocks
+from codec.blocks import fit_blocks, frames_of, join_blocks
 from codec.errors import UserError
 
 
@@ -59,6 +59,16 @@ def test_fit_blocks_trims_and_pads_like_fit_length():
     assert np.array_equal(np.concatenate(list(fit_blocks(blocks, 9))), [1] * 7 + [0, 0])
 
 
+@pytest.mark.parametrize("cuts", [[0, 1, 2, 3], [0, 5, 5, 17, 40], [0, 160, 320], [0, 40]])
+def test_frames_of_cuts_any_blocks_into_the_frames_of_the_whole(cuts):
+    x = np.arange(cuts[-1], dtype=np.int16) + 1
+    frames = list(frames_of((x[a:b] for a, b in zip(cuts, cuts[1:])), 16))
+    padded = np.pad(x, (0, -len(x) % 16))
+    assert all(len(f) == 16 and f.dtype == np.int16 for f in frames)
+    assert np.array_equal(np.concatenate(frames) if frames else padded, padded)
+    assert list(frames_of([], 16)) == []
+
+
 def test_join_blocks_fills_one_array_and_refuses_a_wrong_count():
     blocks = [np.arange(3, dtype=np.float32), np.arange(3, 7, dtype=np.float32)]
     assert np.array_equal(join_blocks(iter(blocks), 7), np.arange(7))
@@ -85,7 +95,7 @@ def test_empty_and_unreadable_files_are_user_errors(tmp_path):
         open_audio(tmp_path / "text.wav")
     sf.write(tmp_path / "cut.flac", np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1, 16000)
     (tmp_path / "cut.flac").write_bytes((tmp_path / "cut.flac").read_bytes()[:20000])  # its header promises more
-    with pytest.raises(UserError, match="cut.flac: not a readable audio file"):
+    with pytest.raises(UserError, match="cut.flac: its header promises 3.00 s but reading failed"):
         load_audio(tmp_path / "cut.flac")
     if "MP3" in sf.available_formats():  # libsndfile with MPEG support: its header keeps the uncut length
         sf.write(tmp_path / "cut.mp3", np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1, 16000)

@@ -14,7 +14,7 @@ pytest.importorskip("av", reason="the reference codecs need PyAV (pip install av
 
 from codec.baselines.codec2 import MODES, Codec2, unpack_frames  # noqa: E402
 from codec.baselines.delay import measure_delay, measure_envelope_delay  # noqa: E402
-from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _encode_packets, missing_ffmpeg_codec  # noqa: E402
+from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _open_encoder, missing_ffmpeg_codec  # noqa: E402
 from codec.baselines.reference import LowpassAnchor  # noqa: E402
 
 CLIP_SECONDS = 6.0
@@ -266,10 +266,28 @@ def test_quality_ordering_by_log_spectral_distance(speech):
     assert distance["opus-12k"] < distance["codec2-3200"] < distance["codec2-700c"], distance
 
 
+@pytest.mark.parametrize("name", ["opus-6k", "amr-nb-12.2", "codec2-3200"])
+def test_coding_block_by_block_gives_what_whole_clips_give(name, speech, monkeypatch):
+    """File-to-file coding hands the codecs blocks of any size and takes their output in blocks (bounded memory);
+    the payload is the whole clip's, and Codec2's batches under its phase lock decode to one whole decode."""
+    from codec.baselines import codec2
+
+    codec = get_codec(name)
+    x = resample(*speech, codec.sample_rate)
+    whole = codec.encode(x)
+    cuts = [0, 7, 1000, 1001, len(x) // 2, len(x)]
+    assert codec.encode_blocks((x[a:b] for a, b in zip(cuts, cuts[1:])), len(x)) == whole
+    monkeypatch.setattr(codec2, "DECODE_BATCH", 10**9)
+    reference = codec.decode(whole, len(x))
+    monkeypatch.setattr(codec2, "DECODE_BATCH", 7)
+    blocks = list(codec.decode_blocks(whole, len(x)))
+    assert len(blocks) > 2 and np.array_equal(np.concatenate(blocks), reference)
+
+
 def test_opus_pre_skip_matches_the_encoder():
     # The decoder drops OPUS_PRE_SKIP samples; the encoder states its own look-ahead in its OpusHead.
     for rate in (8000, 16000):
-        _, head = _encode_packets("libopus", np.zeros(4000, np.int16), rate, 12000, {"application": "voip"})
+        head = _open_encoder("libopus", rate, 12000, {"application": "voip"}).extradata
         assert int.from_bytes(head[10:12], "little") == OPUS_PRE_SKIP
 
 

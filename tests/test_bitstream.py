@@ -6,7 +6,7 @@ import pytest
 from codec.bitstream import Layout, decode_file, encode_file, pack_frames, unpack_frames
 from codec.errors import UserError
 
-LAYOUT = Layout(22050, 100_000, 1024, 98, (8, 7, 6, 6), 8, 44100, 200_001)
+LAYOUT = Layout(22050, 100_000, 1024, 98, (8, 7, 6, 6), 8, 44100, 200_000)
 
 
 def test_lfsc_frames_take_88_bits_and_the_payload_rate_is_exact():

@@ -1,8 +1,13 @@
 """codec/files.py: a write either lands whole or leaves the old file and no litter behind."""
 
+import errno
+import os
+import re
+
 import pytest
 
-from codec.files import replacing, write_text_atomic
+from codec.errors import UserError
+from codec.files import check_output_file, input_file, replacing, write_text_atomic
 
 
 def test_replacing_renames_the_finished_file_over_the_target(tmp_path):
@@ -48,3 +53,42 @@ def test_a_symbolic_link_stays_a_link_and_its_target_is_replaced(tmp_path):
     write_text_atomic(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
     assert [p.name for p in (tmp_path / "store").iterdir()] == ["config.yaml"]
+
+
+def test_inputs_must_be_regular_files_and_say_what_they_are(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link").symlink_to(tmp_path / "pipe")
+    (tmp_path / "file").write_text("x")
+    for path, said in [(tmp_path / "pipe", "is a FIFO (named pipe)"), (tmp_path / "link", "is a FIFO"),
+                       (tmp_path, "is a folder"), ("/dev/null", "is a character device"),
+                       (tmp_path / "nope", "no such file"), (tmp_path / "file" / "x", "no such file")]:
+        with pytest.raises(UserError, match=re.escape(said)):
+            input_file(path)
+    assert input_file(tmp_path / "file") == tmp_path / "file"
+
+
+def test_an_output_never_replaces_an_input_a_folder_or_a_device(tmp_path):
+    source = tmp_path / "in.wav"
+    source.write_text("x")
+    os.link(source, tmp_path / "hard.wav")
+    (tmp_path / "soft.wav").symlink_to(source)
+    for path, said in [(tmp_path / "hard.wav", "would replace the input"), (tmp_path / "soft.wav", "the input"),
+                       (tmp_path / "." / "in.wav", "the input"), (tmp_path, "is a folder"),
+                       (source / "out.wav", "in.wav is a file, not a folder")]:
+        with pytest.raises(UserError, match=re.escape(said)):
+            check_output_file(path, source)
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    check_output_file(tmp_path / "dangling.wav", source)
+    check_output_file(tmp_path / "new" / "out.wav", source, tmp_path / "missing-input.wav")
+    os.mkfifo(tmp_path / "pipe.wav")  # any special file: never /dev/null, which broken code would replace
+    for special, said in ((tmp_path, "is a folder"), (tmp_path / "pipe.wav", "is a FIFO")):
+        with pytest.raises(UserError, match=said), replacing(special):
+            pass
+
+
+def test_a_failed_write_names_the_output_not_the_temporary_file(tmp_path):
+    target = tmp_path / "out.wav"
+    with pytest.raises(OSError) as raised, replacing(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write to a full disk raises it
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []

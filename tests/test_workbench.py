@@ -266,6 +266,18 @@ def test_screenshots_command_saves_pngs_of_the_main_views(tmp_path, bundled):
     assert all(p.read_bytes().startswith(b"\x89PNG") and p.stat().st_size > 10000 for p in pngs)
 
 
+def test_screenshots_refuse_a_bad_request_in_one_line_with_exit_2(tmp_path):
+    """A clip that cannot be opened, or a folder below a file: one line (no Qt plugin noise before it), exit 2."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)
+    (tmp_path / "file").write_text("")
+    for args in ([str(tmp_path / "shots"), str(tmp_path / "missing.wav")], [str(tmp_path / "file" / "shots")]):
+        proc = subprocess.run([sys.executable, "-m", "workbench.app", "--screenshots", *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert proc.stderr.startswith("lfsc-workbench: error: ") and not proc.stdout
+
+
 def test_an_lfsc_round_trip_shows_chunk_progress_and_cancel_stops_it_between_chunks(qtbot, monkeypatch):
     """The app's round trip task reports a fraction after every LFSC chunk; cancelling after the first one stops
     the codec there (Task.report raises inside it) instead of letting it run on to the end unseen."""

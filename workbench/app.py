@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints()"
 NO_DISPLAY = (
     "lfsc-workbench: no display found (DISPLAY and WAYLAND_DISPLAY are unset): run it on a desktop, under "
     "'xvfb-run lfsc-workbench', or save screenshots offscreen with 'lfsc-workbench --screenshots DIR'"
@@ -32,27 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lfsc-workbench` console script."""
     args = parse_args(argv)
     if args.screenshots:
+        from codec.errors import run_cli
+
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    elif not has_display():
+        return run_cli("lfsc-workbench", lambda: render_screenshots(args))
+    if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    from PySide6.QtWidgets import QApplication
-
-    from codec.errors import UserError
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("lfsc-workbench")
-    app.setOrganizationName("lfsc-workbench")
-    if args.screenshots:
-        from workbench.screenshots import save_screenshots
-
-        try:
-            for path in save_screenshots(args.screenshots, codec=args.codec, clip=args.file):
-                print(path)
-        except UserError as exc:
-            print(f"lfsc-workbench: {exc}", file=sys.stderr)
-            return 1
-        return 0
+    app = _application()
     from workbench.main_window import MainWindow
 
     window = MainWindow()
@@ -65,6 +53,36 @@ def main(argv: list[str] | None = None) -> int:
     status = app.exec()
     shut_down(window)
     return status
+
+
+def render_screenshots(args: argparse.Namespace) -> None:
+    """Render the main views offscreen to PNG files in args.screenshots and print their paths (`main` runs it
+    through codec.errors.run_cli: a user error or file-system fault is one line and exit 2)."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(_without_offscreen_noise)
+    _application()
+    from workbench.screenshots import save_screenshots
+
+    for path in save_screenshots(args.screenshots, codec=args.codec, clip=args.file):
+        print(path)
+
+
+def _without_offscreen_noise(mode, context, message: str) -> None:
+    # The offscreen platform plugin warns "This plugin does not support propagateSizeHints()" for every window it
+    # shows: harmless when rendering screenshots, and it put a line of noise before every result or error.
+    if message != OFFSCREEN_NOISE:
+        print(message, file=sys.stderr)
+
+
+def _application():
+    """The QApplication, made once, with the names the settings are stored under."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("lfsc-workbench")
+    app.setOrganizationName("lfsc-workbench")
+    return app
 
 
 def shut_down(window) -> None:

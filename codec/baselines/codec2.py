@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import os
 import threading
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
+from codec.blocks import frames_of, join_blocks, reporting
 from codec.registry import Codec
 
 MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
@@ -29,6 +32,7 @@ _LCG_MULTIPLIER, _LCG_INCREMENT = 1103515245, 12345
 # One decode at a time per process, so threads do not draw from each other's phases; re-entrant because the
 # generator is found (with one draw of its own) under the same lock.
 _decoding = threading.RLock()
+DECODE_BATCH = 500  # frames decoded under that lock at a time (10 s at 3200 bit/s)
 
 
 def _loaded_libcodec2() -> Path | None:
@@ -110,26 +114,54 @@ class Codec2(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Encode frame by frame (pycodec2 encodes exactly one frame per call) and pack the bits."""
+        return self.encode_blocks([audio], len(audio))
+
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
         state = self._state()
-        frame, bits = state.samples_per_frame(), state.bits_per_frame()
         # Extra input covers the codec's delay, so the last input samples come out of the decoder.
-        pcm = to_int16(audio)
-        pcm = np.pad(pcm, (0, -(len(pcm) + self.delay) % frame + self.delay))
-        frames = [state.encode(pcm[i : i + frame]) for i in range(0, len(pcm), frame)]
-        return pack_frames(frames, bits)
+        pcm = map(to_int16, itertools.chain(reporting(blocks, num_samples, progress), [np.zeros(self.delay, np.float32)]))
+        frames = [state.encode(frame) for frame in frames_of(pcm, state.samples_per_frame())]
+        return pack_frames(frames, state.bits_per_frame())
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Unpack the bits into libcodec2's byte-padded frames and decode them one by one, from the phase
         generator's start state, so that a payload always decodes to the same audio."""
+        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
+
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`decode`, DECODE_BATCH frames at a time as the audio is taken (the payload checked at once)."""
+        self.check_payload(payload, num_samples)
         state = self._state()
         frames = unpack_frames(payload, state.bits_per_frame(), state.bytes_per_frame())
-        with _decoding:
-            generator = generator_state()
-            if generator is not None:
-                generator.value = GENERATOR_START
-            decoded = [state.decode(frame) for frame in frames]
-        decoded = np.concatenate(decoded) if frames else np.zeros(0, np.int16)
-        return delay_compensated(from_int16(decoded), self.delay, num_samples)
+        return delay_compensated(self._decoded(state, frames, progress), self.delay, num_samples, self.name)
+
+    @staticmethod
+    def _decoded(state, frames: list[bytes], progress: Callable[[float], None] | None) -> Iterator[np.ndarray]:
+        phase = GENERATOR_START
+        for start in range(0, len(frames), DECODE_BATCH):
+            # Each batch runs under the lock from where the previous one left the process-wide phase generator:
+            # threads do not draw from each other's phases, and the audio is what one whole decode gives.
+            with _decoding:
+                generator = generator_state()
+                if generator is not None:
+                    generator.value = phase
+                decoded = [state.decode(frame) for frame in frames[start : start + DECODE_BATCH]]
+                phase = generator.value if generator is not None else phase
+            yield from_int16(np.concatenate(decoded))
+            if progress is not None:
+                progress(min(start + DECODE_BATCH, len(frames)) / len(frames))
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Another size than the frames that `encode` gives for `num_samples` (the input and the delay)."""
+        state = self._state()
+        frames = -(-(num_samples + self.delay) // state.samples_per_frame())
+        expected = -(-frames * state.bits_per_frame() // 8)
+        return "" if len(payload) == expected else f"it is {len(payload)} bytes, not the {expected} of {frames} frames"
 
     @property
     def settings(self) -> dict:

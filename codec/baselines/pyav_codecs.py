@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import fractions
+import itertools
 from functools import cache
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from codec.audio import resample
+from codec.audio import resample_blocks
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
+from codec.blocks import frames_of, join_blocks, reporting
 from codec.errors import UserError
 from codec.registry import Codec
 
 OPUS_RATES = (8000, 16000)
 OPUS_BITRATE_RANGE = (6000, 510000)
 OPUS_DECODED_RATE = 48000  # libopus in FFmpeg always decodes at 48 kHz
+OPUS_OPTIONS = {"application": "voip", "frame_duration": "20", "vbr": "on"}
 # libopus's encoder look-ahead, 6.5 ms at 48 kHz, for every rate and bitrate (RFC 7845 4.2); the decoder drops it.
 OPUS_PRE_SKIP = 312
 
@@ -28,6 +32,10 @@ AMR_NB_BITRATES = (4750, 5150, 5900, 6700, 7400, 7950, 10200, 12200)
 # Encoder-to-decoder delay at 8 kHz (the 5 ms look-ahead less the pre-processing filter's lag), measured by
 # cross-correlation on real speech.
 AMR_NB_DELAY = 39
+AMR_NB_FRAME = 160  # samples a frame (20 ms at 8 kHz)
+# Packets the encoders give beyond those that hold the input, to flush their look-ahead (measured: one, for Opus and
+# AMR-NB); a payload may hold up to this many, so that a libopus that flushes differently still decodes.
+MAX_FLUSH_PACKETS = 2
 # Bytes per frame including the one-byte table-of-contents header (RFC 4867 5.3 storage format), by the
 # frame type in bits 3-6 of that header.
 _AMR_NB_FRAME_BYTES = {0: 13, 1: 14, 2: 16, 3: 18, 4: 20, 5: 21, 6: 27, 7: 32, 8: 6, 15: 1}
@@ -43,10 +51,8 @@ def missing_ffmpeg_codec(name: str) -> str:
     return ""
 
 
-def _encode_packets(
-    encoder: str, pcm: np.ndarray, sample_rate: int, bit_rate: int, options: dict
-) -> tuple[list[bytes], bytes | None]:
-    """Encode int16 mono PCM frame by frame with an FFmpeg encoder, flushing it; returns packets and extradata."""
+def _open_encoder(encoder: str, sample_rate: int, bit_rate: int, options: dict):
+    """An FFmpeg encoder for int16 mono PCM, opened (its `frame_size` and `extradata` known)."""
     import av
 
     context = av.CodecContext.create(encoder, "w")
@@ -57,20 +63,26 @@ def _encode_packets(
     context.time_base = fractions.Fraction(1, sample_rate)
     context.options = options
     context.open()
-    size = context.frame_size
-    pcm = np.pad(pcm, (0, -len(pcm) % size))
-    packets = []
-    for start in range(0, len(pcm), size):
-        frame = av.AudioFrame.from_ndarray(pcm[None, start : start + size], format="s16", layout="mono")
-        frame.sample_rate = sample_rate
-        frame.pts = start
-        packets += context.encode(frame)
-    packets += context.encode(None)
-    return [bytes(packet) for packet in packets], context.extradata
+    return context
 
 
-def _decode_packets(decoder: str, packets: list[bytes], sample_rate: int, extradata: bytes | None = None):
-    """Decode packets with an FFmpeg decoder, flushing it; returns float32 mono audio and its rate."""
+def _encode_stream(context, blocks: Iterable[np.ndarray]) -> Iterator[bytes]:
+    """Encode mono float blocks as int16 PCM frame by frame as they arrive (`frames_of`: the last frame
+    zero-padded), then flush the encoder. Yields the packets."""
+    import av
+
+    for index, pcm in enumerate(frames_of(map(to_int16, blocks), context.frame_size)):
+        frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
+        frame.sample_rate = context.sample_rate
+        frame.pts = index * context.frame_size
+        yield from (bytes(packet) for packet in context.encode(frame))
+    yield from (bytes(packet) for packet in context.encode(None))
+
+
+def _decode_stream(decoder: str, packets: list[bytes], sample_rate: int, name: str, extradata: bytes | None = None,
+                   progress: Callable[[float], None] | None = None) -> Iterator[np.ndarray]:
+    """Decode packets with an FFmpeg decoder as the audio is taken, flushing it at the end; yields float32 mono
+    blocks at `sample_rate`. A packet the decoder refuses means a damaged payload (UserError)."""
     import av
 
     context = av.CodecContext.create(decoder, "r")
@@ -78,13 +90,26 @@ def _decode_packets(decoder: str, packets: list[bytes], sample_rate: int, extrad
     context.layout = "mono"
     if extradata is not None:
         context.extradata = extradata
-    chunks, rate = [], sample_rate
-    for packet in [av.Packet(data) for data in packets] + [None]:
-        for frame in context.decode(packet):
+    for index, data in enumerate([*packets, None]):
+        try:
+            frames = context.decode(None if data is None else av.Packet(data))
+        except av.FFmpegError as exc:
+            raise UserError(f"the {name} payload is damaged: packet {index} cannot be decoded ({exc})") from None
+        for frame in frames:
+            if frame.sample_rate != sample_rate:
+                raise UserError(f"the {name} payload is damaged: packet {index} decodes at {frame.sample_rate} Hz")
             samples = frame.to_ndarray().reshape(-1)
-            chunks.append(from_int16(samples) if samples.dtype == np.int16 else samples.astype(np.float32))
-            rate = frame.sample_rate
-    return (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)), rate
+            yield from_int16(samples) if samples.dtype == np.int16 else samples.astype(np.float32)
+        if progress is not None:
+            progress((index + 1) / (len(packets) + 1))
+
+
+def _packets_problem(count: int, least: int) -> str:
+    """What is wrong with a payload of `count` packets where the encoder gives `least` and one or two to flush
+    ('' when nothing): fewer cannot hold the audio, more would decode to more than asked for."""
+    if not least <= count <= least + MAX_FLUSH_PACKETS:
+        return f"it holds {count} packets where {least} to {least + MAX_FLUSH_PACKETS} hold the audio"
+    return ""
 
 
 def _opus_head(sample_rate: int, pre_skip: int) -> bytes:
@@ -110,18 +135,39 @@ class Opus(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Encode 20 ms frames and frame the packets by their lengths."""
-        options = {"application": "voip", "frame_duration": "20", "vbr": "on"}
-        packets, _ = _encode_packets("libopus", to_int16(audio), self.sample_rate, self.bitrate, options)
+        return self.encode_blocks([audio], len(audio))
+
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
+        context = _open_encoder("libopus", self.sample_rate, self.bitrate, OPUS_OPTIONS)
+        packets = _encode_stream(context, reporting(blocks, num_samples, progress))
         return b"".join(_opus_length(len(packet)) + packet for packet in packets)
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Packets that run past the payload's end, empty ones, or too few or too many for `num_samples`."""
+        packets, problem = _opus_packets(payload)
+        if not problem and not all(packets):
+            problem = "it holds an empty packet"
+        return problem or _packets_problem(len(packets), -(-num_samples * 50 // self.sample_rate))
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Decode at 48 kHz, remove the residual delay there, and resample to the native rate."""
-        packets = _split_opus_packets(payload)
+        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
+
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`decode`, packet by packet as the audio is taken (the payload checked at once)."""
+        self.check_payload(payload, num_samples)
+        packets, _ = _opus_packets(payload)
         head = _opus_head(self.sample_rate, OPUS_PRE_SKIP)
-        decoded, rate = _decode_packets("libopus", packets, OPUS_DECODED_RATE, extradata=head)
+        decoded = _decode_stream("libopus", packets, OPUS_DECODED_RATE, self.name, head, progress)
         if _mostly_wideband_silk(packets):
-            decoded = np.concatenate([np.zeros(OPUS_WIDEBAND_SILK_LEAD, dtype=np.float32), decoded])
-        return delay_compensated(resample(decoded, rate, self.sample_rate), 0, num_samples)
+            decoded = itertools.chain([np.zeros(OPUS_WIDEBAND_SILK_LEAD, dtype=np.float32)], decoded)
+        return delay_compensated(resample_blocks(decoded, OPUS_DECODED_RATE, self.sample_rate), 0, num_samples,
+                                 self.name)
 
 
 def _opus_length(size: int) -> bytes:
@@ -131,18 +177,18 @@ def _opus_length(size: int) -> bytes:
     return bytes([252 + (size - 252) % 4, (size - 252 - (size - 252) % 4) // 4])
 
 
-def _split_opus_packets(payload: bytes) -> list[bytes]:
-    """Undo the length framing of `Opus.encode`."""
+def _opus_packets(payload: bytes) -> tuple[list[bytes], str]:
+    """Undo the length framing of `Opus.encode`: the packets, and what is wrong with the framing ('' if nothing)."""
     packets, at = [], 0
     while at < len(payload):
         size, at = payload[at], at + 1
         if size >= 252 and at < len(payload):
             size, at = size + 4 * payload[at], at + 1
         if at + size > len(payload):
-            raise UserError("the Opus payload is damaged: a packet runs past its end")
+            return packets, f"packet {len(packets)} runs past its end"
         packets.append(payload[at : at + size])
         at += size
-    return packets
+    return packets, ""
 
 
 def _mostly_wideband_silk(packets: list[bytes]) -> bool:
@@ -166,16 +212,44 @@ class AmrNb(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """Encode 20 ms frames; extra input covers the codec delay so the last samples come out."""
-        pcm = np.pad(to_int16(audio), (0, AMR_NB_DELAY))
-        packets, _ = _encode_packets("libopencore_amrnb", pcm, self.sample_rate, int(self.nominal_bitrate), {})
-        return b"".join(packets)
+        return self.encode_blocks([audio], len(audio))
+
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
+        context = _open_encoder("libopencore_amrnb", self.sample_rate, int(self.nominal_bitrate), {})
+        padded = itertools.chain(reporting(blocks, num_samples, progress), [np.zeros(AMR_NB_DELAY, np.float32)])
+        return b"".join(_encode_stream(context, padded))
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Frames of unknown types, one that runs past the payload's end, or too few or too many for `num_samples`."""
+        frames, problem = _amr_frames(payload)
+        return problem or _packets_problem(len(frames), -(-(num_samples + AMR_NB_DELAY) // AMR_NB_FRAME))
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Split the frames by their headers' frame types and decode them."""
-        frames, at = [], 0
-        while at < len(payload):
-            size = _AMR_NB_FRAME_BYTES[(payload[at] >> 3) & 0x0F]
-            frames.append(payload[at : at + size])
-            at += size
-        decoded, _ = _decode_packets("libopencore_amrnb", frames, self.sample_rate)
-        return delay_compensated(decoded, AMR_NB_DELAY, num_samples)
+        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
+
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`decode`, frame by frame as the audio is taken (the payload checked at once)."""
+        self.check_payload(payload, num_samples)
+        frames, _ = _amr_frames(payload)
+        decoded = _decode_stream("libopencore_amrnb", frames, self.sample_rate, self.name, progress=progress)
+        return delay_compensated(decoded, AMR_NB_DELAY, num_samples, self.name)
+
+
+def _amr_frames(payload: bytes) -> tuple[list[bytes], str]:
+    """The RFC 4867 frames of a payload, split by their headers' frame types, and what is wrong ('' if nothing)."""
+    frames, at = [], 0
+    while at < len(payload):
+        kind = (payload[at] >> 3) & 0x0F
+        if kind not in _AMR_NB_FRAME_BYTES:
+            return frames, f"frame {len(frames)} has the unknown type {kind}"
+        if at + _AMR_NB_FRAME_BYTES[kind] > len(payload):
+            return frames, f"frame {len(frames)} runs past its end"
+        frames.append(payload[at : at + _AMR_NB_FRAME_BYTES[kind]])
+        at += _AMR_NB_FRAME_BYTES[kind]
+    return frames, ""

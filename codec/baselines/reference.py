@@ -26,7 +26,16 @@ class _AnyRateCodec(Codec):
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The payload is the output's float32 PCM."""
-        return np.frombuffer(payload, dtype=np.float32)[:num_samples].copy()
+        self.check_payload(payload, num_samples)
+        return np.frombuffer(payload, dtype=np.float32).copy()
+
+    def payload_problem(self, payload: bytes, num_samples: int) -> str:
+        """Another size than `num_samples` float32 samples, or NaN or infinite ones (written, they would become
+        full-scale noise)."""
+        if len(payload) != 4 * num_samples:
+            return f"it is {len(payload)} bytes, not the {4 * num_samples} of {num_samples} float32 samples"
+        bad = np.count_nonzero(~np.isfinite(np.frombuffer(payload, dtype=np.float32)))
+        return f"it holds {bad} NaN or infinite samples" if bad else ""
 
 
 class Identity(_AnyRateCodec):
