@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -29,9 +28,6 @@ DURATION_TOLERANCE = 0.010  # seconds a manifest duration may differ from the fi
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 REQUIRED_KEYS = ("audio_filepath", "text", "lang")
 MAX_LINE_BYTES = 1 << 20  # a manifest line is one utterance: far more than any transcript needs
-# libsndfile's log line for a WAV 'data' or AIFF 'SSND' chunk that the file holds less of than its header says
-_CUT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
-STREAMED_SIZE = 0x7FFFF000  # sizes from here up are what writers to a pipe put in a header: "length unknown"
 
 
 @dataclass(frozen=True)
@@ -71,27 +67,13 @@ def check_lang(lang: object, where: str) -> str:
 
 
 def _header(path: Path) -> tuple[int, int, str]:
-    """(sample rate, samples, '') of a readable audio file, or (0, 0, why it cannot be read)."""
+    """(sample rate, samples, '') of a readable audio file, or (0, 0, why it cannot be read: codec.audio refuses a
+    file cut off or damaged where its container can tell, which libsndfile would read as shorter)."""
     try:
         source = open_audio(path)
     except UserError as exc:
         return 0, 0, str(exc)
-    cut = _cut_off(path, source.file_rate, source.file_samples)
-    return (0, 0, cut) if cut else (source.file_rate, source.file_samples, "")
-
-
-def _cut_off(path: Path, rate: int, samples: int) -> str:
-    """Why a WAV or AIFF file is cut off ('' when it is whole). libsndfile reads such a file as shorter, without
-    an error, so a run would score the part that is left as if it were the recording."""
-    import soundfile as sf
-
-    with sf.SoundFile(str(path)) as f:
-        log = f.extra_info
-    for promised, held in ((int(a), int(b)) for a, b in _CUT_CHUNK.findall(log)):
-        if held < promised < STREAMED_SIZE:
-            return (f"{path}: its header promises {samples * promised / held / rate:.2f} s but the file holds "
-                    f"{samples / rate:.2f} s: the file is cut off or damaged; re-export it")
-    return ""
+    return source.file_rate, source.file_samples, ""
 
 
 def _number(entry: dict, key: str, where: str) -> float | None:

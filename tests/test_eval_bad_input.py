@@ -342,7 +342,7 @@ def test_a_cut_off_recording_is_skipped_and_named_not_scored_shorter(tmp_path):
     data = (folder / "cut.wav").read_bytes()
     (folder / "cut.wav").write_bytes(data[: 44 + (len(data) - 44) // 2])  # its header still promises 2 s
     result = run(load_folder(folder, "en"), ["identity"], tmp_path / "run", metrics=["si_sdr"], cache_dir=None)
-    assert list(result.skipped) == ["cut"] and "header promises 2.00 s but the file holds 1.00 s" in result.skipped["cut"]
+    assert list(result.skipped) == ["cut"] and "header promises 2.00 s of audio but the file holds only 1.00 s" in result.skipped["cut"]
     assert [r["utt_id"] for r in rows(tmp_path / "run")] == ["whole"]
     assert "| cut | " in (tmp_path / "run" / "summary.md").read_text()  # named in the report
 

@@ -105,7 +105,7 @@ def test_a_cut_off_wav_is_an_utterance_with_its_problem_not_a_shorter_recording(
     sf.write(tmp_path / "whole.wav", np.zeros(8000) + 0.1, 16000)
     utts = {u.id: u for u in load_folder(tmp_path, "en")}
     assert utts["whole"].problem == ""
-    assert "header promises 2.00 s but the file holds 1.00 s" in utts["cut"].problem
+    assert "header promises 2.00 s of audio but the file holds only 1.00 s" in utts["cut"].problem
     with pytest.raises(UserError, match="cut off"):
         utts["cut"].load()
     # A manifest that declares the header's duration does not stop at it: the run skips and names the utterance.
