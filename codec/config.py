@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from codec.errors import UserError
+from codec.safe_yaml import read_yaml
 
 ENV_VAR = "LFSC_CHECKPOINT"
 
@@ -23,10 +24,7 @@ def read_user_config() -> dict:
     path = user_config_path()
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({exc}); fix or delete the file") from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping such as 'checkpoint: /path/to/model.nemo'")
     return data
@@ -56,7 +54,10 @@ def how_to_set() -> str:
 
 def resolve_checkpoint(explicit: str | os.PathLike | None = None) -> Path | None:
     """The configured checkpoint path, or None when none is configured anywhere."""
-    for value in (explicit, os.environ.get(ENV_VAR), read_user_config().get("checkpoint")):
+    for value in (explicit, os.environ.get(ENV_VAR)):
         if value:
-            return Path(os.path.expanduser(str(value)))
-    return None
+            return Path(os.path.expanduser(value))
+    configured = read_user_config().get("checkpoint")
+    if configured is not None and not isinstance(configured, str):
+        raise UserError(f"{user_config_path()}: 'checkpoint' must be the path of a .nemo file, got {configured!r:.80}")
+    return Path(os.path.expanduser(configured)) if configured else None

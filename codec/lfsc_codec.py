@@ -33,7 +33,7 @@ def load_model(checkpoint: str | os.PathLike | None = None, device: str | None =
     path = resolve_checkpoint(checkpoint)
     if path is None:
         raise UserError(f"no LFSC checkpoint configured: {how_to_set()}")
-    if not path.is_file():
+    if not path.exists():  # a folder or a device is load_lfsc's to name
         raise UserError(f"LFSC checkpoint {path} does not exist: {how_to_set()}")
     return _cached_model(str(path.resolve()), path.stat().st_mtime, check_device(device) if device else default_device(), trust)
 
@@ -139,7 +139,7 @@ def _checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object
     path = resolve_checkpoint(checkpoint)
     if path is None:
         return f"no checkpoint configured; {how_to_set()}"
-    if not Path(path).is_file():
+    if not Path(path).exists():
         return f"checkpoint {path} does not exist; {how_to_set()}"
     return ""
 

@@ -12,17 +12,28 @@ import yaml
 from codec.errors import UserError
 
 MAX_BYTES = 1 << 20  # NeMo codec configs are about 10 KB; a training config far less
+MAX_DEPTH = 64  # NeMo's configs nest 5 deep; PyYAML composes nested nodes recursively, so '[[[[...' would overflow
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that refuses aliases instead of sharing (or recursing into) the anchored node."""
+    """PyYAML's safe loader that refuses aliases instead of sharing (or recursing into) the anchored node, and
+    nesting deeper than MAX_DEPTH instead of exhausting Python's stack."""
+
+    depth = 0
 
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not accepted here; write the "
                                               "values out", event.start_mark)
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                              self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def _one_line(exc: yaml.YAMLError) -> str:

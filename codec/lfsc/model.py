@@ -4,65 +4,97 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, HiFiGANResLayer, activation
+from codec.lfsc.nn import ACTIVATIONS, Conv1dNorm, ConvTranspose1dNorm, HiFiGANResLayer, activation
 from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
+
+
+# The shortest input, in frames (LFSCModel.min_samples): LFSC's frame-rate convs reflect-pad by 3, and
+# codec.lfsc.schema refuses configs whose convs would pad more than this input holds.
+MIN_FRAMES = 4
+
+
+@dataclass(frozen=True)
+class Accepts:
+    """The values a config field accepts, checked by codec.lfsc.schema before a model is built: a number from `low`
+    to `high` (odd only, when `odd`), a list of `items` (fewest, most) such numbers, or one of `choices`."""
+
+    low: float = 0
+    high: float = 0
+    odd: bool = False
+    items: tuple[int, int] | None = None
+    choices: tuple[str, ...] = ()
+
+
+def setting(default: Any, accepts: Accepts) -> Any:
+    """A config field: its default (NeMo's) and the values it accepts."""
+    return field(default=default, metadata={"accepts": accepts})
+
+
+KERNEL = Accepts(1, 31, odd=True)  # odd: the convs pad (k - 1) / 2 on each side to keep the length
+KERNELS = Accepts(1, 31, odd=True, items=(1, 5))
+DILATIONS = Accepts(1, 32, items=(1, 5))
+ACTIVATION = Accepts(choices=tuple(ACTIVATIONS))
+PAD_MODE = Accepts(choices=("reflect", "zeros"))
 
 
 @dataclass
 class EncoderConfig:
     """HiFiGANEncoder hyper-parameters (NeMo's argument names)."""
 
-    encoded_dim: int = 32
-    down_sample_rates: Sequence[int] = (2, 2, 4, 8, 8)
-    base_channels: int = 48
-    in_kernel_size: int = 7
-    out_kernel_size: int = 7
-    resblock_kernel_sizes: Sequence[int] = (3, 7, 11)
-    resblock_dilation_sizes: Sequence[int] = (1,)
-    activation: str = "lrelu"
-    pad_mode: str = "reflect"
+    encoded_dim: int = setting(32, Accepts(1, 1024))
+    # A rate of 1 would give its kernel-2 conv one step too many; the widest layer is checked in codec.lfsc.schema.
+    down_sample_rates: Sequence[int] = setting((2, 2, 4, 8, 8), Accepts(2, 64, items=(1, 12)))
+    base_channels: int = setting(48, Accepts(1, 4096))
+    in_kernel_size: int = setting(7, KERNEL)
+    out_kernel_size: int = setting(7, KERNEL)
+    resblock_kernel_sizes: Sequence[int] = setting((3, 7, 11), KERNELS)
+    resblock_dilation_sizes: Sequence[int] = setting((1,), DILATIONS)
+    activation: str = setting("lrelu", ACTIVATION)
+    pad_mode: str = setting("reflect", PAD_MODE)
 
 
 @dataclass
 class DecoderConfig:
     """HiFiGANDecoder hyper-parameters (NeMo's argument names)."""
 
-    input_dim: int = 32
-    up_sample_rates: Sequence[int] = (8, 8, 4, 2, 2)
-    base_channels: int = 1024
-    in_kernel_size: int = 7
-    out_kernel_size: int = 3
-    resblock_kernel_sizes: Sequence[int] = (3, 7, 11)
-    resblock_dilation_sizes: Sequence[int] = (1, 3, 5)
-    activation: str = "lrelu"
-    output_activation: str = "tanh"
-    pad_mode: str = "reflect"
+    input_dim: int = setting(32, Accepts(1, 1024))
+    up_sample_rates: Sequence[int] = setting((8, 8, 4, 2, 2), Accepts(1, 64, items=(1, 12)))
+    base_channels: int = setting(1024, Accepts(1, 8192))
+    in_kernel_size: int = setting(7, KERNEL)
+    out_kernel_size: int = setting(3, KERNEL)
+    resblock_kernel_sizes: Sequence[int] = setting((3, 7, 11), KERNELS)
+    resblock_dilation_sizes: Sequence[int] = setting((1, 3, 5), DILATIONS)
+    activation: str = setting("lrelu", ACTIVATION)
+    output_activation: str = setting("tanh", Accepts(choices=("tanh",)))
+    pad_mode: str = setting("reflect", PAD_MODE)
 
 
 @dataclass
 class QuantizerConfig:
     """GroupFiniteScalarQuantizer hyper-parameters."""
 
-    num_groups: int = 8
-    num_levels_per_group: Sequence[int] = (8, 7, 6, 6)
-    eps: float = 1e-3
+    num_groups: int = setting(8, Accepts(1, 64))
+    # Levels fit the .lfsc header's bytes; one level would divide by zero in the FSQ's scale.
+    num_levels_per_group: Sequence[int] = setting((8, 7, 6, 6), Accepts(2, 255, items=(1, 16)))
+    eps: float = setting(1e-3, Accepts(0, 0.5))
 
 
 @dataclass
 class LFSCConfig:
-    """Everything needed to build the generator; defaults are the released 22 kHz LFSC."""
+    """Everything needed to build the generator; defaults are the released 22 kHz LFSC. A part's `section` metadata
+    is its name in NeMo's model_config.yaml."""
 
-    sample_rate: int = 22050
-    samples_per_frame: int = 1024
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
-    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    sample_rate: int = setting(22050, Accepts(1000, 384000))
+    samples_per_frame: int = setting(1024, Accepts(2, 16384))
+    encoder: EncoderConfig = field(default_factory=EncoderConfig, metadata={"section": "audio_encoder"})
+    decoder: DecoderConfig = field(default_factory=DecoderConfig, metadata={"section": "audio_decoder"})
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig, metadata={"section": "vector_quantizer"})
 
 
 class HiFiGANEncoder(nn.Module):
@@ -173,8 +205,9 @@ class LFSCModel(nn.Module):
 
     @property
     def min_samples(self) -> int:
-        """Shortest input the model accepts: 4 frames, since the frame-rate convs reflect-pad by 3."""
-        return 3 * self.samples_per_frame + 1
+        """Shortest input the model accepts: what pads to MIN_FRAMES frames (codec.lfsc.schema refuses configs whose
+        reflect padding needs more)."""
+        return (MIN_FRAMES - 1) * self.samples_per_frame + 1
 
     @property
     def device(self) -> torch.device:

@@ -46,13 +46,15 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return torch.cat([x[..., 1 : pad + 1].flip(-1), x, x[..., -pad - 1 : -1].flip(-1)], dim=-1)
 
 
+# The generator's activations by their NeMo names; LFSC uses LeakyReLU with PyTorch's default slope 0.01.
+ACTIVATIONS = {"lrelu": nn.LeakyReLU, "elu": nn.ELU}
+
+
 def activation(name: str) -> nn.Module:
-    """The generator's activation; LFSC uses LeakyReLU with PyTorch's default slope 0.01."""
-    if name == "lrelu":
-        return nn.LeakyReLU()
-    if name == "elu":
-        return nn.ELU()
-    raise ValueError(f"unsupported activation {name!r} (LFSC uses 'lrelu')")
+    """A new activation module named as in NeMo's configs (see ACTIVATIONS)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unsupported activation {name!r} (LFSC uses 'lrelu')")
+    return ACTIVATIONS[name]()
 
 
 class Conv1dNorm(nn.Module):
