@@ -159,8 +159,8 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
     assert window.player.selected == "decoded"
     assert window.model.roundtrip.codec == "codec2-3200"  # the panel says how the decoded audio was made
     qtbot.waitUntil(lambda: "SI-SDR (dB)" in window.model.metrics, timeout=WAIT_MS)
-    # the panel's number is the report's (same function; the app reads the run's 16-bit WAV)
-    assert window.model.metrics["SI-SDR (dB)"] == pytest.approx(worst["si_sdr"], abs=0.01)
+    # the panel's number is the report's: the same function on the run's lossless (float32) kept audio
+    assert window.model.metrics["SI-SDR (dB)"] == pytest.approx(worst["si_sdr"], rel=1e-9)
 
 
 def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
