@@ -52,7 +52,7 @@ def _set(e: dict, value: float, low: float | None = None, high: float | None = N
 
 
 README_BUNDLED = [
-    "| codec | measured kbit/s | PESQ-WB | PESQ-NB | STOI | Mel distance | F0 RMSE (cents) | V/UV error | GE2E similarity | DistillMOS | CER (floor 0.002) | dCER |",
+    "| codec | measured kbit/s | PESQ-WB | PESQ-NB | STOI | Mel distance | F0 RMSE (cents) | V/UV error | GE2E similarity | DistillMOS | CER, mean of utterances (floor 0.002) | dCER, mean of utterances |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     "| opus-6k | 6.40 | 1.98 [1.93, 2.03] | 2.84 [2.81, 2.88] | 0.911 | 0.147 | 22 [21, 23] | 0.051 | 0.822 | 2.48 [2.38, 2.58] | 0.042 | 0.040 |",
     "| codec2-3200 | 3.23 | 1.28 [1.25, 1.32] | 2.26 [2.20, 2.31] | 0.883 | 0.193 | 150 [124, 179] | 0.120 | 0.744 | 2.17 [2.10, 2.25] | 0.059 | 0.057 |",

@@ -150,8 +150,8 @@ def bundled_table(summary: dict) -> list[str]:
     """The `make run` table (README, Evaluation)."""
     codecs = list(summary["codecs"])
     floor = metric(summary, codecs[0], "cer_orig") if codecs else None
-    header = ["codec", "measured kbit/s", *(h for h, _, _ in BUNDLED_COLUMNS), f"CER (floor {estimate(floor, ci=False)})",
-              "dCER"]
+    header = ["codec", "measured kbit/s", *(h for h, _, _ in BUNDLED_COLUMNS),
+              f"CER, mean of utterances (floor {estimate(floor, ci=False)})", "dCER, mean of utterances"]
     rows = []
     for codec in codecs:
         bitrate = summary["codecs"][codec]["measured_bitrate"]
