@@ -392,7 +392,7 @@ def _summary_blocks(run: Run) -> list[Block]:
     blocks: list[Block] = [("h1", f"Evaluation report: {run.out_dir.name}"), ("ul", _setup(run)), ("h2", "Results")]
     blocks.append(("p", "Means over utterances with bootstrap 95% CIs in brackets, and (n missing) where some values "
                         "could not be computed. Error rates are pooled two ways: corpus = all edits / all reference "
-                        "characters (or words), so long utterances weigh more (the README's tables quote it); mean of "
+                        "characters (or words), so long utterances weigh more; mean of "
                         "utterances = the mean of each utterance's rate. The ASR floor is the error rate on the "
                         "original audio, and d the codec's rate minus the floor."))
     blocks += [("table", table) for table in _headline(run)]
