@@ -199,9 +199,11 @@ def _command(args: argparse.Namespace) -> int | None:
     if args.command == "tokens":
         return _tokens(args)
     if args.command == "report":
+        from eval import run_folder
         from eval.report import write_report
 
-        print(f"report: {write_report(args.run).out_dir / 'report.html'}")
+        with run_folder.locked(args.run):  # not while a run writes the folder
+            print(f"report: {write_report(args.run).out_dir / 'report.html'}")
     elif args.command == "compare":
         from eval.report import compare, compare_markdown
 

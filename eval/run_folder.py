@@ -10,6 +10,7 @@ every file it writes there itself: nothing an input says (an audio path, an utte
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +55,18 @@ def prepare(out: Path) -> None:
 def locked(out: Path) -> Iterator[None]:
     """Hold the run folder's lock for the block: one run at a time writes a folder. Another run holding it is
     refused in one line that names it; the kernel releases the lock whenever the holder ends, even by kill -9."""
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)  # not truncated: the holder's line is read below
+    try:  # not truncated on opening: the holder's line is read below
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise UserError(f"{out / LOCK}: is a symbolic link, not a lock file: remove it, or give another folder "
+                        "(--out)") from None
     try:
+        state = os.fstat(fd)
+        if not stat.S_ISREG(state.st_mode) or state.st_nlink != 1:  # emptied below: it must be the run's own
+            raise UserError(f"{out / LOCK}: is not a lock file of its own (a special file, or a link to another "
+                            "file): remove it, or give another folder (--out)")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -161,21 +173,41 @@ def merged_codecs(previous: dict | None, codecs: list[dict]) -> list[dict]:
     return list(entries.values())
 
 
-def check_not_input(path: Path, inputs: frozenset[Path]) -> None:
-    """Refuse to write `path` when it is, or links to, a file the run reads."""
-    if path.resolve() in inputs:
+def check_not_input(path: Path, inputs: frozenset) -> None:
+    """Refuse to write `path` when it is, or links to (symbolically or hard), a file the run reads; `inputs` as
+    `check_outputs` returns them."""
+    try:
+        found = path.stat()
+        same_file = (found.st_dev, found.st_ino) in inputs
+    except (FileNotFoundError, NotADirectoryError):
+        same_file = False
+    if same_file or path.resolve() in inputs:
         raise UserError(f"{path}: is an input of this run ({path.resolve()}), and the run would write over it: give "
                         "another folder for the run (--out)")
 
 
-def check_outputs(out: Path, inputs: Iterable[Path], keep_audio: bool) -> frozenset[Path]:
-    """The run's inputs, resolved, after checking that the run writes none of them: not under a name of its own,
-    and, when it keeps audio, none lies in the folder's audio/ (where a kept file could come to replace one)."""
-    resolved = frozenset(Path(p).resolve() for p in inputs)
+def _identities(paths: Iterable[Path]) -> set:
+    """Each existing file's (device, inode): what a hard link shares with it."""
+    out = set()
+    for p in paths:
+        try:
+            found = p.stat()
+        except OSError:
+            continue
+        out.add((found.st_dev, found.st_ino))
+    return out
+
+
+def check_outputs(out: Path, inputs: Iterable[Path], keep_audio: bool) -> frozenset:
+    """The run's inputs (resolved paths and file identities, for `check_not_input`), after checking that the run
+    writes none of them: not under a name of its own, and, when it keeps audio, none lies in the folder's audio/
+    (where a kept file could come to replace one)."""
+    paths = frozenset(Path(p).resolve() for p in inputs)
+    resolved = frozenset(paths | _identities(paths))
     for name in NAMED_FILES:
         check_not_input(out / name, resolved)
     kept = (out / AUDIO).resolve()
-    inside = next((p for p in resolved if p.is_relative_to(kept)), None) if keep_audio else None
+    inside = next((p for p in paths if p.is_relative_to(kept)), None) if keep_audio else None
     if inside is not None:
         raise UserError(f"{inside}: an input of this run lies in the audio the run keeps ({kept}): copy it elsewhere, "
                         "or give another folder for the run (--out)")

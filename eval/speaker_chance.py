@@ -58,8 +58,9 @@ def equal_error(same: list[float], different: list[float]) -> tuple[float, float
     same_a, diff_a = np.asarray(same, dtype=np.float64), np.asarray(different, dtype=np.float64)
     scores = np.unique(np.concatenate([same_a, diff_a]))
     candidates = np.concatenate([scores[:1], (scores[:-1] + scores[1:]) / 2, [np.inf]])  # accept all ... none
-    false_accept = (diff_a[None, :] >= candidates[:, None]).mean(axis=1)
-    false_reject = (same_a[None, :] < candidates[:, None]).mean(axis=1)
+    # counted by sorted search, not a candidates x pairs matrix (quadratic in the pairs: gigabytes for a large set)
+    false_accept = (len(diff_a) - np.searchsorted(np.sort(diff_a), candidates, side="left")) / len(diff_a)
+    false_reject = np.searchsorted(np.sort(same_a), candidates, side="left") / len(same_a)
     best = int(np.argmin(np.abs(false_accept - false_reject)))
     return float(candidates[best]), float((false_accept[best] + false_reject[best]) / 2)
 

@@ -221,6 +221,22 @@ def test_a_file_the_run_writes_that_is_an_input_is_refused(inputs, finished, tmp
     assert "lies in the audio the run keeps" in says
 
 
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+@pytest.mark.parametrize("name", [LOCK, ROWS])
+def test_a_run_file_planted_as_a_link_to_an_input_leaves_the_input_whole(inputs, finished, tmp_path, name, link):
+    """A run folder whose run.lock (or rows.jsonl) is a link to the manifest: the lock is emptied and the rows
+    appended to once opened, so the link is refused before either, whether symbolic or hard."""
+    manifest = tmp_path / "lists" / "m.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_bytes((inputs / "m.jsonl").read_bytes().replace(b"audio/", str(inputs / "audio").encode() + b"/"))
+    out = copy_of(finished, tmp_path)
+    (out / name).unlink(missing_ok=True)
+    (out / name).symlink_to(manifest) if link == "symbolic" else os.link(manifest, out / name)
+    before = manifest.read_bytes()
+    refused("lfsc-eval", *cheap("--manifest", manifest, "--no-cache", "--out", out), watch=[inputs, tmp_path / "lists"])
+    assert manifest.read_bytes() == before
+
+
 # ---- one run at a time, one configuration a folder ---------------------------------------------------------------
 def test_a_folder_another_run_holds_is_refused_naming_the_holder(inputs, finished, tmp_path):
     out = copy_of(finished, tmp_path)

@@ -89,7 +89,10 @@ def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, 
     heard_original = asr.transcribe(ref, sr, lang)
     if task is not None:
         task.report(1, 2, "transcribing the decoded audio")
-    heard_decoded = asr.transcribe(prepare(ref, sr, deg, sr).raw, sr, lang)
+    pair = prepare(ref, sr, deg, sr)
+    if pair.refusal("cer"):
+        return {"CER": f"missing: {pair.refusal('cer')}"}
+    heard_decoded = asr.transcribe(pair.raw, sr, lang)
     out: dict[str, float | str] = {"ASR (original)": heard_original, "ASR (decoded)": heard_decoded}
     scored = asr_scores(("cer",), text, lang, {"text": heard_original}, {"text": heard_decoded})
     labels = ({"cer_orig": "CER original", "cer": "CER decoded", "dcer": "dCER"} if text.strip()
