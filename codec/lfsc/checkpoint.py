@@ -119,6 +119,8 @@ def _read_nemo(path: Path, trust: bool) -> tuple[LFSCConfig, dict[str, torch.Ten
             state = _load_weights(tar, members[WEIGHTS_NAME], path, trust)
     except _Refused as exc:
         raise UserError(f"{path}: not an LFSC .nemo checkpoint: {exc}") from None
+    except PermissionError:
+        raise  # codec.errors words it: the file is fine, its permissions are not
     except _ARCHIVE_ERRORS as exc:
         raise UserError(f"{path}: not a readable .nemo archive ({_first_line(exc)}); "
                         "re-download or re-export it") from None

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from codec.bitstream import MAX_CODEBOOKS, MAX_DIMENSIONS  # what a .lfsc file can carry
 from codec.lfsc.nn import ACTIVATIONS, Conv1dNorm, ConvTranspose1dNorm, HiFiGANResLayer, activation
 from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
 
@@ -79,9 +80,9 @@ class DecoderConfig:
 class QuantizerConfig:
     """GroupFiniteScalarQuantizer hyper-parameters."""
 
-    num_groups: int = setting(8, Accepts(1, 64))
+    num_groups: int = setting(8, Accepts(1, MAX_CODEBOOKS))
     # Levels fit the .lfsc header's bytes; one level would divide by zero in the FSQ's scale.
-    num_levels_per_group: Sequence[int] = setting((8, 7, 6, 6), Accepts(2, 255, items=(1, 16)))
+    num_levels_per_group: Sequence[int] = setting((8, 7, 6, 6), Accepts(2, 255, items=(1, MAX_DIMENSIONS)))
     eps: float = setting(1e-3, Accepts(0, 0.5))
 
 

@@ -12,11 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Iterator
 
+from codec.bitstream import MAX_CODEBOOK_SIZE
 from codec.errors import UserError
 from codec.lfsc.model import MIN_FRAMES, Accepts, DecoderConfig, EncoderConfig, LFSCConfig
 
 MAX_CHANNELS = 8192  # the released LFSC's widest layer has 1536
-MAX_CODEBOOK = 1 << 24  # token indices are int32, and float32 holds every index exactly
+MAX_CODEBOOK = MAX_CODEBOOK_SIZE  # what a .lfsc file can carry: a model must not make files its decoder refuses
 
 
 class _Short(reprlib.Repr):

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from codec.errors import UserError
-from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, QuantizerConfig
+from codec.lfsc.model import LFSCConfig
+from codec.lfsc import schema
 from codec.safe_yaml import parse_yaml, read_yaml
 
 DEFAULT_PATH = Path(__file__).with_name("default.yaml")
@@ -148,6 +149,7 @@ def _check_generator(g: dict) -> None:
         if math.prod(g[side][key]) != g["samples_per_frame"]:
             raise UserError(f"config generator.{side}.{key}={g[side][key]}: must multiply to "
                             f"generator.samples_per_frame={g['samples_per_frame']}")
+    generator_config(g)
 
 
 def _whole(x: Any) -> bool:
@@ -174,11 +176,10 @@ def check_lengths(config: dict, min_samples: int) -> None:
 
 
 def generator_config(section: dict) -> LFSCConfig:
-    """The LFSCConfig of a `generator` config section."""
-    return LFSCConfig(
-        sample_rate=section["sample_rate"],
-        samples_per_frame=section["samples_per_frame"],
-        encoder=EncoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in section["encoder"].items()}),
-        decoder=DecoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in section["decoder"].items()}),
-        quantizer=QuantizerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in section["quantizer"].items()}),
-    )
+    """The LFSCConfig of a `generator` config section, every field and rule checked as a checkpoint's config is
+    (codec.lfsc.schema), so that training never makes a model.nemo that the loader refuses."""
+    nemo_layout = {"sample_rate": section["sample_rate"], "samples_per_frame": section["samples_per_frame"],
+                   "audio_encoder": section["encoder"], "audio_decoder": section["decoder"],
+                   "vector_quantizer": section["quantizer"]}
+    return schema.build_config(nemo_layout, "config generator (encoder, decoder, quantizer are NeMo's audio_encoder, "
+                        "audio_decoder, vector_quantizer)")
