@@ -33,13 +33,13 @@ from codec.conditions import describe as describe_conditions
 from codec.errors import UserError
 from codec.files import write_text_atomic
 from codec.registry import Codec, get_codec, list_codecs, takes_option
-from eval import asr, pair, run_folder, sanity, speaker, stats, textnorm
+from eval import asr, pair, run_folder, sanity, speaker, speaker_chance, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
 from eval.metrics import FAST_METRICS, METRICS, package_version
+from eval.pair import ASR_METRICS
 from eval.run_folder import ROWS, RUN_MANIFEST, read_skipped  # noqa: F401 (ROWS: where callers find it)
 
-from eval.pair import ASR_METRICS  # noqa: E402 (one definition)
 ALL_METRICS: tuple[str, ...] = tuple(METRICS) + ASR_METRICS
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
 HEAD_KEY = f"{SANITY_VERSION}/roundtrip-2"  # a round trip's cached record; 2: its times include the resampling
@@ -515,11 +515,13 @@ def _evaluate(utterances: list[Utterance], codecs: list[Codec], out: Path, metri
             asr_utt = runner.want_asr and bool(utt.text.strip())
             original = runner.original_hypothesis(utt, ref_sha) if asr_utt else None
             asr_wanted = asr_utt and (original is None or "text" in original)
-            embedding: list[np.ndarray] = []
+            embedding: list[np.ndarray | str] = []
 
             def ref_embedding() -> np.ndarray:
-                if not embedding:
-                    embedding.append(speaker.embed(ref, sr))
+                if not embedding:  # shared with the report's chance levels through the cache
+                    embedding.append(speaker_chance.reference_embedding(ref_sha, ref, sr, cache))
+                if isinstance(embedding[0], str):
+                    raise ValueError(embedding[0])
                 return embedding[0]
 
             started = []

@@ -27,21 +27,27 @@ def _embedding_key() -> str:
     return f"speaker-embedding/{speaker.model_version()}"
 
 
+def reference_embedding(sha: str, samples: np.ndarray, sample_rate: int, cache: Cache) -> np.ndarray | str:
+    """The active model's embedding of a reference whose audio hashes to `sha` (cached), or why it has none: the
+    runner's speaker similarity and the chance levels share it, so each reference is embedded once."""
+    entry = cache.get(sha, CACHE_CODEC_KEY, _embedding_key())
+    if entry is None:
+        try:
+            entry = {"embedding": [float(v) for v in speaker.embed(samples, sample_rate)]}
+        except ValueError as exc:
+            entry = {"missing": str(exc)}
+        cache.put(sha, CACHE_CODEC_KEY, _embedding_key(), entry)
+    # float32, as the model gives it (each value round-trips exactly), so a cosine with it is the uncached one
+    return np.asarray(entry["embedding"], dtype=np.float32) if "embedding" in entry else entry["missing"]
+
+
 def _embedding(path: Path, cache: Cache) -> np.ndarray | str:
     """The active model's embedding of a reference file (cached), or why it has none."""
     try:
         audio = load_audio(path)
     except UserError as exc:
         return str(exc)
-    sha = audio_sha256(audio.samples, audio.sample_rate)
-    entry = cache.get(sha, CACHE_CODEC_KEY, _embedding_key())
-    if entry is None:
-        try:
-            entry = {"embedding": [float(v) for v in speaker.embed(audio.samples, audio.sample_rate)]}
-        except ValueError as exc:
-            entry = {"missing": str(exc)}
-        cache.put(sha, CACHE_CODEC_KEY, _embedding_key(), entry)
-    return np.asarray(entry["embedding"]) if "embedding" in entry else entry["missing"]
+    return reference_embedding(audio_sha256(audio.samples, audio.sample_rate), audio.samples, audio.sample_rate, cache)
 
 
 def _spread(scores: list[float]) -> dict:
