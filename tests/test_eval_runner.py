@@ -270,6 +270,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _left_running(pids: set[int], seconds: float = 10) -> list[int]:
+    """Those of `pids` still running `seconds` after their run ended: the resource tracker ends on its own a moment
+    after its run does, and a worker when its watch sees the run gone."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    return [pid for pid in pids if _alive(pid)]
+
+
 def _start_pool_run(out: Path, **popen) -> subprocess.Popen:
     """`lfsc-eval run --jobs 2` in a process of its own."""
     cmd = [sys.executable, "-m", "eval.cli", "run", "--codec", "identity", "--codec", "lowpass-7k", "--manifest",
@@ -303,10 +312,7 @@ def test_kill_9_of_a_run_takes_its_pool_workers_with_it(tmp_path):
            lambda: workers.update(_pool_workers(process.pid)))
     process.kill()
     process.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(pid) for pid in workers):
-        time.sleep(0.05)
-    assert not [pid for pid in workers if _alive(pid)], "pool workers outlived their run"
+    assert not _left_running(workers), "pool workers outlived their run"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
@@ -333,6 +339,6 @@ def test_ctrl_c_keeps_the_rows_and_says_how_to_resume_in_one_line(tmp_path):
     said = [line for line in stderr.splitlines() if line.startswith("lfsc-eval")]
     assert said == [f"lfsc-eval: interrupted: the rows so far are kept in {out}; run the same command again to resume "
                     "where it stopped"], stderr
-    assert len(workers) >= 2 and not [pid for pid in workers if _alive(pid)]
+    assert len(workers) >= 2 and not _left_running(workers)
     kept = _rows(out)  # every line a whole row
     assert 4 <= len(kept) < 24 and len({(r["utt_id"], r["codec"]) for r in kept}) == len(kept)
