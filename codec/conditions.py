@@ -10,6 +10,7 @@ samples: the same clip always gets the same noise, and every codec hears the sam
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zlib
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 
 from codec.blocks import join_blocks
 from codec.errors import UserError
-from codec.registry import Codec, RoundTrip
+from codec.interface import Codec, RoundTrip
 
 VERSION = 4  # bump when a condition's output, or how eval aligns a conditioned codec's output, changes: a cache key
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz, the analogue telephone channel (ITU-T G.712)
@@ -85,11 +86,6 @@ def parse(spec: str) -> Condition:
     return Condition(spec, kind, value)
 
 
-def parse_chain(chain: str) -> tuple[Condition, ...]:
-    """The conditions of a chain of specs ('reverb0.6@white10'), in order; a UserError for any that is not one."""
-    return tuple(parse(spec) for spec in chain.split("@"))
-
-
 def apply_chain(conditions: Iterable[Condition], audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """`audio` through each condition in turn."""
     for condition in conditions:
@@ -97,28 +93,9 @@ def apply_chain(conditions: Iterable[Condition], audio: np.ndarray, sample_rate:
     return audio
 
 
-def describe(chain: str) -> str:
-    """A chain of condition specs ('reverb0.6@white10'; '' for none) in words."""
-    return " then ".join(c.description for c in parse_chain(chain)) if chain else "the clean input"
-
-
-def heard_by(codec: str, audio: np.ndarray, sample_rate: int) -> np.ndarray | None:
-    """What the codec named `codec` codes of `audio` in a round trip: the input under the conditions its name
-    carries after '@', in order (None for a name without any). Eval and the app align the output with it."""
-    if "@" not in codec:
-        return None
-    return apply_chain(parse_chain(codec.partition("@")[2]), audio, sample_rate)
-
-
-def sweep(codecs: list[str], specs: list[str]) -> list[str]:
-    """The codecs of a robustness sweep: each codec clean and under each condition, with identity under each
-    condition first as that condition's floor (what the condition alone costs)."""
-    for spec in specs:
-        parse_chain(spec)
-    names = list(codecs)
-    for spec in specs:
-        names += [f"{codec}@{spec}" for codec in dict.fromkeys(("identity", *codecs))]
-    return list(dict.fromkeys(names))
+def describe_chain(conditions: Iterable[Condition]) -> str:
+    """A chain of conditions in words ('the clean input' for none)."""
+    return " then ".join(c.description for c in conditions) or "the clean input"
 
 
 def active_level_db(audio: np.ndarray, sample_rate: int) -> float:
@@ -188,7 +165,7 @@ class Conditioned(Codec):
         self.waveform_matching = inner.waveform_matching
 
     def condition(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        """`audio` through every condition, in order (`heard_by` this codec)."""
+        """`audio` through every condition, in order: what the codec hears."""
         return apply_chain(self.conditions, audio, sample_rate)
 
     def for_rate(self, sample_rate: int) -> Codec:
@@ -214,8 +191,10 @@ class Conditioned(Codec):
     def roundtrip(
         self, audio: np.ndarray, sample_rate: int, progress: Callable[[float], None] | None = None
     ) -> RoundTrip:
-        """The inner codec's round trip of the conditioned input; its times are the codec's, not the conditions'."""
-        return self.inner.roundtrip(self.condition(audio, sample_rate), sample_rate, progress)
+        """The inner codec's round trip of the conditioned input, which it carries as `heard`; its times are the
+        codec's, not the conditions'."""
+        heard = self.condition(audio, sample_rate)
+        return dataclasses.replace(self.inner.roundtrip(heard, sample_rate, progress), heard=heard)
 
     def roundtrip_blocks(
         self, blocks: Iterable[np.ndarray], sample_rate: int, num_samples: int,

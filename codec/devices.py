@@ -1,8 +1,10 @@
-"""The torch device to run models on: the default, and a check of one the user names."""
+"""The torch device and precision to run models at: the default device, "auto", and checks of what the user names."""
 
 from __future__ import annotations
 
 from codec.errors import UserError
+
+PRECISIONS = ("fp32", "bf16", "fp16")  # model arithmetic: fp32 is exact; the others are faster, with measured deviation
 
 
 def default_device() -> str:
@@ -26,3 +28,18 @@ def check_device(name: str) -> str:
     if device.type not in ("cpu", "cuda"):
         raise UserError(f"device {name!r} is not supported: use cpu or cuda")
     return name
+
+
+def resolve_device(choice: str) -> str:
+    """The device a choice names: 'auto' is `default_device()`; any other is checked by `check_device`."""
+    return default_device() if choice == "auto" else check_device(choice)
+
+
+def precision_dtype(precision: str):
+    """The torch dtype of a precision ('fp32': None, full precision); a UserError for anything else."""
+    import torch
+
+    dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        raise UserError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    return dtypes[precision]

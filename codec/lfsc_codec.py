@@ -18,7 +18,8 @@ from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
 from codec.lfsc.model import LFSCModel
-from codec.registry import Codec, CodecEntry, register
+from codec.interface import Codec
+from codec.registry import CodecEntry, register
 
 NOMINAL_BITRATE = 8 * np.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the model card's "1.89 kbps"
 

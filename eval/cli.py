@@ -142,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         codecs = default_codecs()
         print(f"codecs (default): {', '.join(codecs)}", file=sys.stderr)
     if args.condition:
-        from codec.conditions import sweep
+        from codec.spec import sweep
 
         codecs = sweep(codecs, args.condition)
         print(f"codecs with conditions: {', '.join(codecs)}", file=sys.stderr)

@@ -21,6 +21,7 @@ import numpy as np
 
 from codec.errors import UserError
 from codec.files import write_text_atomic
+from codec.spec import CodecSpec
 from eval import run_folder, speaker_chance, stats, textnorm
 from eval.cache import Cache
 from eval.metrics import METRICS, WAVEFORM_METRICS
@@ -183,9 +184,9 @@ def _gaps_to_floors(rows: list[dict], metrics: list[str], codecs: list[str]) -> 
         by_codec.setdefault(row["codec"], {})[row["utt_id"]] = row
     out = {}
     for codec in codecs:
-        base, _, chain = codec.partition("@")
-        floor = f"identity@{chain}"
-        if not chain or base == "identity" or floor not in by_codec:
+        spec = CodecSpec.parse(codec)
+        floor = str(spec.floor)
+        if not spec.conditioned or spec.is_floor or floor not in by_codec:
             continue
         mine, theirs = by_codec[codec], by_codec[floor]
         gaps = {}

@@ -28,11 +28,12 @@ import numpy as np
 
 from codec.audio import RESAMPLER
 from codec.conditions import VERSION as CONDITIONS_VERSION
-from codec.conditions import Conditioned, heard_by
-from codec.conditions import describe as describe_conditions
+from codec.conditions import Conditioned
 from codec.errors import UserError
 from codec.files import write_text_atomic
-from codec.registry import Codec, get_codec, list_codecs, takes_option
+from codec.interface import Codec
+from codec.spec import CodecSpec
+from codec.registry import get_codec, list_codecs, takes_option
 from eval import asr, pair, run_folder, sanity, speaker, speaker_chance, stats, textnorm
 from eval.cache import Cache, audio_sha256, default_dir
 from eval.manifest import Utterance
@@ -119,8 +120,8 @@ def _package_versions() -> dict[str, str]:
 
 
 def _describe(name: str, entries: dict[str, str]) -> str:
-    base, _, chain = name.partition("@")
-    return entries.get(base, "") + (f"; its input: {describe_conditions(chain)}" if chain else "")
+    spec = CodecSpec.parse(name)
+    return entries.get(spec.base, "") + (f"; its input: {spec.input_description}" if spec.conditioned else "")
 
 
 def _sanity() -> dict:
@@ -274,7 +275,7 @@ class _Runner:
 
         t0 = time.perf_counter()
         rt = codec.roundtrip(ref, sr)
-        scored = pair.prepare(ref, sr, rt.audio, rt.sample_rate, align_to=heard_by(codec.name, ref, sr))
+        scored = pair.prepare(ref, sr, rt.audio, rt.sample_rate, align_to=rt.heard)
         roundtrip = {"payload_bytes": rt.payload_bytes, "measured_bitrate": round(rt.measured_bitrate, 2),
                      "rtf": round(rt.rtf, 5), "encode_seconds": round(rt.encode_seconds, 4),
                      "decode_seconds": round(rt.decode_seconds, 4)}

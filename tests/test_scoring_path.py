@@ -9,6 +9,7 @@ import pytest
 
 from codec import registry
 from codec.baselines.reference import Identity
+from codec.spec import CodecSpec
 from eval.metrics import FAST_METRICS, METRICS
 
 DELAY = 40
@@ -62,7 +63,8 @@ def test_the_app_and_the_runner_give_every_metric_the_same_number(run_rows):
     for report_row in run_rows:
         row = report_row["row"]
         clip, decoded = row_audio(report_row)  # as the app reopens a row: from the kept audio
-        app = clip_metrics.fast_metrics(clip.samples, decoded, clip.sample_rate, codec=row["codec"])
+        app = clip_metrics.fast_metrics(clip.samples, decoded, clip.sample_rate, 
+                                         heard=CodecSpec.parse(row["codec"]).heard(clip.samples, clip.sample_rate))
         app.update(clip_metrics.speaker_similarity(clip.samples, decoded, clip.sample_rate))
         app.update(clip_metrics.asr_errors(clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang))
         labels = {METRICS[name].label: name for name in (*FAST_METRICS, "speaker_sim")}

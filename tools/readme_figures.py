@@ -360,7 +360,7 @@ def evaluate(spec: RunSpec, folder: Path, limit: int | None, jobs: int, cache: P
     report's summary.json."""
     import json
 
-    from codec.conditions import sweep
+    from codec.spec import sweep
     from eval.manifest import default_manifest, load_manifest
     from eval.runner import run
 

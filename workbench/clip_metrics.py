@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from codec.spec import CodecSpec
 
-def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True, codec: str = ""
-                 ) -> dict[str, float | str]:
+
+def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True,
+                 heard: np.ndarray | None = None) -> dict[str, float | str]:
     """Every fast metric and DistillMOS (decoded, and original unless `original_mos` is false) by label: its value,
     or the reason it is missing; sanity findings come first. Scored by `eval.pair` as batch reports are; `codec`
-    names what decoded it: one with input conditions is aligned with the input it heard."""
-    from codec.conditions import heard_by
+    `heard` is what the codec coded when not `ref` (input conditions): the output is aligned with it."""
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
     from eval.pair import prepare, score
 
-    pair = prepare(ref, sr, deg, sr, align_to=heard_by(codec, ref, sr))
+    pair = prepare(ref, sr, deg, sr, align_to=heard)
     out: dict[str, float | str] = {}
     if pair.sanity.warnings:
         out["sanity"] = "; ".join(pair.sanity.warnings)
@@ -54,7 +55,8 @@ def stimulus_metrics(
         if task is not None:
             task.report(i, len(keys), f"measuring {clip} through {condition}")
         ref, sr = clips[clip]
-        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False, codec=condition)
+        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False,
+                               heard=CodecSpec.parse(condition).heard(ref, sr))
         out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from codec.registry import RoundTrip
+from codec.interface import RoundTrip
 
 
 @dataclass

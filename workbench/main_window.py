@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from codec.audio import load_audio, save_audio
-from codec.conditions import describe as describe_conditions
-from codec.conditions import sweep
+from codec.conditions import describe_chain
+from codec.spec import parse_chain, sweep
 from codec.errors import UserError
 from eval.listening import anchors_for
 from workbench import audio_io, clip_metrics, roundtrip, unfinished
@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         for condition in roundtrip.INPUT_CONDITIONS:
             self.condition_combo.addItem(condition)
             self.condition_combo.setItemData(self.condition_combo.count() - 1,
-                                             describe_conditions(condition), Qt.ItemDataRole.ToolTipRole)
+                                             describe_chain(parse_chain(condition)), Qt.ItemDataRole.ToolTipRole)
         self.condition_combo.setToolTip("What the codec hears: the clean clip, or the clip under a condition (noise at an "
                                         "SNR, a room, the telephone band, a level). Type any spec, such as "
                                         "reverb0.6@white10; metrics still compare with the clean clip.")
@@ -554,8 +554,8 @@ class MainWindow(QMainWindow):
         clip, decoded = self.model.clip, self.model.decoded
         if clip is None or decoded is None:
             return None
-        codec = self.model.roundtrip.codec if self.model.roundtrip is not None else ""
-        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate, codec=codec)
+        heard = self.model.roundtrip.result.heard if self.model.roundtrip is not None else None
+        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate, heard=heard)
         return self._run_metrics(task, clip, decoded, "Metrics")
 
     def compute_cer(self) -> Task | None:

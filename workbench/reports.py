@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.audio import fit_length, load_audio
-from codec.registry import RoundTrip
+from codec.interface import RoundTrip
 from workbench.clip_model import Clip, RoundTripInfo
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),

@@ -9,7 +9,8 @@ import numpy as np
 
 from codec.devices import default_device
 from codec.errors import UserError
-from codec.registry import CodecEntry, base_name, get_codec, list_codecs, takes_option
+from codec.registry import CodecEntry, get_codec, list_codecs, takes_option
+from codec.spec import CodecSpec, parse_chain
 from workbench.clip_model import RoundTripInfo
 
 # Shown first when no LFSC checkpoint is configured: real bitstreams at low bitrates that run everywhere.
@@ -39,10 +40,7 @@ def conditioned(codec: str, condition: str) -> str:
     condition = condition.strip()
     if not condition:
         return codec
-    from codec.conditions import parse_chain
-
-    parse_chain(condition)
-    return f"{codec}@{condition}"
+    return str(CodecSpec.parse(codec).under(parse_chain(condition)))
 
 
 def resolve_device(choice: str) -> str:
@@ -88,8 +86,8 @@ def run_roundtrip(
         task.report(0, 0, f"preparing {name}")
     device = resolve_device(device_choice) if takes_option(name, "device") else "-"
     entries = {e.name: e for e in codec_entries()}
-    if base_name(name) not in entries:
-        get_codec(base_name(name))  # raises the registry's UserError that lists the known codecs
+    if CodecSpec.parse(name).base not in entries:
+        get_codec(CodecSpec.parse(name).base)  # raises the registry's UserError that lists the known codecs
     notices: list[str] = []
     codec = cache.get(name, device)
     what = f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else "")
@@ -115,7 +113,7 @@ def run_roundtrip(
     return RoundTripInfo(
         codec=name,
         device=device if device != "-" else "CPU",
-        nominal_bitrate=entries[base_name(name)].nominal_bitrate,
+        nominal_bitrate=entries[CodecSpec.parse(name).base].nominal_bitrate,
         result=result,
         notices=tuple(notices),
     )

@@ -12,7 +12,8 @@ from codec.baselines.codec2 import Codec2
 from codec.baselines.pyav_codecs import AmrNb, Opus, missing_ffmpeg_codec
 from codec.baselines.reference import Identity, LowpassAnchor
 from codec.errors import UserError
-from codec.registry import Codec, CodecEntry, register
+from codec.interface import Codec
+from codec.registry import CodecEntry, register
 
 ANY_RATE = 0  # an entry's sample_rate when the codec works at the input's rate and never resamples
 ANCHOR_CUTOFFS = (3500.0, 7000.0)

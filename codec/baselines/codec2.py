@@ -14,7 +14,7 @@ import numpy as np
 
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
 from codec.blocks import frames_of, join_blocks, reporting
-from codec.registry import Codec
+from codec.interface import Codec
 
 MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
 

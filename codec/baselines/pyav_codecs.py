@@ -13,7 +13,7 @@ from codec.audio import resample_blocks
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
 from codec.blocks import frames_of, join_blocks, reporting
 from codec.errors import UserError
-from codec.registry import Codec
+from codec.interface import Codec
 
 OPUS_RATES = (8000, 16000)
 OPUS_BITRATE_RANGE = (6000, 510000)
