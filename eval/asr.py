@@ -38,7 +38,7 @@ def model_dir() -> Path:
     """Folder of the ASR model in use."""
     if _active_dir is not None:
         return _active_dir
-    from eval.asr_model import bundled_model_dir
+    from codec.whisper_model import bundled_model_dir
 
     try:
         return bundled_model_dir()
@@ -66,7 +66,7 @@ def _model():
 
 def model_sha256() -> str:
     """sha256 of the model.bin in use (the bundled model's is known, others are hashed once per process)."""
-    from eval.asr_model import MODEL_SHA256
+    from codec.whisper_model import MODEL_SHA256
 
     return MODEL_SHA256 if _active_dir is None else file_sha256(model_dir() / "model.bin")
 

@@ -14,7 +14,7 @@ from codec.train.ct2_reader import read_ct2
 
 @pytest.fixture(scope="module")
 def model_dir():
-    from eval.asr_model import bundled_model_dir
+    from codec.whisper_model import bundled_model_dir
 
     try:
         return bundled_model_dir()

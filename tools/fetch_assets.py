@@ -419,7 +419,7 @@ def check(manifest: Path) -> None:
     sys.path.insert(0, str(REPO))
     from faster_whisper import WhisperModel
 
-    from eval.asr_model import bundled_model_dir
+    from codec.whisper_model import bundled_model_dir
     from eval.manifest import load_manifest
 
     model = WhisperModel(str(bundled_model_dir()), device="cpu", compute_type="int8", cpu_threads=2)

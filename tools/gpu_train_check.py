@@ -31,7 +31,7 @@ from codec.train.trainer import RunSpec, Trainer  # noqa: E402
 def whisper_available() -> bool:
     """Whether the bundled Whisper-base model (the offline SLM backbone) can be assembled here."""
     try:
-        from eval.asr_model import bundled_model_dir
+        from codec.whisper_model import bundled_model_dir
 
         bundled_model_dir()
         return True

@@ -41,6 +41,6 @@ $py -m pip install -q --no-deps resemblyzer==0.1.4
 # which it imports only for its own command line, and xls-r-sqa declares transformers, which the part it uses
 # does not need: both without their declared dependencies (eval/mos.py).
 $py -m pip install -q --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0
-$py -m eval.asr_model --assemble
+$py -m codec.whisper_model --assemble
 touch "$stamp"
 echo "setup: .venv ready"

@@ -1,7 +1,7 @@
 """The Whisper encoder in PyTorch (differentiable), with weights read from a CTranslate2 Whisper model.bin.
 
 Used as the frozen speech model of the SLM discriminator when no WavLM is at hand: the project bundles the
-multilingual Whisper-base model for ASR (eval.asr_model), so its encoder is available offline.
+multilingual Whisper-base model for ASR (codec.whisper_model), so its encoder is available offline.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class WhisperEncoder(nn.Module):
 def load_whisper_encoder(model_dir: str | Path | None = None) -> WhisperEncoder:
     """Build the encoder and load its weights from `model_dir`/model.bin (default: the bundled Whisper-base), fp32."""
     if model_dir is None:
-        from eval.asr_model import bundled_model_dir
+        from codec.whisper_model import bundled_model_dir
 
         model_dir = bundled_model_dir()
     path = Path(model_dir) / "model.bin"

