@@ -9,7 +9,7 @@ hold by its size (`max_symbols`), whatever its header claims.
 
 Prior file layout (little-endian), version 1:
     magic "LFEP" | version u8 | kind u8 (1 static, 2 context) | num_codebooks u8 | codebook_size u32
-    | contexts u32 | strength u32 | table bytes u32 | crc32 of the table u32 | zlib(table)
+    | contexts u32 | strength u32 | table bytes u32 | crc32 of the fields before it and the table u32 | zlib(table)
 The table is uint32 counts [num_codebooks, contexts, codebook_size]: context 0 of a "context" prior is a
 codebook's first frame, context 1 + b a previous code in bucket b = code * buckets // codebook_size; a "static"
 prior has the one context. `Prior.sha256` hashes the header fields and the uncompressed table, so it names the
@@ -38,6 +38,7 @@ MAX_TOTAL = 2**26  # counts a codebook's table may sum to, so that the integer w
 SMOOTH = 2  # a code unseen in the corpus weighs as 1/SMOOTH of one seen once (before the floor)
 DEFAULT_BUCKETS = 32
 DEFAULT_STRENGTH = 32  # pseudo-counts of the codebook's marginal in each context
+STRENGTHS = tuple(4**k for k in range(8))  # what `Prior.fit` chooses from: 1 .. 16384
 KINDS = {"static": 1, "context": 2}
 PRIOR_MAGIC = b"LFEP"
 PRIOR_VERSION = 1
@@ -53,7 +54,7 @@ class Prior:
     codebook_size: int
     num_codebooks: int
     counts: np.ndarray  # uint32 [num_codebooks, contexts, codebook_size]
-    strength: int = DEFAULT_STRENGTH
+    strength: int = DEFAULT_STRENGTH  # context priors only (0 for a static one)
     _models: list = field(default_factory=list, repr=False)  # constriction models, built on first use
 
     def __post_init__(self) -> None:
@@ -78,9 +79,11 @@ class Prior:
     @classmethod
     def fit(
         cls, tokens_list: list[np.ndarray], kind: str, codebook_size: int,
-        buckets: int = DEFAULT_BUCKETS, strength: int = DEFAULT_STRENGTH,
+        buckets: int = DEFAULT_BUCKETS, strength: int | None = None,
     ) -> Prior:
-        """Count the codes of `tokens_list` (arrays [frames, codebooks]) into a "static" or "context" prior."""
+        """Count the codes of `tokens_list` (arrays [frames, codebooks]) into a "static" or "context" prior; a
+        context prior's smoothing `strength`, unless given, is the one that codes the last fifth of each array
+        best from counts of the rest."""
         if kind not in KINDS:
             raise UserError(f"unknown prior kind {kind!r}: use one of {', '.join(KINDS)}")
         arrays = [np.asarray(t) for t in tokens_list]
@@ -89,17 +92,12 @@ class Prior:
         num_codebooks = arrays[0].shape[1] if arrays[0].ndim == 2 else 0
         for tokens in arrays:
             check_tokens(tokens, codebook_size, num_codebooks)
-        if kind == "context":
-            buckets = max(1, min(buckets, codebook_size, MAX_TABLE // (num_codebooks * codebook_size) - 1))
-        contexts = 1 + buckets if kind == "context" else 1
-        counts = np.zeros((num_codebooks, contexts, codebook_size), np.int64)
-        for tokens in arrays:
-            ctx = context_ids(tokens, codebook_size, buckets) if kind == "context" else np.zeros_like(tokens)
-            for c in range(num_codebooks):
-                np.add.at(counts[c], (ctx[:, c], tokens[:, c]), 1)
-        while counts.sum(axis=(1, 2)).max(initial=0) > MAX_TOTAL:
-            counts >>= 1  # a corpus of over 2^26 frames: keep the proportions, not the exact counts
-        return cls(kind, codebook_size, num_codebooks, counts.astype(np.uint32), strength)
+        if kind == "static":
+            return cls(kind, codebook_size, num_codebooks, _count(arrays, codebook_size, 0), 0)
+        buckets = max(1, min(buckets, codebook_size, MAX_TABLE // (num_codebooks * codebook_size) - 1))
+        if strength is None:
+            strength = _best_strength(arrays, codebook_size, buckets)
+        return cls(kind, codebook_size, num_codebooks, _count(arrays, codebook_size, buckets), strength)
 
     def probabilities(self) -> np.ndarray:
         """float64 [num_codebooks, contexts, codebook_size]: each context's distribution, floored (see module)."""
@@ -120,8 +118,8 @@ class Prior:
 
     def to_bytes(self) -> bytes:
         """The prior file: a versioned header and the zlib-compressed table (see module)."""
-        table = self._table()
-        return self._fields() + struct.pack("<II", len(table), zlib.crc32(table)) + zlib.compress(table, 9)
+        fields, table = self._fields(), self._table()
+        return fields + struct.pack("<II", len(table), zlib.crc32(fields + table)) + zlib.compress(table, 9)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Prior:
@@ -160,12 +158,42 @@ def read_prior(data: bytes) -> Prior:
         table = b""
     if len(table) != nbytes or not inflate.eof or inflate.unconsumed_tail or inflate.unused_data:
         raise UserError("the entropy prior file is damaged or cut off: its table does not decompress whole")
-    if zlib.crc32(table) != crc:
-        raise UserError("the entropy prior file is damaged: its table fails its checksum")
+    if zlib.crc32(data[:_PRIOR_FIELDS.size] + table) != crc:
+        raise UserError("the entropy prior file is damaged: its checksum fails")
     counts = np.frombuffer(table, "<u4").reshape(codebooks, contexts, size).astype(np.uint32)
     if counts.sum(axis=(1, 2), dtype=np.int64).max() > MAX_TOTAL:
         raise UserError("the entropy prior file is damaged: its counts are beyond the limits")
     return Prior(kinds[kind_id], size, codebooks, counts, strength)
+
+
+def _count(arrays: list[np.ndarray], codebook_size: int, buckets: int) -> np.ndarray:
+    """uint32 counts [codebooks, 1 + buckets (or 1 when 0), codebook_size] of the codes in each context."""
+    counts = np.zeros((arrays[0].shape[1], 1 + buckets, codebook_size), np.int64)
+    for tokens in arrays:
+        contexts = context_ids(tokens, codebook_size, buckets) if buckets else np.zeros_like(tokens)
+        for c in range(tokens.shape[1]):
+            np.add.at(counts[c], (contexts[:, c], tokens[:, c]), 1)
+    while counts.sum(axis=(1, 2)).max(initial=0) > MAX_TOTAL:
+        counts >>= 1  # a corpus of over 2^26 frames: keep the proportions, not the exact counts
+    return counts.astype(np.uint32)
+
+
+def _best_strength(arrays: list[np.ndarray], codebook_size: int, buckets: int) -> int:
+    """The STRENGTHS entry whose context prior, counted on the first 4/5 of each array, codes the rest best."""
+    cut = [(len(tokens) * 4) // 5 for tokens in arrays]
+    counts = _count([tokens[:n] for tokens, n in zip(arrays, cut)], codebook_size, buckets)
+    held = [(tokens[max(n - 1, 0):], n > 0) for tokens, n in zip(arrays, cut)]
+    best, best_bits = DEFAULT_STRENGTH, math.inf
+    for strength in STRENGTHS:
+        log_p = np.log2(Prior("context", codebook_size, counts.shape[0], counts, strength).probabilities())
+        bits = 0.0
+        for tokens, after_first in held:
+            contexts = context_ids(tokens, codebook_size, buckets)
+            codebook = np.broadcast_to(np.arange(tokens.shape[1]), tokens.shape)
+            bits -= log_p[codebook, contexts, tokens][int(after_first):].sum()  # the frame before is context only
+        if bits < best_bits:
+            best, best_bits = strength, bits
+    return best
 
 
 def floored(weights: np.ndarray) -> np.ndarray:
