@@ -84,7 +84,8 @@ def main() -> None:
     frames = round(args.seconds * FRAME_RATE)
     tokens = skewed_tokens(frames, args.repeat, args.zipf, seed=1)
     corpus = [skewed_tokens(frames, args.repeat, args.zipf, seed=2 + i) for i in range(4)]
-    fits = {kind: best_of(1, lambda kind=kind: Prior.fit(corpus, kind, CODEBOOK_SIZE)) for kind in ("static", "context")}
+    fits = {kind: best_of(1, lambda kind=kind: Prior.fit(corpus, kind, CODEBOOK_SIZE))
+            for kind in ("static", "context")}
     print(f"{frames} frames x {CODEBOOKS} codebooks of {CODEBOOK_SIZE} ({args.seconds:.0f} s of LFSC), "
           f"repeat {args.repeat}, zipf {args.zipf}; fixed rate {FIXED_BITS} bits/frame, "
           f"histogram entropy {entropy_bits(tokens):.2f} bits/frame")
