@@ -58,7 +58,8 @@ class Prior:
     _models: list = field(default_factory=list, repr=False)  # constriction models, built on first use
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS or self.counts.shape != (self.num_codebooks, self.contexts, self.codebook_size):
+        shape = (self.num_codebooks, 1 if self.kind == "static" else self.counts.shape[1], self.codebook_size)
+        if self.kind not in KINDS or self.counts.shape != shape or self.counts.shape[1] < (self.kind == "context") + 1:
             raise ValueError(f"a {self.kind!r} prior's counts {self.counts.shape} do not match its sizes")
 
     @property
@@ -112,8 +113,8 @@ class Prior:
     def models(self) -> list[list]:
         """constriction Categorical models [codebook][context], built once per prior."""
         if not self._models:
-            table = self.probabilities()
-            self._models.extend([categorical(row) for row in rows] for rows in table)
+            built = [[categorical(row) for row in rows] for rows in self.probabilities()]
+            self._models[:] = built  # one assignment: threads that build at once leave one set, not two
         return self._models
 
     def to_bytes(self) -> bytes:
