@@ -17,7 +17,7 @@ import yaml
 from cli_contract import refused, snapshot
 from test_train_run import SMALL, manifest, train, utterance  # noqa: F401  utterance: the fixture
 
-from codec.train.cli import main
+from train.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from codec.train.losses import (
+from train.losses import (
     MultiResolutionMelLoss,
     MultiResolutionSTFTLoss,
     discriminator_loss,

@@ -13,9 +13,9 @@ import torch
 import yaml
 
 from codec.errors import UserError
-from codec.train.config import build_config
-from codec.train.data import ManifestSpec
-from codec.train.trainer import RunSpec, Trainer
+from train.config import build_config
+from train.data import ManifestSpec
+from train.trainer import RunSpec, Trainer
 
 # Reduced width (encoder 4, decoder 32 channels), short crops, small batches: seconds per run on two cores.
 SMALL = {
@@ -192,7 +192,7 @@ def test_unknown_config_key_is_an_error_naming_it():
 
 
 def test_cli_reports_errors_on_one_line(tmp_path, capsys):
-    from codec.train.cli import main
+    from train.cli import main
 
     assert main(["--manifest", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"), "batch_sise=3"]) == 2
     err = capsys.readouterr().err.strip()

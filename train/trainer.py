@@ -23,18 +23,18 @@ from codec.files import replacing, write_text_atomic
 from codec.lfsc.checkpoint import config_to_dict, load_lfsc, save_nemo
 from codec.lfsc.model import LFSCModel
 from codec.safe_yaml import read_yaml
-from codec.train.config import build_config, check_lengths, generator_config
-from codec.train.data import Batch, CropDataset, EpochSampler, ManifestSpec, collate, load_clips
-from codec.train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
-from codec.train.losses import (
+from train.config import build_config, check_lengths, generator_config
+from train.data import Batch, CropDataset, EpochSampler, ManifestSpec, collate, load_clips
+from train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
+from train.losses import (
     MultiResolutionMelLoss,
     MultiResolutionSTFTLoss,
     discriminator_loss,
     feature_matching_loss,
     generator_adversarial_loss,
 )
-from codec.train.nemo_config import nemo_model_config
-from codec.train.weight_norm_init import data_dependent_init
+from train.nemo_config import nemo_model_config
+from train.weight_norm_init import data_dependent_init
 
 log = logging.getLogger("lfsc-train")
 
@@ -255,7 +255,7 @@ class Trainer:
         stored = read_yaml(saved)
         if not isinstance(stored, dict):
             raise UserError(f"{saved}: not the config of a training run (a YAML mapping of the keys of "
-                            "codec/train/default.yaml); start a new --out")
+                            "train/default.yaml); start a new --out")
         manifests = stored.pop("manifests", None)
         freeze = stored.pop("freeze_encoder", False)
         stored.pop("init_from", None)
@@ -337,7 +337,7 @@ class Trainer:
         parts = [MultiResolutionDiscriminatorSTFT(c["stft_disc_resolutions"]), MultiPeriodDiscriminator(c["mpd_periods"])]
         self.slm_shape = None
         if c["slm_backbone"] != "none":
-            from codec.train.slm import SLMDiscriminator, build_backbone
+            from train.slm import SLMDiscriminator, build_backbone
 
             backbone = build_backbone(c["slm_backbone"], c["slm_model_dir"])
             self.slm_shape = (backbone.hidden_size, backbone.num_states)

@@ -49,7 +49,7 @@ def set_key(config: dict, dotted: str, value: Any) -> None:
     node, parts = config, dotted.split(".")
     for i, part in enumerate(parts):
         if not isinstance(node, dict) or part not in node:
-            raise UserError(f"unknown config key '{'.'.join(parts[: i + 1])}' (see codec/train/default.yaml for the keys)")
+            raise UserError(f"unknown config key '{'.'.join(parts[: i + 1])}' (see train/default.yaml for the keys)")
         if i == len(parts) - 1:
             if isinstance(node[part], dict):
                 raise UserError(f"config key '{dotted}' is a section; set its keys, e.g. {dotted}.<key>=...")

@@ -52,5 +52,5 @@ def nemo_model_config(config: dict, slm_shape: tuple[int, int] | None = None) ->
                 "use_spectral_norm": False,
             })
         out["discriminator"] = {"_target_": f"{MODULES}.audio_codec_modules.Discriminator", "discriminators": discriminators}
-    out["lfsc_workbench"] = {"trained_with": "codec.train", "slm_backbone": config["slm_backbone"]}
+    out["lfsc_workbench"] = {"trained_with": "lfsc-train", "slm_backbone": config["slm_backbone"]}
     return out
