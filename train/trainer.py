@@ -22,17 +22,12 @@ from codec.errors import UserError
 from codec.files import replacing, write_text_atomic
 from codec.lfsc.checkpoint import config_to_dict, load_lfsc, save_nemo
 from codec.lfsc.model import LFSCModel
+from codec.lfsc.spectral_losses import MultiResolutionMelLoss, MultiResolutionSTFTLoss
 from codec.safe_yaml import read_yaml
 from train.config import build_config, check_lengths, generator_config
 from train.data import Batch, CropDataset, EpochSampler, ManifestSpec, collate, load_clips
 from train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
-from train.losses import (
-    MultiResolutionMelLoss,
-    MultiResolutionSTFTLoss,
-    discriminator_loss,
-    feature_matching_loss,
-    generator_adversarial_loss,
-)
+from train.losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 from train.nemo_config import nemo_model_config
 from train.weight_norm_init import data_dependent_init
 
