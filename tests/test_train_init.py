@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def small_generator() -> LFSCModel:
     config = build_config({"generator.encoder.base_channels": 4, "generator.decoder.base_channels": 32})
     torch.manual_seed(1234)
-    return LFSCModel(generator_config(config["generator"]))
+    return LFSCModel(generator_config(config.generator))
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from train.data import Batch, ManifestSpec  # noqa: E402
-from train.trainer import RunSpec, Trainer  # noqa: E402
+from train.loop import Trainer  # noqa: E402
+from train.run_folder import RunSpec  # noqa: E402
 
 
 def whisper_available() -> bool:

@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         from train.config import parse_overrides
         from train.data import ManifestSpec
-        from train.trainer import RunSpec, Trainer
+        from train.loop import Trainer
+        from train.run_folder import RunSpec
 
         spec = RunSpec(
             out_dir=args.out,
