@@ -53,8 +53,8 @@ def ensure_checkpoint(path: Path) -> Path:
     if path == DEFAULT_CHECKPOINT and not path.exists():
         from codec.lfsc.checkpoint import save_nemo
         from codec.lfsc.model import LFSCModel
-        from codec.train.config import default_config
-        from codec.train.nemo_config import nemo_model_config
+        from train.config import default_config
+        from train.nemo_config import nemo_model_config
 
         print(f"{path} is missing: writing a seeded random-weight full-size LFSC there", flush=True)
         torch.manual_seed(0)

@@ -139,7 +139,7 @@ def si_sdr(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
 @lru_cache(maxsize=None)
 def _nemo_losses():
     """NeMo's mel and STFT reconstruction losses, the very modules training uses, in float64."""
-    from codec.train.losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, MultiResolutionMelLoss, MultiResolutionSTFTLoss
+    from codec.lfsc.spectral_losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, MultiResolutionMelLoss, MultiResolutionSTFTLoss
 
     mel = MultiResolutionMelLoss(22050, NEMO_RESOLUTIONS, NEMO_MEL_DIMS, log_guard=1.0).double()
     return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TOOLS = {"lfsc-codec": "codec.cli", "lfsc-eval": "eval.cli", "lfsc-train": "codec.train.cli"}
+TOOLS = {"lfsc-codec": "codec.cli", "lfsc-eval": "eval.cli", "lfsc-train": "train.cli"}
 
 
 def snapshot(*folders: Path) -> dict[str, str]:

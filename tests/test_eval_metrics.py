@@ -44,7 +44,7 @@ def test_more_noise_reads_worse_on_every_metric(clip):
 def test_mel_filterbank_equals_librosa():
     import librosa
 
-    from codec.train.losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, slaney_mel_filterbank
+    from codec.lfsc.spectral_losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, slaney_mel_filterbank
 
     for (n_fft, _, _), n_mels in zip(NEMO_RESOLUTIONS, NEMO_MEL_DIMS):
         expected = librosa.filters.mel(sr=22050, n_fft=n_fft, n_mels=n_mels, fmin=0, fmax=11025, htk=False, norm=None)
@@ -54,7 +54,7 @@ def test_mel_filterbank_equals_librosa():
 def test_stft_distance_matches_a_torch_stft_implementation_of_nemos_loss(clip):
     import torch
 
-    from codec.train.losses import NEMO_RESOLUTIONS
+    from codec.lfsc.spectral_losses import NEMO_RESOLUTIONS
 
     x, sr = clip
     y = x + 0.05 * np.random.default_rng(1).standard_normal(len(x)).astype(np.float32)

@@ -17,7 +17,7 @@ import yaml
 from cli_contract import refused, snapshot
 from test_train_run import SMALL, manifest, train, utterance  # noqa: F401  utterance: the fixture
 
-from codec.train.cli import main
+from train.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -87,7 +87,7 @@ NEW_RUN_CASES = {
     "latent sizes that do not fit": (["generator.decoder.input_dim=5"], "input_dim=5"),
     "up-sampling that does not make a frame": (["generator.decoder.up_sample_rates=[8,8,4,2]"], "up_sample_rates"),
     "zero channels": (["generator.encoder.base_channels=0"], "base_channels=0"),
-    "no such GPU": (["device=cuda:7"], "device=cuda:7"),
+    "no such GPU": (["device=cuda:7"], "device 'cuda:7'"),
 }
 
 
@@ -242,12 +242,12 @@ def test_resume_works_from_another_folder_for_new_and_older_runs(tmp_path, utter
     elsewhere = tmp_path / "runs" / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert train(Path("../a"), None, resume=True, max_steps=2).step == 2
+    assert train(Path("../a"), None, resume=True, max_steps=2).progress.step == 2
     # Older runs saved the path as given, relative to the folder the run started in (here tmp_path): it is
     # found from the run folder upwards, and saved absolute from then on.
     config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "manifests": [["data/train.jsonl", 1.0]]}))
     resumed = train(Path("../a"), None, resume=True, max_steps=3)
-    assert resumed.step == 3 and resumed.spec.manifests[0].path == data
+    assert resumed.progress.step == 3 and resumed.spec.manifests[0].path == data
     assert yaml.safe_load(config.read_text())["manifests"] == [[str(data), 1.0]]
 
 

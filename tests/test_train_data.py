@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from codec.errors import UserError
-from codec.train.data import CropDataset, EpochSampler, ManifestSpec, load_clips, read_manifest
+from train.data import CropDataset, EpochSampler, ManifestSpec, load_clips, read_manifest
 
 
 def test_manifest_spec_parses_weights():

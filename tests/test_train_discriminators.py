@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from codec.train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
-from codec.train.slm import SincResampler, SLMDiscriminator
+from train.discriminators import Discriminator, MultiPeriodDiscriminator, MultiResolutionDiscriminatorSTFT
+from train.slm import SincResampler, SLMDiscriminator
 
 STFT_RES = [[128, 32, 128], [256, 64, 256], [512, 128, 512], [1024, 256, 1024], [2048, 512, 2048]]
 W = ".conv.parametrizations.weight"
@@ -84,7 +84,7 @@ def test_wavlm_backbone_with_tiny_random_config():
     pytest.importorskip("transformers")
     from transformers import WavLMConfig
 
-    from codec.train.slm import WavLMBackbone
+    from train.slm import WavLMBackbone
 
     torch.manual_seed(0)
     config = WavLMConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
@@ -104,7 +104,7 @@ def test_wavlm_backbone_from_a_local_folder(tmp_path):
     pytest.importorskip("transformers")
     from transformers import WavLMConfig, WavLMModel
 
-    from codec.train.slm import WavLMBackbone
+    from train.slm import WavLMBackbone
 
     config = WavLMConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
                          conv_dim=(8,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)

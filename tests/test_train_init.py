@@ -7,8 +7,8 @@ import torch
 
 from codec.lfsc.model import LFSCModel
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
-from codec.train.config import build_config, generator_config
-from codec.train.weight_norm_init import LATENT_STD, data_dependent_init
+from train.config import build_config, generator_config
+from train.weight_norm_init import LATENT_STD, data_dependent_init
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def small_generator() -> LFSCModel:
     config = build_config({"generator.encoder.base_channels": 4, "generator.decoder.base_channels": 32})
     torch.manual_seed(1234)
-    return LFSCModel(generator_config(config["generator"]))
+    return LFSCModel(generator_config(config.generator))
 
 
 @pytest.fixture(scope="module")

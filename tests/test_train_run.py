@@ -13,9 +13,10 @@ import torch
 import yaml
 
 from codec.errors import UserError
-from codec.train.config import build_config
-from codec.train.data import ManifestSpec
-from codec.train.trainer import RunSpec, Trainer
+from train.config import build_config
+from train.data import ManifestSpec
+from train.loop import Trainer
+from train.run_folder import RunSpec
 
 # Reduced width (encoder 4, decoder 32 channels), short crops, small batches: seconds per run on two cores.
 SMALL = {
@@ -77,16 +78,17 @@ def test_a_few_hundred_steps_halve_the_reconstruction_loss(tmp_path, utterance):
     trainer = train(out, manifest(tmp_path, utterance), max_steps=300, batch_size=1, n_samples=16384, epoch_items=1,
                     lr_decay=1.0, sample_every=100, log_every=100, val_max_seconds=10.0)
     c = trainer.config
-    recon = lambda mel, stft: c["mel_loss_l1_scale"] * mel + c["stft_loss_scale"] * stft  # noqa: E731  the recipe's
+    recon = lambda mel, stft: c.mel_loss_l1_scale * mel + c.stft_loss_scale * stft  # noqa: E731  the recipe's
     curve = [(int(r["step"]), recon(float(r["val_mel_l1"]), float(r["val_stft"])), float(r["val_loss"]))
              for r in rows(out) if r["val_loss"]]
     audio = torch.from_numpy(trainer.val_audio[0])[None]
-    audio, length = trainer.generator.pad_audio(audio, torch.tensor([audio.shape[1]]))
+    audio, length = trainer.models.generator.pad_audio(audio, torch.tensor([audio.shape[1]]))
     silent = torch.zeros_like(audio)
-    silence = recon(trainer.mel_loss(audio, silent, length).item(), trainer.stft_loss(audio, silent, length).item())
-    trainer.generator.eval()
+    step = trainer.train_step
+    silence = recon(step.mel_loss(audio, silent, length).item(), step.stft_loss(audio, silent, length).item())
+    trainer.models.generator.eval()
     with torch.no_grad():
-        tokens = trainer.generator(audio, length)[2][0]
+        tokens = trainer.models.generator(audio, length)[2][0]
     distinct = len(torch.unique(tokens.T, dim=0))
     print(f"reconstruction loss (mel L1 + 20 STFT L1, NeMo val_loss) by step: {curve}; silent output: {silence:.3f}; "
           f"distinct tokens {distinct} of {tokens.shape[1]} frames")
@@ -104,10 +106,10 @@ def test_resume_continues_the_same_curve(tmp_path, utterance):
     whole = train(tmp_path / "whole", data, max_steps=5, **settings)
     train(tmp_path / "split", data, max_steps=3, **settings)  # stops mid-epoch (2 batches per epoch)
     resumed = train(tmp_path / "split", None, resume=True, max_steps=5)
-    assert resumed.step == 5 and resumed.epoch == whole.epoch
-    for (name, a), b in zip(whole.generator.state_dict().items(), resumed.generator.state_dict().values()):
+    assert resumed.progress.step == 5 and resumed.progress.epoch == whole.progress.epoch
+    for (name, a), b in zip(whole.models.generator.state_dict().items(), resumed.models.generator.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
-    for (name, a), b in zip(whole.discriminator.state_dict().items(), resumed.discriminator.state_dict().values()):
+    for (name, a), b in zip(whole.models.discriminator.state_dict().items(), resumed.models.discriminator.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
     curve = lambda out: [(r["step"], r["g_loss"], r["d_loss"]) for r in rows(out) if r["g_loss"]]  # noqa: E731
     whole_curve, split_curve = curve(tmp_path / "whole"), curve(tmp_path / "split")
@@ -115,7 +117,7 @@ def test_resume_continues_the_same_curve(tmp_path, utterance):
     np.testing.assert_allclose(
         [float(g) for _, g, _ in split_curve], [float(g) for _, g, _ in whole_curve], rtol=1e-5
     )
-    assert whole.opt_g.param_groups[0]["lr"] == pytest.approx(resumed.opt_g.param_groups[0]["lr"])
+    assert whole.models.opt_g.param_groups[0]["lr"] == pytest.approx(resumed.models.opt_g.param_groups[0]["lr"])
 
 
 def test_exported_nemo_loads_in_our_codec_with_the_same_output(tmp_path, utterance):
@@ -127,9 +129,9 @@ def test_exported_nemo_loads_in_our_codec_with_the_same_output(tmp_path, utteran
     folded = load_lfsc(path, device="cpu")
     audio = torch.from_numpy(trainer.val_audio[0])[None]
     length = torch.tensor([audio.shape[1]])
-    trainer.generator.eval()
+    trainer.models.generator.eval()
     with torch.no_grad():
-        expected, _, tokens = trainer.generator(audio, length)
+        expected, _, tokens = trainer.models.generator(audio, length)
         got, _, got_tokens = loaded(audio, length)
         got_folded, _, _ = folded(audio, length)
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
@@ -146,11 +148,13 @@ def test_fine_tune_with_frozen_encoder(tmp_path, utterance):
     data = manifest(tmp_path, utterance)
     base = train(tmp_path / "base", data, max_steps=1)
     tuned = train(tmp_path / "tuned", data, max_steps=2, init_from=tmp_path / "base" / "model.nemo", freeze_encoder=True)
-    before, after = base.generator.state_dict(), tuned.generator.state_dict()
+    before, after = base.models.generator.state_dict(), tuned.models.generator.state_dict()
     enc = [k for k in before if k.startswith("audio_encoder.")]
     dec = [k for k in before if k.startswith("audio_decoder.") and "original1" in k]
     assert all(torch.equal(before[k], after[k]) for k in enc)
     assert any(not torch.equal(before[k], after[k]) for k in dec)
+    # The run resumes: its config.yaml holds the checkpoint's generator sizes.
+    assert train(tmp_path / "tuned", None, resume=True, max_steps=3).progress.step == 3
 
 
 def test_training_step_with_the_whisper_slm_discriminator(tmp_path, utterance):
@@ -159,7 +163,7 @@ def test_training_step_with_the_whisper_slm_discriminator(tmp_path, utterance):
                     slm_backbone="whisper", stft_disc_resolutions=[[128, 32, 128]], mpd_periods=[2])
     row = [r for r in rows(tmp_path / "run") if r["g_loss"]][-1]
     assert all(row[k] for k in ("d_loss", "gen_adv", "feature")), row
-    assert all(p.grad is None for p in trainer.discriminator.discriminators[2].slm_model.parameters())
+    assert all(p.grad is None for p in trainer.models.discriminator.discriminators[2].slm_model.parameters())
     with tarfile.open(tmp_path / "run" / "model.nemo") as tar:
         config = yaml.safe_load(tar.extractfile("./model_config.yaml"))
     # NeMo has no Whisper SLM discriminator: the exported config lists the STFT and period discriminators only.
@@ -175,8 +179,8 @@ def test_unreadable_files_are_skipped_with_a_count(tmp_path, utterance, caplog):
         f.write(json.dumps({"audio_filepath": str(tmp_path / "missing.wav")}) + "\n")  # no duration: checked up front
     with caplog.at_level("INFO", logger="lfsc-train"):
         trainer = train(tmp_path / "run", data, max_steps=4, epoch_items=6)
-    assert trainer.skipped > 0
-    assert int([r for r in rows(tmp_path / "run") if r["skipped"]][-1]["skipped"]) == trainer.skipped
+    assert trainer.progress.skipped > 0
+    assert int([r for r in rows(tmp_path / "run") if r["skipped"]][-1]["skipped"]) == trainer.progress.skipped
     assert "skipped unreadable training file" in caplog.text and "broken.wav" in caplog.text
     assert "1 unreadable skipped" in caplog.text
 
@@ -188,11 +192,11 @@ def test_unknown_config_key_is_an_error_naming_it():
         build_config({"generator.decoder.channels": 8})
     with pytest.raises(UserError, match="batch_size='eight'"):
         build_config({"batch_size": "eight"})
-    assert build_config({"lr": 1})["lr"] == 1.0
+    assert build_config({"lr": 1}).lr == 1.0
 
 
 def test_cli_reports_errors_on_one_line(tmp_path, capsys):
-    from codec.train.cli import main
+    from train.cli import main
 
     assert main(["--manifest", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"), "batch_sise=3"]) == 2
     err = capsys.readouterr().err.strip()

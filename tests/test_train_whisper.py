@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from codec.errors import UserError
-from codec.train.ct2_reader import read_ct2
+from train.ct2_reader import read_ct2
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _speechlike(seconds: float, sr: int = 16000) -> np.ndarray:
 
 def test_encoder_matches_ctranslate2(model_dir):
     ctranslate2 = pytest.importorskip("ctranslate2")
-    from codec.train.whisper_encoder import WhisperFrontend, load_whisper_encoder
+    from train.whisper_encoder import WhisperFrontend, load_whisper_encoder
 
     encoder = load_whisper_encoder(model_dir)
     assert sum(p.numel() for p in encoder.parameters()) == 19_825_664
@@ -51,7 +51,7 @@ def test_frontend_matches_faster_whisper_features():
     pytest.importorskip("faster_whisper")
     from faster_whisper.feature_extractor import FeatureExtractor
 
-    from codec.train.whisper_encoder import WhisperFrontend
+    from train.whisper_encoder import WhisperFrontend
 
     audio = _speechlike(2.0)
     ours = WhisperFrontend()(torch.from_numpy(audio)[None])[0].numpy()
@@ -61,7 +61,7 @@ def test_frontend_matches_faster_whisper_features():
 
 
 def test_backbone_gives_seven_states_and_gradients(model_dir):
-    from codec.train.slm import WhisperBackbone
+    from train.slm import WhisperBackbone
 
     backbone = WhisperBackbone(model_dir)
     audio = torch.from_numpy(_speechlike(1.0))[None].requires_grad_()

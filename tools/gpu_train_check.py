@@ -24,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codec.train.data import Batch, ManifestSpec  # noqa: E402
-from codec.train.trainer import RunSpec, Trainer  # noqa: E402
+from train.data import Batch, ManifestSpec  # noqa: E402
+from train.loop import Trainer  # noqa: E402
+from train.run_folder import RunSpec  # noqa: E402
 
 
 def whisper_available() -> bool:

@@ -58,7 +58,7 @@ class WhisperBackbone(nn.Module):
 
     def __init__(self, model_dir: str | Path | None = None):
         super().__init__()
-        from codec.train.whisper_encoder import WhisperFrontend, load_whisper_encoder
+        from train.whisper_encoder import WhisperFrontend, load_whisper_encoder
 
         self.frontend = WhisperFrontend()
         self.encoder = load_whisper_encoder(model_dir)

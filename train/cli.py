@@ -15,8 +15,8 @@ examples:
   lfsc-train --manifest mls.jsonl:3 --manifest cv.jsonl:1 --out runs/b batch_size=8 precision=bf16
   lfsc-train --manifest mine.jsonl --init-from lfsc.nemo --freeze-encoder --out runs/ft max_steps=5000
   lfsc-train --out runs/a --resume max_steps=200000
-  torchrun --nproc_per_node=4 -m codec.train.cli --manifest train.jsonl --out runs/ddp
-Every key of codec/train/default.yaml can be set as key=value."""
+  torchrun --nproc_per_node=4 -m train.cli --manifest train.jsonl --out runs/ddp
+Every key of train/default.yaml can be set as key=value."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     def body() -> None:
-        from codec.train.config import parse_overrides
-        from codec.train.data import ManifestSpec
-        from codec.train.trainer import RunSpec, Trainer
+        from train.config import parse_overrides
+        from train.data import ManifestSpec
+        from train.loop import Trainer
+        from train.run_folder import RunSpec
 
         spec = RunSpec(
             out_dir=args.out,

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from codec.errors import UserError
-from codec.train.ct2_reader import read_ct2
+from train.ct2_reader import read_ct2
 
 SAMPLE_RATE = 16000
 N_FFT = 400
