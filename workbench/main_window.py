@@ -6,10 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar, QTabWidget, QToolBar
 
-from codec.conditions import describe_chain
 from codec.errors import UserError
-from codec.spec import parse_chain
-from workbench import roundtrip
 from workbench.clip_model import ClipModel
 from workbench.controllers.blind_tests import BlindTestController
 from workbench.controllers.clips import ClipController
@@ -55,8 +52,7 @@ class MainWindow(QMainWindow):
 
     # ---- layout -------------------------------------------------------------------------------------------
     def _build_views(self) -> None:
-        conditions = [(c, describe_chain(parse_chain(c))) for c in roundtrip.INPUT_CONDITIONS]
-        self.codec_bar = CodecBar(roundtrip.DEVICES, conditions, self)
+        self.codec_bar = CodecBar(self)
         self.listen_bar = ListenBar(self)
         self.compare = CompareView(self.model)
         self.metrics = MetricsPanel(self.model)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from codec.conditions import describe_chain
 from codec.errors import UserError
+from codec.spec import parse_chain
 from workbench import roundtrip
 from workbench.controllers.prompts import Prompts
 from workbench.settings import Settings
@@ -20,6 +22,8 @@ class CodecController(QObject):
         super().__init__()
         self.settings, self.bar, self.prompts = settings, bar, prompts
         self.cache = roundtrip.CodecCache()
+        conditions = [(c, describe_chain(parse_chain(c))) for c in roundtrip.INPUT_CONDITIONS]
+        bar.set_choices(roundtrip.DEVICES, conditions)
         bar.set_device(settings.compute_device)
         bar.codec_chosen.connect(lambda name: setattr(settings, "last_codec", name))
         bar.device_chosen.connect(lambda device: setattr(settings, "compute_device", device))

@@ -19,20 +19,15 @@ class CodecBar(QToolBar):
     cancel_requested = Signal()
     checkpoint_requested = Signal()
 
-    def __init__(self, devices: tuple[str, ...], conditions: list[tuple[str, str]], parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__("Codec", parent)
         self.setObjectName("codec")
         self.codec_combo = QComboBox()
         self.codec_combo.setMinimumContentsLength(14)
         self.device_combo = QComboBox()
-        self.device_combo.addItems(devices)
         self.device_combo.setToolTip("Where model codecs run: auto = GPU when present, else CPU")
         self.condition_combo = QComboBox(editable=True)
         self.condition_combo.lineEdit().setPlaceholderText("clean input")
-        for condition, description in conditions:
-            self.condition_combo.addItem(condition)
-            self.condition_combo.setItemData(self.condition_combo.count() - 1, description,
-                                             Qt.ItemDataRole.ToolTipRole)
         self.condition_combo.setToolTip(CONDITION_HINT)
         self.roundtrip_button = QPushButton("Round trip")
         self.cancel_button = QPushButton("Cancel")
@@ -46,6 +41,15 @@ class CodecBar(QToolBar):
         self.roundtrip_button.clicked.connect(self.roundtrip_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.checkpoint_button.clicked.connect(self.checkpoint_requested)
+
+    def set_choices(self, devices: tuple[str, ...], conditions: list[tuple[str, str]]) -> None:
+        """Offer these devices and (condition, description) input conditions; the selection is the first of each."""
+        self.device_combo.clear()
+        self.device_combo.addItems(devices)
+        self.condition_combo.clear()
+        for index, (condition, description) in enumerate(conditions):
+            self.condition_combo.addItem(condition)
+            self.condition_combo.setItemData(index, description, Qt.ItemDataRole.ToolTipRole)
 
     def set_codecs(self, codecs: list[tuple[str, str, bool]], current: str) -> None:
         """List (name, tooltip, available) codecs, the unavailable ones greyed, and select `current` quietly."""
