@@ -166,7 +166,7 @@ def test_mic_round_trip_records_codes_and_plays_back_the_take_with_its_latency(t
         settings = Settings("workbench.ini")
         settings.recordings_dir = "recordings"
         window = MainWindow(settings)
-        window.codec_combo.setCurrentText("identity")
+        window.codec_bar.select_codec("identity")
 
         def stop_after_half_a_second():
             dialog = QApplication.activeModalWidget()
@@ -176,15 +176,15 @@ def test_mic_round_trip_records_codes_and_plays_back_the_take_with_its_latency(t
             dialog.stop_button.click()
 
         QTimer.singleShot(0, stop_after_half_a_second)
-        window.mic_roundtrip()  # the record dialog runs until the timer presses stop
+        window.recording.mic_roundtrip()  # the record dialog runs until the timer presses stop
         while window.model.latency is None:
             app.processEvents()
             time.sleep(0.005)
-        while window.player.playing:
+        while window.playback.player.playing:
             time.sleep(0.01)
         np.save("take.npy", window.model.clip.samples)
         latency = window.model.latency
-        print(json.dumps({"path": str(window.model.clip.path), "selected": window.player.selected,
+        print(json.dumps({"path": str(window.model.clip.path), "selected": window.playback.player.selected,
                           "latency": [latency.input, latency.encode, latency.decode, latency.output,
                                       latency.stop_to_sound], "rows": window.metrics.value("stop to sound")}))
         shut_down(window)  # what lfsc-workbench does when its window closes

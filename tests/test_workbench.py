@@ -15,6 +15,7 @@ from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
 from codec.audio import load_audio  # noqa: E402
 from codec.errors import UserError  # noqa: E402
 from workbench.blind_test import BlindTest, write_results  # noqa: E402
+from workbench.controllers.task_runner import EVAL_RUN, METRICS, ROUND_TRIP  # noqa: E402
 from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.views.compare_view import SIGNALS  # noqa: E402
@@ -47,21 +48,21 @@ def window(qtbot, tmp_path, monkeypatch):
     win.show()
     # Questions answer yes unless a test says otherwise: a modal box would hang a test that failed midway when
     # pytest-qt closes the window.
-    monkeypatch.setattr(win, "confirm", lambda title, question: True)
+    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
     yield win
-    win.cancel_task()
+    win.tasks.cancel_toolbar()
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
 
 
 def round_trip(qtbot, win, codec):
     with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
-        task = win.start_roundtrip(codec)
+        task = win.clips.start_roundtrip(codec)
     return task
 
 
 def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):
     path = bundled[0].audio_path
-    assert window.open_file(str(path))
+    assert window.clips.open_file(str(path))
     n = len(load_audio(path).samples)
     round_trip(qtbot, window, "codec2-3200")
     compare = window.compare
@@ -71,7 +72,7 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
     np.testing.assert_allclose(window.model.difference, window.model.decoded - window.model.clip.samples)
     plots = compare.plots()
     assert all(p.vb.linkedView(p.vb.XAxis) is plots[0].vb for p in plots[1:])
-    plots[3].setXRange(0.5, 1.0, padding=0)  # zoom the decoded spectrogram ...
+    compare.spectrograms["decoded"].plot.setXRange(0.5, 1.0, padding=0)  # zoom the decoded spectrogram ...
     for plot in plots:  # ... and every pane follows
         np.testing.assert_allclose(plot.viewRange()[0], [0.5, 1.0], atol=1e-6)
     assert window.metrics.value("measured bitrate").startswith("3.")
@@ -86,8 +87,8 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
     compare = window.compare
     assert np.allclose(plot_ranges(compare.spectrograms["decoded"]), [0.0, 11025.0])  # before any clip ...
     assert all(np.allclose(p.viewRange()[0], [0.0, 1.0]) for p in compare.plots())  # ... and from 0 s
-    assert not any(b.isEnabled() for b in window.signal_buttons.values())  # nothing to listen to yet
-    assert window.open_file(str(bundled[0].audio_path))
+    assert not any(b.isEnabled() for b in window.listen_bar.signal_buttons.values())  # nothing to listen to yet
+    assert window.clips.open_file(str(bundled[0].audio_path))
     original, decoded = compare.spectrograms["original"], compare.spectrograms["decoded"]
     assert decoded.frame_count() == 0 and original.frame_count() > 0
     np.testing.assert_allclose(plot_ranges(decoded), plot_ranges(original))
@@ -97,39 +98,40 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
 
 
 def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
-    window.open_file(str(bundled[0].audio_path))
+    window.clips.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "identity")
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     sr = window.model.clip.sample_rate
-    window.seek(1.0)
+    window.playback.seek(1.0)
     qtbot.keyClick(window.compare, Qt.Key.Key_B)
-    assert window.player.selected == "decoded" and window.player.position == 1.0
+    assert window.playback.player.selected == "decoded" and window.playback.player.position == 1.0
     qtbot.keyClick(window.compare, Qt.Key.Key_Right)
     qtbot.keyClick(window.compare, Qt.Key.Key_D)
-    assert window.player.selected == "difference" and window.player.position == 2.0
+    assert window.playback.player.selected == "difference" and window.playback.player.position == 2.0
     qtbot.keyClick(window.compare, Qt.Key.Key_A)
-    block, _ = window.player.render(100)
+    block, _ = window.playback.player.render(100)
     np.testing.assert_array_equal(block, window.model.clip.samples[2 * sr: 2 * sr + 100])
-    assert window.signal_buttons["original"].isChecked() and not window.signal_buttons["decoded"].isChecked()
+    buttons = window.listen_bar.signal_buttons
+    assert buttons["original"].isChecked() and not buttons["decoded"].isChecked()
 
 
 def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, window, bundled, tmp_path):
-    window.load_bundled()  # one row selected (the open clip): the test takes the first clips shown
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.start_blind_test("abx", ["reference", "codec2-1200"], 11, 1, 2)
+    window.clips.load_bundled()  # one row selected (the open clip): the test takes the first clips shown
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.start("abx", ["reference", "codec2-1200"], 11, 1, 2)
     session = window.blind.session
     assert len(session.trials) == 2 and session.seed == 11
     while not session.finished:
         assert "codec2" not in window.blind.trial_label.text() and "reference" not in window.blind.trial_label.text()
         assert window.blind.play_buttons["X"].isVisibleTo(window.blind)
         qtbot.mouseClick(window.blind.answer_buttons["A"], Qt.MouseButton.LeftButton)
-    assert window.blind.pages.currentIndex() == 2
+    assert window.blind.stage == "results"
     assert "codec2-1200" in window.blind.summary.toPlainText()
     [autosaved] = window.settings.blind_results_dir.glob("blind-abx-11-*.json")  # saved at the last answer
     assert str(autosaved) in window.blind.summary.toPlainText()
     assert json.loads(autosaved.read_text())["summary"]["seed"] == 11
-    saved = window.save_blind_results(str(tmp_path / "abx.json"))
+    saved = window.blind_tests.save_results(str(tmp_path / "abx.json"))
     data = json.loads(saved.read_text())
     assert data["summary"]["seed"] == 11 and data["summary"]["trials"] == 2
     for trial in data["trials"]:
@@ -140,7 +142,8 @@ def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, w
 
 def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundled, tmp_path):
     with qtbot.waitSignal(window.report.model.modelReset, timeout=WAIT_MS):
-        window.start_eval_run(str(tmp_path / "run"), ["identity", "codec2-3200"], ["si_sdr"], utterances=bundled[:2])
+        window.evals.start_eval_run(str(tmp_path / "run"), ["identity", "codec2-3200"], ["si_sdr"],
+                                    utterances=bundled[:2])
     assert window.report.progress.maximum() == 4 and window.report.progress.value() == 4
     table = window.report.table
     assert window.report.proxy.rowCount() == 4
@@ -151,12 +154,12 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
     rect = table.visualRect(window.report.proxy.index(0, 0))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # QTest's double click
     qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # needs a press first
-    assert window.tabs.currentWidget() is window.compare, window.messages
+    assert window.tabs.currentWidget() is window.compare, window.prompts.messages
     assert window.model.clip.name == worst["utt_id"]
     assert window.model.decoded is not None and len(window.model.decoded) == len(window.model.clip.samples)
     assert set(window.model.signals()) == {"original", "decoded", "difference"}
-    window.select_signal("decoded")
-    assert window.player.selected == "decoded"
+    window.playback.select_signal("decoded")
+    assert window.playback.player.selected == "decoded"
     assert window.model.roundtrip.codec == "codec2-3200"  # the panel says how the decoded audio was made
     qtbot.waitUntil(lambda: "SI-SDR (dB)" in window.model.metrics, timeout=WAIT_MS)
     # the panel's number is the report's: the same function on the run's lossless (float32) kept audio
@@ -164,26 +167,27 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
 
 
 def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
-    window.open_file(str(bundled[0].audio_path))
-    window.start_roundtrip("codec2-3200")
-    assert window.cancel_button.isEnabled()
-    window.cancel_task()
+    window.clips.open_file(str(bundled[0].audio_path))
+    window.clips.start_roundtrip("codec2-3200")
+    assert window.codec_bar.cancel_button.isEnabled()
+    window.tasks.cancel_toolbar()
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
     qtbot.wait(50)  # deliver anything the worker queued
-    assert window.model.decoded is None and window.task is None and not window.cancel_button.isEnabled()
+    assert window.model.decoded is None and not window.tasks.running(ROUND_TRIP)
+    assert not window.codec_bar.cancel_button.isEnabled()
 
 
 def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot, window, tmp_path):
     take = (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32)
-    saved = window.use_take(take, 16000)
+    saved = window.clips.use_take(take, 16000)
     bogus = tmp_path / "not-a-model.nemo"
     bogus.write_bytes(b"this is not a checkpoint")
-    window.choose_checkpoint(str(bogus))
-    assert window.codec_combo.currentText() == "lfsc"
-    task = window.start_roundtrip()
-    qtbot.waitUntil(lambda: task not in window.background, timeout=WAIT_MS)
-    assert window.messages and "Round trip through lfsc failed" in window.messages[-1]
-    assert "not-a-model.nemo" in window.messages[-1]  # the codec's own message names the file and what to do
+    window.codecs.choose_checkpoint(str(bogus))
+    assert window.codec_bar.codec() == "lfsc"
+    task = window.clips.start_roundtrip()
+    qtbot.waitUntil(lambda: task not in window.tasks.running(), timeout=WAIT_MS)
+    assert window.prompts.messages and "Round trip through lfsc failed" in window.prompts.messages[-1]
+    assert "not-a-model.nemo" in window.prompts.messages[-1]  # the codec's own message names the file and what to do
     assert window.model.clip is not None and np.array_equal(window.model.clip.samples, take)
     np.testing.assert_allclose(load_audio(saved).samples, take, atol=1 / 32768)
 
@@ -191,7 +195,7 @@ def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot
 @pytest.mark.slow
 def test_cer_and_speaker_similarity_on_demand_read_perfect_on_the_identity_codec(qtbot, window, bundled):
     utterance = next(u for u in bundled if u.lang == "es")
-    window.open_utterance(utterance)
+    window.clips.open_utterance(utterance)
     round_trip(qtbot, window, "identity")
     qtbot.mouseClick(window.metrics.cer_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(window.metrics.speaker_button, Qt.MouseButton.LeftButton)
@@ -215,13 +219,13 @@ def test_default_codec_is_lfsc_only_when_a_checkpoint_is_configured(monkeypatch,
 
 @pytest.mark.slow
 def test_pointing_at_a_checkpoint_selects_lfsc_and_round_trips_through_it(qtbot, window, bundled):
-    window.open_utterance(bundled[0])
-    window.choose_checkpoint(str(LFSC_FIXTURE))  # what the one-click button does after its file dialog
-    assert window.codec_combo.currentText() == "lfsc" and window.settings.checkpoint == str(LFSC_FIXTURE)
+    window.clips.open_utterance(bundled[0])
+    window.codecs.choose_checkpoint(str(LFSC_FIXTURE))  # what the one-click button does after its file dialog
+    assert window.codec_bar.codec() == "lfsc" and window.settings.checkpoint == str(LFSC_FIXTURE)
     from codec.config import resolve_checkpoint
 
     assert resolve_checkpoint() == LFSC_FIXTURE  # written to the user config, so the CLIs see it too
-    window.device_combo.setCurrentText("cpu")
+    window.codec_bar.set_device("cpu")
     round_trip(qtbot, window, None)
     assert window.model.roundtrip.codec == "lfsc" and window.model.roundtrip.device == "cpu"
     assert 1.8 < window.model.roundtrip.result.measured_bitrate / 1000 < 2.0  # 88-bit frames at 21.5 frames/s
@@ -232,14 +236,13 @@ def test_settings_persist_across_windows(qtbot, tmp_path):
     settings = Settings(tmp_path / "s.ini")
     first = MainWindow(settings)
     qtbot.addWidget(first)
-    first.codec_combo.setCurrentText("opus-12k")
-    first.log_box.setChecked(True)
-    first.db_spin.setValue(60)
+    first.codec_bar.select_codec("opus-12k")
+    first.listen_bar.set_view_options(True, 60)
     first.close()
     second = MainWindow(Settings(tmp_path / "s.ini"))
     qtbot.addWidget(second)
-    assert second.codec_combo.currentText() == "opus-12k"
-    assert second.log_box.isChecked() and second.db_spin.value() == 60
+    assert second.codec_bar.codec() == "opus-12k"
+    assert second.listen_bar.view_options() == (True, 60)
     assert second.compare.log_frequency and second.compare.db_range == 60
 
 
@@ -312,7 +315,7 @@ def test_an_lfsc_round_trip_shows_chunk_progress_and_cancel_stops_it_between_chu
 def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against_the_ratings(qtbot, window, bundled):
     from scipy.stats import spearmanr
 
-    window.load_bundled()
+    window.clips.load_bundled()
     blind = window.blind
     blind.kind.setCurrentIndex(blind.kind.findData("mushra"))
     assert "anchors" in blind.kind_note.text()
@@ -321,21 +324,21 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     blind.seed.setText("21")
     blind.clip_count.setValue(2)
     blind.listener.setText("ann")
-    with qtbot.waitSignal(blind.pages.currentChanged, timeout=2 * WAIT_MS):
+    with qtbot.waitSignal(blind.stage_changed, timeout=2 * WAIT_MS):
         qtbot.mouseClick(blind.start_button, Qt.MouseButton.LeftButton)
     session = blind.session
-    assert blind.pages.currentIndex() == 4 and len(session.trials) == 2 and window.messages == []  # training first
+    assert blind.stage == "training" and len(session.trials) == 2 and window.prompts.messages == []  # training first
     clip = session.trials[0].clip
     assert set(blind.training_buttons) == {(c, lab) for c in {t.clip for t in session.trials}
                                            for lab in ("Reference", "A", "B")}
     qtbot.mouseClick(blind.training_buttons[(clip, "B")], Qt.MouseButton.LeftButton)
-    assert window.blind_player.selected == "B" and not session.has_answers  # heard, nothing rated
-    window.blind_player.pause()
-    window.blind_player.seek(0.0)
-    block, _ = window.blind_player.render(400)
+    assert window.playback.blind_player.selected == "B" and not session.has_answers  # heard, nothing rated
+    window.playback.blind_player.pause()
+    window.playback.blind_player.seek(0.0)
+    block, _ = window.playback.blind_player.render(400)
     np.testing.assert_array_equal(block, blind.stimuli[(clip, session.training()[clip][1])][:400])
     qtbot.mouseClick(blind.graded_button, Qt.MouseButton.LeftButton)
-    assert blind.pages.currentIndex() == 3
+    assert blind.stage == "graded"
     score = {"reference": 100, "lowpass-7k": 75, "lowpass-3.5k": 40, "codec2-1200": 25}
     while not session.finished:
         assert not any(condition in blind.mushra_label.text() for condition in score)
@@ -343,9 +346,10 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
         assert not any(s.isEnabled() for s in blind.sliders.values()) and not blind.next_button.isEnabled()
         for label, slider in blind.sliders.items():
             qtbot.mouseClick(blind.stimulus_buttons[label], Qt.MouseButton.LeftButton)
-            assert window.blind_player.selected == label and not slider.isEnabled()  # pressing Play is not listening
+            # pressing Play is not listening
+            assert window.playback.blind_player.selected == label and not slider.isEnabled()
             qtbot.waitUntil(slider.isEnabled, timeout=10000)  # unlocked once a second of it has played
-            assert window.blind_player.played_seconds(label) >= 1.0
+            assert window.playback.blind_player.played_seconds(label) >= 1.0
             assert not blind.next_button.isEnabled()
             slider.setValue(score[session.codec_for(label)])
         assert blind.in_progress and blind.next_button.isEnabled()  # rated, not yet submitted: quitting asks
@@ -353,7 +357,7 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
         if not session.finished:  # the submitted trial is saved at once
             [unfinished] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-21-*.json")
             assert len(json.loads(unfinished.read_text())["trials"]) == 3
-    assert blind.pages.currentIndex() == 2
+    assert blind.stage == "results"
     assert not unfinished.exists()
     [autosaved] = window.settings.blind_results_dir.glob("blind-mushra-21-*.json")
     data = json.loads(autosaved.read_text())
@@ -367,18 +371,18 @@ def test_mushra_sliders_unlock_by_listening_and_the_results_rank_metrics_against
     assert data["summary"]["agreement"]["PESQ-WB"]["n"] == 4
     assert data["summary"]["anchors"] == ["lowpass-3.5k"]
     assert "Spearman" in blind.summary.toPlainText() and "passes" in blind.summary.toPlainText()
-    assert window.messages == []
+    assert window.prompts.messages == []
 
 
 def test_a_mushra_stimulus_that_cannot_play_stays_unrated_and_says_why(qtbot, window, bundled):
-    window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
-        window.start_blind_test("mushra", ["codec2-1200"], 22, 1, 1)
+    window.clips.load_bundled()
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=2 * WAIT_MS):
+        window.blind_tests.start("mushra", ["codec2-1200"], 22, 1, 1)
     window.blind.start_graded()
-    window.blind_player.close()
-    window.blind_player.device = 99  # no such output device
+    window.playback.blind_player.close()
+    window.playback.blind_player.device = 99  # no such output device
     qtbot.mouseClick(window.blind.stimulus_buttons["1"], Qt.MouseButton.LeftButton)
-    assert window.messages and window.messages[-1].startswith("Cannot play")
+    assert window.prompts.messages and window.prompts.messages[-1].startswith("Cannot play")
     assert not window.blind.sliders["1"].isEnabled()
     with pytest.raises(UserError, match="listen to stimulus 1"):
         window.blind.session.rate("1", 50)
@@ -386,11 +390,11 @@ def test_a_mushra_stimulus_that_cannot_play_stays_unrated_and_says_why(qtbot, wi
 
 
 def test_the_mushra_loop_repeats_the_same_stretch_of_every_stimulus(qtbot, window, bundled):
-    window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=2 * WAIT_MS):
-        window.start_blind_test("mushra", ["codec2-1200"], 23, 1, 1)
+    window.clips.load_bundled()
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=2 * WAIT_MS):
+        window.blind_tests.start("mushra", ["codec2-1200"], 23, 1, 1)
     window.blind.start_graded()
-    blind, player = window.blind, window.blind_player
+    blind, player = window.blind, window.playback.blind_player
     sr = player.sample_rate
     assert blind.loop_end.value() == pytest.approx(len(blind.stimuli[(blind.session.trials[0].clip, "reference")]) / sr,
                                                   abs=0.01)
@@ -414,41 +418,41 @@ def test_the_mushra_loop_repeats_the_same_stretch_of_every_stimulus(qtbot, windo
 def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, window, bundled):
     """Stimuli never replace the compare view's signals, nor the other way round; opening a clip while the test
     is prepared does not cancel it; only the tab on screen may sound."""
-    window.load_bundled()
+    window.clips.load_bundled()
     round_trip(qtbot, window, "identity")
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.start_blind_test("ab", ["reference", "codec2-1200"], 5, 1, 1)
-        assert window.open_file(str(bundled[3].audio_path))  # while the stimuli are being rendered
-    assert window.blind.session is not None and window.messages == []
-    window.blind_player.select("B")
-    window.select_signal("original")
-    assert window.player.selected == "original"
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.start("ab", ["reference", "codec2-1200"], 5, 1, 1)
+        assert window.clips.open_file(str(bundled[3].audio_path))  # while the stimuli are being rendered
+    assert window.blind.session is not None and window.prompts.messages == []
+    window.playback.blind_player.select("B")
+    window.playback.select_signal("original")
+    assert window.playback.player.selected == "original"
     with pytest.raises(UserError):
-        window.player.select("A")
+        window.playback.player.select("A")
     round_trip(qtbot, window, "identity")  # a round trip finishing during a trial leaves the stimuli alone
-    window.blind_player.select("A")
-    assert window.blind_player.selected == "A" and window.model.clip.name == bundled[3].audio_path.name
+    window.playback.blind_player.select("A")
+    assert window.playback.blind_player.selected == "A" and window.model.clip.name == bundled[3].audio_path.name
 
 
 def test_metrics_of_a_replaced_decoded_signal_are_dropped(qtbot, window, bundled):
-    window.open_file(str(bundled[0].audio_path))
+    window.clips.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task is running now
-    assert window.background
+    assert window.tasks.running()
     window.model.set_decoded(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
-    qtbot.waitUntil(lambda: not window.background, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.tasks.running(), timeout=WAIT_MS)
     assert window.model.metrics == {}  # codec2's PESQ must not show under the new signal
 
 
 def test_takes_get_names_of_their_own_and_an_unwritable_folder_keeps_the_take_open(qtbot, window, tmp_path):
     take = (0.1 * np.sin(np.arange(8000) / 5)).astype(np.float32)
-    first, second = window.use_take(take, 16000), window.use_take(2 * take, 16000)
+    first, second = window.clips.use_take(take, 16000), window.clips.use_take(2 * take, 16000)
     assert first != second and np.allclose(load_audio(first).samples, take, atol=1e-4)
     (tmp_path / "blocked").write_text("a file where the folder should be")
     window.settings.recordings_dir = tmp_path / "blocked" / "recordings"
-    assert window.use_take(take, 16000) is None
-    assert "The take is not saved" in window.messages[-1] and "Save clip as" in window.messages[-1]
+    assert window.clips.use_take(take, 16000) is None
+    assert "The take is not saved" in window.prompts.messages[-1] and "Save clip as" in window.prompts.messages[-1]
     assert window.model.clip.path is None and np.array_equal(window.model.clip.samples, take)
-    saved = window.save_signal("original", str(tmp_path / "rescued.flac"))
+    saved = window.clips.save_signal("original", str(tmp_path / "rescued.flac"))
     assert np.allclose(load_audio(saved).samples, take, atol=1e-4)
 
 
@@ -458,58 +462,56 @@ def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(window, tm
 
     sf.write(save_audio_file, np.full(16000, 0.1, np.float32), 16000)
     (tmp_path / "latin.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    assert window.open_file(str(save_audio_file))
+    assert window.clips.open_file(str(save_audio_file))
     assert window.model.clip.transcript == "" and "UTF-8" in " ".join(window.model.clip.notices)
 
 
 def test_cancelling_an_eval_run_keeps_the_report_busy_until_the_run_has_stopped(qtbot, window, bundled, tmp_path):
-    task = window.start_eval_run(str(tmp_path / "run"), ["codec2-3200"], ["si_sdr"], utterances=bundled[:3])
-    window.cancel_eval_run()
-    assert window.eval_task is task and window.report.progress.isVisible()  # still writing rows.jsonl
-    qtbot.waitUntil(lambda: window.eval_task is None, timeout=WAIT_MS)  # cleared by the run's end, not by cancel
+    task = window.evals.start_eval_run(str(tmp_path / "run"), ["codec2-3200"], ["si_sdr"], utterances=bundled[:3])
+    window.evals.cancel_eval_run()
+    assert window.tasks.running(EVAL_RUN) == [task] and window.report.progress.isVisible()  # still writing rows.jsonl
+    qtbot.waitUntil(lambda: not window.tasks.running(EVAL_RUN), timeout=WAIT_MS)  # cleared by the run's end
     assert not window.report.progress.isVisible()
 
 
 def test_quitting_during_a_blind_test_asks_before_its_answers_are_lost(qtbot, window, bundled, monkeypatch):
-    window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.start_blind_test("ab", ["reference", "codec2-1200"], 3, 2, 1)
+    window.clips.load_bundled()
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.start("ab", ["reference", "codec2-1200"], 3, 2, 1)
     window.blind.answer("A")
     [unfinished] = window.settings.blind_results_dir.glob("unfinished-blind-ab-3-*.json")  # saved at each answer
     saved = json.loads(unfinished.read_text())
     assert saved["summary"]["finished"] is False and saved["summary"]["answered"] == 1
     assert [t["answer"] for t in saved["trials"]] == ["A"] and saved["trials"][0]["codec_a"] in ("reference", "codec2-1200")
     asked = []
-    monkeypatch.setattr(window, "confirm", lambda title, question: asked.append(question) or False)
+    monkeypatch.setattr(window.prompts, "confirm", lambda title, question: asked.append(question) or False)
     assert not window.close() and window.isVisible() and "Quit" in asked[-1]
-    assert window.start_blind_test("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "Stop" in asked[-1]
-    assert window.resume_blind_test(str(unfinished)) is None and "Resume an unfinished test" in asked[-1]
+    assert window.blind_tests.start("ab", ["reference", "codec2-1200"], 4, 1, 1) is None and "Stop" in asked[-1]
+    assert window.blind_tests.resume(str(unfinished)) is None and "Resume an unfinished test" in asked[-1]
     assert window.blind.session.seed == 3 and window.blind.session.answered == 1
     window.blind.answer("B")  # the last answer: the finished results replace the unfinished file
     assert not unfinished.exists() and len(list(window.settings.blind_results_dir.glob("blind-ab-3-*.json"))) == 1
 
 
 def test_an_unfinished_test_resumes_where_it_stopped_and_ends_in_one_results_file(qtbot, window, bundled, monkeypatch):
-    from workbench import main_window
-
-    window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.start_blind_test("abx", ["reference", "codec2-1200"], 3, 2, 1, "ann")
+    window.clips.load_bundled()
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.start("abx", ["reference", "codec2-1200"], 3, 2, 1, "ann")
     first = window.blind.session.trials[0]
     window.blind.answer("A")
     [saved] = window.settings.blind_results_dir.glob("unfinished-blind-abx-3-*.json")
-    assert window.resume_blind_test(str(saved)) is None and "is the test under way" in window.messages.pop()
+    assert window.blind_tests.resume(str(saved)) is None and "is the test under way" in window.prompts.messages.pop()
     path = saved.rename(saved.with_name("moved-by-the-user.json"))  # a name of its own: the one the test goes on saving to
     # Later (the app was closed, say): the setup page's button asks for the file and goes on from trial 2.
-    window.blind.pages.setCurrentIndex(0)
-    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName", lambda *args: (str(path), ""))
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
+    window.blind.show_setup()
+    monkeypatch.setattr(window.prompts, "open_file", lambda *args: str(path))
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
         qtbot.mouseClick(window.blind.resume_button, Qt.MouseButton.LeftButton)
     session = window.blind.session
     assert session.answered == 1 and session.trials[0] == first and session.listener == "ann"
-    assert window.blind.pages.currentIndex() == 1 and window.blind.trial_label.text().startswith("Trial 2 of 2")
+    assert window.blind.stage == "trial" and window.blind.trial_label.text().startswith("Trial 2 of 2")
     window.blind.answer("B")  # the last answer: the finished results replace the resumed file
-    assert not path.exists() and window.messages == []
+    assert not path.exists() and window.prompts.messages == []
     assert not list(window.settings.blind_results_dir.glob("unfinished-*"))
     [results] = window.settings.blind_results_dir.glob("blind-abx-3-*.json")
     trials = json.loads(results.read_text())["trials"]
@@ -517,9 +519,9 @@ def test_an_unfinished_test_resumes_where_it_stopped_and_ends_in_one_results_fil
 
 
 def test_a_mushra_test_resumes_at_its_next_graded_trial_without_training_again(qtbot, window, bundled):
-    window.load_bundled()
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.start_blind_test("mushra", ["codec2-1200"], 8, 2, 1)
+    window.clips.load_bundled()
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.start("mushra", ["codec2-1200"], 8, 2, 1)
     blind = window.blind
     blind.start_graded()
     for label in blind.session.current().labels:  # rated through the session: the sliders' listening rule has its test
@@ -528,29 +530,29 @@ def test_a_mushra_test_resumes_at_its_next_graded_trial_without_training_again(q
     blind.submit()
     [saved] = window.settings.blind_results_dir.glob("unfinished-blind-mushra-8-*.json")
     path = saved.rename(saved.with_name("copy.json"))  # not the file of the test under way, which is refused
-    blind.pages.setCurrentIndex(0)  # the setup page, as after starting the app again
-    with qtbot.waitSignal(blind.pages.currentChanged, timeout=WAIT_MS):
-        window.resume_blind_test(str(path))
-    assert blind.pages.currentIndex() == 3 and blind.session.answered == 1
-    assert blind.mushra_label.text().startswith("Trial 2 of 2") and window.messages == []
+    blind.show_setup()  # the setup page, as after starting the app again
+    with qtbot.waitSignal(blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.resume(str(path))
+    assert blind.stage == "graded" and blind.session.answered == 1
+    assert blind.mushra_label.text().startswith("Trial 2 of 2") and window.prompts.messages == []
 
 
 def test_a_read_only_unfinished_file_is_resumed_into_a_new_one_and_left_as_it_was(qtbot, window, bundled, monkeypatch,
                                                                                   tmp_path):
-    from workbench import main_window
+    from workbench.controllers import blind_tests
 
-    window.load_bundled()
+    window.clips.load_bundled()
     ids = [window.library.model.rows[0]["id"]]
     session = BlindTest.plan("ab", ids, ["reference", "codec2-1200"], seed=5, repeats=2)
     session.answer("B")
     path = write_results(tmp_path / "unfinished-blind-ab-5.json", *session.progress())
     before = path.read_text()
     # Root may write anything, so the file's permissions cannot make it read-only in this test: the check can.
-    monkeypatch.setattr(main_window.os, "access", lambda where, mode: Path(where) not in (path, path.parent))
-    with qtbot.waitSignal(window.blind.pages.currentChanged, timeout=WAIT_MS):
-        window.resume_blind_test(str(path))
-    assert len(window.messages) == 1 and "read-only" in window.messages[0]
-    assert window.blind_progress_path.parent == window.settings.blind_results_dir
+    monkeypatch.setattr(blind_tests.os, "access", lambda where, mode: Path(where) not in (path, path.parent))
+    with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
+        window.blind_tests.resume(str(path))
+    assert len(window.prompts.messages) == 1 and "read-only" in window.prompts.messages[0]
+    assert window.blind_tests.progress_path.parent == window.settings.blind_results_dir
     window.blind.answer("A")
     assert path.read_text() == before
     [results] = window.settings.blind_results_dir.glob("blind-ab-5-*.json")
@@ -564,9 +566,9 @@ def test_resuming_a_test_whose_clips_are_not_in_the_library_says_what_to_open(wi
     session = BlindTest.plan("ab", ids, ["reference", "codec2-1200"], seed=3, repeats=2)
     session.answer("A")
     path = write_results(tmp_path / "unfinished-blind-ab-3.json", *session.progress())
-    assert window.resume_blind_test(str(path)) is None  # the library is empty until a set is opened
-    assert len(window.messages) == 1 and f"clip {ids[0]} is not in the library" in window.messages[0]
-    assert "open the set or folder" in window.messages[0] and path.exists()
+    assert window.blind_tests.resume(str(path)) is None  # the library is empty until a set is opened
+    assert len(window.prompts.messages) == 1 and f"clip {ids[0]} is not in the library" in window.prompts.messages[0]
+    assert "open the set or folder" in window.prompts.messages[0] and path.exists()
 
 
 def test_closing_the_record_dialog_while_recording_asks_to_keep_the_take(qtbot, monkeypatch):
@@ -604,39 +606,39 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
     for task in slow:
         task.start()
     try:
-        window.open_file(str(bundled[0].audio_path))
+        window.clips.open_file(str(bundled[0].audio_path))
         with qtbot.waitSignal(window.model.decoded_changed, timeout=20000):  # the slow ones wait 60 s
-            window.start_roundtrip("identity")
+            window.clips.start_roundtrip("identity")
     finally:
         release.set()
         QThreadPool.globalInstance().waitForDone(WAIT_MS)  # the slow tasks end while the test still holds them
 
 
 def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
-    window.open_file(str(bundled[0].audio_path))
+    window.clips.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task runs now
-    assert window.metric_tasks and window.cancel_button.isEnabled()
-    window.cancel_task()
-    assert not window.metric_tasks and not window.cancel_button.isEnabled()
+    assert window.tasks.running(METRICS) and window.codec_bar.cancel_button.isEnabled()
+    window.tasks.cancel_toolbar()
+    assert not window.tasks.running(METRICS) and not window.codec_bar.cancel_button.isEnabled()
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
     qtbot.wait(50)
     assert window.model.metrics == {}
 
 
 def test_opening_another_clip_stops_the_metrics_of_the_last_one(qtbot, window, bundled):
-    window.open_file(str(bundled[0].audio_path))
+    window.clips.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
-    running = set(window.metric_tasks)
+    running = window.tasks.running(METRICS)
     assert running
-    window.open_file(str(bundled[1].audio_path))
-    assert not window.metric_tasks and all(task.cancel_flag.is_set() for task in running)
+    window.clips.open_file(str(bundled[1].audio_path))
+    assert not window.tasks.running(METRICS) and all(task.cancel_flag.is_set() for task in running)
 
 
 def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, monkeypatch):
     from workbench.views.run_dialog import RunDialog
 
     seen, started = [], []
-    monkeypatch.setattr(window, "start_eval_run", lambda *args: started.append(args))
+    monkeypatch.setattr(window.evals, "start_eval_run", lambda *args: started.append(args))
 
     def answer(dialog):
         seen.append(dialog.folder.text())
@@ -644,8 +646,8 @@ def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, m
         return 1
 
     monkeypatch.setattr(RunDialog, "exec", answer)
-    window.new_eval_run()
-    window.new_eval_run()
+    window.evals.new_eval_run()
+    window.evals.new_eval_run()
     assert seen == ["", str(tmp_path / "runs" / "one")] and started[0][0] == str(tmp_path / "runs" / "one")
 
 
@@ -653,26 +655,26 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
                                                                                                     bundled):
     from codec.conditions import active_level_db
 
-    window.open_file(str(bundled[0].audio_path))
-    window.codec_combo.setCurrentText("identity")
-    assert window.condition_combo.currentText() == "" and "clean" in window.condition_combo.lineEdit().placeholderText()
-    window.condition_combo.setCurrentText("white10")
+    window.clips.open_file(str(bundled[0].audio_path))
+    window.codec_bar.select_codec("identity")
+    assert window.codec_bar.condition() == "" and "clean" in window.codec_bar.condition_combo.lineEdit().placeholderText()
+    window.codec_bar.set_condition("white10")
     round_trip(qtbot, window, None)
     clip, decoded = window.model.clip, window.model.decoded
     assert window.model.roundtrip.codec == "identity@white10"
     noise = decoded.astype(np.float64) - clip.samples
     speech_db = active_level_db(clip.samples.astype(np.float64), clip.sample_rate)
     assert speech_db - 10 * np.log10(np.mean(noise**2)) == pytest.approx(10, abs=0.05)  # SNR against the active level
-    window.condition_combo.setCurrentText("reverb0.6@fog")  # typed: refused before any work starts
-    assert window.start_roundtrip() is None and "unknown input condition 'fog'" in window.messages[-1]
+    window.codec_bar.set_condition("reverb0.6@fog")  # typed: refused before any work starts
+    assert window.clips.start_roundtrip() is None and "unknown input condition 'fog'" in window.prompts.messages[-1]
 
 
 def test_metrics_of_a_round_trip_under_reverb_align_with_what_the_codec_heard(qtbot, window, bundled):
     """Eval left this clip's PESQ missing under opus-6k@reverb0.6 while it aligned the output with the clean clip."""
     [utterance] = [u for u in bundled if u.id == "ru/conf-full"]
-    window.open_file(str(utterance.audio_path))
-    window.codec_combo.setCurrentText("opus-6k")
-    window.condition_combo.setCurrentText("reverb0.6")
+    window.clips.open_file(str(utterance.audio_path))
+    window.codec_bar.select_codec("opus-6k")
+    window.codec_bar.set_condition("reverb0.6")
     round_trip(qtbot, window, None)
     qtbot.waitUntil(lambda: "PESQ-WB" in window.model.metrics, timeout=WAIT_MS)
     assert isinstance(window.model.metrics["PESQ-WB"], float), window.model.metrics["PESQ-WB"]
@@ -682,7 +684,7 @@ def test_the_run_dialog_adds_input_conditions_with_identity_as_each_floor(qtbot,
     from workbench.views.run_dialog import RunDialog
 
     started = []
-    monkeypatch.setattr(window, "start_eval_run", lambda *args: started.append(args))
+    monkeypatch.setattr(window.evals, "start_eval_run", lambda *args: started.append(args))
     typed = iter(["white10  tel", "hum5"])
 
     def answer(dialog):
@@ -691,11 +693,11 @@ def test_the_run_dialog_adds_input_conditions_with_identity_as_each_floor(qtbot,
         return 1
 
     monkeypatch.setattr(RunDialog, "exec", answer)
-    window.new_eval_run()
-    codec = window.codec_combo.currentText()
+    window.evals.new_eval_run()
+    codec = window.codec_bar.codec()
     assert started[0][1] == [codec, "identity@white10", f"{codec}@white10", "identity@tel", f"{codec}@tel"]
-    window.new_eval_run()
-    assert len(started) == 1 and "unknown input condition 'hum5'" in window.messages[-1]
+    window.evals.new_eval_run()
+    assert len(started) == 1 and "unknown input condition 'hum5'" in window.prompts.messages[-1]
 
 
 def test_the_installed_pyside_keeps_reference_counts_when_signals_fire_and_tasks_run():
@@ -719,3 +721,38 @@ def test_the_installed_pyside_keeps_reference_counts_when_signals_fire_and_tasks
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
     after = sys.getrefcount(True), sys.getrefcount(None)
     assert after[0] > before[0] - 50 and after[1] > before[1] - 50, (before, after)
+
+
+def test_the_task_runner_replaces_refuses_runs_side_by_side_and_cancels_everything_at_exit(qtbot):
+    import threading
+
+    from PySide6.QtWidgets import QWidget
+
+    from workbench.controllers.prompts import Prompts
+    from workbench.controllers.task_runner import TaskRunner
+    from workbench.workers import Task
+
+    release = threading.Event()
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    runner = TaskRunner(Prompts(parent))
+
+    def slow(task):
+        release.wait(WAIT_MS / 1000)
+
+    try:
+        first = runner.start(ROUND_TRIP, Task(slow), print, "one")
+        second = runner.start(ROUND_TRIP, Task(slow), print, "two")
+        assert first.cancel_flag.is_set() and runner.running(ROUND_TRIP) == [second]  # a new round trip replaces
+        metrics = [runner.start(METRICS, Task(slow), print, "metrics") for _ in range(2)]
+        assert runner.running(METRICS) == metrics and runner.cancellable()  # metrics run side by side
+        run = runner.start(EVAL_RUN, Task(slow), print, "eval")
+        assert runner.start(EVAL_RUN, Task(slow), print, "eval") is None  # one eval run at a time
+        runner.cancel_toolbar()
+        assert not runner.cancellable() and runner.running(EVAL_RUN) == [run]  # the toolbar leaves the run alone
+        runner.cancel_all()  # the window closes
+        assert run.cancel_flag.is_set() and not runner.running()
+        assert runner.running(EVAL_RUN) == [run]  # still writing until its work returns
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not runner.running(EVAL_RUN), timeout=WAIT_MS)

@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     if args.codec:
-        window.codec_combo.setCurrentText(args.codec)
-    window.load_bundled()
+        window.codec_bar.select_codec(args.codec)
+    window.clips.load_bundled()
     if args.file:
-        window.open_file(args.file)
+        window.clips.open_file(args.file)
     window.show()
     status = app.exec()
     shut_down(window)

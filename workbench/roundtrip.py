@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from codec.devices import default_device
+from codec.devices import resolve_device
 from codec.errors import UserError
 from codec.registry import CodecEntry, get_codec, list_codecs, takes_option
 from codec.spec import CodecSpec, parse_chain
@@ -41,11 +41,6 @@ def conditioned(codec: str, condition: str) -> str:
     if not condition:
         return codec
     return str(CodecSpec.parse(codec).under(parse_chain(condition)))
-
-
-def resolve_device(choice: str) -> str:
-    """"auto" becomes "cuda" when a GPU is visible to PyTorch, else "cpu"."""
-    return default_device() if choice == "auto" else choice
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

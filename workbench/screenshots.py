@@ -31,24 +31,24 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
     with tempfile.TemporaryDirectory() as scratch:
         window = MainWindow(Settings(Path(scratch) / "screenshots.ini"))  # never touch the user's settings
         window.resize(1600, 960)
-        window.load_bundled()
-        if clip is not None and not window.open_file(clip):
-            raise UserError(f"{clip}: cannot be opened: {window.messages[-1]}")
+        window.clips.load_bundled()
+        if clip is not None and not window.clips.open_file(clip):
+            raise UserError(f"{clip}: cannot be opened: {window.prompts.messages[-1]}")
         if window.model.clip is None:
             raise UserError("no clip to show: the bundled speech is missing; pass an audio file")
         codec = codec or roundtrip.default_codec()
-        window.codec_combo.setCurrentText(codec)
+        window.codec_bar.select_codec(codec)
         c = window.model.clip
         # Synchronously here: screenshots are a script, not an interactive session.
-        info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codec_cache).run_here()
+        info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codecs.cache).run_here()
         window.model.set_decoded(info.result.audio, info)
         metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here()
         window.model.set_metrics(metrics)
         _show_small_report(window, Path(scratch) / "run", codec)
         window.show()
-        window.seek(c.samples.size / c.sample_rate * 0.4)
-        window.select_signal("decoded")
-        window.loop_box.setChecked(True)
+        window.playback.seek(c.samples.size / c.sample_rate * 0.4)
+        window.playback.select_signal("decoded")
+        window.listen_bar.set_loop(True)
         _settle(app)
         saved = []
         for index, name in ((0, "compare"), (1, "blind-test"), (2, "reports")):
@@ -57,7 +57,7 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
             path = out / f"workbench-{name}.png"
             window.grab().save(str(path))
             saved.append(path)
-        window.log_box.setChecked(True)
+        window.listen_bar.set_view_options(True, window.settings.db_range)
         window.tabs.setCurrentIndex(0)
         _settle(app)
         path = out / "workbench-compare-logfreq.png"
@@ -78,7 +78,7 @@ def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:
     c = window.model.clip
     session = MushraTest.plan([c.name], [codec, "codec2-1200"], seed=1, anchors=anchors_for(c.sample_rate))
     clips = {c.name: (c.samples, c.sample_rate)}
-    stimuli = Task(roundtrip.render_stimuli, clips, session.conditions, "cpu", window.codec_cache).run_here()
+    stimuli = Task(roundtrip.render_stimuli, clips, session.conditions, "cpu", window.codecs.cache).run_here()
     window.tabs.setCurrentWidget(window.blind)
     window.blind.begin(session, stimuli, {c.name: c.sample_rate})
     window.blind.start_graded()
@@ -101,4 +101,4 @@ def _show_small_report(window, folder: Path, codec: str) -> None:
         return
     utterances = load_manifest(default_manifest())[::20][:4]
     run_eval([codec, "codec2-1200"], folder, utterances=utterances, metrics=["pesq_wb", "stoi", "si_sdr"])
-    window.open_run_folder(str(folder))
+    window.evals.open_run_folder(str(folder))

@@ -42,6 +42,8 @@ KIND_NOTES = {
             "stimuli are also measured, so the results say how well each objective metric agrees with the ratings.",
 }
 MUSHRA_SCALE = ("Excellent", "Good", "Fair", "Poor", "Bad")  # the BS.1534 continuous quality scale, top down
+# The pages, in the order they are stacked: what `stage` names.
+STAGES = ("setup", "trial", "results", "graded", "training")
 MIN_LISTEN_S = 1.0  # a MUSHRA slider unlocks once this much of its stimulus (or all of a shorter one) has played
 
 
@@ -54,6 +56,7 @@ class BlindTestView(QWidget):
     finished = Signal()  # the last trial was answered: the results are on screen
     progressed = Signal()  # a trial was answered and more are left: time to save the answers so far
     error = Signal(str, str)  # title, message: shown by the window without blocking the test's audio
+    stage_changed = Signal(str)  # one of STAGES
 
     def __init__(self, player: Player, parent: QWidget | None = None):
         super().__init__(parent)
@@ -67,6 +70,7 @@ class BlindTestView(QWidget):
         self.pages.addWidget(self._result_page())
         self.pages.addWidget(self._mushra_page())
         self.pages.addWidget(self._training_page())
+        self.pages.currentChanged.connect(lambda index: self.stage_changed.emit(STAGES[index]))
         self.listening = QTimer(self, interval=100)  # unlocks the sliders of stimuli heard long enough
         self.listening.timeout.connect(self._unlock_heard)
         layout = QVBoxLayout(self)
@@ -142,7 +146,7 @@ class BlindTestView(QWidget):
         save = QPushButton("Save results (CSV or JSON)...")
         save.clicked.connect(self.save_requested)
         again = QPushButton("New test")
-        again.clicked.connect(lambda: self.pages.setCurrentIndex(0))
+        again.clicked.connect(self.show_setup)
         buttons = QHBoxLayout()
         buttons.addWidget(save)
         buttons.addWidget(again)
@@ -233,10 +237,22 @@ class BlindTestView(QWidget):
         self.player.set_sources(sources, self.sample_rates[clip])
         self.play(label)
 
+    @property
+    def stage(self) -> str:
+        """What is on screen: setup, trial (A/B or ABX), results, graded (a MUSHRA trial) or training."""
+        return STAGES[self.pages.currentIndex()]
+
+    def show_setup(self) -> None:
+        """Show the setup page (for a new test or to resume one)."""
+        self._show_stage("setup")
+
+    def _show_stage(self, stage: str) -> None:
+        self.pages.setCurrentIndex(STAGES.index(stage))
+
     def start_graded(self) -> None:
         """Leave the MUSHRA training for the first graded trial."""
         self.player.pause()
-        self.pages.setCurrentIndex(3)
+        self._show_stage("graded")
         self._show_trial()
         self.listening.start()
 
@@ -304,9 +320,9 @@ class BlindTestView(QWidget):
             if session.answered:  # resumed: the listener has been trained already
                 self.start_graded()
             else:  # the training phase first (ITU-R BS.1534-3)
-                self.pages.setCurrentIndex(4)
+                self._show_stage("training")
             return
-        self.pages.setCurrentIndex(1)
+        self._show_stage("trial")
         self._show_trial()
 
     def _show_results(self) -> None:
@@ -320,7 +336,7 @@ class BlindTestView(QWidget):
                 lines.append(f"trial {t.index + 1} ({t.clip}): A = {t.codec_a}, B = {t.codec_b}{x}; "
                              f"answered {t.answer} in {t.seconds:.1f} s")
             self.summary.setPlainText("\n".join(lines))
-        self.pages.setCurrentIndex(2)
+        self._show_stage("results")
         self.finished.emit()
 
     def _show_trial(self) -> None:

@@ -131,10 +131,14 @@ class LibraryView(QWidget):
                             "set or folder the test was made from, then resume again")
         return [by_id[clip_id] for clip_id in ids]
 
+    def show_status(self, text: str) -> None:
+        """Show a line under the list (how many clips are shown, or why there are none)."""
+        self.status.setText(text)
+
     def _filter(self) -> None:
         lang = self.language.currentText()
         self.proxy.set_filter("" if lang == ALL_LANGUAGES else lang, self.search.text())
-        self.status.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} clips")
+        self.show_status(f"{self.proxy.rowCount()} of {self.model.rowCount()} clips")
 
     def _activated(self, index) -> None:
         self.utterance_activated.emit(self.model.rows[self.proxy.mapToSource(index).row()]["utterance"])

@@ -59,6 +59,10 @@ class RunDialog(QDialog):
         items = (self.codecs.item(i) for i in range(self.codecs.count()))
         return [i.text() for i in items if i.checkState() == Qt.CheckState.Checked]
 
+    def chosen_folder(self) -> str:
+        """The output folder as typed or browsed ("" when none)."""
+        return self.folder.text().strip()
+
     def chosen_conditions(self) -> list[str]:
         """The input conditions typed, in order (none: the clean clips only)."""
         return self.conditions.text().split()

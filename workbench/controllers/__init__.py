@@ -1,0 +1,1 @@
+"""Controllers: QObjects that own the app's behaviour and state, and speak to views through signals and models."""

@@ -1,0 +1,211 @@
+"""The current clip: the library, opening files and takes, saving signals, the round trip and its metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject
+
+from codec.audio import load_audio, save_audio
+from codec.errors import UserError
+from workbench import clip_metrics, roundtrip
+from workbench.clip_model import Clip, ClipModel, RoundTripInfo
+from workbench.controllers.codecs import CodecController
+from workbench.controllers.prompts import Prompts
+from workbench.controllers.task_runner import METRICS, ROUND_TRIP, TaskRunner
+from workbench.settings import Settings
+from workbench.views.library_view import LibraryView
+from workbench.workers import Task
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)"
+
+
+class ClipController(QObject):
+    """Opens clips into the model, round-trips them through the chosen codec and measures the result."""
+
+    def __init__(self, settings: Settings, model: ClipModel, library: LibraryView, codecs: CodecController,
+                 tasks: TaskRunner, prompts: Prompts) -> None:
+        super().__init__()
+        self.settings, self.model, self.library = settings, model, library
+        self.codecs, self.tasks, self.prompts = codecs, tasks, prompts
+        library.utterance_activated.connect(self.open_utterance)
+        library.file_activated.connect(self.open_file)
+
+    # ---- opening ------------------------------------------------------------------------------------------
+    def load_bundled(self) -> None:
+        """List the bundled speech and open its first clip."""
+        from workbench.library import library_rows
+
+        try:
+            rows = library_rows()
+        except (UserError, ImportError) as exc:
+            self.library.show_status(f"bundled speech unavailable: {exc}")
+            return
+        self.library.set_rows(rows)
+        self.library.set_recent(self.settings.recent_files)
+        if rows and self.model.clip is None:
+            self.open_utterance(rows[0]["utterance"])
+
+    def open_dialog(self) -> None:
+        """Ask for an audio file and open it."""
+        start = str(Path(self.settings.recent_files[0]).parent) if self.settings.recent_files else ""
+        path = self.prompts.open_file("Open audio", start, AUDIO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: str) -> bool:
+        """Open an audio file as the current clip (its transcript from a sidecar .txt when present)."""
+        try:
+            audio = load_audio(path)
+        except UserError as exc:
+            self.prompts.show_error("Cannot open the file", f"{exc}. Pick a WAV, FLAC or OGG file with speech in it.")
+            return False
+        sidecar = Path(path).with_suffix(".txt")
+        notices, text = audio.notices, ""
+        try:
+            text = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
+        except (UnicodeDecodeError, OSError) as exc:
+            notices += (f"transcript {sidecar.name} not read ({exc.__class__.__name__}): save it as UTF-8 text",)
+        self.show_clip(Clip(Path(path).name, audio.samples, audio.sample_rate, text, "", Path(path), notices))
+        self._remember(path)
+        return True
+
+    def open_utterance(self, utterance) -> bool:
+        """Open a clip of the bundled set (or of a report) with its transcript and language."""
+        try:
+            audio = load_audio(utterance.audio_path)
+        except UserError as exc:
+            self.prompts.show_error("Cannot open the clip", str(exc))
+            return False
+        self.show_clip(Clip(utterance.id, audio.samples, audio.sample_rate, utterance.text, utterance.lang,
+                            Path(utterance.audio_path), audio.notices))
+        self.library.select_id(utterance.id)
+        return True
+
+    def show_clip(self, clip: Clip, decoded: np.ndarray | None = None, info: RoundTripInfo | None = None) -> None:
+        """Make `clip` current, with a decoded signal already made (then measured) when given."""
+        self.tasks.cancel(ROUND_TRIP, METRICS)  # work on the previous clip is no longer wanted
+        self.model.set_clip(clip)
+        for notice in clip.notices:
+            self.prompts.status(notice, 5000)
+        if decoded is not None:
+            self.model.set_decoded(decoded, info)
+            self.compute_fast_metrics()
+
+    def use_take(self, samples: np.ndarray, sample_rate: int) -> Path | None:
+        """Make a recorded take the current clip; it is written to disk first so nothing can lose it. Where it
+        cannot be written, it stays open as an unsaved clip (File > Save clip as...) and None is returned."""
+        samples = np.asarray(samples, dtype=np.float32)
+        path = new_take_path(self.settings.recordings_dir)
+        try:
+            save_audio(path, samples, sample_rate)
+        except (UserError, OSError) as exc:
+            self.show_clip(Clip(path.stem, samples, sample_rate))
+            self.prompts.show_error("The take is not saved", f"{path} could not be written ({exc}). The take is open: "
+                                    "save it with File > Save clip as..., or choose another recordings folder.")
+            return None
+        self.show_clip(Clip(path.stem, samples, sample_rate, "", "", path))
+        self._remember(str(path))
+        self.prompts.status(f"recording saved as {path}", 8000)
+        return path
+
+    def save_signal(self, which: str, path: str | None = None) -> Path | None:
+        """Save the clip ('original') or its decoded signal ('decoded') as an audio file at the clip's rate."""
+        signal = self.model.signals().get(which)
+        if signal is None:
+            self.prompts.show_error("Nothing to save",
+                                    "Open a clip first." if which == "original" else "Run a round trip first.")
+            return None
+        if path is None:
+            clip, codec = self.model.clip, self.model.roundtrip.codec if self.model.roundtrip else "decoded"
+            name = Path(clip.name).stem + ("" if which == "original" else f"-{codec}") + ".wav"
+            path = self.prompts.save_file(f"Save {which} audio", name, "Audio (*.wav *.flac *.ogg)")
+            if not path:
+                return None
+        try:
+            save_audio(path, signal, self.model.clip.sample_rate)
+        except (UserError, OSError) as exc:
+            self.prompts.show_error("Cannot save the audio", str(exc))
+            return None
+        self.prompts.status(f"saved {path}", 5000)
+        return Path(path)
+
+    def _remember(self, path: str) -> None:
+        self.settings.add_recent(path)
+        self.library.set_recent(self.settings.recent_files)
+
+    # ---- round trip and metrics ---------------------------------------------------------------------------
+    def start_roundtrip(self, codec: str | None = None,
+                        then: Callable[[RoundTripInfo], None] | None = None) -> Task | None:
+        """Round-trip the current clip through `codec` (the selected one by default) on a worker thread; `then`
+        gets the result once it is shown, before its metrics start."""
+        clip = self.model.clip
+        if clip is None:
+            self.prompts.show_error("Nothing to round-trip", "Open, drop or record a clip first.")
+            return None
+        try:
+            name = codec or self.codecs.selected()
+        except UserError as exc:
+            self.prompts.show_error("Unknown input condition", str(exc))
+            return None
+        task = Task(roundtrip.run_roundtrip, name, clip.samples, clip.sample_rate, self.codecs.device(),
+                    self.codecs.cache)
+
+        def finished(info: RoundTripInfo) -> None:
+            if self.model.clip is not clip:
+                return  # the user moved on to another clip meanwhile
+            self.model.set_decoded(info.result.audio, info)
+            for notice in info.notices:
+                self.prompts.show_error("Round trip ran on the CPU", notice)
+            if then is not None:
+                then(info)
+            self.compute_fast_metrics()
+
+        return self.tasks.start(ROUND_TRIP, task, finished, f"Round trip through {name}")
+
+    def compute_fast_metrics(self) -> Task | None:
+        """PESQ, STOI, SI-SDR, mel and STFT distance and DistillMOS of the decoded signal, on a worker thread."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        heard = self.model.roundtrip.result.heard if self.model.roundtrip is not None else None
+        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate, heard=heard)
+        return self._run_metrics(task, "Metrics")
+
+    def compute_cer(self) -> Task | None:
+        """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
+        return self._run_metrics(task, "CER")
+
+    def compute_speaker_similarity(self) -> Task | None:
+        """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
+        clip, decoded = self.model.clip, self.model.decoded
+        if clip is None or decoded is None:
+            return None
+        task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
+        return self._run_metrics(task, "Speaker similarity")
+
+    def _run_metrics(self, task: Task, busy_text: str) -> Task:
+        clip, decoded = self.model.clip, self.model.decoded
+
+        def ready(values: dict) -> None:
+            if self.model.clip is clip and self.model.decoded is decoded:  # not of a signal replaced meanwhile
+                self.model.set_metrics(values)
+
+        return self.tasks.start(METRICS, task, ready, busy_text)
+
+
+def new_take_path(folder: Path) -> Path:
+    """A file name for a take that no earlier take has (two takes can end within one second)."""
+    stem = f"take-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = folder / f"{stem}.wav", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.wav"
+    return path
