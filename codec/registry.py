@@ -40,7 +40,7 @@ class CodecEntry:
     nominal_bitrate: float
     description: str
     options: tuple[str, ...] = ()  # the keyword options a user may give, in the order error messages list them
-    arguments: dict[str, Any] = field(default_factory=dict)  # fixed keyword arguments that make this entry
+    arguments: dict[str, Any] = field(default_factory=dict, hash=False)  # fixed keyword arguments that make this entry
     requires: tuple[str, ...] = ()  # (module, pip package) pairs joined as "module:package"
     check: str = ""  # "module:function" given the user's options: why the codec cannot run here, or ""
 
@@ -59,7 +59,8 @@ class CodecEntry:
             raise UserError(f"codec {self.name!r} takes no options (got {', '.join(sorted(options))}): drop them")
         unknown = sorted(set(options) - set(self.options))
         if unknown:
-            raise UserError(f"codec {self.name!r} has no option {', '.join(unknown)}; it takes: {', '.join(self.options)}")
+            raise UserError(f"codec {self.name!r} has no option {', '.join(unknown)}; "
+                            f"it takes: {', '.join(self.options)}")
 
     def build(self, **options: Any) -> Codec:
         """The codec, its factory imported now."""
@@ -67,12 +68,9 @@ class CodecEntry:
 
 
 def _imported(path: str) -> Any:
-    """The object an import path "module:attribute" (attribute may be dotted) names, its module imported."""
+    """The object an import path "module:attribute" names, its module imported."""
     module, _, attribute = path.partition(":")
-    found = importlib.import_module(module)
-    for part in attribute.split("."):
-        found = getattr(found, part)
-    return found
+    return getattr(importlib.import_module(module), attribute)
 
 
 def _fixed(name: str, factory: str, sample_rate: int, nominal_bitrate: float, description: str,
