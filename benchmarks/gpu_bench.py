@@ -113,7 +113,8 @@ def main() -> None:
 
     from codec.lfsc.checkpoint import load_lfsc
     from codec.lfsc import packed
-    from codec.lfsc.inference import PRECISIONS, LFSCInference, autocast
+    from codec.devices import precision_dtype
+    from codec.lfsc.inference import LFSCInference, autocast
 
     model = load_lfsc(args.checkpoint, device=device)
     gflop = sum(gflop_per_audio_second(model.config).values())
@@ -132,7 +133,7 @@ def main() -> None:
         audio_s = batch * audio.shape[1] / model.sample_rate
         configs = [(f"{ref_label} fp32", "fp32", None, False)]  # the baseline of every ratio, whatever is compared
         for precision in args.precisions:
-            packs = precision != "fp32" and packed.available(model, PRECISIONS[precision])
+            packs = precision != "fp32" and packed.available(model, precision_dtype(precision))
             if precision != "fp32":
                 configs.append((f"{ref_label} {precision}", precision, None, False))
             if packs:  # the same precision under autocast, for the packing's share

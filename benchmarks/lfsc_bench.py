@@ -75,7 +75,7 @@ def tokens_sha(tokens: np.ndarray) -> str:
 
 def gflop_per_audio_second(config) -> dict[str, float]:
     """Conv FLOPs (2 per multiply-add) of encoder and decoder per second of audio, counted on a meta-device model."""
-    from codec.lfsc.inference import decoder_full, encoder_full
+    from codec.lfsc.model import decoder_full, encoder_full
     from codec.lfsc.model import LFSCModel
     from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 
@@ -227,7 +227,8 @@ def torch_reflect_padding():
 def section_interleaved(args: argparse.Namespace, model, gflop: float) -> None:
     """In one process, calls alternate between paths round after round, so load drift hits all alike."""
     from codec.lfsc.checkpoint import load_lfsc
-    from codec.lfsc.inference import LFSCInference, autocast, decoder_full, encoder_full
+    from codec.lfsc.inference import LFSCInference, autocast
+    from codec.lfsc.model import decoder_full, encoder_full
 
     reference = load_lfsc(args.checkpoint, device="cpu", fold_weight_norm=False)
     audio = torch.from_numpy(LFSCInference(model).pad_to_frames(noise_clip(args.seconds).numpy()))[None]

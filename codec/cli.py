@@ -9,6 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from codec.devices import PRECISIONS
 from codec.errors import UserError, run_cli
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--device", help="torch device for LFSC (default: cuda if available, else cpu)")
     common.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
     common.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+        "--precision", choices=PRECISIONS, default="fp32",
         help="LFSC arithmetic: fp32 is exact (default); bf16 is faster, tokens differ slightly (as --codec lfsc-bf16; "
         "docs/performance.md)",
     )

@@ -6,6 +6,7 @@ from functools import cache
 
 import numpy as np
 
+from codec.bundled_speech import first_clip
 from codec.registry import CodecEntry, get_codec
 
 MEASURE_SECONDS = 4.0  # speech used to measure bitrates: long enough for VBR to settle, short enough to be quick
@@ -56,12 +57,9 @@ def _measured_bitrate(name: str) -> str:
 def _speech_clip() -> tuple[np.ndarray, int] | None:
     """The first English utterance of the bundled speech set, cut to MEASURE_SECONDS; None when not bundled."""
     from codec.audio import load_audio
-    from eval.manifest import default_manifest, load_manifest
 
-    path = default_manifest()
-    if not path.exists():
+    path = first_clip("en")
+    if path is None:
         return None
-    utterances = load_manifest(path)
-    chosen = next((u for u in utterances if u.lang == "en"), utterances[0])
-    audio = load_audio(chosen.audio_path)
+    audio = load_audio(path)
     return audio.samples[: int(MEASURE_SECONDS * audio.sample_rate)], audio.sample_rate

@@ -61,3 +61,14 @@ def resolve_checkpoint(explicit: str | os.PathLike | None = None) -> Path | None
     if configured is not None and not isinstance(configured, str):
         raise UserError(f"{user_config_path()}: 'checkpoint' must be the path of a .nemo file, got {configured!r:.80}")
     return Path(os.path.expanduser(configured)) if configured else None
+
+
+def checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object) -> str:
+    """Why LFSC cannot run with `checkpoint` (or the configured one): none configured, or no such file; '' when
+    there is one."""
+    path = resolve_checkpoint(checkpoint)
+    if path is None:
+        return f"no checkpoint configured; {how_to_set()}"
+    if not path.exists():
+        return f"checkpoint {path} does not exist; {how_to_set()}"
+    return ""

@@ -138,3 +138,30 @@ class Codec(ABC):
             encode_seconds=t1 - t0,
             decode_seconds=t2 - t1,
         )
+
+
+class BlockCodec(Codec):
+    """A codec that codes streams of blocks natively: its whole-array `encode` and `decode` are one block in and the
+    blocks joined."""
+
+    @abstractmethod
+    def encode_blocks(
+        self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> bytes:
+        """Encode mono float32 audio at the native rate that arrives in blocks, `num_samples` in all, holding less
+        than a frame of it; `progress` hears the fraction done."""
+
+    @abstractmethod
+    def decode_blocks(
+        self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """`num_samples` of decoded audio at the native rate, as blocks decoded as they are taken (the payload
+        checked at once, `check_payload`); `progress` hears the fraction done."""
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """`encode_blocks` of one block."""
+        return self.encode_blocks([audio], len(audio))
+
+    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
+        """`decode_blocks`, joined."""
+        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)

@@ -1,17 +1,17 @@
-"""LFSC behind the common codec interface (registered as 'lfsc'), loading the checkpoint once per process."""
+"""LFSC behind the common codec interface (the registry's 'lfsc' and 'lfsc-bf16'), loading the checkpoint once per
+process."""
 
 from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from codec.bitstream import Layout, frame_bits, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
-from codec.devices import check_device, default_device
+from codec.devices import resolve_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
 from codec.lfsc import packed
@@ -19,9 +19,6 @@ from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
 from codec.lfsc.model import LFSCModel
 from codec.interface import Codec
-from codec.registry import CodecEntry, register
-
-NOMINAL_BITRATE = 8 * np.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the model card's "1.89 kbps"
 
 
 @functools.lru_cache(maxsize=2)
@@ -36,7 +33,7 @@ def load_model(checkpoint: str | os.PathLike | None = None, device: str | None =
         raise UserError(f"no LFSC checkpoint configured: {how_to_set()}")
     if not path.exists():  # a folder or a device is load_lfsc's to name
         raise UserError(f"LFSC checkpoint {path} does not exist: {how_to_set()}")
-    return _cached_model(str(path.resolve()), path.stat().st_mtime, check_device(device) if device else default_device(), trust)
+    return _cached_model(str(path.resolve()), path.stat().st_mtime, resolve_device(device or "auto"), trust)
 
 
 class LFSCCodec(Codec):
@@ -134,30 +131,3 @@ def _fractions(progress: Callable[[float], None] | None, total_frames: int) -> C
         progress(done / total_frames)
 
     return step
-
-
-def _checkpoint_problem(checkpoint: str | os.PathLike | None = None, **_: object) -> str:
-    path = resolve_checkpoint(checkpoint)
-    if path is None:
-        return f"no checkpoint configured; {how_to_set()}"
-    if not Path(path).exists():
-        return f"checkpoint {path} does not exist; {how_to_set()}"
-    return ""
-
-
-def lfsc_bf16(
-    checkpoint: str | os.PathLike | None = None,
-    device: str | None = None,
-    trust: bool = False,
-    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
-) -> LFSCCodec:
-    """LFSC in bf16: ~3x faster on CPUs with native bf16 than fp32, about one code in 19 different."""
-    return LFSCCodec(checkpoint, device, trust, precision="bf16", chunk_seconds=chunk_seconds)
-
-
-for name, factory, description in (
-    ("lfsc", LFSCCodec, "NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)"),
-    ("lfsc-bf16", lfsc_bf16, "LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)"),
-):
-    register(CodecEntry(name=name, factory=factory, sample_rate=22050, nominal_bitrate=float(NOMINAL_BITRATE),
-                        description=description, check=_checkpoint_problem))

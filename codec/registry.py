@@ -1,98 +1,156 @@
-"""The registry that maps names such as 'lfsc', 'codec2-2400', 'opus-6k' to codecs.
+"""The registry that maps names such as 'lfsc', 'codec2-2400', 'opus-6k' to codecs: one declarative table.
 
-The GUI, the eval runner and the CLI all go through `get_codec`; nothing else builds codec classes directly.
+Each entry names its factory and its availability check by import path ("module:attribute"); nothing is imported
+until a codec is built or checked, so listing the codecs is cheap. The GUI, the eval runner and the CLI all go
+through `get_codec`; nothing else builds codec classes directly.
 """
 
 from __future__ import annotations
 
-import inspect
+import contextlib
+import importlib
+import importlib.util
+import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Iterator
 
-from codec.errors import UserError
 from codec.conditions import Conditioned
+from codec.errors import UserError
 from codec.interface import Codec
 from codec.spec import CodecSpec
 
+ANY_RATE = 0  # an entry's sample_rate when the codec works at the input's rate and never resamples
+ANCHOR_CUTOFFS = (3500.0, 7000.0)
+CODEC2_MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")  # codec.baselines.codec2.DELAY's modes
+OPUS_NAMED_BITRATES = (6000, 8000, 12000, 16000, 24000)
+AMR_NB_NAMED_BITRATES = (4750, 12200)
+LFSC_NOMINAL_BITRATE = 8 * math.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the model card's "1.89 kbps"
+LFSC_OPTIONS = ("checkpoint", "device", "trust", "precision", "chunk_seconds")
+PYCODEC2 = ("pycodec2:pycodec2",)
+PYAV = ("av:av",)
 
-@dataclass
+
+@dataclass(frozen=True)
 class CodecEntry:
     """A registered codec: how to build it and what to show in `lfsc-codec list`."""
 
     name: str
-    factory: Callable[..., Codec]
+    factory: str  # "module:attribute" of the class or function that builds it, imported only to build it
     sample_rate: int
     nominal_bitrate: float
     description: str
-    requires: tuple[str, ...] = field(default=())  # (module, pip package) pairs joined as "module:package"
-    check: Callable[..., str] | None = None  # given the codec options: why it cannot run here, or ""
+    options: tuple[str, ...] = ()  # the keyword options a user may give, in the order error messages list them
+    arguments: dict[str, Any] = field(default_factory=dict, hash=False)  # fixed keyword arguments that make this entry
+    requires: tuple[str, ...] = ()  # (module, pip package) pairs joined as "module:package"
+    check: str = ""  # "module:function" given the user's options: why the codec cannot run here, or ""
 
-    def available(self, **options) -> tuple[bool, str]:
+    def available(self, **options: Any) -> tuple[bool, str]:
         """Whether the codec can run here, and if not, what to do about it."""
-        import importlib.util
-
         for requirement in self.requires:
             module, _, package = requirement.partition(":")
             if importlib.util.find_spec(module) is None:
                 return False, f"needs the Python package '{package or module}' (pip install {package or module})"
-        if self.check is not None:
-            why = self.check(**options)
-            if why:
-                return False, why
-        return True, ""
+        why = _imported(self.check)(**options) if self.check else ""
+        return (False, why) if why else (True, "")
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Refuse (UserError) options this codec does not take."""
+        if options and not self.options:
+            raise UserError(f"codec {self.name!r} takes no options (got {', '.join(sorted(options))}): drop them")
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise UserError(f"codec {self.name!r} has no option {', '.join(unknown)}; "
+                            f"it takes: {', '.join(self.options)}")
+
+    def build(self, **options: Any) -> Codec:
+        """The codec, its factory imported now."""
+        return _imported(self.factory)(**self.arguments, **options)
 
 
-_REGISTRY: dict[str, CodecEntry] = {}
-_BUILTINS_LOADED = False
+def _imported(path: str) -> Any:
+    """The object an import path "module:attribute" names, its module imported."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
-def register(entry: CodecEntry) -> None:
-    """Add a codec to the registry (names are unique)."""
+def _fixed(name: str, factory: str, sample_rate: int, nominal_bitrate: float, description: str,
+           requires: tuple[str, ...] = (), check: str = "", **arguments: Any) -> CodecEntry:
+    """An entry that takes no options: `arguments` make it."""
+    return CodecEntry(name, factory, sample_rate, nominal_bitrate, description, (), arguments, requires, check)
+
+
+OPUS = "codec.baselines.pyav_codecs:Opus"
+OPUS_CHECK = "codec.baselines.pyav_codecs:opus_problem"
+AMR_NB = "codec.baselines.pyav_codecs:AmrNb"
+LFSC = "codec.lfsc_codec:LFSCCodec"
+LFSC_CHECK = "codec.config:checkpoint_problem"
+
+# In the order `lfsc-codec list`, the app and error messages show them.
+CODECS: tuple[CodecEntry, ...] = (
+    _fixed("identity", "codec.baselines.reference:Identity", ANY_RATE, 0.0,
+           "returns its input bit-exactly, for calibrating metrics (payload: float32 PCM)"),
+    *(_fixed(f"lowpass-{cutoff / 1000:g}k", "codec.baselines.reference:LowpassAnchor", ANY_RATE, 0.0,
+             f"MUSHRA anchor (ITU-R BS.1534): zero-phase low-pass at {cutoff / 1000:g} kHz", cutoff=cutoff)
+      for cutoff in ANCHOR_CUTOFFS),
+    *(_fixed(f"codec2-{mode.lower()}", "codec.baselines.codec2:Codec2", 8000, float(mode.rstrip("C")),
+             f"Codec2 {mode} (libcodec2 via pycodec2)", PYCODEC2, mode=mode)
+      for mode in CODEC2_MODES),
+    *(_fixed(f"opus-{bitrate // 1000}k", OPUS, 16000, float(bitrate),
+             f"Opus {bitrate // 1000} kbit/s VBR, VoIP, 20 ms frames (libopus via PyAV)", PYAV, OPUS_CHECK,
+             bitrate=bitrate)
+      for bitrate in OPUS_NAMED_BITRATES),
+    CodecEntry("opus", OPUS, 16000, 12000.0,
+               "Opus at any bitrate: options bitrate=6000..510000 (default 12000), sample_rate=16000|8000",
+               ("bitrate", "sample_rate"), requires=PYAV, check=OPUS_CHECK),
+    *(_fixed(f"amr-nb-{bitrate / 1000:g}", AMR_NB, 8000, float(bitrate),
+             f"AMR-NB {bitrate / 1000:g} kbit/s (libopencore-amrnb via PyAV)", PYAV,
+             "codec.baselines.pyav_codecs:amr_nb_problem", bitrate=bitrate)
+      for bitrate in AMR_NB_NAMED_BITRATES),
+    CodecEntry("lfsc", LFSC, 22050, LFSC_NOMINAL_BITRATE,
+               "NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)", LFSC_OPTIONS, check=LFSC_CHECK),
+    # The name carries the reduced precision, so its option is fixed.
+    CodecEntry("lfsc-bf16", LFSC, 22050, LFSC_NOMINAL_BITRATE,
+               "LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)",
+               tuple(o for o in LFSC_OPTIONS if o != "precision"), {"precision": "bf16"}, check=LFSC_CHECK),
+)
+
+_REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}
+
+
+@contextlib.contextmanager
+def registered(entry: CodecEntry) -> Iterator[CodecEntry]:
+    """`entry` registered for the duration of the `with` block (a test's own codec); names are unique."""
     if entry.name in _REGISTRY:
-        raise ValueError(f"codec {entry.name!r} is registered twice")
+        raise ValueError(f"codec {entry.name!r} is registered already")
     _REGISTRY[entry.name] = entry
-
-
-def _load_builtin() -> None:
-    # Importing these modules registers their codecs; they import their heavy dependencies lazily.
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        import codec.baselines  # noqa: F401
-        import codec.lfsc_codec  # noqa: F401
-
-        _BUILTINS_LOADED = True
+    try:
+        yield entry
+    finally:
+        del _REGISTRY[entry.name]
 
 
 def list_codecs() -> list[CodecEntry]:
-    """All registered codecs, in registration order."""
-    _load_builtin()
+    """All registered codecs, in the table's order."""
     return list(_REGISTRY.values())
 
 
 def takes_option(name: str, option: str) -> bool:
     """Whether the codec named `name` (conditions allowed) takes `option` (such as LFSC's checkpoint and device)."""
-    _load_builtin()
     entry = _REGISTRY.get(CodecSpec.parse(name).base)
-    return entry is not None and option in inspect.signature(entry.factory).parameters
+    return entry is not None and option in entry.options
 
 
-def get_codec(name: str, **options) -> Codec:
+def get_codec(name: str, **options: Any) -> Codec:
     """Build the codec registered under `name`, fed through the input conditions the name carries after '@'
-    (`codec.conditions`); unknown names and conditions and missing packages are UserErrors."""
+    (`codec.conditions`); unknown names, options and conditions and missing packages are UserErrors."""
     spec = CodecSpec.parse(name)
     if spec.conditioned:
         return Conditioned(get_codec(spec.base, **options), spec.conditions)
-    _load_builtin()
     entry = _REGISTRY.get(name)
     if entry is None:
         raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}")
-    params = inspect.signature(entry.factory).parameters
-    accepted = [n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())  # such a factory checks its own options
-    unknown = [] if takes_any else sorted(set(options) - set(accepted))
-    if unknown:
-        raise UserError(f"codec {name!r} has no option {', '.join(unknown)}; it takes: {', '.join(accepted) or 'none'}")
+    entry.check_options(options)
     ok, why = entry.available(**options)
     if not ok:
         raise UserError(f"codec {name!r} is not available on this machine: {why}")
-    return entry.factory(**options)
+    return entry.build(**options)

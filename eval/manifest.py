@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from codec.audio import Audio, load_audio, open_audio
+from codec.bundled_speech import default_manifest  # noqa: F401  (eval's callers find the bundled set here)
 from codec.errors import UserError
 
 # ISO 639-1 (two-letter) language codes; manifests name languages with these.
@@ -50,11 +51,6 @@ class Utterance:
         if self.problem:
             raise UserError(self.problem)
         return load_audio(self.audio_path, sample_rate)
-
-
-def default_manifest() -> Path:
-    """Path of the bundled multilingual speech manifest (assets/speech/manifest.jsonl)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "speech" / "manifest.jsonl"
 
 
 def check_lang(lang: object, where: str) -> str:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from codec.audio import load_audio, resample
 from codec.errors import UserError
+from codec import registry
 from codec.registry import get_codec, list_codecs
 
 pytest.importorskip("pycodec2", reason="the reference codecs need pycodec2 (pip install pycodec2)")
@@ -17,6 +25,7 @@ from codec.baselines.delay import measure_delay, measure_envelope_delay  # noqa:
 from codec.baselines.pyav_codecs import OPUS_PRE_SKIP, _open_encoder, missing_ffmpeg_codec  # noqa: E402
 from codec.baselines.reference import LowpassAnchor  # noqa: E402
 
+REPO = Path(__file__).resolve().parent.parent
 CLIP_SECONDS = 6.0
 # Residual delay allowed after compensation, in samples at the codec's native rate: the median over a spread of
 # utterances must be under one sample. A single utterance's correlation peak moves with the codec's phase
@@ -92,6 +101,49 @@ def at_native_rate(name: str, speech, audio: np.ndarray) -> tuple[np.ndarray, np
 def test_registry_holds_every_reference_codec():
     names = {entry.name for entry in list_codecs()}
     assert set(WAVEFORM_CODECS + CODEC2_CODECS) <= names
+
+
+def test_listing_the_codecs_imports_no_codec():
+    """The table names its factories by import path: listing it imports neither them nor torch."""
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sys, codec.registry; codec.registry.list_codecs(); print(*sorted(sys.modules))"],
+        capture_output=True, text=True, check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout.split()
+    assert "torch" not in listed
+    assert not [m for m in listed if m.startswith(("codec.baselines", "codec.lfsc", "av", "pycodec2"))]
+
+
+def test_every_entry_declares_what_its_factory_takes():
+    for entry in list_codecs():
+        module, _, attribute = entry.factory.partition(":")
+        parameters = inspect.signature(getattr(importlib.import_module(module), attribute)).parameters
+        assert set(entry.options) | set(entry.arguments) <= set(parameters), entry.name
+        assert not set(entry.options) & set(entry.arguments), entry.name
+
+
+@pytest.mark.parametrize("entry", [e for e in list_codecs() if not e.name.startswith("lfsc")], ids=lambda e: e.name)
+def test_every_entry_builds_the_codec_it_lists(entry):
+    codec = get_codec(entry.name)
+    assert codec.name == entry.name or entry.options  # 'opus' names its codec by the bitrate chosen
+    assert codec.sample_rate == entry.sample_rate or entry.sample_rate == registry.ANY_RATE
+    assert codec.nominal_bitrate == entry.nominal_bitrate
+
+
+def test_the_table_lists_every_codec2_mode():
+    assert registry.CODEC2_MODES == MODES
+
+
+def test_a_test_codec_is_registered_for_its_with_block_only():
+    entry = registry.CodecEntry("test-identity", "codec.baselines.reference:Identity", registry.ANY_RATE, 0.0, "test")
+    with registry.registered(entry):
+        assert get_codec("test-identity@white10").name == "identity@white10"
+        assert list_codecs()[-1] is entry
+        with pytest.raises(ValueError, match="registered already"):
+            with registry.registered(entry):
+                pass
+    assert "test-identity" not in {e.name for e in list_codecs()}
+    with pytest.raises(UserError, match="unknown codec 'test-identity'"):
+        get_codec("test-identity")
 
 
 @pytest.mark.parametrize("name", WAVEFORM_CODECS)
@@ -298,6 +350,7 @@ def test_opus_pre_skip_matches_the_encoder():
         ("opus", {"bitrate": 600000}, "out of range"),
         ("opus", {"sample_rate": 44100}, "not supported"),
         ("codec2-3200", {"bitrate": 1600}, "takes no options"),
+        ("opus", {"cutoff": 1}, "has no option cutoff; it takes: bitrate, sample_rate"),
         ("codec2-9999", {}, "codec2-3200"),
     ],
 )

@@ -1,7 +1,8 @@
 """`lfsc-codec` against hostile and clumsy input, every subcommand: each bad case is refused in its own process with
 exit 2, one line, no traceback and nothing below the test's folder touched (tests/cli_contract.refused); a few
 near misses that are fine succeed. File-system faults while writing (a folder that takes no new files, a full disk,
-a file-size limit) are one line naming the output, and leave the old output and no partial file."""
+a file-size limit) are one line naming the output, and leave the old output and no partial file. And the cheap check
+the app runs on a checkpoint the user picks (codec.lfsc.checkpoint.check_checkpoint), one line for each bad file."""
 
 from __future__ import annotations
 
@@ -296,3 +297,63 @@ def test_a_folder_that_takes_no_new_files_is_one_line(tmp_path, command):
     out = f"/sys/lfsc-codec-test.{'bin' if command == 'encode' else 'wav'}"
     line = refused("lfsc-codec", command, speech(tmp_path), out, "--codec", "identity", watch=[tmp_path])
     assert line == f"lfsc-codec: error: {user_message(OSError(refusal.errno, refusal.strerror, out))}"
+
+
+# -- codec.lfsc.checkpoint.check_checkpoint: the cheap check the app runs on a checkpoint the user picks ----------
+def test_check_checkpoint_accepts_nemo_checkpoints_without_building_them(small_nemo, monkeypatch):
+    from conftest import NEMO_FIXTURE
+
+    from codec.lfsc import checkpoint
+
+    monkeypatch.setattr(checkpoint, "LFSCModel", None)  # building a model would fail
+    monkeypatch.setattr(checkpoint.torch, "load", None)  # and so would reading the weights
+    checkpoint.check_checkpoint(small_nemo)
+    checkpoint.check_checkpoint(NEMO_FIXTURE / "lfsc_small.nemo")  # written by NeMo itself
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("build, said", [
+    (lambda d: d, "is a folder"),
+    (lambda d: d / "absent.nemo", "no such checkpoint file"),
+    (lambda d: _written(d / "empty.nemo", b""), "the file is empty"),
+    (lambda d: _written(d / "text.nemo", b"not a model\n"), "not a readable .nemo archive"),
+    (lambda d: _tar(d / "no_config.nemo", {"./model_weights.ckpt": b"PK\x03\x04"}), "missing model_config.yaml"),
+    (lambda d: _tar(d / "other.nemo", {"./model_config.yaml": b"sample_rate: 22050\n",
+                                       "./model_weights.ckpt": b"PK\x03\x04"}), "lacks 'samples_per_frame'"),
+])
+def test_check_checkpoint_refuses_what_is_no_lfsc_checkpoint_in_one_line(tmp_path, build, said):
+    from codec.errors import UserError
+    from codec.lfsc.checkpoint import check_checkpoint
+
+    with pytest.raises(UserError, match=said) as refusal:
+        check_checkpoint(build(tmp_path))
+    assert "\n" not in str(refusal.value)
+
+
+def test_check_checkpoint_refuses_weights_in_no_torch_save_format(small_nemo, tmp_path):
+    import tarfile
+
+    from codec.errors import UserError
+    from codec.lfsc.checkpoint import check_checkpoint
+
+    with tarfile.open(small_nemo) as tar:
+        config = tar.extractfile("./model_config.yaml").read()
+    bad = _tar(tmp_path / "bad.nemo", {"./model_config.yaml": config, "./model_weights.ckpt": b"random bytes"})
+    with pytest.raises(UserError, match="not a PyTorch weights file"):
+        check_checkpoint(bad)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec.conditions import Condition, Conditioned, active_level_db, parse
+from codec.conditions import Condition, Conditioned, parse
+from codec.dsp import active_level_db
 from codec.spec import sweep
 from codec.errors import UserError
 from codec.registry import get_codec, takes_option

@@ -35,7 +35,7 @@ def test_receptive_field_matches_autograd():
     """The layer walk gives the same context as the input steps autograd finds an output frame depends on."""
     torch.manual_seed(0)
     model = LFSCModel(small_config())
-    from codec.lfsc.inference import decoder_full, encoder_full
+    from codec.lfsc.model import decoder_full, encoder_full
 
     spf, frames, mid = 1024, 32, 16
     audio = torch.randn(1, frames * spf, requires_grad=True)

@@ -43,7 +43,7 @@ def test_fast_padding_leaves_the_generator_bit_identical(monkeypatch):
     """Slice-copy padding must not change what the generator computes (NeMo parity, training curves): not the
     values, and not the memory layout, which would steer the convolutions to other kernels."""
     from codec.lfsc import nn as lfsc_nn
-    from codec.lfsc.inference import decoder_full, encoder_full
+    from codec.lfsc.model import decoder_full, encoder_full
 
     torch.manual_seed(0)
     model = LFSCModel(small_config()).eval()

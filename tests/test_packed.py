@@ -7,7 +7,8 @@ import torch
 
 from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
-from codec.lfsc.inference import LFSCInference, decoder_full, encoder_full
+from codec.lfsc.inference import LFSCInference
+from codec.lfsc.model import decoder_full, encoder_full
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 from conftest import NEMO_FIXTURE
 

@@ -33,9 +33,10 @@ class Delayed(Identity):
 
 @pytest.fixture(scope="module")
 def delayed_codec():
-    registry.register(registry.CodecEntry(Delayed.name, Delayed, 0, 0.0, "identity, 40 samples late (test)"))
-    yield Delayed.name
-    del registry._REGISTRY[Delayed.name]
+    entry = registry.CodecEntry(Delayed.name, f"{__name__}:Delayed", registry.ANY_RATE, 0.0,
+                                "identity, 40 samples late (test)")
+    with registry.registered(entry):
+        yield Delayed.name
 
 
 @pytest.fixture(scope="module")

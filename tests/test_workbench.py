@@ -653,7 +653,7 @@ def test_the_run_dialog_offers_the_last_output_folder(qtbot, window, tmp_path, m
 
 def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compare_with_the_clean_one(qtbot, window,
                                                                                                     bundled):
-    from codec.conditions import active_level_db
+    from codec.dsp import active_level_db
 
     window.clips.open_file(str(bundled[0].audio_path))
     window.codec_bar.select_codec("identity")

@@ -13,8 +13,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
-from codec.blocks import frames_of, join_blocks, reporting
-from codec.interface import Codec
+from codec.blocks import frames_of, reporting
+from codec.interface import BlockCodec
 
 MODES = ("3200", "2400", "1600", "1400", "1300", "1200", "700C")
 
@@ -93,7 +93,7 @@ def _find_generator() -> ctypes.c_uint64 | None:
     return state if state.value == stepped and drawn == (stepped // 65536) % 32768 else None
 
 
-class Codec2(Codec):
+class Codec2(BlockCodec):
     """One Codec2 mode. The payload packs each frame's bits back to back (libcodec2 pads every frame to whole
     bytes; 1300 and 700C would otherwise cost 1400 and 800 bit/s)."""
 
@@ -112,29 +112,25 @@ class Codec2(Codec):
         # pycodec2 keys 700C by its integer 700; the other modes by their bitrate.
         return pycodec2.Codec2(int(self.mode.rstrip("C")))
 
-    def encode(self, audio: np.ndarray) -> bytes:
-        """Encode frame by frame (pycodec2 encodes exactly one frame per call) and pack the bits."""
-        return self.encode_blocks([audio], len(audio))
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
     ) -> bytes:
-        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
+        """Frames encoded as the blocks arrive, one per pycodec2 call (holding less than a frame of the input), their
+        bits packed."""
         state = self._state()
         # Extra input covers the codec's delay, so the last input samples come out of the decoder.
         pcm = map(to_int16, itertools.chain(reporting(blocks, num_samples, progress), [np.zeros(self.delay, np.float32)]))
         frames = [state.encode(frame) for frame in frames_of(pcm, state.samples_per_frame())]
         return pack_frames(frames, state.bits_per_frame())
 
-    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
-        """Unpack the bits into libcodec2's byte-padded frames and decode them one by one, from the phase
-        generator's start state, so that a payload always decodes to the same audio."""
-        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
 
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, DECODE_BATCH frames at a time as the audio is taken (the payload checked at once)."""
+        """The bits unpacked into libcodec2's byte-padded frames, decoded DECODE_BATCH frames at a time as the audio
+        is taken (the payload checked at once), from the phase generator's start state, so that a payload always
+        decodes to the same audio."""
         self.check_payload(payload, num_samples)
         state = self._state()
         frames = unpack_frames(payload, state.bits_per_frame(), state.bytes_per_frame())

@@ -11,9 +11,9 @@ import numpy as np
 
 from codec.audio import resample_blocks
 from codec.baselines.pcm import delay_compensated, from_int16, to_int16
-from codec.blocks import frames_of, join_blocks, reporting
+from codec.blocks import frames_of, reporting
 from codec.errors import UserError
-from codec.interface import Codec
+from codec.interface import BlockCodec
 
 OPUS_RATES = (8000, 16000)
 OPUS_BITRATE_RANGE = (6000, 510000)
@@ -49,6 +49,16 @@ def missing_ffmpeg_codec(name: str) -> str:
     if name not in av.codecs_available:
         return f"this PyAV build has no '{name}' codec (install the PyAV wheel from PyPI: pip install av)"
     return ""
+
+
+def opus_problem(**options: object) -> str:
+    """Why Opus cannot run here ('' when it can): the registry's availability check."""
+    return missing_ffmpeg_codec("libopus")
+
+
+def amr_nb_problem(**options: object) -> str:
+    """Why AMR-NB cannot run here ('' when it can): the registry's availability check."""
+    return missing_ffmpeg_codec("libopencore_amrnb")
 
 
 def _open_encoder(encoder: str, sample_rate: int, bit_rate: int, options: dict):
@@ -117,7 +127,7 @@ def _opus_head(sample_rate: int, pre_skip: int) -> bytes:
     return b"OpusHead" + bytes([1, 1]) + pre_skip.to_bytes(2, "little") + sample_rate.to_bytes(4, "little") + bytes(3)
 
 
-class Opus(Codec):
+class Opus(BlockCodec):
     """Opus, VoIP application, 20 ms frames, VBR. The payload is the packets, each after its length in Opus's own
     one- or two-byte length code (RFC 6716 3.2.1), so the measured bitrate includes that framing (0.4 kbit/s)."""
 
@@ -133,14 +143,12 @@ class Opus(Codec):
         suffix = "" if sample_rate == 16000 else "-nb"
         self.name = f"opus{suffix}-{self.bitrate / 1000:g}k"
 
-    def encode(self, audio: np.ndarray) -> bytes:
-        """Encode 20 ms frames and frame the packets by their lengths."""
-        return self.encode_blocks([audio], len(audio))
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
     ) -> bytes:
-        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
+        """20 ms frames encoded as the blocks arrive (holding less than a frame of the input), the packets framed by
+        their lengths."""
         context = _open_encoder("libopus", self.sample_rate, self.bitrate, OPUS_OPTIONS)
         packets = _encode_stream(context, reporting(blocks, num_samples, progress))
         return b"".join(_opus_length(len(packet)) + packet for packet in packets)
@@ -152,14 +160,12 @@ class Opus(Codec):
             problem = "it holds an empty packet"
         return problem or _packets_problem(len(packets), -(-num_samples * 50 // self.sample_rate))
 
-    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
-        """Decode at 48 kHz, remove the residual delay there, and resample to the native rate."""
-        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
 
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, packet by packet as the audio is taken (the payload checked at once)."""
+        """Packets decoded at 48 kHz as the audio is taken (the payload checked at once), the residual delay removed
+        there, resampled to the native rate."""
         self.check_payload(payload, num_samples)
         packets, _ = _opus_packets(payload)
         head = _opus_head(self.sample_rate, OPUS_PRE_SKIP)
@@ -197,7 +203,7 @@ def _mostly_wideband_silk(packets: list[bytes]) -> bool:
     return 2 * wideband > len(packets)
 
 
-class AmrNb(Codec):
+class AmrNb(BlockCodec):
     """AMR-NB (3GPP TS 26.071) through libopencore-amrnb, 20 ms frames, no DTX. The payload is the frames in the
     RFC 4867 storage format: a one-byte header each (4.75 kbit/s costs 5.2 kbit/s, 12.2 costs 12.8)."""
 
@@ -210,14 +216,12 @@ class AmrNb(Codec):
         self.nominal_bitrate = float(bitrate)
         self.name = f"amr-nb-{bitrate / 1000:g}"
 
-    def encode(self, audio: np.ndarray) -> bytes:
-        """Encode 20 ms frames; extra input covers the codec delay so the last samples come out."""
-        return self.encode_blocks([audio], len(audio))
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None
     ) -> bytes:
-        """`encode`, frame by frame as the blocks arrive (holding less than a frame of the input)."""
+        """20 ms frames encoded as the blocks arrive (holding less than a frame of the input); extra input covers the
+        codec delay so the last samples come out."""
         context = _open_encoder("libopencore_amrnb", self.sample_rate, int(self.nominal_bitrate), {})
         padded = itertools.chain(reporting(blocks, num_samples, progress), [np.zeros(AMR_NB_DELAY, np.float32)])
         return b"".join(_encode_stream(context, padded))
@@ -227,14 +231,12 @@ class AmrNb(Codec):
         frames, problem = _amr_frames(payload)
         return problem or _packets_problem(len(frames), -(-(num_samples + AMR_NB_DELAY) // AMR_NB_FRAME))
 
-    def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
-        """Split the frames by their headers' frame types and decode them."""
-        return join_blocks(self.decode_blocks(payload, num_samples), num_samples)
 
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
     ) -> Iterator[np.ndarray]:
-        """`decode`, frame by frame as the audio is taken (the payload checked at once)."""
+        """The frames, split by their headers' frame types, decoded as the audio is taken (the payload checked at
+        once)."""
         self.check_payload(payload, num_samples)
         frames, _ = _amr_frames(payload)
         decoded = _decode_stream("libopencore_amrnb", frames, self.sample_rate, self.name, progress=progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codec.conditions import band_filter
+from codec.dsp import band_filter
 from codec.interface import Codec
 
 # Direct encode()/decode() calls need a rate; BS.1534 listening tests use 48 kHz material.

@@ -102,20 +102,25 @@ class _Archive(tarfile.TarFile):
     extended_headers = 0
 
 
-def _read_nemo(path: Path, trust: bool) -> tuple[LFSCConfig, dict[str, torch.Tensor]]:
-    """The checked config and the tensors of the .nemo at `path`."""
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder; give the .nemo file itself")
-    if not path.exists():
-        raise UserError(f"{path}: no such checkpoint file")
-    if not path.is_file():
-        raise UserError(f"{path}: not a regular file; give a .nemo file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: the file is empty; re-download or re-export the checkpoint")
+def check_checkpoint(path: str | os.PathLike) -> None:
+    """Refuse (one-line UserError) a file that is not a readable LFSC .nemo, without reading its weights or building
+    the model: a regular file, a tar archive holding a config that passes codec.lfsc.schema, and weights in a
+    torch.save format."""
+    _read_nemo(Path(path), trust=False, weights=False)
+
+
+def _read_nemo(path: Path, trust: bool, weights: bool = True) -> tuple[LFSCConfig, dict[str, torch.Tensor] | None]:
+    """The checked config and the tensors of the .nemo at `path` (with `weights=False`, only the weights' format
+    checked, and no tensors)."""
+    _check_file(path)
     try:
         with _open_archive(path) as tar:
             members = _members(tar, path)
             config = config_from_dict(_read_config(tar, members[CONFIG_NAME], path), f"{path}: {CONFIG_NAME}")
+            if not weights:
+                _weights_format(tar.extractfile(members[WEIGHTS_NAME]), members[WEIGHTS_NAME].size,
+                                f"{path}: {WEIGHTS_NAME}")
+                return config, None
             state = _load_weights(tar, members[WEIGHTS_NAME], path, trust)
     except _Refused as exc:
         raise UserError(f"{path}: not an LFSC .nemo checkpoint: {exc}") from None
@@ -125,6 +130,18 @@ def _read_nemo(path: Path, trust: bool) -> tuple[LFSCConfig, dict[str, torch.Ten
         raise UserError(f"{path}: not a readable .nemo archive ({_first_line(exc)}); "
                         "re-download or re-export it") from None
     return config, state
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not a non-empty regular file."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give the .nemo file itself")
+    if not path.exists():
+        raise UserError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file; give a .nemo file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty; re-download or re-export the checkpoint")
 
 
 def _open_archive(path: Path) -> tarfile.TarFile:
@@ -221,14 +238,7 @@ def _load_weights(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, tru
     """The state dict in the weights member, read straight from the archive (no temporary copy of a 600 MB file)."""
     what = f"{path}: {WEIGHTS_NAME}"
     stream = tar.extractfile(member)
-    head = stream.read(max(map(len, LEGACY_MAGICS)))
-    stream.seek(0)
-    zipped = head.startswith(ZIP_MAGIC)
-    if zipped:
-        _check_zip_records(stream, member.size, what)
-    elif not head.startswith(LEGACY_MAGICS):
-        raise UserError(f"{what} is not a PyTorch weights file (neither format of torch.save); "
-                        "re-download or re-export the checkpoint")
+    zipped = _weights_format(stream, member.size, what)
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -248,6 +258,20 @@ def _load_weights(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, tru
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise UserError(f"{what} does not hold a state dict of named tensors")
     return obj
+
+
+def _weights_format(stream: IO[bytes], size: int, what: str) -> bool:
+    """Whether the weights are torch.save's zip (else its legacy pickles); a UserError for anything else, or for a
+    zip with records torch.save never writes. Leaves `stream` at its start."""
+    head = stream.read(max(map(len, LEGACY_MAGICS)))
+    stream.seek(0)
+    zipped = head.startswith(ZIP_MAGIC)
+    if zipped:
+        _check_zip_records(stream, size, what)
+    elif not head.startswith(LEGACY_MAGICS):
+        raise UserError(f"{what} is not a PyTorch weights file (neither format of torch.save); "
+                        "re-download or re-export the checkpoint")
+    return zipped
 
 
 def _check_zip_records(stream: IO[bytes], size: int, what: str) -> None:

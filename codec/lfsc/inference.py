@@ -21,34 +21,20 @@ import numpy as np
 import torch
 
 from codec.blocks import join_blocks
+from codec.devices import precision_dtype
 from codec.errors import UserError
 from codec.lfsc import packed
-from codec.lfsc.model import LFSCModel
+from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEFAULT_CHUNK_SECONDS = 5.0  # chunk core: a 10 s core would add ~150 MB of peak RSS for 6% less overlap work
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context of a precision name ('fp32' runs plain float32)."""
-    if precision not in PRECISIONS:
-        raise UserError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    dtype = PRECISIONS[precision]
+    """The autocast context of a precision name ('fp32' runs plain float32; a UserError for an unknown name)."""
+    dtype = precision_dtype(precision)
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
-
-
-# -- the generator on full-length batches: lengths=None skips the masks ---------------------------------------
-def encoder_full(model: torch.nn.Module, audio: torch.Tensor) -> torch.Tensor:
-    """Audio [B, T] (T a multiple of samples_per_frame, all items full length) -> latent [B, 32, T / 1024]; `model`
-    is an LFSCModel or its packed twin."""
-    return model.audio_encoder(audio, None)[0]
-
-
-def decoder_full(model: torch.nn.Module, latent: torch.Tensor) -> torch.Tensor:
-    """Latent [B, 32, N] (all items full length) -> audio [B, 1024 N]."""
-    return model.audio_decoder(latent, None)[0]
 
 
 # -- receptive field -------------------------------------------------------------------------------------------
@@ -137,7 +123,7 @@ class LFSCInference:
         """`compile_mode`: None (eager), or a torch.compile mode such as 'default' or 'reduce-overhead' (CUDA
         graphs); each new input shape compiles once, so it pays off for many equal-shape batches or chunks.
         `pack=False` runs a reduced precision under autocast even where the packed twin is available (to compare)."""
-        autocast(model.device, precision)  # validates the name
+        dtype = precision_dtype(precision)  # validates the name
         if chunk_seconds <= 0 or batch_size < 1:
             raise UserError("chunk_seconds must be positive and batch_size at least 1")
         self.model = model
@@ -151,7 +137,6 @@ class LFSCInference:
         self.decoder_window = self.chunk_frames + 2 * self.decoder_context
         self.min_frames = -(-model.min_samples // self.spf)
         self.compile_mode = compile_mode
-        dtype = PRECISIONS[precision]
         self.packed = pack and packed.available(model, dtype)
         # What runs the encoder and decoder: the model, or its packed twin, which holds the weights already in
         # `dtype` and so runs on inputs of that dtype rather than under autocast.

@@ -283,6 +283,18 @@ class LFSCModel(nn.Module):
         return next(self.parameters()).dtype
 
 
+# The generator on full-length batches: lengths=None skips the masks.
+def encoder_full(model: torch.nn.Module, audio: torch.Tensor) -> torch.Tensor:
+    """Audio [B, T] (T a multiple of samples_per_frame, all items full length) -> latent [B, 32, T / 1024]; `model`
+    is an LFSCModel or its packed twin."""
+    return model.audio_encoder(audio, None)[0]
+
+
+def decoder_full(model: torch.nn.Module, latent: torch.Tensor) -> torch.Tensor:
+    """Latent [B, 32, N] (all items full length) -> audio [B, 1024 N]."""
+    return model.audio_decoder(latent, None)[0]
+
+
 def count_parameters(module: nn.Module) -> int:
     """Number of parameters (weight-norm g and v counted, as NeMo counts them)."""
     return sum(p.numel() for p in module.parameters())

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from codec.lfsc.model import LFSCModel
+from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
 
 
@@ -134,8 +134,6 @@ class PackedGenerator(nn.Module):
 
 def _conv_input_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int) -> dict[str, list[int]]:
     """The 4-D input size of every conv wrapper for batches of one window (a meta-device run)."""
-    from codec.lfsc.inference import decoder_full, encoder_full
-
     sizes: dict[str, list[int]] = {}
 
     def record(name: str, wrapper: nn.Module, inputs: tuple) -> None:
