@@ -203,7 +203,7 @@ def _lengths_problem(sample_rate: int, num_samples: int, source_rate: int, sourc
 # | num_samples u64 | source_rate u32 | source_samples u64 | crc32 u32 (of everything before it and the payload)
 # | payload; version 1 (no source fields) is still read.
 PAYLOAD_MAGIC = b"LWBP"
-_CODEC_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")  # a registered codec's name; input conditions are never coded
+_CODEC_NAME = re.compile(r"[a-z0-9][a-z0-9.+-]*")  # a registered codec's name; input conditions are never coded
 _PAYLOAD_FIXED = {1: struct.Struct("<IQ"), 2: struct.Struct("<IQIQ")}
 
 

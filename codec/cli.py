@@ -31,11 +31,24 @@ def _say(message: str) -> None:
 def _codec(args: argparse.Namespace, name: str | None = None):
     from codec.registry import get_codec, takes_option
 
-    name = name or args.codec
+    name = _entropy_coded(name or args.codec, args.entropy)
     given = {"checkpoint": args.checkpoint, "device": args.device, "trust": args.trust_checkpoint,
-             "precision": args.precision}
+             "precision": args.precision, "entropy": None if args.entropy == "none" else args.entropy}
     # Each codec gets the options its factory takes: lfsc all four, lfsc-bf16 all but precision, others none.
-    return get_codec(name, **{option: value for option, value in given.items() if takes_option(name, option)})
+    return get_codec(name, **{option: value for option, value in given.items()
+                              if value is not None and takes_option(name, option)})
+
+
+def _entropy_coded(name: str, entropy: str) -> str:
+    """The codec that `--entropy` asks for: LFSC's entropy-coded twin ('lfsc' -> 'lfsc+ac'), `name` for 'none'."""
+    from codec.spec import CodecSpec
+
+    spec = CodecSpec.parse(name)
+    if entropy == "none" or spec.base.endswith("+ac"):
+        return name
+    if spec.base not in ("lfsc", "lfsc-bf16"):
+        raise UserError(f"--entropy codes LFSC's tokens; codec {spec.base!r} has none: drop --entropy")
+    return str(CodecSpec(f"{spec.base}+ac", spec.conditions))
 
 
 def _notify(source: AudioFile) -> AudioFile:
@@ -59,7 +72,8 @@ def _say_clipped(path: str, clipped: int) -> None:
 
 
 def _is_lfsc(codec) -> bool:
-    return codec.name.startswith("lfsc")  # lfsc, lfsc-bf16, ...: the .lfsc bitstream
+    # lfsc, lfsc-bf16, ...: the .lfsc bitstream of fixed-size frames; an entropy-coded payload goes in a payload file
+    return codec.name.startswith("lfsc") and not codec.name.endswith("+ac")
 
 
 def _say_coding_rate(source: AudioFile, codec) -> None:
@@ -194,6 +208,8 @@ def cmd_info(args: argparse.Namespace) -> None:
 
     from codec.audio import open_audio
     from codec.bitstream import MAGIC, PAYLOAD_MAGIC, decode_file, decode_payload_file
+    from codec.entropy import MAGIC as ENTROPY_MAGIC
+    from codec.entropy import read_header
     from codec.files import input_file
 
     p = input_file(args.input)
@@ -216,6 +232,10 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"input: {item.source_samples} samples at {item.source_rate} Hz (what decode gives back)")
         print(f"measured bitrate: payload {8 * len(item.payload) / seconds:.1f} bit/s, whole file "
               f"{8 * len(data) / seconds:.1f} bit/s")
+        if item.payload[:4] == ENTROPY_MAGIC:
+            header, _ = read_header(item.payload)
+            print(f"entropy coding: {header.model}" + (f" (prior {header.prior_sha256[:12]})" if header.prior_sha256 else "")
+                  + f", {header.num_frames} frames x {header.num_codebooks} codebooks of {header.codebook_size} codes")
     else:
         source = _notify(open_audio(args.input))
         peak = max(float(np.abs(block).max(initial=0.0)) for block in source.blocks())
@@ -234,7 +254,8 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def _inputs(args: argparse.Namespace) -> list[str]:
     """The files a command reads, which its output must never replace."""
-    return [path for path in (args.input, args.checkpoint) if path]
+    prior = args.entropy.partition(":")[2] if ":" in args.entropy else None
+    return [path for path in (args.input, args.checkpoint, prior) if path]
 
 
 def _whole_number(text: str, option: str) -> int:
@@ -258,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision", choices=PRECISIONS, default="fp32",
         help="LFSC arithmetic: fp32 is exact (default); bf16 is faster, tokens differ slightly (as --codec lfsc-bf16; "
         "docs/performance.md)",
+    )
+    common.add_argument(
+        "--entropy", default="none", metavar="none|adaptive|prior:FILE|context:FILE",
+        help="LFSC only: entropy-code the tokens, losslessly, in fewer bits than the fixed 88 a frame (codec lfsc+ac, "
+        "written as a payload file): adaptive needs nothing else; a prior fitted by 'lfsc-eval tokens --fit-prior' "
+        "codes tighter, and decoding needs the same prior; default none",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("encode", parents=[common], help="audio -> .lfsc bitstream (or a codec payload file)")

@@ -1,4 +1,4 @@
-"""Lossless entropy coding of token frames (issue #22), with constriction's range coder and one of three models:
+"""Lossless entropy coding of token frames, with constriction's range coder and one of three models:
 
 - "adaptive": per-codebook counts that start uniform and learn as frames go by (no prior); encoder and decoder
   update the same integer counts after each block of frames (blocks of 1, 1, 2, 4, 8, then 16 frames).
@@ -27,6 +27,7 @@ import numpy as np
 
 from codec.entropy_models import (
     KINDS, MAX_CODEBOOK_SIZE, MAX_CODEBOOKS, MIN_SYMBOL_BITS, Prior, categorical, check_tokens, context_ids, floored,
+    read_prior,
 )
 from codec.errors import UserError
 
@@ -142,7 +143,7 @@ def unpack(data: bytes, prior: Prior | None = None) -> np.ndarray:
     given = prior.sha256 if prior is not None else None
     if given != header.prior_sha256:
         raise UserError(f"made with prior {header.prior_sha256[:12]}, you gave {given[:12] if given else 'none'}: "
-                        "pass the same prior")
+                        "pass the same prior (--entropy prior:FILE)")
     return decode_tokens(body, header.num_frames, header.num_codebooks, header.codebook_size, prior)
 
 
@@ -225,3 +226,47 @@ def _check_model(model: Model, num_codebooks: int, codebook_size: int) -> None:
                             f"the tokens have {num_codebooks} of {codebook_size}: pass a matching prior")
     elif model != "adaptive":
         raise UserError(f"unknown entropy model {model!r}: use 'adaptive' or a fitted prior")
+
+
+FORMS = "none, adaptive, prior:FILE or context:FILE"
+MAX_PRIOR_FILE_BYTES = 4 * 2**25 + 4096  # a prior's table at its cap, stored uncompressed, and its header
+
+
+def model_named(choice: str) -> Model | None:
+    """The model a user's choice names: 'none' (None: fixed-size frames), 'adaptive', or a prior file as
+    'prior:FILE' (static or context) or 'context:FILE' (which must hold a context prior); a UserError otherwise."""
+    if choice in ("none", "adaptive"):
+        return None if choice == "none" else "adaptive"
+    kind, _, path = choice.partition(":")
+    if kind not in ("prior", "context") or not path:
+        raise UserError(f"unknown entropy coding {choice!r}: use {FORMS}")
+    from codec.files import input_file
+
+    file = input_file(path)
+    if file.stat().st_size > MAX_PRIOR_FILE_BYTES:
+        raise UserError(f"{path}: {file.stat().st_size} bytes is larger than any entropy prior: not a prior file")
+    try:
+        prior = read_prior(file.read_bytes())
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    if kind == "context" and prior.kind != "context":
+        raise UserError(f"{path}: holds a {prior.kind} prior, not a context one: use prior:{path}")
+    return prior
+
+
+def describe_model(model: Model) -> str:
+    """'adaptive', or a prior's kind and the first 12 digits of its sha256 (for caches, manifests and messages)."""
+    return model if isinstance(model, str) else f"{model.kind}:{model.sha256[:12]}"
+
+
+def payload_problem(data: bytes, num_frames: int, num_codebooks: int, codebook_size: int) -> str:
+    """What makes `data` unlike an entropy-coded payload of these frames ('' when nothing); its body is checked as
+    it is decoded."""
+    try:
+        header, _ = read_header(data)
+    except UserError as exc:
+        return str(exc)
+    expected = (num_frames, num_codebooks, codebook_size)
+    got = (header.num_frames, header.num_codebooks, header.codebook_size)
+    return "" if got == expected else f"it holds {got[0]} frames of {got[1]} x {got[2]} codes, not {expected[0]} of " \
+        f"{expected[1]} x {expected[2]}"

@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from codec import entropy as entropy_coding
 from codec.bitstream import Layout, frame_bits, pack_frames, unpack_frames
 from codec.config import how_to_set, resolve_checkpoint
 from codec.devices import resolve_device
@@ -51,9 +52,11 @@ class LFSCCodec(Codec):
         trust: bool = False,
         precision: str = "fp32",
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+        entropy: str = "none",
     ):
-        # The name carries a reduced precision, so eval rows, caches and the app tell the two apart.
-        self.name = "lfsc" if precision == "fp32" else f"lfsc-{precision}"
+        # The name carries a reduced precision and entropy coding, so eval rows, caches and the app tell them apart.
+        self.entropy = entropy_coding.model_named(entropy)
+        self.name = ("lfsc" if precision == "fp32" else f"lfsc-{precision}") + ("+ac" if self.entropy else "")
         self.model = load_model(checkpoint, device, trust)
         self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
         path = resolve_checkpoint(checkpoint)
@@ -62,6 +65,8 @@ class LFSCCodec(Codec):
         self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
         if self.inference.packed:
             self.settings["kernels"] = packed.kernels(self.model.device)
+        if self.entropy is not None:
+            self.settings["entropy"] = entropy_coding.describe_model(self.entropy)
         self.sample_rate = self.model.sample_rate
         self.min_samples = self.model.min_samples
         self.nominal_bitrate = (
@@ -84,8 +89,8 @@ class LFSCCodec(Codec):
         return self.inference.decode(tokens, num_samples)
 
     def encode(self, audio: np.ndarray) -> bytes:
-        """Packed token frames (88 bits a frame for LFSC)."""
-        return pack_frames(self.tokens(audio), self.model.codebook_size)
+        """Packed token frames (88 bits a frame for LFSC), or their entropy-coded payload."""
+        return self._pack(self.tokens(audio))
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Audio from packed token frames."""
@@ -96,7 +101,7 @@ class LFSCCodec(Codec):
     ) -> bytes:
         """`encode` chunk by chunk as the blocks arrive, holding about one window; `progress` hears each chunk."""
         report = _fractions(progress, self.inference.frames_for(num_samples))
-        return pack_frames(self.inference.encode_blocks(blocks, num_samples, report), self.model.codebook_size)
+        return self._pack(self.inference.encode_blocks(blocks, num_samples, report))
 
     def decode_blocks(
         self, payload: bytes, num_samples: int, progress: Callable[[float], None] | None = None
@@ -107,16 +112,35 @@ class LFSCCodec(Codec):
         return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
-        """Another size than the packed frames for `num_samples` (a frame holding an impossible value is found as
-        it is unpacked)."""
+        """Another size than the packed frames for `num_samples`, or an entropy-coded payload's damaged header or
+        other frames (a frame holding an impossible value, or a body that fails its checksum, is found as it is
+        unpacked)."""
         frames = self.inference.frames_for(num_samples)
+        if self.entropy is not None:
+            return entropy_coding.payload_problem(payload, frames, self.model.num_codebooks, self.model.codebook_size)
         expected = (frames * frame_bits(self.model.codebook_size, self.model.num_codebooks) + 7) // 8
         return "" if len(payload) == expected else f"it is {len(payload)} bytes, not the {expected} of {frames} frames"
 
+    def _pack(self, tokens: np.ndarray) -> bytes:
+        if self.entropy is None:
+            return pack_frames(tokens, self.model.codebook_size)
+        return entropy_coding.pack(tokens.T, self.model.codebook_size, self.entropy)
+
     def _unpack(self, payload: bytes, num_samples: int) -> np.ndarray:
         self.check_payload(payload, num_samples)
+        if self.entropy is not None:
+            prior = None if isinstance(self.entropy, str) else self.entropy
+            return np.ascontiguousarray(entropy_coding.unpack(payload, prior).T)
         frames = self.inference.frames_for(num_samples)
         return unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
+
+
+def entropy_coded(entropy: str = "adaptive", **options) -> LFSCCodec:
+    """LFSC with its tokens entropy-coded ('adaptive' needs no prior; 'prior:FILE' or 'context:FILE' a fitted one)."""
+    if entropy == "none":
+        raise UserError("lfsc+ac codes its tokens with an entropy coder: give adaptive, prior:FILE or context:FILE, or "
+                        "use the codec lfsc for fixed-size frames")
+    return LFSCCodec(entropy=entropy, **options)
 
 
 def _fractions(progress: Callable[[float], None] | None, total_frames: int) -> Callable[[int], None] | None:

@@ -83,6 +83,7 @@ OPUS = "codec.baselines.pyav_codecs:Opus"
 OPUS_CHECK = "codec.baselines.pyav_codecs:opus_problem"
 AMR_NB = "codec.baselines.pyav_codecs:AmrNb"
 LFSC = "codec.lfsc_codec:LFSCCodec"
+LFSC_AC = "codec.lfsc_codec:entropy_coded"
 LFSC_CHECK = "codec.config:checkpoint_problem"
 
 # In the order `lfsc-codec list`, the app and error messages show them.
@@ -112,6 +113,11 @@ CODECS: tuple[CodecEntry, ...] = (
     CodecEntry("lfsc-bf16", LFSC, 22050, LFSC_NOMINAL_BITRATE,
                "LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)",
                tuple(o for o in LFSC_OPTIONS if o != "precision"), {"precision": "bf16"}, check=LFSC_CHECK),
+    CodecEntry("lfsc+ac", LFSC_AC, 22050, LFSC_NOMINAL_BITRATE,
+               "LFSC with entropy-coded tokens (lossless; option entropy=adaptive (default), prior:FILE or "
+               "context:FILE): the same audio in fewer bits", (*LFSC_OPTIONS, "entropy"), check=LFSC_CHECK),
+    CodecEntry("lfsc-bf16+ac", LFSC_AC, 22050, LFSC_NOMINAL_BITRATE, "lfsc-bf16 with entropy-coded tokens",
+               (*(o for o in LFSC_OPTIONS if o != "precision"), "entropy"), {"precision": "bf16"}, check=LFSC_CHECK),
 )
 
 _REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}
