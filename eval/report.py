@@ -554,64 +554,83 @@ def _plots(run: Run) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
+    s = run.summary
+    shown = [x for x in HEADLINE if x in s["metrics"]]
+    dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]
+    coded = [c for c in s["codecs"] if s["codecs"][c]["nominal_bitrate"] > 0 and s["codecs"][c]["measured_bitrate"]]
+    out: list[tuple[str, str]] = []
+    if shown:
+        out.append(("Per language, mean with bootstrap 95% CI", _per_language_plot(run, shown)))
+    if dist:
+        out.append(("Distributions over utterances", _distribution_plot(run, dist)))
+    if coded and shown:
+        out.append(("Bitrate vs quality (codecs with a bitstream; identity and anchors left out)",
+                    _bitrate_plot(run, shown, coded)))
+    return out
+
+
+def _per_language_plot(run: Run, shown: list[str]) -> str:
+    """Bars of each codec's mean per language, with their intervals (a PNG, base64)."""
+    s, m = run.summary, run.manifest
+    codecs, langs = list(s["codecs"]), _langs(s)
+    fig, axes = _grid(len(shown), 2, 5.0, 3.2)
+    width = 0.8 / max(1, len(codecs))
+    for ax, metric in zip(axes, shown):
+        for i, codec in enumerate(codecs):
+            es = [s["by_language"][codec].get(lang, {}).get("metrics", {}).get(metric) for lang in langs]
+            means = [e["value"] if e and e["n"] else np.nan for e in es]
+            err = [[max(0.0, e["value"] - e["low"]) if e and np.isfinite(e["low"]) else 0 for e in es],
+                   [max(0.0, e["high"] - e["value"]) if e and np.isfinite(e["high"]) else 0 for e in es]]
+            ax.bar(np.arange(len(langs)) + i * width, means, width, yerr=err, capsize=2, label=codec)
+        ax.set_xticks(np.arange(len(langs)) + width * (len(codecs) - 1) / 2, langs)
+        ax.set_title(_title(label(metric, m, "mean") + ("" if higher_is_better(metric) else " (lower is better)")), fontsize=10)
+        _chance_lines(ax, metric, s)
+    _legend(fig, axes)
+    return _png(fig)
+
+
+def _distribution_plot(run: Run, dist: list[str]) -> str:
+    """Box plots of each metric's values over utterances, per codec (a PNG, base64)."""
+    s, m = run.summary, run.manifest
+    codecs = list(s["codecs"])
+    warnings = s.get("waveform_warnings", {})
+    fig, axes = _grid(len(dist), 3, 4.4, 3.0)
+    for ax, metric in zip(axes, dist):
+        data = [[r.metrics[metric] for r in run.rows if r.codec == c and metric in r.metrics] for c in codecs]
+        ticks = [c + (" †" if c in warnings and metric in WAVEFORM_METRICS else "") for c in codecs]
+        ax.boxplot([d if d else [np.nan] for d in data], tick_labels=ticks)
+        ax.set_title(_title(label(metric, m)), fontsize=10)
+        _chance_lines(ax, metric, s)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=30)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
+    _legend(fig, axes)
+    return _png(fig)
+
+
+def _bitrate_plot(run: Run, shown: list[str], coded: list[str]) -> str:
+    """Each coded codec's mean against its measured bitrate (a PNG, base64)."""
     import matplotlib.ticker
 
     s, m = run.summary, run.manifest
-    codecs = list(s["codecs"])
-    langs = _langs(s)
-    shown = [x for x in HEADLINE if x in s["metrics"]]
-    warnings = s.get("waveform_warnings", {})
-    out: list[tuple[str, str]] = []
-    if shown:
-        fig, axes = _grid(len(shown), 2, 5.0, 3.2)
-        width = 0.8 / max(1, len(codecs))
-        for ax, metric in zip(axes, shown):
-            for i, codec in enumerate(codecs):
-                es = [s["by_language"][codec].get(lang, {}).get("metrics", {}).get(metric) for lang in langs]
-                means = [e["value"] if e and e["n"] else np.nan for e in es]
-                err = [[max(0.0, e["value"] - e["low"]) if e and np.isfinite(e["low"]) else 0 for e in es],
-                       [max(0.0, e["high"] - e["value"]) if e and np.isfinite(e["high"]) else 0 for e in es]]
-                ax.bar(np.arange(len(langs)) + i * width, means, width, yerr=err, capsize=2, label=codec)
-            ax.set_xticks(np.arange(len(langs)) + width * (len(codecs) - 1) / 2, langs)
-            ax.set_title(_title(label(metric, m, "mean") + ("" if higher_is_better(metric) else " (lower is better)")), fontsize=10)
-            _chance_lines(ax, metric, s)
-        _legend(fig, axes)
-        out.append(("Per language, mean with bootstrap 95% CI", _png(fig)))
-    dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]
-    if dist:
-        fig, axes = _grid(len(dist), 3, 4.4, 3.0)
-        for ax, metric in zip(axes, dist):
-            data = [[r.metrics[metric] for r in run.rows if r.codec == c and metric in r.metrics] for c in codecs]
-            ticks = [c + (" †" if c in warnings and metric in WAVEFORM_METRICS else "") for c in codecs]
-            ax.boxplot([d if d else [np.nan] for d in data], tick_labels=ticks)
-            ax.set_title(_title(label(metric, m)), fontsize=10)
-            _chance_lines(ax, metric, s)
-            ax.tick_params(axis="x", labelsize=8, labelrotation=30)
-            for tick in ax.get_xticklabels():
-                tick.set_horizontalalignment("right")
-                tick.set_rotation_mode("anchor")
-        _legend(fig, axes)
-        out.append(("Distributions over utterances", _png(fig)))
-    coded = [c for c in codecs if s["codecs"][c]["nominal_bitrate"] > 0 and s["codecs"][c]["measured_bitrate"]]
-    if coded and shown:
-        fig, axes = _grid(len(shown), 2, 5.0, 3.2)
-        for ax, metric in zip(axes, shown):
-            for i, c in enumerate(coded):
-                e = s["codecs"][c]["metrics"][metric]
-                bounds = [[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None
-                ax.errorbar([s["codecs"][c]["measured_bitrate"] / 1000], [e["value"]], yerr=bounds, fmt="osD^vP*X"[i % 8],
-                            color=f"C{i % 10}", capsize=2, label=c)
-            ax.set_xscale("log")
-            ax.margins(x=0.2)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-            ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-            ax.tick_params(axis="x", which="both", labelsize=8)
-            ax.set_xlabel("measured kbit/s")
-            ax.set_title(_title(label(metric, m, "mean")), fontsize=10)
-            _chance_lines(ax, metric, s)
-        _legend(fig, axes)
-        out.append(("Bitrate vs quality (codecs with a bitstream; identity and anchors left out)", _png(fig)))
-    return out
+    fig, axes = _grid(len(shown), 2, 5.0, 3.2)
+    for ax, metric in zip(axes, shown):
+        for i, c in enumerate(coded):
+            e = s["codecs"][c]["metrics"][metric]
+            bounds = [[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None
+            ax.errorbar([s["codecs"][c]["measured_bitrate"] / 1000], [e["value"]], yerr=bounds, fmt="osD^vP*X"[i % 8],
+                        color=f"C{i % 10}", capsize=2, label=c)
+        ax.set_xscale("log")
+        ax.margins(x=0.2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="both", labelsize=8)
+        ax.set_xlabel("measured kbit/s")
+        ax.set_title(_title(label(metric, m, "mean")), fontsize=10)
+        _chance_lines(ax, metric, s)
+    _legend(fig, axes)
+    return _png(fig)
 
 
 def _worst(run: Run, n: int = 5) -> str:
