@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.interface import Codec
-from eval import asr, pair, run_folder
+from eval import asr, pair, run_folder, speaker_chance
 from eval.cache import Cache, audio_sha256
 from eval.identity import HEAD_KEY, decoded_asr_key, metric_key, original_asr_key
 from eval.manifest import Utterance
@@ -84,8 +84,6 @@ class Scorer:
     def _embedding(self, ref: Reference) -> np.ndarray:
         """The reference's speaker embedding, computed once (shared with the report's chance levels through the
         cache)."""
-        from eval import speaker_chance
-
         if not ref.embedding:
             ref.embedding.append(speaker_chance.reference_embedding(ref.sha, ref.samples, ref.rate, self.cache))
         if isinstance(ref.embedding[0], str):
