@@ -15,33 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lfsc-eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser(
-        "run", help="round-trip every utterance through every codec and write a report",
-        description="Round-trip every utterance through every codec and write a report. An utterance whose audio "
-        "cannot be read is skipped and named (exit status 1); the others are evaluated.",
-    )
-    run.add_argument(
-        "--codec", action="append", metavar="NAME",
-        help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
-        "plus opus-6k and codec2-3200 as references)",
-    )
-    run.add_argument(
-        "--condition", action="append", metavar="SPEC",
-        help="also run every codec, and identity as the floor, on inputs under this condition (repeatable): "
-        "white<SNR dB> or pink<SNR dB> noise, reverb<RT60 s>, level<dBFS>, tel (telephone band); chain with @, "
-        "e.g. reverb0.6@white10. Metrics still compare with the clean input",
-    )
-    _input_arguments(run)
-    run.add_argument("--out", type=Path, required=True,
-                     help="run folder (created; an existing run there is resumed when its settings are these, and "
-                     "codecs may be added to it; one run at a time)")
-    run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
-    run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
-    run.add_argument("--keep-audio", action="store_true",
-                     help="save the decoded audio each row scored under OUT/audio/, as float32 WAV (linked from the report)")
-    run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
-    run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
-    run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
+    _add_run(sub)
 
     report = sub.add_parser("report", help="rewrite the CSV/JSON/Markdown/HTML report of a run folder")
     report.add_argument("run", type=Path)
@@ -74,6 +48,37 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("metrics", help="list the metrics with their rates and ranges")
     return parser
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    """The `run` command and its arguments."""
+    run = sub.add_parser(
+        "run", help="round-trip every utterance through every codec and write a report",
+        description="Round-trip every utterance through every codec and write a report. An utterance whose audio "
+        "cannot be read is skipped and named (exit status 1); the others are evaluated.",
+    )
+    run.add_argument(
+        "--codec", action="append", metavar="NAME",
+        help="codec name (repeatable); see `lfsc-codec list` (default: lfsc when a checkpoint is configured, "
+        "plus opus-6k and codec2-3200 as references)",
+    )
+    run.add_argument(
+        "--condition", action="append", metavar="SPEC",
+        help="also run every codec, and identity as the floor, on inputs under this condition (repeatable): "
+        "white<SNR dB> or pink<SNR dB> noise, reverb<RT60 s>, level<dBFS>, tel (telephone band); chain with @, "
+        "e.g. reverb0.6@white10. Metrics still compare with the clean input",
+    )
+    _input_arguments(run)
+    run.add_argument("--out", type=Path, required=True,
+                     help="run folder (created; an existing run there is resumed when its settings are these, and "
+                     "codecs may be added to it; one run at a time)")
+    run.add_argument("--metrics", nargs="+", metavar="NAME", help="metrics to compute (default: all; 'asr' = cer wer)")
+    run.add_argument("--asr-model", type=Path, help="a local CTranslate2 Whisper model folder (default: bundled Whisper base)")
+    run.add_argument("--keep-audio", action="store_true",
+                     help="save the decoded audio each row scored under OUT/audio/, as float32 WAV (linked from the report)")
+    run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
+    run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
+    run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:

@@ -60,6 +60,11 @@ def fed(check: dict) -> dict:
     }
 
 
+def metric_rates(names: tuple[str, ...]) -> dict[str, int]:
+    """The sample rate each metric of `names` runs at (its own, from the metric table; ASR: the model's)."""
+    return {name: METRICS[name].rate if name in METRICS else asr.ASR_RATE for name in names}
+
+
 def prepare(reference: np.ndarray, sample_rate: int, decoded: np.ndarray, decoded_rate: int,
             align_to: np.ndarray | None = None) -> Pair:
     """Check the pair and derive each metric's input; `align_to` is what the codec heard, when that was not the

@@ -25,6 +25,7 @@ from codec.spec import CodecSpec
 from eval import run_folder, speaker_chance, stats, textnorm
 from eval.cache import Cache
 from eval.metrics import METRICS, WAVEFORM_METRICS
+from eval.row import Row
 from eval.run_folder import ROWS, read_skipped
 from eval.sanity import MIN_CORRELATION
 
@@ -65,7 +66,7 @@ class Run:
     """A run folder read back: its rows, its run manifest and (computed) summary."""
 
     out_dir: Path
-    rows: list[dict]
+    rows: list[Row]
     manifest: dict
     summary: dict
 
@@ -76,10 +77,10 @@ def load_run(out_dir: str | Path) -> Run:
     intervals must not depend on that); a pair's duplicates and lines that are not whole rows are left out and
     counted under "rows_left_out"."""
     out = Path(out_dir)
-    if not (out / ROWS).is_file():
+    if not run_folder.has_rows(out):
         raise UserError(f"{out}: not a run folder (no {ROWS}); run `lfsc-eval run ... --out {out}` first")
     read = run_folder.read_rows(out)
-    rows = sorted(read.rows, key=lambda row: (row["utt_id"], row["codec"]))
+    rows = sorted(read.rows, key=lambda row: row.key)
     manifest = run_folder.read_manifest(out) or {}
     order = [c["name"] for c in manifest.get("codecs", [])]
     left_out = {"duplicates": read.duplicates, "unreadable": read.unreadable}
@@ -88,14 +89,14 @@ def load_run(out_dir: str | Path) -> Run:
     return Run(out, rows, manifest, summary)
 
 
-def waveform_warnings(rows: list[dict], manifest: dict) -> dict[str, str]:
+def waveform_warnings(rows: list[Row], manifest: dict) -> dict[str, str]:
     """Per codec, why its waveform metrics (SI-SDR) say nothing about its quality; codecs where they do are absent."""
     parametric = {c["name"] for c in manifest.get("codecs", []) if c.get("waveform_matching") is False}
     out = {}
-    for codec in sorted({r["codec"] for r in rows}):
-        scored = [r for r in rows if r["codec"] == codec and any(m in r["metrics"] for m in WAVEFORM_METRICS)]
+    for codec in sorted({r.codec for r in rows}):
+        scored = [r for r in rows if r.codec == codec and any(m in r.metrics for m in WAVEFORM_METRICS)]
         # the sanity step falls back on the energy envelope when the waveforms do not correlate
-        loose = sum(r["sanity"]["delay_method"] == "envelope" for r in scored)
+        loose = sum(r.sanity["delay_method"] == "envelope" for r in scored)
         reasons = ["a parametric codec: it sends no phase, so its waveform cannot match"] if codec in parametric else []
         if loose:
             reasons.append(f"{loose} of {len(scored)} pairs aligned by their energy envelope only (waveform "
@@ -105,38 +106,38 @@ def waveform_warnings(rows: list[dict], manifest: dict) -> dict[str, str]:
     return out
 
 
-def _number_limits(rows: list[dict]) -> dict[str, dict]:
+def _number_limits(rows: list[Row]) -> dict[str, dict]:
     """Languages of the run whose numbers the normaliser cannot read reliably, with how many references hold digits."""
-    references = {r["utt_id"]: r for r in rows}.values()
+    references = {r.utt_id: r for r in rows}.values()
     out = {}
-    for lang in sorted({r["lang"] for r in references if r["lang"]}):
+    for lang in sorted({r.lang for r in references if r.lang}):
         limit = textnorm.number_limit(lang)
         if limit:
-            texts = [r["text"] for r in references if r["lang"] == lang]
+            texts = [r.text for r in references if r.lang == lang]
             out[lang] = {"limit": limit, "references": len(texts),
                          "references_with_digits": sum(any(ch.isdigit() for ch in t) for t in texts)}
     return out
 
 
-def metric_names(rows: list[dict]) -> list[str]:
+def metric_names(rows: list[Row]) -> list[str]:
     """Metrics present in the rows, in a fixed display order."""
-    seen = {m for r in rows for m in list(r["metrics"]) + list(r["missing"])}
+    seen = {m for r in rows for m in list(r.metrics) + list(r.missing)}
     order = list(METRICS) + list(ASR_LABELS)
     return [m for m in order if m in seen]
 
 
-def _group(rows: list[dict], metrics: list[str]) -> dict:
+def _group(rows: list[Row], metrics: list[str]) -> dict:
     out: dict = {"n": len(rows), "metrics": {}, "corpus": {}}
     for key in ("measured_bitrate", "rtf"):
-        values = [r[key] for r in rows if r.get(key) is not None]
+        values = [getattr(r, key) for r in rows if getattr(r, key) is not None]
         out[key] = float(np.mean(values)) if values else None
     for m in metrics:
-        values = [r["metrics"][m] for r in rows if m in r["metrics"]]
-        reasons = Counter(r["missing"][m] for r in rows if m in r["missing"])
+        values = [r.metrics[m] for r in rows if m in r.metrics]
+        reasons = Counter(r.missing[m] for r in rows if m in r.missing)
         out["metrics"][m] = {**stats.mean_ci(values).to_dict(), "missing": sum(reasons.values()), "reasons": dict(reasons)}
     for kind in ("cer", "wer"):
         for name in (kind, f"{kind}_orig"):
-            counted = [r["asr_counts"][name] for r in rows if name in r.get("asr_counts", {})]
+            counted = [r.asr_counts[name] for r in rows if name in (r.asr_counts or {})]
             if counted:
                 errors = [c["substitutions"] + c["deletions"] + c["insertions"] for c in counted]
                 lengths = [c["hits"] + c["substitutions"] + c["deletions"] for c in counted]
@@ -146,26 +147,26 @@ def _group(rows: list[dict], metrics: list[str]) -> dict:
     return out
 
 
-def summarize(rows: list[dict], codec_order: list[str] = ()) -> dict:
+def summarize(rows: list[Row], codec_order: list[str] = ()) -> dict:
     """Per codec and per (codec, language): means with CIs, missing counts and corpus-level error rates. Codecs come
     in `codec_order` (the run's --codec order), then any others in name order: never in the order rows finished."""
     metrics = metric_names(rows)
-    present = {r["codec"] for r in rows}
+    present = {r.codec for r in rows}
     codecs = [c for c in codec_order if c in present] + sorted(present - set(codec_order))
     summary: dict = {"metrics": metrics, "codecs": {}, "by_language": {}}
     for codec in codecs:
-        mine = [r for r in rows if r["codec"] == codec]
-        summary["codecs"][codec] = {**_group(mine, metrics), "nominal_bitrate": mine[0]["nominal_bitrate"]}
-        langs = sorted({r["lang"] for r in mine})
-        summary["by_language"][codec] = {lang: _group([r for r in mine if r["lang"] == lang], metrics) for lang in langs}
+        mine = [r for r in rows if r.codec == codec]
+        summary["codecs"][codec] = {**_group(mine, metrics), "nominal_bitrate": mine[0].nominal_bitrate}
+        langs = sorted({r.lang for r in mine})
+        summary["by_language"][codec] = {lang: _group([r for r in mine if r.lang == lang], metrics) for lang in langs}
     summary["robustness"] = _gaps_to_floors(rows, metrics, codecs)
     if "cer" in metrics or "wer" in metrics:
         summary["number_limits"] = _number_limits(rows)
     summary["sanity"] = {
-        "delay_compensated": sum(bool(r["sanity"]["delay_compensated"]) for r in rows),
-        "refused": sum(bool(r["sanity"]["refuse"]) for r in rows),
-        "resampled": sum(bool(r["sanity"]["resampled"]) for r in rows),
-        "with_warnings": sum(bool(r["sanity"]["warnings"]) for r in rows),
+        "delay_compensated": sum(bool(r.sanity["delay_compensated"]) for r in rows),
+        "refused": sum(bool(r.sanity["refuse"]) for r in rows),
+        "resampled": sum(bool(r.sanity["resampled"]) for r in rows),
+        "with_warnings": sum(bool(r.sanity["warnings"]) for r in rows),
     }
     return summary
 
@@ -175,13 +176,13 @@ def _gap_metrics(metrics: list[str]) -> list[str]:
     return [m for m in metrics if m not in ("cer_orig", "wer_orig", "dcer", "dwer")]
 
 
-def _gaps_to_floors(rows: list[dict], metrics: list[str], codecs: list[str]) -> dict:
+def _gaps_to_floors(rows: list[Row], metrics: list[str], codecs: list[str]) -> dict:
     """For each codec under input conditions whose floor (identity under the same conditions) is in the run: codec
     minus floor per metric, paired over utterances, with a bootstrap 95% CI and p: what the codec adds to the loss
     the conditions cause (codec.conditions)."""
-    by_codec: dict[str, dict[str, dict]] = {}
+    by_codec: dict[str, dict[str, Row]] = {}
     for row in rows:
-        by_codec.setdefault(row["codec"], {})[row["utt_id"]] = row
+        by_codec.setdefault(row.codec, {})[row.utt_id] = row
     out = {}
     for codec in codecs:
         spec = CodecSpec.parse(codec)
@@ -191,9 +192,9 @@ def _gaps_to_floors(rows: list[dict], metrics: list[str], codecs: list[str]) -> 
         mine, theirs = by_codec[codec], by_codec[floor]
         gaps = {}
         for metric in _gap_metrics(metrics):
-            ids = [u for u in mine if u in theirs and metric in mine[u]["metrics"] and metric in theirs[u]["metrics"]]
-            estimate, p = stats.paired_difference([theirs[u]["metrics"][metric] for u in ids],
-                                                  [mine[u]["metrics"][metric] for u in ids])
+            ids = [u for u in mine if u in theirs and metric in mine[u].metrics and metric in theirs[u].metrics]
+            estimate, p = stats.paired_difference([theirs[u].metrics[metric] for u in ids],
+                                                  [mine[u].metrics[metric] for u in ids])
             gaps[metric] = {**estimate.to_dict(), "p": p}
         out[codec] = {"floor": floor, "metrics": gaps}
     return out
@@ -221,7 +222,11 @@ def _ci(e: dict) -> str:
 CSV_FIXED = ("utt_id", "lang", "speaker", "codec", "duration", "nominal_bitrate", "measured_bitrate", "payload_bytes", "rtf")
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
     """One line per (utterance, codec): metrics, missing reasons, sanity findings, transcripts, audio path."""
     metrics = metric_names(rows)
     header = [*CSV_FIXED, *metrics, "missing", "delay_samples", "delay_method", "delay_confidence", "refused",
@@ -230,12 +235,12 @@ def write_csv(rows: list[dict], path: Path) -> None:
     writer = csv.writer(buffer)
     writer.writerow(header)
     for r in rows:
-        s = r["sanity"]
+        s = r.sanity
         writer.writerow([
-            *(r.get(k, "") for k in CSV_FIXED), *(r["metrics"].get(m, "") for m in metrics),
-            "; ".join(f"{k}: {v}" for k, v in r["missing"].items()), s["delay_samples"], s["delay_method"],
-            s["delay_confidence"], s["refuse"], "; ".join(s["warnings"]), r["text"], r.get("hyp_orig", ""),
-            r.get("hyp", ""), r.get("decoded_audio", ""), r["cached"],
+            *(_blank(getattr(r, k)) for k in CSV_FIXED), *(r.metrics.get(m, "") for m in metrics),
+            "; ".join(f"{k}: {v}" for k, v in r.missing.items()), s["delay_samples"], s["delay_method"],
+            s["delay_confidence"], s["refuse"], "; ".join(s["warnings"]), r.text, r.hyp_orig or "",
+            r.hyp or "", r.decoded_audio or "", r.cached,
         ])
     write_text_atomic(path, buffer.getvalue())
 
@@ -360,11 +365,11 @@ def _chance_paragraphs(chance: dict) -> list[str]:
 
 def _setup(run: Run) -> list[str]:
     s, m = run.summary, run.manifest
-    references = {r["utt_id"]: r for r in run.rows}.values()
-    langs = Counter(r["lang"] for r in references)
+    references = {r.utt_id: r for r in run.rows}.values()
+    langs = Counter(r.lang for r in references)
     items = [f"input: {m.get('input', '')}",
              f"utterances: {len(references)} ({', '.join(f'{lang} {n}' for lang, n in sorted(langs.items()))}), "
-             f"{len({r['speaker'] for r in references if r['speaker']})} speaker label(s)",
+             f"{len({r.speaker for r in references if r.speaker})} speaker label(s)",
              f"codecs: {', '.join(s['codecs'])}"]
     if "asr" in m:
         items.append(f"ASR: {m['asr']['model_id']}")
@@ -549,64 +554,83 @@ def _plots(run: Run) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
+    s = run.summary
+    shown = [x for x in HEADLINE if x in s["metrics"]]
+    dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]
+    coded = [c for c in s["codecs"] if s["codecs"][c]["nominal_bitrate"] > 0 and s["codecs"][c]["measured_bitrate"]]
+    out: list[tuple[str, str]] = []
+    if shown:
+        out.append(("Per language, mean with bootstrap 95% CI", _per_language_plot(run, shown)))
+    if dist:
+        out.append(("Distributions over utterances", _distribution_plot(run, dist)))
+    if coded and shown:
+        out.append(("Bitrate vs quality (codecs with a bitstream; identity and anchors left out)",
+                    _bitrate_plot(run, shown, coded)))
+    return out
+
+
+def _per_language_plot(run: Run, shown: list[str]) -> str:
+    """Bars of each codec's mean per language, with their intervals (a PNG, base64)."""
+    s, m = run.summary, run.manifest
+    codecs, langs = list(s["codecs"]), _langs(s)
+    fig, axes = _grid(len(shown), 2, 5.0, 3.2)
+    width = 0.8 / max(1, len(codecs))
+    for ax, metric in zip(axes, shown):
+        for i, codec in enumerate(codecs):
+            es = [s["by_language"][codec].get(lang, {}).get("metrics", {}).get(metric) for lang in langs]
+            means = [e["value"] if e and e["n"] else np.nan for e in es]
+            err = [[max(0.0, e["value"] - e["low"]) if e and np.isfinite(e["low"]) else 0 for e in es],
+                   [max(0.0, e["high"] - e["value"]) if e and np.isfinite(e["high"]) else 0 for e in es]]
+            ax.bar(np.arange(len(langs)) + i * width, means, width, yerr=err, capsize=2, label=codec)
+        ax.set_xticks(np.arange(len(langs)) + width * (len(codecs) - 1) / 2, langs)
+        ax.set_title(_title(label(metric, m, "mean") + ("" if higher_is_better(metric) else " (lower is better)")), fontsize=10)
+        _chance_lines(ax, metric, s)
+    _legend(fig, axes)
+    return _png(fig)
+
+
+def _distribution_plot(run: Run, dist: list[str]) -> str:
+    """Box plots of each metric's values over utterances, per codec (a PNG, base64)."""
+    s, m = run.summary, run.manifest
+    codecs = list(s["codecs"])
+    warnings = s.get("waveform_warnings", {})
+    fig, axes = _grid(len(dist), 3, 4.4, 3.0)
+    for ax, metric in zip(axes, dist):
+        data = [[r.metrics[metric] for r in run.rows if r.codec == c and metric in r.metrics] for c in codecs]
+        ticks = [c + (" †" if c in warnings and metric in WAVEFORM_METRICS else "") for c in codecs]
+        ax.boxplot([d if d else [np.nan] for d in data], tick_labels=ticks)
+        ax.set_title(_title(label(metric, m)), fontsize=10)
+        _chance_lines(ax, metric, s)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=30)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
+    _legend(fig, axes)
+    return _png(fig)
+
+
+def _bitrate_plot(run: Run, shown: list[str], coded: list[str]) -> str:
+    """Each coded codec's mean against its measured bitrate (a PNG, base64)."""
     import matplotlib.ticker
 
     s, m = run.summary, run.manifest
-    codecs = list(s["codecs"])
-    langs = _langs(s)
-    shown = [x for x in HEADLINE if x in s["metrics"]]
-    warnings = s.get("waveform_warnings", {})
-    out: list[tuple[str, str]] = []
-    if shown:
-        fig, axes = _grid(len(shown), 2, 5.0, 3.2)
-        width = 0.8 / max(1, len(codecs))
-        for ax, metric in zip(axes, shown):
-            for i, codec in enumerate(codecs):
-                es = [s["by_language"][codec].get(lang, {}).get("metrics", {}).get(metric) for lang in langs]
-                means = [e["value"] if e and e["n"] else np.nan for e in es]
-                err = [[max(0.0, e["value"] - e["low"]) if e and np.isfinite(e["low"]) else 0 for e in es],
-                       [max(0.0, e["high"] - e["value"]) if e and np.isfinite(e["high"]) else 0 for e in es]]
-                ax.bar(np.arange(len(langs)) + i * width, means, width, yerr=err, capsize=2, label=codec)
-            ax.set_xticks(np.arange(len(langs)) + width * (len(codecs) - 1) / 2, langs)
-            ax.set_title(_title(label(metric, m, "mean") + ("" if higher_is_better(metric) else " (lower is better)")), fontsize=10)
-            _chance_lines(ax, metric, s)
-        _legend(fig, axes)
-        out.append(("Per language, mean with bootstrap 95% CI", _png(fig)))
-    dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]
-    if dist:
-        fig, axes = _grid(len(dist), 3, 4.4, 3.0)
-        for ax, metric in zip(axes, dist):
-            data = [[r["metrics"][metric] for r in run.rows if r["codec"] == c and metric in r["metrics"]] for c in codecs]
-            ticks = [c + (" †" if c in warnings and metric in WAVEFORM_METRICS else "") for c in codecs]
-            ax.boxplot([d if d else [np.nan] for d in data], tick_labels=ticks)
-            ax.set_title(_title(label(metric, m)), fontsize=10)
-            _chance_lines(ax, metric, s)
-            ax.tick_params(axis="x", labelsize=8, labelrotation=30)
-            for tick in ax.get_xticklabels():
-                tick.set_horizontalalignment("right")
-                tick.set_rotation_mode("anchor")
-        _legend(fig, axes)
-        out.append(("Distributions over utterances", _png(fig)))
-    coded = [c for c in codecs if s["codecs"][c]["nominal_bitrate"] > 0 and s["codecs"][c]["measured_bitrate"]]
-    if coded and shown:
-        fig, axes = _grid(len(shown), 2, 5.0, 3.2)
-        for ax, metric in zip(axes, shown):
-            for i, c in enumerate(coded):
-                e = s["codecs"][c]["metrics"][metric]
-                bounds = [[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None
-                ax.errorbar([s["codecs"][c]["measured_bitrate"] / 1000], [e["value"]], yerr=bounds, fmt="osD^vP*X"[i % 8],
-                            color=f"C{i % 10}", capsize=2, label=c)
-            ax.set_xscale("log")
-            ax.margins(x=0.2)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-            ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-            ax.tick_params(axis="x", which="both", labelsize=8)
-            ax.set_xlabel("measured kbit/s")
-            ax.set_title(_title(label(metric, m, "mean")), fontsize=10)
-            _chance_lines(ax, metric, s)
-        _legend(fig, axes)
-        out.append(("Bitrate vs quality (codecs with a bitstream; identity and anchors left out)", _png(fig)))
-    return out
+    fig, axes = _grid(len(shown), 2, 5.0, 3.2)
+    for ax, metric in zip(axes, shown):
+        for i, c in enumerate(coded):
+            e = s["codecs"][c]["metrics"][metric]
+            bounds = [[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None
+            ax.errorbar([s["codecs"][c]["measured_bitrate"] / 1000], [e["value"]], yerr=bounds, fmt="osD^vP*X"[i % 8],
+                        color=f"C{i % 10}", capsize=2, label=c)
+        ax.set_xscale("log")
+        ax.margins(x=0.2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="both", labelsize=8)
+        ax.set_xlabel("measured kbit/s")
+        ax.set_title(_title(label(metric, m, "mean")), fontsize=10)
+        _chance_lines(ax, metric, s)
+    _legend(fig, axes)
+    return _png(fig)
 
 
 def _worst(run: Run, n: int = 5) -> str:
@@ -615,18 +639,18 @@ def _worst(run: Run, n: int = 5) -> str:
         hib = higher_is_better(metric)
         name = html.escape(label(metric, run.manifest))
         for codec in run.summary["codecs"]:
-            scored = [r for r in run.rows if r["codec"] == codec and metric in r["metrics"]]
-            scored.sort(key=lambda r: r["metrics"][metric], reverse=not hib)
+            scored = [r for r in run.rows if r.codec == codec and metric in r.metrics]
+            scored.sort(key=lambda r: r.metrics[metric], reverse=not hib)
             if not scored:
                 continue
             parts.append(f"<h3>{html.escape(codec)}: worst {name}</h3><div class='wide'><table><tr><th>utterance</th>"
                          f"<th>lang</th><th>{name}</th><th>reference</th><th>decoded</th><th>text / ASR</th></tr>")
             for r in scored[:n]:
-                decoded = f'<audio controls preload="none" src="{html.escape(r["decoded_audio"])}"></audio>' if r.get("decoded_audio") else "(not kept: --keep-audio)"
-                ref = f'<audio controls preload="none" src="{html.escape(Path(r["reference_audio"]).as_uri())}"></audio>'
-                text = html.escape(r["text"]) + ("<br><i>" + html.escape(r.get("hyp", "")) + "</i>" if r.get("hyp") else "")
-                parts.append(f"<tr><td>{html.escape(r['utt_id'])}</td><td>{html.escape(r['lang'])}</td>"
-                             f"<td>{_fmt(r['metrics'][metric])}</td><td>{ref}</td><td>{decoded}</td><td>{text}</td></tr>")
+                decoded = f'<audio controls preload="none" src="{html.escape(r.decoded_audio)}"></audio>' if r.decoded_audio else "(not kept: --keep-audio)"
+                ref = f'<audio controls preload="none" src="{html.escape(Path(r.reference_audio).as_uri())}"></audio>'
+                text = html.escape(r.text) + ("<br><i>" + html.escape(r.hyp) + "</i>" if r.hyp else "")
+                parts.append(f"<tr><td>{html.escape(r.utt_id)}</td><td>{html.escape(r.lang)}</td>"
+                             f"<td>{_fmt(r.metrics[metric])}</td><td>{ref}</td><td>{decoded}</td><td>{text}</td></tr>")
             parts.append("</table></div>")
     return "\n".join(parts)
 
@@ -706,8 +730,8 @@ def write_report(out_dir: str | Path) -> Run:
     speaker model's chance level on the run's references too (eval.speaker_chance)."""
     run = load_run(out_dir)
     if "speaker_sim" in run.summary["metrics"]:
-        scored = [r for r in run.rows if "speaker_sim" in r["metrics"] or "speaker_sim" in r["missing"]]
-        references = [(r["reference_audio"], r.get("speaker", "")) for r in scored]
+        scored = [r for r in run.rows if "speaker_sim" in r.metrics or "speaker_sim" in r.missing]
+        references = [(r.reference_audio, r.speaker) for r in scored]
         run.summary["speaker_chance"] = speaker_chance.chance_level(references, _cache(run.manifest))
     write_csv(run.rows, run.out_dir / "rows.csv")
     write_text_atomic(run.out_dir / "summary.json", json.dumps(run.summary, indent=2, allow_nan=True))
@@ -733,19 +757,19 @@ def compare(run_a: str | Path, run_b: str | Path) -> dict:
         raise UserError("the runs share no codec and both hold several: compare runs with common codecs, or one with a single codec")
     out: dict = {"a": str(a.out_dir), "b": str(b.out_dir), "pairs": []}
     for ca, cb in pairs:
-        rows_a = {r["utt_id"]: r for r in a.rows if r["codec"] == ca}
-        rows_b = {r["utt_id"]: r for r in b.rows if r["codec"] == cb}
+        rows_a = {r.utt_id: r for r in a.rows if r.codec == ca}
+        rows_b = {r.utt_id: r for r in b.rows if r.codec == cb}
         common = [u for u in rows_a if u in rows_b]
         entry: dict = {"codec_a": ca, "codec_b": cb, "utterances": len(common), "metrics": {}}
         for metric in [m for m in metric_names(a.rows + b.rows) if m not in ("cer_orig", "wer_orig")]:
-            both = [u for u in common if metric in rows_a[u]["metrics"] and metric in rows_b[u]["metrics"]]
+            both = [u for u in common if metric in rows_a[u].metrics and metric in rows_b[u].metrics]
             groups = {"all": both}
             for u in both:
-                groups.setdefault(rows_a[u]["lang"], []).append(u)
+                groups.setdefault(rows_a[u].lang, []).append(u)
             per = {}
             for group, ids in groups.items():
-                estimate, p = stats.paired_difference([rows_a[u]["metrics"][metric] for u in ids],
-                                                      [rows_b[u]["metrics"][metric] for u in ids])
+                estimate, p = stats.paired_difference([rows_a[u].metrics[metric] for u in ids],
+                                                      [rows_b[u].metrics[metric] for u in ids])
                 per[group] = {**estimate.to_dict(), "p": p}
             entry["metrics"][metric] = {"label": label(metric, a.manifest), "higher_is_better": higher_is_better(metric),
                                         "groups": per}

@@ -29,6 +29,7 @@ import soundfile as sf
 
 from codec.errors import UserError
 from codec.files import replacing, write_text_atomic
+from eval.row import Row
 
 ROWS = "rows.jsonl"
 RUN_MANIFEST = "run.json"
@@ -239,15 +240,20 @@ def write_kept_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 class Rows:
     """rows.jsonl read back: the first row of each (utterance, codec) in file order, and the lines left out."""
 
-    rows: list[dict]
+    rows: list[Row]
     duplicates: int  # rows of a pair read before (two runs that wrote one folder at once, or files joined by hand)
     unreadable: int  # lines that are not a whole row (cut short by a kill, or damaged)
+
+
+def has_rows(out: Path) -> bool:
+    """Whether a folder holds a rows file (a run has started there)."""
+    return (out / ROWS).is_file()
 
 
 def read_rows(out: Path) -> Rows:
     """The one reader of a folder's rows: no (utterance, codec) pair counts twice (the first row is kept), and a
     line that is not a whole row is left out; both are counted so that the report can say so."""
-    rows: list[dict] = []
+    rows: list[Row] = []
     seen: set[tuple[str, str]] = set()
     duplicates = unreadable = 0
     path = out / ROWS
@@ -258,18 +264,16 @@ def read_rows(out: Path) -> Rows:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = Row.from_json(json.loads(line))
             except (ValueError, RecursionError):  # cut short, damaged, or not UTF-8
+                row = None
+            if row is None:
                 unreadable += 1
                 continue
-            if not (isinstance(row, dict) and isinstance(row.get("utt_id"), str) and isinstance(row.get("codec"), str)):
-                unreadable += 1
-                continue
-            key = (row["utt_id"], row["codec"])
-            if key in seen:
+            if row.key in seen:
                 duplicates += 1
                 continue
-            seen.add(key)
+            seen.add(row.key)
             rows.append(row)
     return Rows(rows, duplicates, unreadable)
 
@@ -282,12 +286,12 @@ class RowWriter:
     def __init__(self, out: Path) -> None:
         self.path = out / ROWS
         _drop_cut_line(self.path)
-        self.done = {(row["utt_id"], row["codec"]) for row in read_rows(out).rows}
+        self.done = {row.key for row in read_rows(out).rows}
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-    def write(self, row: dict) -> None:
+    def write(self, row: Row) -> None:
         """Append one row."""
-        data = memoryview((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        data = memoryview((json.dumps(row.to_json(), ensure_ascii=False) + "\n").encode("utf-8"))
         start = os.fstat(self._fd).st_size
         try:
             while data:
@@ -296,7 +300,7 @@ class RowWriter:
         except BaseException:  # a full disk, or Ctrl-C between two writes: take the part back, then go on failing
             os.ftruncate(self._fd, start)
             raise
-        self.done.add((row["utt_id"], row["codec"]))
+        self.done.add(row.key)
 
     def close(self) -> None:
         """Close the file."""

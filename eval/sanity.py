@@ -98,6 +98,18 @@ def shift(deg: np.ndarray, delay: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Alignment:
+    """How the decoded audio was aligned: its delay, how it was found, and whether it was compensated."""
+
+    fitted: np.ndarray  # the decoded audio at the reference's rate and length, shifted when compensated
+    delay: int = 0
+    confidence: float = 0.0
+    method: str = "waveform"
+    compensated: bool = False
+    refuse: str = ""
+
+
 def check_pair(
     ref: np.ndarray, ref_rate: int, deg: np.ndarray, deg_rate: int, align_to: np.ndarray | None = None
 ) -> tuple[Sanity, np.ndarray]:
@@ -126,66 +138,71 @@ def check_pair(
 
     ref_silent = bool(_rms_dbfs(ref) < SILENCE_DBFS)
     deg_silent = bool(_rms_dbfs(deg_fit) < SILENCE_DBFS)
-    refuse = ""
-    delay, confidence, method, compensated = 0, 0.0, "waveform", False
     if nonfinite:
-        refuse = f"decoded audio holds {nonfinite} NaN/infinite samples"
+        aligned = _Alignment(deg_fit, refuse=f"decoded audio holds {nonfinite} NaN/infinite samples")
     elif ref_silent or deg_silent:
         warnings.append("reference is silent" if ref_silent else "decoded audio is silent")
+        aligned = _Alignment(deg_fit)
     else:
-        delay, confidence = estimate_delay(target, deg_fit, ref_rate)
-        if delay != 0 and confidence >= MIN_CORRELATION:
-            deg_fit = shift(deg_fit, delay)
-            compensated = True
-            warnings.append(f"delay of {delay} samples ({delay / ref_rate * 1000:.1f} ms) compensated")
-        elif confidence < MIN_CORRELATION:
-            # Parametric codecs (Codec2, LFSC) do not keep the waveform: align on the energy envelope instead.
-            hop = max(1, int(ENVELOPE_HOP_S * ref_rate))
-            env_lag, env_confidence = _xcorr(_envelope(target, hop), _envelope(deg_fit, hop),
-                                             int(MAX_DELAY_S / ENVELOPE_HOP_S))
-            if env_confidence < MIN_ENVELOPE_CORRELATION:
-                refuse = (
-                    f"cannot align the decoded audio with the {'reference' if align_to is None else 'codec input'} "
-                    f"(waveform and envelope correlations "
-                    f"{confidence:.2f}/{env_confidence:.2f} too low)"
-                )
-            delay = env_lag * hop if abs(env_lag * hop) > ENVELOPE_TOLERANCE_S * ref_rate else 0
-            if delay and not refuse:
-                deg_fit = shift(deg_fit, delay)
-                compensated = True
-                warnings.append(f"delay of about {delay / ref_rate * 1000:.0f} ms compensated (energy envelope)")
-            method, confidence = "envelope", env_confidence
+        aligned = _align(target, deg_fit, ref_rate, "reference" if align_to is None else "codec input", warnings)
+    ref_clipped, deg_clipped = _level_warnings(ref, deg_clean, warnings)
+    sanity = Sanity(
+        ref_rate=int(ref_rate),
+        deg_rate=int(deg_rate),
+        resampled=resampled,
+        ref_samples=len(ref),
+        deg_samples=len(deg),
+        length_mismatch_samples=int(mismatch),
+        delay_samples=int(aligned.delay),
+        delay_method=aligned.method,
+        delay_confidence=round(aligned.confidence, 4),
+        delay_compensated=aligned.compensated,
+        ref_clipped_fraction=ref_clipped,
+        deg_clipped_fraction=deg_clipped,
+        ref_dc=float(np.mean(ref)),
+        deg_dc=float(np.mean(deg_clean)),
+        ref_rms_dbfs=round(float(_rms_dbfs(ref)), 2),
+        deg_rms_dbfs=round(float(_rms_dbfs(aligned.fitted)), 2),
+        ref_silent=ref_silent,
+        deg_silent=deg_silent,
+        deg_nonfinite=nonfinite,
+        refuse=aligned.refuse,
+        warnings=warnings,
+    )
+    return sanity, aligned.fitted
+
+
+def _align(target: np.ndarray, deg_fit: np.ndarray, rate: int, target_name: str, warnings: list[str]) -> _Alignment:
+    """Find the decoded audio's delay behind `target` (by waveform, else by energy envelope) and compensate it
+    when the estimate is trustworthy; refuse the pair when neither correlates enough."""
+    delay, confidence = estimate_delay(target, deg_fit, rate)
+    if delay != 0 and confidence >= MIN_CORRELATION:
+        warnings.append(f"delay of {delay} samples ({delay / rate * 1000:.1f} ms) compensated")
+        return _Alignment(shift(deg_fit, delay), delay, confidence, compensated=True)
+    if confidence >= MIN_CORRELATION:
+        return _Alignment(deg_fit, delay, confidence)
+    # Parametric codecs (Codec2, LFSC) do not keep the waveform: align on the energy envelope instead.
+    hop = max(1, int(ENVELOPE_HOP_S * rate))
+    env_lag, env_confidence = _xcorr(_envelope(target, hop), _envelope(deg_fit, hop), int(MAX_DELAY_S / ENVELOPE_HOP_S))
+    refuse = ""
+    if env_confidence < MIN_ENVELOPE_CORRELATION:
+        refuse = (f"cannot align the decoded audio with the {target_name} (waveform and envelope correlations "
+                  f"{confidence:.2f}/{env_confidence:.2f} too low)")
+    delay = env_lag * hop if abs(env_lag * hop) > ENVELOPE_TOLERANCE_S * rate else 0
+    if delay and not refuse:
+        warnings.append(f"delay of about {delay / rate * 1000:.0f} ms compensated (energy envelope)")
+        return _Alignment(shift(deg_fit, delay), delay, env_confidence, "envelope", True)
+    return _Alignment(deg_fit, delay, env_confidence, "envelope", refuse=refuse)
+
+
+def _level_warnings(ref: np.ndarray, deg: np.ndarray, warnings: list[str]) -> tuple[float, float]:
+    """Warn of clipping and DC offsets in either signal; the fractions of clipped samples."""
     ref_clipped = float(np.mean(np.abs(ref) >= CLIP_LEVEL))
-    deg_clipped = float(np.mean(np.abs(deg_clean) >= CLIP_LEVEL))
+    deg_clipped = float(np.mean(np.abs(deg) >= CLIP_LEVEL))
     for what, fraction in (("reference", ref_clipped), ("decoded audio", deg_clipped)):
         if fraction > CLIP_FRACTION:
             warnings.append(f"{what} clipped on {fraction:.2%} of samples")
-    for what, dc in (("reference", float(np.mean(ref))), ("decoded audio", float(np.mean(deg_clean)))):
+    for what, dc in (("reference", float(np.mean(ref))), ("decoded audio", float(np.mean(deg)))):
         if abs(dc) > DC_LEVEL:
             warnings.append(f"{what} has a DC offset of {dc:+.3f}")
-    return (
-        Sanity(
-            ref_rate=int(ref_rate),
-            deg_rate=int(deg_rate),
-            resampled=resampled,
-            ref_samples=len(ref),
-            deg_samples=len(deg),
-            length_mismatch_samples=int(mismatch),
-            delay_samples=int(delay),
-            delay_method=method,
-            delay_confidence=round(confidence, 4),
-            delay_compensated=compensated,
-            ref_clipped_fraction=ref_clipped,
-            deg_clipped_fraction=deg_clipped,
-            ref_dc=float(np.mean(ref)),
-            deg_dc=float(np.mean(deg_clean)),
-            ref_rms_dbfs=round(float(_rms_dbfs(ref)), 2),
-            deg_rms_dbfs=round(float(_rms_dbfs(deg_fit)), 2),
-            ref_silent=ref_silent,
-            deg_silent=deg_silent,
-            deg_nonfinite=nonfinite,
-            refuse=refuse,
-            warnings=warnings,
-        ),
-        deg_fit,
-    )
+    return ref_clipped, deg_clipped

@@ -178,7 +178,7 @@ def test_a_conditioned_codec_codes_the_conditioned_input_and_conditions_chain_in
 
 
 def test_the_eval_cache_key_tells_conditions_apart():
-    from eval.runner import codec_settings
+    from eval.identity import codec_settings
 
     clean, noisy, noisier = (codec_settings(get_codec(n)) for n in ("opus-6k", "opus-6k@white10", "opus-6k@white5"))
     assert noisy["conditions"] == ["white10"] and noisy != noisier

@@ -23,6 +23,7 @@ from codec.errors import UserError, user_message
 from eval import run_folder
 from eval.manifest import load_folder, load_manifest
 from eval.report import load_run
+from eval.row import Row
 from eval.run_folder import LOCK, ROWS, RUN_MANIFEST, RowWriter
 from eval.runner import run
 
@@ -379,7 +380,7 @@ def test_a_full_disk_while_a_row_is_written_leaves_no_part_of_it(finished, tmp_p
 
     monkeypatch.setattr(run_folder.os, "write", half_then_full)
     with pytest.raises(OSError) as info:
-        writer.write({"utt_id": "c", "codec": "identity", "metrics": {}})
+        writer.write(Row(utt_id="c", codec="identity"))
     monkeypatch.undo()
     writer.close()
     assert (out / ROWS).read_bytes() == before

@@ -10,7 +10,8 @@ import pytest
 from codec.audio import load_audio
 from codec.registry import get_codec
 from eval.metrics import MetricError, compute
-from eval.runner import ROWS, run
+from eval.run_folder import ROWS
+from eval.runner import run
 from eval_assets import utterances
 
 

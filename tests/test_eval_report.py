@@ -12,7 +12,7 @@ import soundfile as sf
 
 from eval import speaker, textnorm
 from eval.report import write_report
-from eval.runner import ROWS, RUN_MANIFEST
+from eval.run_folder import ROWS, RUN_MANIFEST
 
 E1, E2 = np.eye(2)
 EMBEDDINGS = {1: E1, 2: 0.8 * E1 + 0.6 * E2, 3: E2, 4: 0.6 * E1 + 0.8 * E2}  # speakers a (1, 2) and b (3, 4)
@@ -172,7 +172,7 @@ def test_the_report_names_languages_whose_numbers_are_not_normalised_reliably(ru
 def test_the_run_manifest_says_which_codecs_cannot_match_the_waveform():
     from codec.registry import get_codec
     from eval.cache import Cache
-    from eval.runner import run_manifest
+    from eval.run_manifest import run_manifest
 
     codecs = [get_codec(name) for name in ("opus-6k", "codec2-3200", "codec2-3200@white10")]
     manifest = run_manifest(codecs, ("si_sdr",), "", Cache(None), 1)

@@ -19,7 +19,8 @@ import soundfile as sf
 from codec.audio import save_audio
 from eval.manifest import load_folder
 from eval.report import compare, load_run
-from eval.runner import ROWS, run
+from eval.run_folder import ROWS
+from eval.runner import run
 from eval_assets import manifest_path, utterances
 
 FAST = ["pesq_nb", "stoi"]

@@ -7,11 +7,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from eval.report import summarize
+from eval.row import Row
 from eval.speaker_chance import _spread, equal_error
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "readme_figures.py"
@@ -29,7 +31,7 @@ def figures():
         del sys.modules[spec.name]
 
 
-def _rows(codecs: list[str], metrics: tuple[str, ...], asr: bool) -> list[dict]:
+def _rows(codecs: list[str], metrics: tuple[str, ...], asr: bool) -> list[Row]:
     """Two utterances (en, es) per codec, in the runner's row format: enough for eval.report.summarize to build a
     summary of the real structure, whose numbers the tests then set."""
     counts = {"hits": 9, "substitutions": 1, "deletions": 0, "insertions": 0}
@@ -43,7 +45,7 @@ def _rows(codecs: list[str], metrics: tuple[str, ...], asr: bool) -> list[dict]:
             if asr:
                 row["asr_counts"] = {"cer": counts, "cer_orig": counts}
                 row["metrics"].update(cer=0.1, cer_orig=0.1, dcer=0.0)
-            rows.append(row)
+            rows.append(Row.from_json(row))
     return rows
 
 
@@ -119,7 +121,7 @@ def test_speaker_chance_levels(figures):
 def test_the_distillmos_sentence_is_the_readmes(figures):
     codecs = ["identity", "opus-6k", "codec2-1200"]
     rows = [r for codec in codecs for r in _rows([codec], ("distill_mos",), asr=False)]
-    rows += [{**rows[0], "utt_id": f"en/extra{i}"} for i in range(4)]  # identity's n is the most: 6
+    rows += [replace(rows[0], utt_id=f"en/extra{i}") for i in range(4)]  # identity's n is the most: 6
     summary = summarize(rows, codecs)
     for codec, value in zip(codecs, (4.351, 2.999, 1.857)):
         _set(summary["codecs"][codec]["metrics"]["distill_mos"], value)

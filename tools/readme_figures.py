@@ -333,11 +333,13 @@ def run_folder(root: Path, name: str, limit: int | None) -> Path:
 def fresh(folder: Path) -> None:
     """Empty a run folder before its run, so no row of an earlier run (older code, other utterances) stays in the
     figures; refuse a folder that holds anything but a run."""
+    from eval.run_folder import RUN_MANIFEST, has_rows
+
     if not folder.exists():
         return
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder: choose another --out")
-    if any(folder.iterdir()) and not ((folder / "run.json").is_file() or (folder / "rows.jsonl").is_file()):
+    if any(folder.iterdir()) and not ((folder / RUN_MANIFEST).is_file() or has_rows(folder)):
         raise UserError(f"{folder} holds something other than an eval run: not removing it; choose another --out")
     shutil.rmtree(folder)
 

@@ -30,7 +30,8 @@ def load_report(folder: str | Path) -> Report:
 
     run = load_run(folder)
     rows = []
-    for raw in run.rows:
+    for row in run.rows:
+        raw = row.to_json()
         flat = {key: raw.get(key) for key, _ in KEY_COLUMNS}
         flat["kbps"] = raw["measured_bitrate"] / 1000 if raw.get("measured_bitrate") is not None else None
         flat.update(raw.get("metrics", {}))
