@@ -135,12 +135,19 @@ class LFSCCodec(Codec):
         return unpack_frames(payload, frames, self.model.num_codebooks, self.model.codebook_size)
 
 
-def entropy_coded(entropy: str = "adaptive", **options) -> LFSCCodec:
+def entropy_coded(
+    entropy: str = "adaptive",
+    checkpoint: str | os.PathLike | None = None,
+    device: str | None = None,
+    trust: bool = False,
+    precision: str = "fp32",
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+) -> LFSCCodec:
     """LFSC with its tokens entropy-coded ('adaptive' needs no prior; 'prior:FILE' or 'context:FILE' a fitted one)."""
     if entropy == "none":
         raise UserError("lfsc+ac codes its tokens with an entropy coder: give adaptive, prior:FILE or context:FILE, or "
                         "use the codec lfsc for fixed-size frames")
-    return LFSCCodec(entropy=entropy, **options)
+    return LFSCCodec(checkpoint, device, trust, precision, chunk_seconds, entropy)
 
 
 def _fractions(progress: Callable[[float], None] | None, total_frames: int) -> Callable[[int], None] | None:
