@@ -1,0 +1,123 @@
+"""The workbench's flow, headless: listening tests that unlock per stimulus and keep every rating, aimed batch runs,
+the language and transcript of one's own clips, and the smaller fixes of issue #23."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from codec.errors import UserError  # noqa: E402
+from workbench import unfinished  # noqa: E402
+from workbench.audio_io import Player  # noqa: E402
+from workbench.blind_test import NO_PREFERENCE, BlindTest, result_bars, write_results  # noqa: E402
+from workbench.blind_test import describe as describe_blind  # noqa: E402
+from workbench.mushra import MushraTest  # noqa: E402
+from workbench.views.blind_test_view import BlindTestView  # noqa: E402
+
+RATE = 16000
+SECONDS = 2.0
+
+
+@pytest.fixture
+def mushra_view(qtbot, monkeypatch):
+    """A blind-test view on a graded MUSHRA trial of one 2 s clip; playing only selects (the test renders the
+    audio callback's blocks by hand, so what was heard is exact)."""
+    player = Player()
+    monkeypatch.setattr(player, "play", lambda: None)
+    view = BlindTestView(player)
+    qtbot.addWidget(view)
+    session = MushraTest.plan(["c"], ["opus-6k"], seed=3, anchors=("lowpass-3.5k",))
+    rng = np.random.default_rng(0)
+    stimuli = {("c", condition): rng.standard_normal(int(SECONDS * RATE)).astype(np.float32) * 0.1
+               for condition in session.conditions}
+    view.begin(session, stimuli, {"c": RATE})
+    view.start_graded()
+    return view
+
+
+def listen(player: Player, seconds: float) -> None:
+    player.render(int(seconds * RATE))
+
+
+def test_each_mushra_stimulus_has_its_own_play_position_and_heard_time(qtbot, mushra_view):
+    view, player = mushra_view, mushra_view.player
+    view.play("1")
+    listen(player, 1.8)  # near the end of stimulus 1
+    view.play("2")
+    assert player.selected == "2" and player.position == 0.0  # from its own start, not at 1.8 s of 2 s
+    listen(player, 1.0)
+    qtbot.waitUntil(view.sliders["2"].isEnabled, timeout=2000)
+    assert not view.sliders["3"].isEnabled() and view.slider_values["3"].text() == "heard 0.0 of 1 s"
+    view.play("1")
+    assert player.position == pytest.approx(1.8)  # where stimulus 1 was left
+    view.play("3")
+    listen(player, 0.4)
+    qtbot.waitUntil(lambda: view.slider_values["3"].text() == "heard 0.4 of 1 s", timeout=2000)
+    assert view.sliders["1"].isEnabled()  # 1.8 s of it were heard
+
+
+def test_the_playing_stimulus_is_shown(qtbot, mushra_view, monkeypatch):
+    view = mushra_view
+    monkeypatch.setattr(type(view.player), "playing", property(lambda self: True))
+    view.play("2")
+    qtbot.waitUntil(lambda: view.stimulus_buttons["2"].text() == "\u25b6 Playing 2", timeout=2000)
+    assert view.stimulus_buttons["1"].text() == "Play 1" and view.reference_button.text() == "Play reference"
+
+
+def test_ratings_of_the_trial_under_way_are_saved_and_come_back_on_resume(qtbot, mushra_view, tmp_path):
+    view, session = mushra_view, mushra_view.session
+    path = tmp_path / "unfinished-blind-mushra-3.json"
+    view.progressed.connect(lambda: write_results(path, *view.session.progress()))
+    for label in ("1", "2"):
+        view.play(label)
+        listen(view.player, 1.0)
+    qtbot.waitUntil(view.sliders["2"].isEnabled, timeout=2000)
+    view.sliders["1"].setValue(30)
+    view.sliders["2"].setValue(70)
+    # quit here, mid-trial: the file holds both ratings
+    resumed = unfinished.resume(path)
+    assert resumed.answered == 0 and resumed.rating("1") == 30 and resumed.rating("2") == 70
+    assert resumed.was_heard("2") and not resumed.was_heard("3")
+
+    again = BlindTestView(Player())
+    qtbot.addWidget(again)
+    again.begin(resumed, view.stimuli, {"c": RATE})
+    assert again.stage == "graded"  # no training again: the listener was rating
+    assert again.sliders["2"].value() == 70 and again.sliders["2"].isEnabled() and not again.sliders["3"].isEnabled()
+    assert again.slider_values["1"].text() == "30" and again.slider_values["3"].text().startswith("heard")
+    for label in resumed.unrated():
+        resumed.heard(label)
+        resumed.rate(label, 50)
+    resumed.submit()
+    assert {session.codec_for(lab): r for lab, r in (("1", 30), ("2", 70))}.items() <= resumed.trials[0].ratings.items()
+
+
+def test_ratings_under_way_that_do_not_fit_the_plan_are_refused(tmp_path):
+    session = MushraTest.plan(["c1", "c2"], ["opus-6k"], seed=4)
+    session.heard("1")
+    session.rate("1", 40)
+    head, rows = session.progress()
+    head["under_way"]["ratings"] = {"not-a-codec": 40}
+    path = tmp_path / "unfinished.json"
+    write_results(path, head, rows)
+    with pytest.raises(UserError, match="do not match"):
+        unfinished.resume(path)
+
+
+def test_ab_results_count_every_codec_and_no_preference_and_read_as_text():
+    session = BlindTest.plan("ab", ["c1", "c2", "c3"], ["reference", "opus-6k", "codec2-1200"], seed=2)
+    while not session.finished:
+        a, b = session.codec_for("A"), session.codec_for("B")
+        session.answer("A" if a == "reference" else "B" if b == "reference" else NO_PREFERENCE)
+    summary = session.reveal()
+    assert summary["preferred"] == {"reference": 6, "opus-6k": 0, "codec2-1200": 0}
+    assert summary["no_preference"] == 3
+    text = describe_blind(session)
+    assert "opus-6k: 0 of 9" in text and "no preference: 3 of 9" in text and "{" not in text
+    title, bars = result_bars(summary)
+    assert bars == {"reference": 6, "opus-6k": 0, "codec2-1200": 0, "no preference": 3}
+    abx = BlindTest.plan("abx", ["c1"], ["reference", "opus-6k"], seed=2)
+    with pytest.raises(UserError, match="one of A, B"):
+        abx.answer(NO_PREFERENCE)  # X is one of them: there is no "no preference"
