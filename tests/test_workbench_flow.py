@@ -121,3 +121,126 @@ def test_ab_results_count_every_codec_and_no_preference_and_read_as_text():
     abx = BlindTest.plan("abx", ["c1"], ["reference", "opus-6k"], seed=2)
     with pytest.raises(UserError, match="one of A, B"):
         abx.answer(NO_PREFERENCE)  # X is one of them: there is no "no preference"
+
+
+# --- aimed batch runs ----------------------------------------------------------------------------------------------
+
+WAIT_MS = 60000
+
+
+@pytest.fixture
+def bundled():
+    """The bundled speech set's utterances."""
+    from eval.manifest import default_manifest, load_manifest
+
+    if not default_manifest().exists():
+        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
+    return load_manifest(default_manifest())
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """A main window with its own settings, config folder and cache; questions answer yes."""
+    from PySide6.QtCore import QThreadPool
+
+    from workbench.main_window import MainWindow
+    from workbench.settings import Settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
+    settings = Settings(tmp_path / "workbench.ini")
+    settings.recordings_dir = tmp_path / "recordings"
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
+    yield win
+    win.tasks.cancel_toolbar()
+    win.tasks.cancel_all()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+
+
+def run_dialog(window, tmp_path, **kwargs):
+    from workbench.views.run_dialog import RunDialog
+
+    library = window.clips.library
+    return RunDialog(["identity", "codec2-3200"], "identity", str(tmp_path / "run"), bundled=library.utterances(),
+                     chosen=library.utterances(selected=True), **kwargs)
+
+
+def test_a_run_is_aimed_at_a_language_of_the_bundled_clips_with_a_time_estimate(qtbot, window, tmp_path):
+    from workbench import run_plan
+
+    window.clips.load_bundled()
+    dialog = run_dialog(window, tmp_path)
+    qtbot.addWidget(dialog)
+    langs = [dialog.language.itemData(i) for i in range(dialog.language.count())]
+    assert langs[0] == run_plan.ALL_LANGUAGES and len(langs) == 6  # the five bundled languages
+    assert dialog.estimate.text().startswith("85 clips") and "round trips" in dialog.estimate.text()
+    dialog.language.setCurrentIndex(dialog.language.findData("fr"))
+    chosen = dialog.chosen_utterances()
+    assert chosen and {u.lang for u in chosen} == {"fr"} and len(chosen) < 85
+    assert dialog.estimate.text().startswith(f"{len(chosen)} clips")
+
+
+def test_a_run_of_the_clips_chosen_in_the_library_evaluates_only_those(qtbot, window, tmp_path):
+    window.clips.load_bundled()
+    library = window.clips.library
+    library.table.selectRow(0)
+    library.table.selectionModel().select(library.proxy.index(3, 0), library.table.selectionModel().SelectionFlag.Select
+                                          | library.table.selectionModel().SelectionFlag.Rows)
+    picked = library.utterances(selected=True)
+    assert len(picked) == 2
+    dialog = run_dialog(window, tmp_path)
+    qtbot.addWidget(dialog)
+    dialog.source.setCurrentIndex(dialog.source.findData("selected"))
+    with qtbot.waitSignal(window.evals.report_wanted, timeout=WAIT_MS):
+        window.evals.start_from(dialog)
+    qtbot.waitUntil(lambda: window.report.model.rowCount() == 2, timeout=WAIT_MS)
+    assert {r["utt_id"] for r in window.report.model.rows} == {u.id for u in picked}
+    summary = window.report.summary.rows
+    assert summary[0]["codec"] == "identity" and summary[0]["lang"] == "all" and summary[0]["n"] == 2
+    assert {r["lang"] for r in summary[1:]} == {u.lang for u in picked}
+    assert window.report.html_button.isEnabled()
+
+
+def test_a_run_of_ones_own_folder_and_a_bad_folder_is_refused_in_one_line(qtbot, window, tmp_path):
+    import soundfile
+
+    own = tmp_path / "mine"
+    own.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a", "b"):
+        soundfile.write(own / f"{name}.wav", rng.standard_normal(16000).astype(np.float32) * 0.1, 16000)
+    dialog = run_dialog(window, tmp_path)
+    qtbot.addWidget(dialog)
+    dialog.source.setCurrentIndex(dialog.source.findData("own"))
+    assert "choose a folder" in dialog.estimate.text()
+    dialog.own_path.setText(str(tmp_path / "nowhere"))
+    dialog.own_path.editingFinished.emit()
+    with pytest.raises(UserError, match="nowhere"):
+        dialog.chosen_utterances()
+    dialog.own_path.setText(str(own))
+    dialog.own_path.editingFinished.emit()
+    assert [u.id for u in dialog.chosen_utterances()] == ["a", "b"] and dialog.estimate.text().startswith("2 clips")
+
+
+def test_cancelling_a_run_shows_the_rows_it_finished_and_the_report_can_be_written(qtbot, window, bundled, tmp_path,
+                                                                                 monkeypatch):
+    from workbench.controllers.task_runner import EVAL_RUN
+
+    opened = []
+    monkeypatch.setattr("workbench.controllers.eval_runs.QDesktopServices.openUrl", lambda url: opened.append(url))
+    statuses = []
+    monkeypatch.setattr(window.prompts, "status", lambda text, ms=0: statuses.append(text))
+    task = window.evals.start_eval_run(str(tmp_path / "run"), ["identity"], ["si_sdr"], utterances=bundled[:12])
+    with qtbot.waitSignal(task.progress, timeout=WAIT_MS):
+        pass
+    window.evals.cancel_eval_run()
+    qtbot.waitUntil(lambda: not window.tasks.running(EVAL_RUN), timeout=WAIT_MS)
+    assert 0 < window.report.model.rowCount() < 12
+    assert window.report.title.text().startswith("Cancelled") and "rows kept" in statuses[-1]
+    assert not (tmp_path / "run" / "report.html").exists()
+    with qtbot.waitSignal(window.tasks.idle, timeout=WAIT_MS):
+        window.evals.open_html_report()
+    qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
+    assert (tmp_path / "run" / "report.html").is_file() and opened[0].toLocalFile().endswith("report.html")

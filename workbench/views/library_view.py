@@ -122,6 +122,13 @@ class LibraryView(QWidget):
         indexes = selected if len(selected) > 1 else [self.proxy.index(r, 0) for r in range(self.proxy.rowCount())]
         return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes][:count]
 
+    def utterances(self, selected: bool = False) -> list:
+        """The library's utterances: every one listed, or only the selected rows."""
+        if not selected:
+            return [row["utterance"] for row in self.model.rows]
+        indexes = sorted(self.table.selectionModel().selectedRows(), key=lambda index: index.row())
+        return [self.model.rows[self.proxy.mapToSource(i).row()]["utterance"] for i in indexes]
+
     def rows_with_ids(self, ids: list[str]) -> list[dict]:
         """The library's rows of clips `ids`, in that order (a resumed test's clips), whatever the filter shows."""
         by_id = {row["id"]: row for row in self.model.rows}
