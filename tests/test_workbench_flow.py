@@ -244,3 +244,84 @@ def test_cancelling_a_run_shows_the_rows_it_finished_and_the_report_can_be_writt
         window.evals.open_html_report()
     qtbot.waitUntil(lambda: bool(opened), timeout=WAIT_MS)
     assert (tmp_path / "run" / "report.html").is_file() and opened[0].toLocalFile().endswith("report.html")
+
+
+# --- language and transcript of one's own clips ---------------------------------------------------------------------
+
+
+def fake_asr(monkeypatch, heard: dict):
+    """ASR that hears what `heard` says for the original (the first call) and the decoded audio (the second)."""
+    calls = iter([heard["original"], heard["decoded"]] * 4)
+    monkeypatch.setattr("eval.asr.transcribe", lambda samples, sr, lang: next(calls))
+
+
+def test_without_a_transcript_cer_compares_with_the_asr_of_the_original_and_says_so(monkeypatch):
+    from workbench.clip_metrics import asr_errors
+
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    fake_asr(monkeypatch, {"original": "hello world", "decoded": "hello word"})
+    out = asr_errors(audio, audio, 16000, "", "en")
+    assert out["CER decoded vs ASR(original)"] == pytest.approx(1 / 11)  # one deletion in 11 characters
+    assert "no transcript" in out["CER reference"] and "CER original" not in out
+    fake_asr(monkeypatch, {"original": "hello world", "decoded": "hello word"})
+    out = asr_errors(audio, audio, 16000, "hello world", "en")
+    assert out["CER original"] == 0.0 and out["CER decoded"] == pytest.approx(1 / 11) and "CER reference" not in out
+    assert "unknown" in asr_errors(audio, audio, 16000, "", "")["CER"]
+
+
+def record_and_round_trip(qtbot, window, speech):
+    samples, rate = speech
+    path = window.clips.use_take(samples, rate)
+    with qtbot.waitSignal(window.model.decoded_changed, timeout=WAIT_MS):
+        window.clips.start_roundtrip("identity")
+    return path
+
+
+def cer_of(qtbot, window) -> dict:
+    with qtbot.waitSignal(window.model.metrics_changed, timeout=10 * WAIT_MS,
+                          check_params_cb=lambda *a: any(k.startswith("CER") for k in window.model.metrics)):
+        window.clips.compute_cer()
+    return window.model.metrics
+
+
+def test_a_language_set_on_a_recording_gives_a_cer_and_is_remembered_for_its_file(qtbot, window, speech, monkeypatch):
+    path = record_and_round_trip(qtbot, window, speech)
+    library = window.library
+    assert library.clip_box.isEnabled() and library.clip_lang.currentText() == ""
+    assert "language is unknown" in cer_of(qtbot, window)["CER"]
+    library.clip_lang.setCurrentText("xx")
+    library.clip_apply.click()
+    assert "unknown language code" in window.prompts.messages[-1] and window.model.clip.lang == ""
+    library.clip_lang.setCurrentText("en")
+    library.clip_apply.click()
+    assert window.model.clip.lang == "en" and "CER" not in window.model.metrics  # the stale reason is gone
+    fake_asr(monkeypatch, {"original": "the same words", "decoded": "the same words"})
+    metrics = cer_of(qtbot, window)
+    assert metrics["CER decoded vs ASR(original)"] == 0.0 and "no transcript" in metrics["CER reference"]
+
+    window.clips.open_file(str(path))  # later: the file keeps what was set for it
+    assert window.model.clip.lang == "en" and library.clip_lang.currentText() == "en"
+    assert window.settings.clip_info(path) == ("en", "")
+
+
+@pytest.mark.slow
+def test_a_recording_given_a_language_gets_a_cer_from_the_bundled_asr(qtbot, window, speech):
+    record_and_round_trip(qtbot, window, speech)
+    window.library.clip_lang.setCurrentText("en")
+    window.library.clip_apply.click()
+    metrics = cer_of(qtbot, window)
+    assert metrics["CER decoded vs ASR(original)"] == pytest.approx(0.0, abs=0.05)  # identity: ASR hears the same
+    assert metrics["ASR (original)"].strip()
+
+
+def test_recent_files_leave_out_files_that_were_deleted(tmp_path):
+    from workbench.settings import Settings
+
+    settings = Settings(tmp_path / "s.ini")
+    kept, gone = tmp_path / "kept.wav", tmp_path / "gone.wav"
+    kept.write_bytes(b"x")
+    gone.write_bytes(b"x")
+    settings.add_recent(kept)
+    settings.add_recent(gone)
+    gone.unlink()
+    assert settings.recent_files == [str(kept)]
