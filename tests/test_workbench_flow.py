@@ -2,6 +2,7 @@
 the language and transcript of one's own clips, and the smaller fixes of issue #23."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
@@ -325,3 +326,80 @@ def test_recent_files_leave_out_files_that_were_deleted(tmp_path):
     settings.add_recent(gone)
     gone.unlink()
     assert settings.recent_files == [str(kept)]
+
+
+# --- the smaller fixes ----------------------------------------------------------------------------------------------
+
+
+class FakeRecorder:
+    """An input that hears a steady -20 dBFS; counts what it was asked to keep."""
+
+    started = 0
+
+    def __init__(self, device=None, sample_rate=16000):
+        self.sample_rate, self.recording, self.seconds, self.input_latency = sample_rate, False, 0.0, 0.01
+        self.level_db = (-20.0, -14.0)
+
+    def start(self):
+        FakeRecorder.started += 1
+        self.recording = True
+
+    def stop(self):
+        self.recording = False
+        return np.full(16000 * FakeRecorder.started, 0.1, np.float32)
+
+
+def test_the_level_meter_is_empty_before_any_input_and_the_level_check_records_nothing(qtbot, monkeypatch):
+    from workbench.views import record_dialog
+
+    monkeypatch.setattr(record_dialog.audio_io, "Recorder", FakeRecorder)
+    FakeRecorder.started = 0
+    dialog = record_dialog.RecordDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.meter.value() == record_dialog.METER_FLOOR_DB and dialog.meter.text() == "no input yet"
+    assert dialog.monitor() and dialog.monitoring
+    qtbot.waitUntil(lambda: dialog.meter.value() == -20, timeout=2000)
+    assert dialog.elapsed.text() == "not recording" and dialog.record_button.isEnabled()
+    checked = dialog.recorder
+    assert dialog.start() and not checked.recording and dialog.recorder is not checked  # the check is dropped
+    assert not dialog.monitoring and dialog.stop_button.isEnabled()
+    dialog.stop()
+    assert dialog.result() == 1 and len(dialog.take) == 32000  # the take's recorder, not the level check's
+
+
+def test_a_text_file_named_nemo_is_refused_on_choosing_and_the_checkpoint_in_use_says_where_from(window, tmp_path,
+                                                                                                 monkeypatch):
+    from workbench.controllers.codecs import active_checkpoint
+
+    fake = tmp_path / "model.nemo"
+    fake.write_text("not a checkpoint")
+    window.codecs.choose_checkpoint(str(fake))
+    assert "not a NeMo checkpoint" in window.prompts.messages[-1] and window.settings.checkpoint != str(fake)
+    assert active_checkpoint() == "none chosen"
+    real = Path(__file__).parent / "fixtures" / "nemo" / "lfsc_small.nemo"
+    other = tmp_path / "other.nemo"
+    other.write_bytes(real.read_bytes())
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(other))
+    window.codecs.choose_checkpoint(str(real))
+    assert window.settings.checkpoint == str(real) and "not in use" in window.prompts.messages[-1]
+    assert "LFSC_CHECKPOINT" in window.prompts.messages[-1] and "wins over" in active_checkpoint()
+    assert str(other) in window.codec_bar.checkpoint_button.toolTip()
+    monkeypatch.delenv("LFSC_CHECKPOINT")
+    assert active_checkpoint().startswith(str(real))
+
+
+def test_the_mic_round_trip_breakdown_shows_what_is_not_coding_and_preloading_fills_the_cache():
+    from workbench.clip_model import Latency
+    from workbench.controllers.recording import preload
+    from workbench.roundtrip import CodecCache
+
+    rows = dict(Latency(0.01, 0.2, 0.3, 0.02, 2.85).summary())
+    assert rows["of which other (model loading, queueing)"] == "2350.0 ms"
+    cache = CodecCache()
+    assert preload("codec2-1200", "auto", cache) and len(cache._codecs) == 1
+    assert not preload("no-such-codec", "auto", cache)
+
+
+def test_the_input_condition_box_shows_a_chain_whole(window):
+    combo = window.codec_bar.condition_combo
+    assert combo.minimumSizeHint().width() > combo.fontMetrics().horizontalAdvance("reverb0.6@white10")
