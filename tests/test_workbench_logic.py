@@ -48,7 +48,7 @@ def test_identities_stay_hidden_until_the_end_and_results_are_written(tmp_path):
         clock.now += 1.5 + i
         # always prefer whichever side is the reference
         session.answer("A" if session.codec_for("A") == "reference" else "B")
-    assert session.reveal()["preferred"] == {"reference": 2}
+    assert session.reveal()["preferred"] == {"reference": 2, "codec2-700c": 0}  # never preferred is a result too
     csv_path = session.save(tmp_path / "r.csv")
     json_path = session.save(tmp_path / "r.json")
     rows = list(csv.DictReader(csv_path.open()))

@@ -20,6 +20,7 @@ from codec.errors import UserError
 from codec.files import replacing
 
 KINDS = ("ab", "abx")
+NO_PREFERENCE = "none"  # the A/B answer of a listener who hears no difference worth preferring
 
 
 @dataclass
@@ -90,9 +91,10 @@ class TrialSequence:
         if not self.finished:
             raise UserError(f"identities stay hidden until the end: {len(self.trials) - self._position} trials left")
 
-    def _check_resumable(self, saved: list[tuple], planned: list[tuple], valid: bool) -> None:
-        """Refuse saved answers that are not, trial by trial, those of the plan rebuilt from the test's seed."""
-        if not saved or len(saved) >= len(self.trials) or saved != planned or not valid:
+    def _check_resumable(self, saved: list[tuple], planned: list[tuple], valid: bool, partial: bool = False) -> None:
+        """Refuse saved answers that are not, trial by trial, those of the plan rebuilt from the test's seed (with
+        no trial answered whole, only a `partial` trial under way is worth resuming)."""
+        if not (saved or partial) or len(saved) >= len(self.trials) or saved != planned or not valid:
             raise UserError("its answers do not match the trials its seed plans (the file was edited, or written by "
                             "another version); it cannot be resumed, and its answers stay in the file")
 
@@ -150,7 +152,7 @@ class BlindTest(TrialSequence):
         fields = ("index", "clip", "codec_a", "codec_b", "x_is")
         saved = [tuple(row[f] for f in fields) for row in rows]
         planned = [tuple(getattr(trial, f) for f in fields) for trial in session.trials[: len(rows)]]
-        valid = all(row["answer"] in ("A", "B") and is_duration(row["seconds"]) for row in rows)
+        valid = all(row["answer"] in session.answers and is_duration(row["seconds"]) for row in rows)
         session._check_resumable(saved, planned, valid)
         for trial, row in zip(session.trials, rows):
             trial.answer, trial.seconds = row["answer"], row["seconds"]
@@ -175,10 +177,15 @@ class BlindTest(TrialSequence):
             label = trial.x_is
         return {"A": trial.codec_a, "B": trial.codec_b}[label]
 
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The answers a trial takes: A or B, and for a preference also no preference."""
+        return ("A", "B", NO_PREFERENCE) if self.kind == "ab" else ("A", "B")
+
     def answer(self, choice: str) -> None:
-        """Record the listener's choice ("A" or "B") for the current trial and move on."""
-        if choice not in ("A", "B"):
-            raise UserError(f"answer must be A or B, not {choice!r}")
+        """Record the listener's choice (see `answers`) for the current trial and move on."""
+        if choice not in self.answers:
+            raise UserError(f"answer must be one of {', '.join(self.answers)}, not {choice!r}")
         self._current_trial().answer = choice
         self._close_trial()
 
@@ -187,10 +194,12 @@ class BlindTest(TrialSequence):
         self._require_finished()
         summary: dict = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "trials": len(self.trials)}
         if self.kind == "ab":
-            wins: dict[str, int] = {}
+            wins = dict.fromkeys(self.planned["codecs"], 0)  # a codec never preferred is a result too
             for trial in self.trials:
-                wins[trial.chosen_codec] = wins.get(trial.chosen_codec, 0) + 1
+                if trial.chosen_codec:
+                    wins[trial.chosen_codec] += 1
             summary["preferred"] = dict(sorted(wins.items(), key=lambda kv: -kv[1]))
+            summary["no_preference"] = sum(t.answer == NO_PREFERENCE for t in self.trials)
         else:
             correct = sum(bool(t.correct) for t in self.trials)
             summary["correct"] = correct
@@ -218,6 +227,35 @@ class BlindTest(TrialSequence):
     def save(self, path: str | Path) -> Path:
         """Write the results as CSV or JSON (by extension): one row per trial with its timing, plus the seed."""
         return write_results(path, self.reveal(), self.rows())
+
+
+def describe(session: BlindTest) -> str:
+    """The revealed results of an A/B or ABX test as text: the totals, then every trial."""
+    summary = session.reveal()
+    if session.kind == "ab":
+        lines = [f"A/B preference, {summary['trials']} trials, seed {summary['seed']}", "", "Preferred:"]
+        lines += [f"  {codec}: {count} of {summary['trials']}" for codec, count in summary["preferred"].items()]
+        lines.append(f"  no preference: {summary['no_preference']} of {summary['trials']}")
+    else:
+        lines = [f"ABX, {summary['trials']} trials, seed {summary['seed']}", "",
+                 f"X identified {summary['correct']} of {summary['trials']} times; by guessing, as many or more "
+                 f"would happen with p = {summary['p_value']:.3g}"]
+    lines += ["", "Trials:"]
+    for t in session.trials:
+        x = f", X was {t.x_is}" if t.x_is else ""
+        answer = "no preference" if t.answer == NO_PREFERENCE else t.answer
+        lines.append(f"  trial {t.index + 1} ({t.clip}): A = {t.codec_a}, B = {t.codec_b}{x}; answered {answer} in "
+                     f"{t.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def result_bars(summary: dict) -> tuple[str, dict[str, float]]:
+    """What the results plot shows of a revealed summary (A/B, ABX or MUSHRA): a title and one bar per name."""
+    if "preferred" in summary:
+        return "times preferred", {**summary["preferred"], "no preference": summary["no_preference"]}
+    if "scores" in summary:
+        return "MUSHRA score (mean, 0-100)", {name: score["value"] for name, score in summary["scores"].items()}
+    return "ABX answers", {"X identified": summary["correct"], "X mistaken": summary["trials"] - summary["correct"]}
 
 
 def write_results(path: str | Path, summary: dict, rows: list[dict]) -> Path:

@@ -85,7 +85,7 @@ def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, 
     from eval.pair import asr_scores, prepare
 
     if not lang:
-        return {"CER": "missing: the clip's language is unknown (pick it in the bundled list or set it on load)"}
+        return {"CER": "missing: the clip's language is unknown: set it under 'This clip' in the clips panel"}
     if task is not None:
         task.report(0, 2, "transcribing the original")
     heard_original = asr.transcribe(ref, sr, lang)
@@ -97,8 +97,11 @@ def asr_errors(ref: np.ndarray, deg: np.ndarray, sr: int, text: str, lang: str, 
     heard_decoded = asr.transcribe(pair.raw, sr, lang)
     out: dict[str, float | str] = {"ASR (original)": heard_original, "ASR (decoded)": heard_decoded}
     scored = asr_scores(("cer",), text, lang, {"text": heard_original}, {"text": heard_decoded})
-    labels = ({"cer_orig": "CER original", "cer": "CER decoded", "dcer": "dCER"} if text.strip()
-              else {"cer": "CER decoded vs ASR(original)"})
+    if text.strip():
+        labels = {"cer_orig": "CER original", "cer": "CER decoded", "dcer": "dCER"}
+    else:  # as the batch reports' floor: what the codec changed in what ASR hears
+        labels = {"cer": "CER decoded vs ASR(original)"}
+        out["CER reference"] = "the ASR of the original: no transcript is set for this clip"
     for name, label in labels.items():
         out[label] = scored["metrics"][name] if name in scored["metrics"] else f"missing: {scored['missing'][name]}"
     return out

@@ -54,6 +54,8 @@ class Latency:
             ("decode", f"{self.decode * 1000:.1f} ms"),
             ("output latency", f"{self.output * 1000:.1f} ms"),
             ("stop to sound", f"{self.stop_to_sound * 1000:.1f} ms"),
+            ("of which other (model loading, queueing)",
+             f"{max(self.stop_to_sound - self.encode - self.decode, 0) * 1000:.1f} ms"),
         ]
 
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar, QT
 from codec.errors import UserError
 from workbench.clip_model import ClipModel
 from workbench.controllers.blind_tests import BlindTestController
+from workbench.controllers.clip_info import ClipInfoController
 from workbench.controllers.clips import ClipController
 from workbench.controllers.codecs import CodecController
 from workbench.controllers.eval_runs import EvalController
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self.settings, self.model, self.listen_bar, self.compare, self.prompts)
         self.blind = BlindTestView(self.playback.blind_player)
         self.clips = ClipController(self.settings, self.model, self.library, self.codecs, self.tasks, self.prompts)
+        self.clip_info = ClipInfoController(self.settings, self.model, self.library, self.prompts)
         self.recording = RecordingController(self.settings, self.model, self.clips, self.playback, self.prompts)
         self.blind_tests = BlindTestController(self.settings, self.blind, self.library, self.codecs, self.tasks,
                                                self.prompts)

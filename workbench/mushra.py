@@ -109,14 +109,28 @@ class MushraTest(TrialSequence):
         saved = [(index, stimuli[0]["clip"], [r["condition"] for r in sorted(stimuli, key=lambda r: int(r["stimulus"]))])
                  for index, stimuli in by_trial.items()]
         planned = [(trial.index, trial.clip, trial.order) for trial in session.trials[: len(saved)]]
-        valid = all(isinstance(row["score"], int) and not isinstance(row["score"], bool) and 0 <= row["score"] <= 100
-                    and is_duration(row["seconds"]) for row in rows)
-        session._check_resumable(saved, planned, valid)
+        valid = all(_is_score(row["score"]) and is_duration(row["seconds"]) for row in rows)
+        under_way = head.get("under_way", {})
+        session._check_resumable(saved, planned, valid and session._resumable_ratings(len(saved), under_way),
+                                 partial=bool(under_way))
         for trial, stimuli in zip(session.trials, by_trial.values()):
             trial.ratings = {row["condition"]: row["score"] for row in stimuli}
             trial.seconds = stimuli[0]["seconds"]
         session._position = len(saved)
+        if under_way:  # the trial that was being rated when the test stopped: its ratings, heard as they were rated
+            session.trials[session._position].ratings = dict(under_way["ratings"])
+            session._heard = {label for label in session.current().labels if session.codec_for(label) in
+                              under_way["ratings"]}
         return session
+
+    def _resumable_ratings(self, position: int, under_way: dict) -> bool:
+        """Whether the saved ratings of the trial under way belong to the trial after the submitted ones."""
+        if not under_way:
+            return True
+        ratings = under_way.get("ratings")
+        return (under_way.get("index") == position < len(self.trials) and isinstance(ratings, dict)
+                and set(ratings) <= set(self.conditions)
+                and all(_is_score(score) for score in ratings.values()))
 
     def training(self) -> dict[str, list[str]]:
         """For the training phase: per clip, every condition but the reference in an order of its own (seeded), so
@@ -186,10 +200,21 @@ class MushraTest(TrialSequence):
         return self._rows(self.trials)
 
     def progress(self) -> tuple[dict, list[dict]]:
-        """The submitted trials so far, identities included: saved after each trial, so a crash loses nothing."""
+        """The submitted trials so far, identities included, and the ratings of the trial under way (in the head, so
+        that the rows stay whole trials): saved after each rating, so quitting or a crash loses nothing."""
         head = {"kind": self.kind, "seed": self.seed, "listener": self.listener, "finished": False,
                 "answered": self._position, "trials": len(self.trials), "anchors": self.anchors, "plan": self.planned}
+        if not self.finished and self.trials[self._position].ratings:
+            head["under_way"] = {"index": self._position, "ratings": dict(self.trials[self._position].ratings)}
         return head, self._rows(self.trials[: self._position])
+
+    def rating(self, label: str) -> int | None:
+        """The rating stimulus `label` of the current trial has so far (None when unrated)."""
+        return self.trials[self._position].ratings.get(self.codec_for(label))
+
+    def was_heard(self, label: str) -> bool:
+        """Whether stimulus `label` of the current trial has been heard (so it may be rated)."""
+        return label in self._heard
 
     def _rows(self, trials: list[MushraTrial]) -> list[dict]:
         metrics = list(dict.fromkeys(label for values in self.objective.values() for label in values))
@@ -207,6 +232,10 @@ class MushraTest(TrialSequence):
     def save(self, path: str | Path) -> Path:
         """Write the results as CSV or JSON (by extension): one row per trial and stimulus, plus the summary."""
         return write_results(path, self.reveal(), self.rows())
+
+
+def _is_score(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
 
 
 def describe(session: MushraTest) -> str:

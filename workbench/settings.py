@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -105,11 +106,29 @@ class Settings:
 
     @property
     def recent_files(self) -> list[str]:
-        """Recently opened files, newest first."""
+        """Recently opened files that still exist, newest first."""
         value = self._q.value("files/recent", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or [])]
+        return [str(v) for v in (value or []) if Path(str(v)).is_file()]
+
+    def clip_info(self, path: str | Path) -> tuple[str, str]:
+        """The language and transcript the user set for the audio file at `path` ("" for what was not set)."""
+        info = self._clip_infos().get(str(Path(path).resolve()), {})
+        return str(info.get("lang", "")), str(info.get("transcript", ""))
+
+    def set_clip_info(self, path: str | Path, lang: str, transcript: str) -> None:
+        """Remember the language and transcript of the audio file at `path`."""
+        infos = self._clip_infos()
+        infos[str(Path(path).resolve())] = {"lang": lang, "transcript": transcript}
+        self._set("clips/info", json.dumps(infos))
+
+    def _clip_infos(self) -> dict:
+        try:
+            infos = json.loads(str(self._q.value("clips/info", "{}")))
+        except ValueError:
+            return {}
+        return infos if isinstance(infos, dict) else {}
 
     def add_recent(self, path: str | Path) -> None:
         """Put `path` at the top of the recent files."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tarfile
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 
 from codec.conditions import describe_chain
+from codec.config import ENV_VAR, resolve_checkpoint, user_config_path
 from codec.errors import UserError
 from codec.spec import parse_chain
 from workbench import roundtrip
@@ -38,6 +43,7 @@ class CodecController(QObject):
         self.bar.set_codecs(codecs, roundtrip.default_codec(self.settings.last_codec))
         available = self.available()
         self.bar.set_checkpoint_ready("lfsc" in available)
+        self.bar.checkpoint_button.setToolTip(f"LFSC checkpoint in use: {active_checkpoint()}")
         self.available_changed.emit(available)
 
     def available(self) -> list[str]:
@@ -66,7 +72,7 @@ class CodecController(QObject):
             if not path:
                 return
         try:
-            roundtrip.check_checkpoint_file(path)
+            validate_checkpoint(path)
         except UserError as exc:
             self.prompts.show_error("Checkpoint", str(exc))
             return
@@ -76,4 +82,29 @@ class CodecController(QObject):
         self.refresh()
         if "lfsc" in self.available():
             self.bar.select_codec("lfsc")
-        self.prompts.status(f"LFSC checkpoint saved in {config}", 5000)
+        overridden = os.environ.get(ENV_VAR)
+        if overridden and Path(overridden).expanduser().resolve() != Path(path).resolve():
+            self.prompts.show_error("Checkpoint saved, but not in use", f"{path} is saved in {config}, but ${ENV_VAR} "
+                                    f"= {overridden} wins over it: unset {ENV_VAR} and start the app again to use it.")
+            return
+        self.prompts.status(f"LFSC checkpoint in use: {active_checkpoint()}", 8000)
+
+
+def validate_checkpoint(path: str) -> None:
+    """Refuse, on choosing, what cannot be an LFSC checkpoint: the one check the app makes before saving a choice."""
+    roundtrip.check_checkpoint_file(path)
+    if Path(path).suffix.lower() == ".nemo" and not tarfile.is_tarfile(path):
+        raise UserError(f"{Path(path).name}: not a NeMo checkpoint (a .nemo file is a tar archive, this is not): pick "
+                        "low-frame-rate-speech-codec-22khz.nemo")
+
+
+def active_checkpoint() -> str:
+    """The checkpoint LFSC loads and where that choice comes from ($LFSC_CHECKPOINT wins over the app's)."""
+    try:
+        path = resolve_checkpoint()
+    except UserError as exc:
+        return str(exc)
+    if path is None:
+        return "none chosen"
+    where = f"${ENV_VAR}, which wins over the app's choice" if os.environ.get(ENV_VAR) else str(user_config_path())
+    return f"{path} (from {where})"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,9 +27,11 @@ from PySide6.QtWidgets import (
 from codec.errors import UserError
 from eval.listening import REFERENCE
 from workbench.audio_io import Player
-from workbench.blind_test import BlindTest
+from workbench.blind_test import NO_PREFERENCE, BlindTest, result_bars
+from workbench.blind_test import describe as describe_blind
 from workbench.mushra import KIND as MUSHRA
 from workbench.mushra import OPEN_REFERENCE, MushraTest, describe
+from workbench.views.result_bars import ResultBars
 
 KIND_LABELS = {"ab": "A/B preference", "abx": "ABX (which one is X?)", MUSHRA: "MUSHRA (rate 0-100 against the reference)"}
 KIND_NOTES = {
@@ -48,7 +48,8 @@ MIN_LISTEN_S = 1.0  # a MUSHRA slider unlocks once this much of its stimulus (or
 
 
 class BlindTestView(QWidget):
-    """Four pages: setup, A/B or ABX trials, results, MUSHRA trials. Switching stimuli keeps the play position."""
+    """Five pages: setup, A/B or ABX trials, results, MUSHRA trials, training. Switching between A, B and X keeps the
+    play position; each MUSHRA stimulus has a play position of its own."""
 
     start_requested = Signal(str, list, object, int, int, str)  # kind, codecs, seed or None, repeats, clips, listener
     resume_requested = Signal()  # go on with an unfinished test (the window asks which)
@@ -64,6 +65,7 @@ class BlindTestView(QWidget):
         self.session: BlindTest | MushraTest | None = None
         self.stimuli: dict[tuple[str, str], np.ndarray] = {}
         self.sample_rates: dict[str, int] = {}
+        self.positions: dict[str, float] = {}  # each MUSHRA stimulus's own play position in the trial on screen
         self.pages = QStackedWidget()
         self.pages.addWidget(self._setup_page())
         self.pages.addWidget(self._trial_page())
@@ -72,7 +74,7 @@ class BlindTestView(QWidget):
         self.pages.addWidget(self._training_page())
         self.pages.currentChanged.connect(lambda index: self.stage_changed.emit(STAGES[index]))
         self.listening = QTimer(self, interval=100)  # unlocks the sliders of stimuli heard long enough
-        self.listening.timeout.connect(self._unlock_heard)
+        self.listening.timeout.connect(self._show_listening)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
 
@@ -122,7 +124,8 @@ class BlindTestView(QWidget):
             button.clicked.connect(lambda _=False, lab=label: self.play(lab))
         stop = QPushButton("Stop")
         stop.clicked.connect(self.player.pause)
-        self.answer_buttons = {choice: QPushButton() for choice in ("A", "B")}
+        self.answer_buttons = {choice: QPushButton() for choice in ("A", "B", NO_PREFERENCE)}
+        self.answer_buttons[NO_PREFERENCE].setText("No preference")
         for choice, button in self.answer_buttons.items():
             button.clicked.connect(lambda _=False, c=choice: self.answer(c))
         plays = QHBoxLayout()
@@ -143,6 +146,7 @@ class BlindTestView(QWidget):
     def _result_page(self) -> QWidget:
         page = QWidget()
         self.summary = QTextEdit(readOnly=True)
+        self.bars = ResultBars()
         save = QPushButton("Save results (CSV or JSON)...")
         save.clicked.connect(self.save_requested)
         again = QPushButton("New test")
@@ -152,7 +156,8 @@ class BlindTestView(QWidget):
         buttons.addWidget(again)
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("<h3>Results (identities revealed)</h3>"))
-        layout.addWidget(self.summary)
+        layout.addWidget(self.bars, 1)
+        layout.addWidget(self.summary, 1)
         layout.addLayout(buttons)
         return page
 
@@ -160,7 +165,7 @@ class BlindTestView(QWidget):
         page = QWidget()
         self.mushra_label = QLabel()
         self.mushra_label.setStyleSheet("font-size: 16px;")
-        reference = QPushButton("Play reference")
+        self.reference_button = reference = QPushButton("Play reference")
         reference.clicked.connect(lambda: self.play(OPEN_REFERENCE))
         stop = QPushButton("Stop")
         stop.clicked.connect(self.player.pause)
@@ -191,7 +196,7 @@ class BlindTestView(QWidget):
         layout.addWidget(self.mushra_label)
         layout.addWidget(QLabel("Play the reference and every stimulus, then rate each one; one of them is the "
                                 f"reference itself. A slider unlocks once {MIN_LISTEN_S:g} s of its stimulus has "
-                                "played.", wordWrap=True))
+                                "played; each stimulus goes on from where it was left.", wordWrap=True))
         layout.addLayout(top)
         layout.addLayout(self.rating_grid, 1)
         layout.addWidget(self.next_button)
@@ -256,15 +261,25 @@ class BlindTestView(QWidget):
         self._show_trial()
         self.listening.start()
 
-    def _unlock_heard(self) -> None:
+    def _show_listening(self) -> None:
+        """Unlock the sliders of stimuli heard long enough, say how much more each needs and which one plays."""
         if self.session is None or self.session.kind != MUSHRA or self.session.finished:
             self.listening.stop()
             return
         needed = min(MIN_LISTEN_S, self.player.duration)
         for label, slider in self.sliders.items():
-            if not slider.isEnabled() and self.player.played_seconds(label) >= needed:
+            heard = self.player.played_seconds(label)
+            if not slider.isEnabled() and heard >= needed:
                 self.session.heard(label)
                 slider.setEnabled(True)
+                self.slider_values[label].setText("not rated")
+            elif not slider.isEnabled():
+                self.slider_values[label].setText(f"heard {heard:.1f} of {needed:g} s")
+        playing = self.player.selected if self.player.playing else None
+        for label, button in (*self.stimulus_buttons.items(), (OPEN_REFERENCE, self.reference_button)):
+            name = "reference" if label == OPEN_REFERENCE else label
+            button.setText(f"\u25b6 Playing {name}" if label == playing else f"Play {name}")
+            button.setStyleSheet("font-weight: bold;" if label == playing else "")
 
     def _build_sliders(self, labels: tuple[str, ...]) -> None:
         for widget in (*self.sliders.values(), *self.slider_values.values(), *self.stimulus_buttons.values()):
@@ -280,6 +295,7 @@ class BlindTestView(QWidget):
             slider.sliderReleased.connect(lambda lab=label: self.rate(lab))
             value = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
             button = QPushButton(f"Play {label}")
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(f"\u25b6 Playing {label}") + 16)
             button.clicked.connect(lambda _=False, lab=label: self.play(lab))
             self.rating_grid.addWidget(slider, 0, column, rows, 1, Qt.AlignmentFlag.AlignHCenter)
             self.rating_grid.addWidget(value, rows, column)
@@ -317,7 +333,7 @@ class BlindTestView(QWidget):
         if session.kind == MUSHRA:
             self._build_sliders(session.current().labels)
             self._build_training()
-            if session.answered:  # resumed: the listener has been trained already
+            if session.has_answers:  # resumed: the listener has been trained already
                 self.start_graded()
             else:  # the training phase first (ITU-R BS.1534-3)
                 self._show_stage("training")
@@ -327,15 +343,9 @@ class BlindTestView(QWidget):
 
     def _show_results(self) -> None:
         self.player.pause()
-        if self.session.kind == MUSHRA:
-            self.summary.setPlainText(describe(self.session))
-        else:
-            lines = [json.dumps(self.session.reveal(), indent=2), ""]
-            for t in self.session.trials:
-                x = f", X was {t.x_is}" if t.x_is else ""
-                lines.append(f"trial {t.index + 1} ({t.clip}): A = {t.codec_a}, B = {t.codec_b}{x}; "
-                             f"answered {t.answer} in {t.seconds:.1f} s")
-            self.summary.setPlainText("\n".join(lines))
+        mushra = self.session.kind == MUSHRA
+        self.summary.setPlainText(describe(self.session) if mushra else describe_blind(self.session))
+        self.bars.show_bars(*result_bars(self.session.reveal()))
         self._show_stage("results")
         self.finished.emit()
 
@@ -352,6 +362,7 @@ class BlindTestView(QWidget):
         abx = "X" in visible.labels
         self.answer_buttons["A"].setText("X is A" if abx else "I prefer A")
         self.answer_buttons["B"].setText("X is B" if abx else "I prefer B")
+        self.answer_buttons[NO_PREFERENCE].setVisible(not abx)
         sources = {
             label: self.stimuli[(visible.clip, self.session.codec_for(label))] for label in visible.labels
         }
@@ -372,13 +383,15 @@ class BlindTestView(QWidget):
     def _show_mushra_trial(self) -> None:
         visible = self.session.current()
         self.mushra_label.setText(f"Trial {visible.index + 1} of {visible.total}: clip {visible.clip}")
-        for slider, value in zip(self.sliders.values(), self.slider_values.values()):
+        for label, slider in self.sliders.items():  # a resumed trial shows the ratings it had
+            rating = self.session.rating(label)
             slider.blockSignals(True)
-            slider.setValue(0)
+            slider.setValue(rating or 0)
             slider.blockSignals(False)
-            slider.setEnabled(False)
-            value.setText("not rated")
-        self.next_button.setEnabled(False)
+            slider.setEnabled(self.session.was_heard(label))
+            self.slider_values[label].setText("not rated" if rating is None else str(rating))
+        self.next_button.setEnabled(not self.session.unrated())
+        self.positions = {}
         self.next_button.setText("Finish and reveal" if visible.index + 1 == visible.total else "Next")
         sources = {label: self.stimuli[(visible.clip, self.session.codec_for(label))]
                    for label in (OPEN_REFERENCE, *visible.labels)}
@@ -392,6 +405,7 @@ class BlindTestView(QWidget):
             spin.setValue(value)
             spin.blockSignals(False)
         self.session.start()
+        self._show_listening()
 
     def _loop_changed(self) -> None:
         if self.loop_box.isChecked():
@@ -405,6 +419,8 @@ class BlindTestView(QWidget):
         self.session.rate(label, value)
         self.slider_values[label].setText(str(value))
         self.next_button.setEnabled(not self.session.unrated())
+        if not self.sliders[label].isSliderDown():  # saved once the slider is let go, not at every step of a drag
+            self.progressed.emit()
 
     def submit(self) -> None:
         """Close the rated MUSHRA trial and show the next one (or the results)."""
@@ -417,9 +433,17 @@ class BlindTestView(QWidget):
         self._show_trial()
 
     def play(self, label: str) -> None:
-        """Switch to stimulus `label` at the current position and play."""
+        """Switch to stimulus `label` and play: A, B and X at the current position, a MUSHRA stimulus from where it
+        was left (so one switched to near the end is not over before it can be rated)."""
         try:
-            self.player.select(label)
+            if self.stage == "graded":
+                self.positions[self.player.selected] = self.player.position
+                self.player.select(label)
+                resume_at = self.positions.get(label, 0.0)
+                self.player.seek(resume_at if resume_at < self.player.duration else 0.0)
+                self._loop_changed()  # a position outside the loop goes to the loop's start
+            else:
+                self.player.select(label)
             self.player.play()
         except UserError as exc:
             self.error.emit("Cannot play", str(exc))

@@ -29,6 +29,8 @@ class CodecBar(QToolBar):
         self.condition_combo = QComboBox(editable=True)
         self.condition_combo.lineEdit().setPlaceholderText("clean input")
         self.condition_combo.setToolTip(CONDITION_HINT)
+        self.condition_combo.setMinimumContentsLength(18)  # "reverb0.6@white10" whole, not cut at '@'
+        self.condition_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.roundtrip_button = QPushButton("Round trip")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)

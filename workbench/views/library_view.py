@@ -5,11 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -21,6 +24,8 @@ from workbench.views.tables import sortable_table
 
 ALL_LANGUAGES = "all languages"
 COLUMN_WIDTHS = (150, 36, 70, 40)  # id, lang, speaker, seconds; the text takes the rest
+# Offered in the clip's language box (any ISO 639-1 code may be typed): those of the bundled set and Whisper's most used
+COMMON_LANGUAGES = ("en", "de", "es", "fr", "it", "ja", "nl", "pl", "pt", "ru", "sv", "tr", "uk", "zh")
 
 
 class LibraryFilter(QSortFilterProxyModel):
@@ -50,6 +55,7 @@ class LibraryView(QWidget):
 
     utterance_activated = Signal(object)  # eval.manifest.Utterance
     file_activated = Signal(str)
+    clip_info_edited = Signal(str, str)  # the current clip's language and transcript, as the user set them
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -81,6 +87,31 @@ class LibraryView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(QLabel("<b>Recent files</b>"))
         layout.addWidget(self.recent)
+        layout.addWidget(self._clip_box())
+
+    def _clip_box(self) -> QGroupBox:
+        """The current clip's language and transcript, which CER needs; remembered per file."""
+        box = QGroupBox("This clip")
+        self.clip_lang = QComboBox(editable=True)
+        self.clip_lang.addItems(["", *COMMON_LANGUAGES])
+        self.clip_lang.lineEdit().setPlaceholderText("unknown")
+        self.clip_transcript = QLineEdit(placeholderText="none: CER compares with the ASR of the original")
+        self.clip_apply = QPushButton("Set for this clip")
+        self.clip_apply.clicked.connect(lambda: self.clip_info_edited.emit(self.clip_lang.currentText(),
+                                                                           self.clip_transcript.text()))
+        form = QFormLayout(box)
+        form.addRow("language", self.clip_lang)
+        form.addRow("transcript", self.clip_transcript)
+        form.addRow("", self.clip_apply)
+        box.setEnabled(False)
+        self.clip_box = box
+        return box
+
+    def show_clip_info(self, lang: str, transcript: str, enabled: bool = True) -> None:
+        """Show the current clip's language and transcript (disabled when there is no clip)."""
+        self.clip_lang.setCurrentText(lang)
+        self.clip_transcript.setText(transcript)
+        self.clip_box.setEnabled(enabled)
 
     def set_rows(self, rows: list[dict]) -> None:
         """Show the bundled set's rows and offer its languages in the filter."""
@@ -121,6 +152,13 @@ class LibraryView(QWidget):
         selected = self.table.selectionModel().selectedRows()
         indexes = selected if len(selected) > 1 else [self.proxy.index(r, 0) for r in range(self.proxy.rowCount())]
         return [self.model.rows[self.proxy.mapToSource(i).row()] for i in indexes][:count]
+
+    def utterances(self, selected: bool = False) -> list:
+        """The library's utterances: every one listed, or only the selected rows."""
+        if not selected:
+            return [row["utterance"] for row in self.model.rows]
+        indexes = sorted(self.table.selectionModel().selectedRows(), key=lambda index: index.row())
+        return [self.model.rows[self.proxy.mapToSource(i).row()]["utterance"] for i in indexes]
 
     def rows_with_ids(self, ids: list[str]) -> list[dict]:
         """The library's rows of clips `ids`, in that order (a resumed test's clips), whatever the filter shows."""
