@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec.conditions import Condition, Conditioned, parse
+from codec.conditions import Conditioned, parse
 from codec.dsp import active_level_db
 from codec.spec import sweep
 from codec.errors import UserError

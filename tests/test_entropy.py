@@ -222,9 +222,9 @@ def test_a_payload_needs_the_prior_it_was_made_with(lfsc_priors):
     data = pack(tokens, K, static)
     assert read_header(data)[0].prior_sha256 == static.sha256
     other = Prior.fit([skewed(100, seed=18)], "static", K)
-    for given, name in ((other, other.sha256[:12]), (context, context.sha256[:12]), (None, "none")):
+    for prior, name in ((other, other.sha256[:12]), (context, context.sha256[:12]), (None, "none")):
         with pytest.raises(UserError, match=f"made with prior {static.sha256[:12]}, you gave {name}: pass the same"):
-            unpack(data, given)
+            unpack(data, prior)
     np.testing.assert_array_equal(unpack(data, Prior.from_bytes(static.to_bytes())), tokens)
     np.testing.assert_array_equal(unpack(pack(tokens, K, "adaptive"), other), tokens)  # needs none: ignored
 

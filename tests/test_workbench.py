@@ -177,17 +177,17 @@ def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled
     assert not window.codec_bar.cancel_button.isEnabled()
 
 
-def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot, window, tmp_path):
+def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot, window, tmp_path, monkeypatch):
     take = (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32)
     saved = window.clips.use_take(take, 16000)
     import tarfile
 
     junk = tmp_path / "model_config.yaml"
     junk.write_text("this is not an LFSC model")
-    bogus = tmp_path / "not-a-model.nemo"  # an archive, as a .nemo is, holding no model: only the round trip can tell
+    bogus = tmp_path / "not-a-model.nemo"  # an archive, as a .nemo is, holding no model
     with tarfile.open(bogus, "w") as archive:
         archive.add(junk, arcname="model_config.yaml")
-    window.codecs.choose_checkpoint(str(bogus))
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(bogus))  # not chosen in the app, which refuses it on choosing
     assert window.codec_bar.codec() == "lfsc"
     task = window.clips.start_roundtrip()
     qtbot.waitUntil(lambda: task not in window.tasks.running(), timeout=WAIT_MS)

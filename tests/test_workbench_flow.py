@@ -374,7 +374,7 @@ def test_a_text_file_named_nemo_is_refused_on_choosing_and_the_checkpoint_in_use
     fake = tmp_path / "model.nemo"
     fake.write_text("not a checkpoint")
     window.codecs.choose_checkpoint(str(fake))
-    assert "not a NeMo checkpoint" in window.prompts.messages[-1] and window.settings.checkpoint != str(fake)
+    assert "not a readable .nemo archive" in window.prompts.messages[-1] and window.settings.checkpoint != str(fake)
     assert active_checkpoint() == "none chosen"
     real = Path(__file__).parent / "fixtures" / "nemo" / "lfsc_small.nemo"
     other = tmp_path / "other.nemo"

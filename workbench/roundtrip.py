@@ -8,7 +8,6 @@ import threading
 import numpy as np
 
 from codec.devices import resolve_device
-from codec.errors import UserError
 from codec.registry import CodecEntry, get_codec, list_codecs, takes_option
 from codec.spec import CodecSpec, parse_chain
 from workbench.clip_model import RoundTripInfo
@@ -112,17 +111,6 @@ def run_roundtrip(
         result=result,
         notices=tuple(notices),
     )
-
-
-def check_checkpoint_file(path: str) -> None:
-    """Refuse what cannot be an LFSC checkpoint before it is saved in the config."""
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{p}: no such file: pick the LFSC .nemo file you downloaded")
-    if p.suffix.lower() not in (".nemo", ".ckpt", ".pt", ".safetensors"):
-        raise UserError(f"{p.name}: not a checkpoint (.nemo expected): pick low-frame-rate-speech-codec-22khz.nemo")
 
 
 def render_stimuli(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -91,11 +90,11 @@ class CodecController(QObject):
 
 
 def validate_checkpoint(path: str) -> None:
-    """Refuse, on choosing, what cannot be an LFSC checkpoint: the one check the app makes before saving a choice."""
-    roundtrip.check_checkpoint_file(path)
-    if Path(path).suffix.lower() == ".nemo" and not tarfile.is_tarfile(path):
-        raise UserError(f"{Path(path).name}: not a NeMo checkpoint (a .nemo file is a tar archive, this is not): pick "
-                        "low-frame-rate-speech-codec-22khz.nemo")
+    """Refuse, on choosing, what cannot be an LFSC checkpoint (codec.lfsc.checkpoint's one check, which reads its
+    config but not its weights) before the choice is saved."""
+    from codec.lfsc.checkpoint import check_checkpoint
+
+    check_checkpoint(path)
 
 
 def active_checkpoint() -> str:
