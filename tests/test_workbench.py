@@ -188,6 +188,8 @@ def test_a_take_survives_a_failed_round_trip_and_the_error_says_what_to_do(qtbot
     with tarfile.open(bogus, "w") as archive:
         archive.add(junk, arcname="model_config.yaml")
     monkeypatch.setenv("LFSC_CHECKPOINT", str(bogus))  # not chosen in the app, which refuses it on choosing
+    window.codecs.refresh()
+    window.codec_bar.select_codec("lfsc")
     assert window.codec_bar.codec() == "lfsc"
     task = window.clips.start_roundtrip()
     qtbot.waitUntil(lambda: task not in window.tasks.running(), timeout=WAIT_MS)
