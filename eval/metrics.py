@@ -68,19 +68,47 @@ def _require_sound(x: np.ndarray, what: str, signal: str = "reference") -> None:
         raise MetricError(f"{what}: the {signal} is silent (peak below -80 dBFS)")
 
 
+PESQ_PIECE_S = 30.0  # ITU-T P.862.3 §7.1: reference files of 8 to 30 s; the C code holds at most 50 utterances
+PESQ_CUT_FRAME_S = 0.1  # pieces are cut in the middle of the reference's quietest 100 ms
+
+
+def _pesq_pieces(ref: np.ndarray, rate: int) -> list[tuple[int, int]]:
+    """(start, end) of the pieces PESQ scores one by one: the whole signal up to `PESQ_PIECE_S`; a longer one is
+    cut into pieces of half to all of that length, each cut in the quietest 100 ms of the reference (a pause)."""
+    n, limit, frame = len(ref), int(PESQ_PIECE_S * rate), int(PESQ_CUT_FRAME_S * rate)
+    cuts = [0]
+    while n - cuts[-1] > limit:
+        lo = cuts[-1] + limit // 2
+        hi = max(min(cuts[-1] + limit, n - limit // 2), lo + frame)  # the rest is at least about half a piece
+        energy = np.convolve(np.square(ref[lo:hi]), np.ones(frame), mode="valid")
+        cuts.append(lo + int(np.argmin(energy)) + frame // 2)
+    return list(zip(cuts, [*cuts[1:], n]))
+
+
 def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int, mode: str) -> float:
-    from pesq import pesq
-    from pesq import PesqError
+    """MOS-LQO of the pair; beyond `PESQ_PIECE_S` the duration-weighted mean over pieces cut at pauses, as
+    P.862.3 §10.1 averages files (pieces of a long clip that are silent or hold no utterance are left out)."""
+    from pesq import NoUtterancesError, PesqError, pesq
 
     ref_r, deg_r = _pair(ref, deg, sr, rate)
     if len(ref_r) < rate // 4:
         raise MetricError(f"PESQ needs at least 0.25 s of audio, got {len(ref_r) / rate:.3f} s")
     _require_sound(ref_r, "PESQ")
-    try:
-        with np.errstate(all="ignore"):
-            return float(pesq(rate, ref_r, deg_r, mode))
-    except PesqError as exc:  # e.g. NoUtterancesError on silence
-        raise MetricError(f"PESQ failed: {type(exc).__name__}") from None
+    pieces = _pesq_pieces(ref_r, rate)
+    values, weights = [], []
+    for start, end in pieces:
+        if len(pieces) > 1 and float(np.max(np.abs(ref_r[start:end]))) < 1e-4:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                values.append(float(pesq(rate, ref_r[start:end], deg_r[start:end], mode)))
+            weights.append(end - start)
+        except PesqError as exc:  # e.g. NoUtterancesError on silence
+            if len(pieces) == 1 or not isinstance(exc, NoUtterancesError):
+                raise MetricError(f"PESQ failed: {type(exc).__name__}") from None
+    if not values:
+        raise MetricError("PESQ: no piece of the clip holds an utterance")
+    return float(np.average(values, weights=weights))
 
 
 def pesq_wb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -264,8 +292,8 @@ def _spec(name, label, rate, rng, hib, fn, version, description, needs_model=Fal
 METRICS: dict[str, MetricSpec] = {
     s.name: s
     for s in (
-        _spec("pesq_wb", "PESQ-WB", 16000, (1.04, 4.64), True, pesq_wb, "pesq-0.0.4/1", "ITU-T P.862.2 wide-band MOS-LQO"),
-        _spec("pesq_nb", "PESQ-NB", 8000, (1.02, 4.55), True, pesq_nb, "pesq-0.0.4/1", "ITU-T P.862 narrow-band MOS-LQO"),
+        _spec("pesq_wb", "PESQ-WB", 16000, (1.04, 4.64), True, pesq_wb, "pesq-0.0.4/2", "ITU-T P.862.2 wide-band MOS-LQO"),
+        _spec("pesq_nb", "PESQ-NB", 8000, (1.02, 4.55), True, pesq_nb, "pesq-0.0.4/2", "ITU-T P.862 narrow-band MOS-LQO"),
         _spec("stoi", "STOI", 10000, (0.0, 1.0), True, stoi, "pystoi-0.4.1/1", "short-time objective intelligibility"),
         _spec("estoi", "ESTOI", 10000, (0.0, 1.0), True, estoi, "pystoi-0.4.1/1", "extended STOI"),
         _spec("si_sdr", "SI-SDR (dB)", 22050, (-np.inf, np.inf), True, si_sdr, "1", "scale-invariant signal-to-distortion ratio (unbounded)"),
