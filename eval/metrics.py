@@ -173,16 +173,50 @@ def _nemo_losses():
     return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double()
 
 
+SPECTRAL_CHUNK = 2**20  # samples (47 s at 22.05 kHz) whose frames the mel/STFT distances compute at once
+
+
+def _log_spectrogram(which: int, i: int) -> Callable:
+    """audio [1, T] -> log spectrogram [1, bins, frames] of NeMo's mel (0) or STFT (1) loss at resolution i."""
+    import torch
+
+    from codec.lfsc.spectral_losses import magnitude
+
+    loss = _nemo_losses()[which]
+    if which == 0:
+        return lambda x: loss.log_mel(x, i)
+    n_fft, hop, _ = loss.resolutions[i]
+    window = getattr(loss, f"window_{i}")
+    return lambda x: torch.log(magnitude(x, n_fft, hop, window) + loss.log_guard)
+
+
+def _frames_l1(spectrogram: Callable, ref, deg, n_fft: int, hop: int) -> float:
+    """The loss's masked L1 at one resolution (mean over frames of the mean |difference| over bins), its centred
+    frames computed `SPECTRAL_CHUNK` samples at a time: each chunk of frames gets n_fft samples of context on both
+    sides (and the signal's own reflected edges at its ends), so every frame is the whole signal's."""
+    n = ref.shape[-1]
+    frames, step = n // hop + 1, SPECTRAL_CHUNK // hop
+    total = 0.0
+    for f0 in range(0, frames, step):
+        f1 = min(f0 + step, frames)
+        a, b = max(0, f0 * hop - n_fft), min(n, (f1 - 1) * hop + n_fft)
+        first = f0 - a // hop
+        diff = spectrogram(deg[None, a:b])[0, :, first:first + f1 - f0] - spectrogram(ref[None, a:b])[0, :, first:first + f1 - f0]
+        total += float(diff.abs().mean(dim=0).sum())
+    return total / frames
+
+
 def _nemo_loss(which: int, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     import torch
 
     ref_r, deg_r = _pair(ref, deg, sr, 22050)
     if len(ref_r) <= 1024:  # the 2048-point resolution reflect-pads by 1024 samples
         raise MetricError("too short for the 2048-point resolution (needs more than 1024 samples at 22.05 kHz)")
+    resolutions = _nemo_losses()[which].resolutions
+    ref_t, deg_t = torch.from_numpy(ref_r), torch.from_numpy(deg_r)
     with torch.inference_mode():
-        loss = _nemo_losses()[which]
-        value = loss(torch.from_numpy(ref_r)[None], torch.from_numpy(deg_r)[None], torch.tensor([len(ref_r)]))
-    return float(value)
+        return sum(_frames_l1(_log_spectrogram(which, i), ref_t, deg_t, n_fft, hop)
+                   for i, (n_fft, hop, _) in enumerate(resolutions)) / len(resolutions)
 
 
 def mel_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:

@@ -42,3 +42,18 @@ def test_pesq_of_a_long_clip_is_the_duration_weighted_mean_of_pieces_cut_at_paus
     each = [metrics.pesq_wb(ref[a:b], deg[a:b], sr) for a, b in pieces]
     assert value == pytest.approx(np.average(each, weights=[b - a for a, b in pieces]))
     assert 1.04 <= value <= 4.64
+
+
+@pytest.mark.parametrize("name,which", [("mel_distance", 0), ("stft_distance", 1)])
+def test_the_spectral_distances_computed_a_chunk_at_a_time_are_the_losses_on_the_whole_signal(monkeypatch, name, which):
+    """Chunks of 16384 samples (five in the signal, each cut inside 2048-point frames' context) give the training
+    loss's value on the whole 3 s signal: every frame is computed with its true neighbours."""
+    import torch
+
+    ref = speech(3.0, 22050).astype(np.float64)
+    deg = get_codec("opus-6k").roundtrip(ref.astype(np.float32), 22050).audio.astype(np.float64)
+    with torch.inference_mode():
+        whole = float(metrics._nemo_losses()[which](torch.from_numpy(ref)[None], torch.from_numpy(deg)[None],
+                                                    torch.tensor([len(ref)])))
+    monkeypatch.setattr(metrics, "SPECTRAL_CHUNK", 2**14)
+    assert metrics.compute(name, ref, deg, 22050) == pytest.approx(whole, rel=1e-10)
