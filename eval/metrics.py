@@ -68,19 +68,47 @@ def _require_sound(x: np.ndarray, what: str, signal: str = "reference") -> None:
         raise MetricError(f"{what}: the {signal} is silent (peak below -80 dBFS)")
 
 
+PESQ_PIECE_S = 30.0  # ITU-T P.862.3 §7.1: reference files of 8 to 30 s; the C code holds at most 50 utterances
+PESQ_CUT_FRAME_S = 0.1  # pieces are cut in the middle of the reference's quietest 100 ms
+
+
+def _pesq_pieces(ref: np.ndarray, rate: int) -> list[tuple[int, int]]:
+    """(start, end) of the pieces PESQ scores one by one: the whole signal up to `PESQ_PIECE_S`; a longer one is
+    cut into pieces of half to all of that length, each cut in the quietest 100 ms of the reference (a pause)."""
+    n, limit, frame = len(ref), int(PESQ_PIECE_S * rate), int(PESQ_CUT_FRAME_S * rate)
+    cuts = [0]
+    while n - cuts[-1] > limit:
+        lo = cuts[-1] + limit // 2
+        hi = max(min(cuts[-1] + limit, n - limit // 2), lo + frame)  # the rest is at least about half a piece
+        energy = np.convolve(np.square(ref[lo:hi]), np.ones(frame), mode="valid")
+        cuts.append(lo + int(np.argmin(energy)) + frame // 2)
+    return list(zip(cuts, [*cuts[1:], n]))
+
+
 def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int, mode: str) -> float:
-    from pesq import pesq
-    from pesq import PesqError
+    """MOS-LQO of the pair; beyond `PESQ_PIECE_S` the duration-weighted mean over pieces cut at pauses, as
+    P.862.3 §10.1 averages files (pieces of a long clip that are silent or hold no utterance are left out)."""
+    from pesq import NoUtterancesError, PesqError, pesq
 
     ref_r, deg_r = _pair(ref, deg, sr, rate)
     if len(ref_r) < rate // 4:
         raise MetricError(f"PESQ needs at least 0.25 s of audio, got {len(ref_r) / rate:.3f} s")
     _require_sound(ref_r, "PESQ")
-    try:
-        with np.errstate(all="ignore"):
-            return float(pesq(rate, ref_r, deg_r, mode))
-    except PesqError as exc:  # e.g. NoUtterancesError on silence
-        raise MetricError(f"PESQ failed: {type(exc).__name__}") from None
+    pieces = _pesq_pieces(ref_r, rate)
+    values, weights = [], []
+    for start, end in pieces:
+        if len(pieces) > 1 and float(np.max(np.abs(ref_r[start:end]))) < 1e-4:
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                values.append(float(pesq(rate, ref_r[start:end], deg_r[start:end], mode)))
+            weights.append(end - start)
+        except PesqError as exc:  # e.g. NoUtterancesError on silence
+            if len(pieces) == 1 or not isinstance(exc, NoUtterancesError):
+                raise MetricError(f"PESQ failed: {type(exc).__name__}") from None
+    if not values:
+        raise MetricError("PESQ: no piece of the clip holds an utterance")
+    return float(np.average(values, weights=weights))
 
 
 def pesq_wb(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -145,16 +173,50 @@ def _nemo_losses():
     return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double()
 
 
+SPECTRAL_CHUNK = 2**20  # samples (47 s at 22.05 kHz) whose frames the mel/STFT distances compute at once
+
+
+def _log_spectrogram(which: int, i: int) -> Callable:
+    """audio [1, T] -> log spectrogram [1, bins, frames] of NeMo's mel (0) or STFT (1) loss at resolution i."""
+    import torch
+
+    from codec.lfsc.spectral_losses import magnitude
+
+    loss = _nemo_losses()[which]
+    if which == 0:
+        return lambda x: loss.log_mel(x, i)
+    n_fft, hop, _ = loss.resolutions[i]
+    window = getattr(loss, f"window_{i}")
+    return lambda x: torch.log(magnitude(x, n_fft, hop, window) + loss.log_guard)
+
+
+def _frames_l1(spectrogram: Callable, ref, deg, n_fft: int, hop: int) -> float:
+    """The loss's masked L1 at one resolution (mean over frames of the mean |difference| over bins), its centred
+    frames computed `SPECTRAL_CHUNK` samples at a time: each chunk of frames gets n_fft samples of context on both
+    sides (and the signal's own reflected edges at its ends), so every frame is the whole signal's."""
+    n = ref.shape[-1]
+    frames, step = n // hop + 1, SPECTRAL_CHUNK // hop
+    total = 0.0
+    for f0 in range(0, frames, step):
+        f1 = min(f0 + step, frames)
+        a, b = max(0, f0 * hop - n_fft), min(n, (f1 - 1) * hop + n_fft)
+        first = f0 - a // hop
+        diff = spectrogram(deg[None, a:b])[0, :, first:first + f1 - f0] - spectrogram(ref[None, a:b])[0, :, first:first + f1 - f0]
+        total += float(diff.abs().mean(dim=0).sum())
+    return total / frames
+
+
 def _nemo_loss(which: int, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     import torch
 
     ref_r, deg_r = _pair(ref, deg, sr, 22050)
     if len(ref_r) <= 1024:  # the 2048-point resolution reflect-pads by 1024 samples
         raise MetricError("too short for the 2048-point resolution (needs more than 1024 samples at 22.05 kHz)")
+    resolutions = _nemo_losses()[which].resolutions
+    ref_t, deg_t = torch.from_numpy(ref_r), torch.from_numpy(deg_r)
     with torch.inference_mode():
-        loss = _nemo_losses()[which]
-        value = loss(torch.from_numpy(ref_r)[None], torch.from_numpy(deg_r)[None], torch.tensor([len(ref_r)]))
-    return float(value)
+        return sum(_frames_l1(_log_spectrogram(which, i), ref_t, deg_t, n_fft, hop)
+                   for i, (n_fft, hop, _) in enumerate(resolutions)) / len(resolutions)
 
 
 def mel_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -264,8 +326,8 @@ def _spec(name, label, rate, rng, hib, fn, version, description, needs_model=Fal
 METRICS: dict[str, MetricSpec] = {
     s.name: s
     for s in (
-        _spec("pesq_wb", "PESQ-WB", 16000, (1.04, 4.64), True, pesq_wb, "pesq-0.0.4/1", "ITU-T P.862.2 wide-band MOS-LQO"),
-        _spec("pesq_nb", "PESQ-NB", 8000, (1.02, 4.55), True, pesq_nb, "pesq-0.0.4/1", "ITU-T P.862 narrow-band MOS-LQO"),
+        _spec("pesq_wb", "PESQ-WB", 16000, (1.04, 4.64), True, pesq_wb, "pesq-0.0.4/2", "ITU-T P.862.2 wide-band MOS-LQO"),
+        _spec("pesq_nb", "PESQ-NB", 8000, (1.02, 4.55), True, pesq_nb, "pesq-0.0.4/2", "ITU-T P.862 narrow-band MOS-LQO"),
         _spec("stoi", "STOI", 10000, (0.0, 1.0), True, stoi, "pystoi-0.4.1/1", "short-time objective intelligibility"),
         _spec("estoi", "ESTOI", 10000, (0.0, 1.0), True, estoi, "pystoi-0.4.1/1", "extended STOI"),
         _spec("si_sdr", "SI-SDR (dB)", 22050, (-np.inf, np.inf), True, si_sdr, "1", "scale-invariant signal-to-distortion ratio (unbounded)"),

@@ -3,6 +3,16 @@
 It rates the decoded audio alone, so it also scores what reference metrics must refuse (audio that cannot be
 aligned with its reference). Installed by tools/setup.sh with `pip install --no-deps distillmos==0.9.1
 xls-r-sqa==0.1.0`; its weights ship inside the wheel, so it works offline.
+
+Long audio, in bounded memory. The model only ever rates windows of 122880 samples (7.68 s at 16 kHz: its
+transformer's positional encoding has exactly 384 frames, the length it was trained on). Its own forward pads a
+shorter clip with zeros to one window, and cuts a longer one into windows spread evenly from its start to its
+end, at most 1 s apart (so neighbours overlap by at least 6.68 s), and returns the plain mean of their MOS. It
+does that in ONE batch, all windows at once: about 65 MB of activations per window and one window per second
+of audio (36 GB for 10 minutes). `predict` cuts the very same windows (`windows`) and feeds the model `BATCH` of
+them at a time, then takes the same mean: the value of the package's own inference on any length, to float
+rounding, in memory that no longer grows with the length. A clip up to one window long is fed whole, as before,
+so its value is bit-identical. The time still grows with the length: one window per second of audio.
 """
 
 from __future__ import annotations
@@ -18,6 +28,9 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 INSTALL = "pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0 (tools/setup.sh does)"
+WINDOW = 122880  # distillmos.sqa.SEQ_LEN: the samples of one rated window (7.68 s)
+MAX_HOP = 16000  # distillmos.sqa.MAX_HOP_LEN: windows start at most 1 s apart
+BATCH = 4  # windows per model call: about 65 MB of activations each
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,10 +53,23 @@ def _model():
         return distillmos.ConvTransformerSQAModel().eval()
 
 
+def windows(samples: int) -> list[int]:
+    """Start samples of the windows DistillMOS rates in a clip of `samples` (its own forward's rule)."""
+    overlength = max(samples - WINDOW, 0)
+    count = int(np.ceil(overlength / MAX_HOP)) + 1
+    return [int(c * overlength) for c in np.linspace(0, 1, count)]
+
+
 def predict(audio: np.ndarray) -> float:
-    """MOS (1 to 5) of mono float audio at 16 kHz."""
+    """MOS (1 to 5) of mono float audio at 16 kHz: the mean over its windows, rated `BATCH` at a time."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    model = _model()
     with torch.inference_mode():
-        return float(_model()(x)[0])
+        if len(x) <= WINDOW:
+            return float(model(x[None])[0])
+        starts = windows(len(x))
+        scores = [model(torch.stack([x[s: s + WINDOW] for s in starts[i: i + BATCH]])).flatten()
+                  for i in range(0, len(starts), BATCH)]
+        return float(torch.cat(scores).mean())
