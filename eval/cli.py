@@ -26,14 +26,20 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", type=Path, help="also write the comparison as JSON here")
 
     tokens = sub.add_parser(
-        "tokens", help="LFSC token diagnostics per language: codebook use, entropy bound, re-encode idempotence",
-        description="Encode every utterance with an LFSC codec, decode it and encode the result again; write "
-        "tokens.json and tokens.md into OUT: per language and over all, the codes each codebook uses, their entropy "
-        "(the bitrate an entropy coder could reach against the fixed 88-bit frame) and how many tokens survive "
-        "decoding and encoding again.",
+        "tokens", help="token diagnostics per language: codebook use, entropy, entropy-coded bits, re-encode idempotence",
+        description="Encode every utterance with a token codec (lfsc, lfsc-bf16, lfsc+ac, ...), decode it and encode "
+        "the result again; write tokens.json and tokens.md into OUT: per language and over all, the codes each "
+        "codebook uses, their entropy, how many tokens survive decoding and encoding again, and the measured bits per "
+        "frame of every entropy-coding model (adaptive; static and context priors fitted on a train part) on a test "
+        "part, against the fixed frame (88 bits for LFSC).",
     )
-    tokens.add_argument("--codec", default="lfsc", help="an LFSC codec: lfsc (default) or lfsc-bf16")
+    tokens.add_argument("--codec", default="lfsc", help="a codec with tokens: lfsc (default), lfsc-bf16, lfsc+ac, ...")
     _input_arguments(tokens)
+    tokens.add_argument("--test-manifest", type=Path, help="measure entropy coding on this manifest's utterances "
+                        "(default: every 5th utterance of each language of the input, held out from fitting)")
+    tokens.add_argument("--fit-prior", type=Path, metavar="DIR", help="also write the priors fitted on the train part "
+                        "(static-all.lfep, context-en.lfep, ...) into this new or empty folder, for "
+                        "lfsc-codec --entropy prior:FILE")
     tokens.add_argument("--out", type=Path, required=True, help="folder for tokens.json and tokens.md (created)")
 
     mushra = sub.add_parser(
@@ -111,28 +117,57 @@ def _utterances(args: argparse.Namespace) -> tuple[list, str, Path]:
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from codec.files import write_text_atomic
-    from eval import tokens
+    from eval import manifest as manifests
+    from eval import token_coding, tokens
     from eval.runner import build_codec
 
     utterances, source, _ = _utterances(args)
+    test = manifests.load_manifest(args.test_manifest) if args.test_manifest is not None else None
+    split = token_coding.split(utterances, test)
+    if args.fit_prior is not None:
+        token_coding.check_prior_folder(args.fit_prior)  # before any work
     codec = build_codec(args.codec, args.checkpoint)
     if not hasattr(codec, "tokens"):
-        raise UserError(f"{args.codec} has no tokens to diagnose: use lfsc or lfsc-bf16")
+        raise UserError(f"{args.codec} has no tokens to diagnose: use a token codec such as lfsc, lfsc-bf16 or lfsc+ac")
+    collected = _collect(codec, split.train + split.test)
+    num_codebooks, codebook_size, frame_rate = tokens.token_layout(codec)
+    pairs, n = list(zip(split.train + split.test, collected.tokens)), len(split.train)
+    train = token_coding.by_group([(u, t) for u, t in pairs[:n] if t is not None])
+    test_groups = token_coding.by_group([(u, t) for u, t in pairs[n:] if t is not None])
+    priors = token_coding.fit_priors(train, codebook_size)
+    if args.fit_prior is not None and not priors:
+        raise UserError(f"--fit-prior {args.fit_prior}: no train utterances to fit priors on: give more utterances")
+    written = token_coding.write_priors(priors, args.fit_prior) if args.fit_prior is not None else {}
+    coding = token_coding.measure(test_groups, priors, num_codebooks, codebook_size, frame_rate)
+    summary = tokens.summarize(collected.groups, frame_rate)
+    report = tokens.markdown(summary, collected.skipped) + "\n" + token_coding.markdown(coding, split.how, train, written)
+    document = {"input": source, "test_input": str(args.test_manifest.resolve()) if test is not None else None,
+                "codec": args.codec, "settings": codec.settings, "groups": summary, "skipped": collected.skipped,
+                "split": split.how, "coding": coding, "priors": written}
+    _write_tokens_report(args.out, document, report)
+    return 1 if collected.skipped else 0
+
+
+def _collect(codec, utterances: list):
+    """`eval.tokens.collect` under a progress bar."""
+    from tqdm import tqdm
+
+    from eval import tokens
+
     with tqdm(total=len(utterances), unit="utt", desc="tokens", dynamic_ncols=True) as bar:
-        groups, skipped = tokens.collect(codec, utterances, lambda done, utt_id: bar.update(1))
-    summary = tokens.summarize(groups, codec.sample_rate / codec.model.samples_per_frame)
-    report = tokens.markdown(summary, skipped)
-    args.out.mkdir(parents=True, exist_ok=True)
-    document = {"input": source, "codec": args.codec, "settings": codec.settings, "groups": summary, "skipped": skipped}
-    write_text_atomic(args.out / "tokens.json", json.dumps(document, indent=2))
-    write_text_atomic(args.out / "tokens.md", report)
+        return tokens.collect(codec, utterances, lambda done, utt_id: bar.update(1))
+
+
+def _write_tokens_report(out: Path, document: dict, report: str) -> None:
+    """tokens.json and tokens.md into `out`, the report on stdout and the utterances skipped on stderr."""
+    from codec.files import write_text_atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "tokens.json", json.dumps(document, indent=2))
+    write_text_atomic(out / "tokens.md", report)
     print(report)
-    for utt_id, reason in skipped.items():
+    for utt_id, reason in document["skipped"].items():
         print(f"lfsc-eval: skipped {utt_id}: {reason}", file=sys.stderr)
-    return 1 if skipped else 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Token diagnostics of LFSC on a speech set, per language: how much of each codebook is used, its entropy (what an
+"""Token diagnostics of a token codec (LFSC and its variants) on a speech set, per language: how much of each codebook is used, its entropy (what an
 entropy coder could save over the fixed 88-bit frame), and re-encode idempotence (the tokens of the decoded audio
 against the tokens it was decoded from).
 
@@ -11,7 +11,7 @@ estimates, and the report says how many frames they rest on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -57,27 +57,49 @@ def miller_madow_bits(counts: np.ndarray) -> float:
     return entropy_bits(counts) + (np.count_nonzero(counts) - 1) / (2 * counts.sum() * math.log(2))
 
 
-def collect(codec, utterances: list[Utterance], progress: Callable[[int, str], None] | None = None,
-            ) -> tuple[dict[str, TokenCounts], dict[str, str]]:
-    """Tokens of every utterance (and of its decoded audio) counted per language and over all; returns the counts
-    and the utterances whose audio could not be read, with why. `codec` is an LFSCCodec."""
+def language(utt: Utterance) -> str:
+    """The group an utterance counts in next to 'all'."""
+    return utt.lang or "unknown"
+
+
+def token_layout(codec) -> tuple[int, int, float]:
+    """Codebooks, codes per codebook and frames per second of a token codec (one with `tokens` and `synthesize`,
+    such as lfsc, lfsc-bf16 or lfsc+ac): its model's own, never LFSC's constants."""
     model = codec.model
-    groups: dict[str, TokenCounts] = {}
-    skipped: dict[str, str] = {}
+    return model.num_codebooks, model.codebook_size, codec.sample_rate / model.samples_per_frame
+
+
+@dataclass
+class Collected:
+    """The counts per language and over all, each utterance's tokens [frames, codebooks] (None when its audio
+    could not be read), and the utterances not read, with why."""
+
+    groups: dict[str, TokenCounts]
+    tokens: list[np.ndarray | None]
+    skipped: dict[str, str]
+
+
+def collect(codec, utterances: list[Utterance], progress: Callable[[int, str], None] | None = None) -> Collected:
+    """Tokens of every utterance (and of its decoded audio) counted per language and over all. `codec` is a token
+    codec (`token_layout`)."""
+    num_codebooks, codebook_size, _ = token_layout(codec)
+    out = Collected({}, [], {})
     for done, utt in enumerate(utterances, start=1):
         try:
             audio = utt.load(codec.sample_rate).samples
         except UserError as exc:
-            skipped[utt.id] = str(exc)
+            out.skipped[utt.id] = str(exc)
+            out.tokens.append(None)
         else:
             tokens = codec.tokens(audio)
             again = codec.tokens(codec.synthesize(tokens, len(audio)))
-            for name in (ALL, utt.lang or "unknown"):
-                group = groups.setdefault(name, TokenCounts(np.zeros((model.num_codebooks, model.codebook_size), np.int64)))
+            for name in (ALL, language(utt)):
+                group = out.groups.setdefault(name, TokenCounts(np.zeros((num_codebooks, codebook_size), np.int64)))
                 group.add(tokens, again)
+            out.tokens.append(np.ascontiguousarray(tokens.T, np.int32))
         if progress is not None:
             progress(done, utt.id)
-    return groups, skipped
+    return out
 
 
 def summarize(groups: dict[str, TokenCounts], frame_rate: float) -> dict:
