@@ -105,7 +105,6 @@ def test_ten_minutes_are_rated_in_batches_of_windows_whatever_the_length(monkeyp
     """The structural memory bound: on a 10-minute clip no model call sees more than BATCH windows of WINDOW
     samples, and the windows cover the clip; the value is the mean of theirs (a stand-in model answers each
     window's RMS so the test runs in a moment; the benchmark reports the real model's peak)."""
-
     recording = Recording(lambda x: 1.0 + 4.0 * x.square().mean(dim=1, keepdim=True).sqrt())
     monkeypatch.setattr(mos, "_model", lambda: recording)
     audio = speech(600.0)
