@@ -20,7 +20,8 @@ from codec.registry import get_codec, list_codecs
 
 def _clips(paths: list[str]) -> list[tuple[np.ndarray, int]]:
     if not paths:
-        from eval.manifest import default_manifest, load_manifest
+        from codec.bundled_speech import default_manifest
+        from eval.manifest import load_manifest
 
         paths = [str(u.audio_path) for u in load_manifest(default_manifest())]
     return [(audio.samples, audio.sample_rate) for audio in (load_audio(path) for path in paths)]

@@ -90,7 +90,8 @@ def lfsc_round_trip(checkpoint: str, clip: int, fit_clips: int, runs: int) -> No
     fraction (the coding measured alone, and the whole round trip with it, which CPU noise blurs)."""
     from codec.bitstream import pack_frames, unpack_frames
     from codec.lfsc_codec import LFSCCodec
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     codec = LFSCCodec(checkpoint, device="cpu")
     utts = sorted(load_manifest(default_manifest()), key=lambda u: u.id)

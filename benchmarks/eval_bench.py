@@ -12,7 +12,8 @@ import time
 from codec.audio import load_audio
 from codec.registry import get_codec
 from eval import asr, mos, sanity, speaker
-from eval.manifest import default_manifest, load_manifest
+from codec.bundled_speech import default_manifest
+from eval.manifest import load_manifest
 from eval.metrics import METRICS, compute
 
 

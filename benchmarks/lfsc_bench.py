@@ -154,7 +154,8 @@ def machine() -> str:
 def speech_clips(limit: int | None = None) -> list[np.ndarray]:
     """Real speech at 22.05 kHz: the bundled set (assets/speech), else the NeMo fixture's Harvard sentences."""
     from codec.audio import load_audio, resample
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if default_manifest().exists():
         clips = []

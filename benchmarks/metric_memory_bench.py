@@ -33,7 +33,8 @@ def write_clip(folder: Path, seconds: float, codec: str) -> tuple[Path, Path, st
     """The bundled English speech tiled to `seconds` and its round trip through `codec`: (reference, decoded, text)."""
     from codec.audio import load_audio
     from codec.registry import get_codec
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     utts = [u for u in load_manifest(default_manifest()) if u.lang == "en"]
     pieces, texts, total, sr = [], [], 0, 16000

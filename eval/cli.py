@@ -99,6 +99,7 @@ def _input_arguments(parser: argparse.ArgumentParser) -> None:
 def _utterances(args: argparse.Namespace) -> tuple[list, str, Path]:
     """The utterances the input arguments name, a description of where they came from, and the manifest or folder
     that lists them."""
+    from codec.bundled_speech import default_manifest
     from eval import manifest as manifests
 
     if args.limit is not None and args.limit < 1:
@@ -110,7 +111,7 @@ def _utterances(args: argparse.Namespace) -> tuple[list, str, Path]:
     else:
         if args.lang is not None:
             raise UserError("--lang applies to --folder input only: a manifest names each utterance's language")
-        listing = Path(args.manifest or manifests.default_manifest()).resolve()
+        listing = Path(args.manifest or default_manifest()).resolve()
         utterances = manifests.load_manifest(listing)
         source = f"manifest {listing}"
     return utterances[: args.limit], source, listing

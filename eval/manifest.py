@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Iterator
 
 from codec.audio import Audio, load_audio, open_audio
-from codec.bundled_speech import default_manifest  # noqa: F401  (eval's callers find the bundled set here)
 from codec.errors import UserError
 
 # ISO 639-1 (two-letter) language codes; manifests name languages with these.

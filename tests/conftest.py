@@ -51,7 +51,8 @@ def small_nemo(tmp_path_factory) -> Path:
 def speech() -> tuple[np.ndarray, int]:
     """A real English utterance from the bundled set (mono float32, its native rate)."""
     from codec.audio import load_audio
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     manifest = default_manifest()
     if not manifest.exists():

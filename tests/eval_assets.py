@@ -10,7 +10,7 @@ import pytest
 
 def manifest_path() -> Path:
     """The manifest the eval tests run on."""
-    from eval.manifest import default_manifest
+    from codec.bundled_speech import default_manifest
 
     return Path(os.environ.get("LFSC_TEST_MANIFEST") or default_manifest())
 

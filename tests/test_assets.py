@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from eval.manifest import DURATION_TOLERANCE, default_manifest, load_manifest
+from codec.bundled_speech import default_manifest
+from eval.manifest import DURATION_TOLERANCE, load_manifest
 
 LANGS = ("en", "es", "fr", "it", "ru")
 LICENSES = {"CC-BY-SA-3.0", "CC-BY-3.0", "LGPL-2.1", "BSD-style (CMU ARCTIC)"}

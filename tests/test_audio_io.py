@@ -58,7 +58,8 @@ def to_int16(x: np.ndarray) -> np.ndarray:
 def speech() -> np.ndarray:
     """The first bundled utterance at 16 kHz, quantised to 16 bits as the file PCM stores it."""
     from codec.audio import load_audio
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("the bundled speech (assets/speech) is not in this checkout")

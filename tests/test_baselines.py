@@ -55,7 +55,8 @@ CODEC2_CODECS = ["codec2-3200", "codec2-2400", "codec2-1600", "codec2-1400", "co
 @pytest.fixture(scope="module")
 def bundled():
     """The bundled speech set's utterances."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     path = default_manifest()
     if not path.exists():

@@ -247,7 +247,8 @@ def test_a_conditioned_codec_is_aligned_with_what_it_heard_so_reverb_does_not_hi
 
 def test_the_bundled_clips_that_reverb_left_unaligned_are_measured(tmp_path):
     """These four lost PESQ and STOI under opus-6k@reverb0.6 when eval aligned the output with the clean clip."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
     from eval.runner import run
 
     if not default_manifest().exists():

@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from codec.errors import UserError
-from eval.manifest import default_manifest, load_folder, load_manifest
+from codec.bundled_speech import default_manifest
+from eval.manifest import load_folder, load_manifest
 
 
 def tone(path: Path, seconds: float, rate: int = 16000) -> None:

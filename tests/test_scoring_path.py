@@ -42,7 +42,8 @@ def delayed_codec():
 @pytest.fixture(scope="module")
 def run_rows(tmp_path_factory, delayed_codec):
     """A run of every metric over two short bundled clips (two languages) through three codecs, audio kept."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
     from eval.runner import run
     from workbench.reports import load_report
 

@@ -24,7 +24,8 @@ def small_generator() -> LFSCModel:
 def speech() -> torch.Tensor:
     """Two 16-frame crops of bundled speech at 22.05 kHz, [2, 16384]."""
     from codec.audio import load_audio
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("bundled speech (assets/speech) is not present")

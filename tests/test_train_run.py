@@ -41,7 +41,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def utterance() -> Path:
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("bundled speech (assets/speech) is not present")

@@ -28,7 +28,8 @@ LFSC_FIXTURE = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"  # reduc
 @pytest.fixture
 def bundled():
     """The bundled speech set's utterances."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("the bundled speech (assets/speech) is not in this checkout")
@@ -567,7 +568,8 @@ def test_a_read_only_unfinished_file_is_resumed_into_a_new_one_and_left_as_it_wa
 
 
 def test_resuming_a_test_whose_clips_are_not_in_the_library_says_what_to_open(window, tmp_path):
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     ids = [u.id for u in load_manifest(default_manifest())][:1]
     session = BlindTest.plan("ab", ids, ["reference", "codec2-1200"], seed=3, repeats=2)

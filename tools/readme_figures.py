@@ -363,7 +363,8 @@ def evaluate(spec: RunSpec, folder: Path, limit: int | None, jobs: int, cache: P
     import json
 
     from codec.spec import sweep
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
     from eval.runner import run
 
     manifest = default_manifest()

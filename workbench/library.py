@@ -54,7 +54,8 @@ LIBRARY_COLUMNS = [("id", "id"), ("lang", "lang"), ("speaker", "speaker"), ("dur
 
 def library_rows(manifest_path=None) -> list[dict]:
     """Rows of the bundled speech set (or another manifest): id, lang, speaker, duration, text, utterance."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     utterances = load_manifest(manifest_path or default_manifest())
     return [

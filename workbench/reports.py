@@ -47,7 +47,8 @@ def load_report(folder: str | Path) -> Report:
 
 def run_eval(codecs: list[str], folder: str | Path, utterances=None, metrics=None, task=None) -> Path:
     """Evaluate `utterances` (the bundled set by default) through `codecs` into `folder`, keeping decoded audio."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
     from eval.runner import run
     from workbench.workers import Cancelled
 

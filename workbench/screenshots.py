@@ -94,7 +94,8 @@ def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:
 
 def _show_small_report(window, folder: Path, codec: str) -> None:
     """A small eval run (4 bundled clips, two codecs, fast metrics) so the report view has rows to show."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
     from workbench.reports import run_eval
 
     if not default_manifest().exists():

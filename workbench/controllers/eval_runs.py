@@ -157,7 +157,8 @@ class EvalController(QObject):
 
 def _bundled() -> list:
     """The bundled speech set (none when this checkout lacks it: the dialog then offers one's own clips)."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     try:
         return load_manifest(default_manifest())
