@@ -21,7 +21,7 @@ class MetricsPanel(QWidget):
         self.tree.setHeaderLabels(["", "value"])
         self.tree.setColumnWidth(0, 150)
         self.cer_button = QPushButton("CER (ASR)")
-        self.cer_button.setToolTip("Transcribe the original and version B with the bundled Whisper model and score both")
+        self.cer_button.setToolTip("Transcribe the original and version B with the bundled Whisper model, score both")
         self.speaker_button = QPushButton("Speaker similarity")
         self.cer_button.clicked.connect(self.cer_requested)
         self.speaker_button.clicked.connect(self.speaker_requested)
