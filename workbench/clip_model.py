@@ -100,12 +100,11 @@ class ClipModel(QObject):
         self.pair: tuple[str, str] = (ORIGINAL, "")  # keys of A and B; "" = nothing
         self.latency: Latency | None = None
         self._made = 0  # versions made for this clip, so a key is never reused
-        self._difference: tuple[tuple[str, str], np.ndarray] | None = None
 
     def set_clip(self, clip: Clip) -> None:
         """Make `clip` current; the versions and metrics of the previous clip are dropped."""
         self.clip = clip
-        self.versions, self.pair, self.latency, self._made, self._difference = [], (ORIGINAL, ""), None, 0, None
+        self.versions, self.pair, self.latency, self._made = [], (ORIGINAL, ""), None, 0
         self.clip_changed.emit()
         self.metrics_changed.emit()
 
@@ -175,7 +174,7 @@ class ClipModel(QObject):
         return version.label if version is not None else key
 
     def signal(self, key: str) -> np.ndarray | None:
-        """Samples of the original, of a version or of the difference, by key (None when there is none)."""
+        """Samples of the original or of a version, by key (None when there is none)."""
         return self.signals().get(key)
 
     @property
@@ -200,19 +199,15 @@ class ClipModel(QObject):
 
     @property
     def difference(self) -> np.ndarray | None:
-        """B - A (with A the original: what the codec changed), or None while B is nothing."""
-        if self.clip is None or not self.pair[1]:
+        """B - A (with A the original: what the codec changed), or None while B is nothing. Made on demand only:
+        the player and the panes compute it a block at a time."""
+        a, b = self.pair
+        if self.clip is None or not b:
             return None
-        if self._difference is None or self._difference[0] != self.pair:
-            samples = {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions}
-            self._difference = (self.pair, samples[self.pair[1]] - samples[self.pair[0]])
-        return self._difference[1]
+        return self.signal(b) - self.signal(a)
 
     def signals(self) -> dict[str, np.ndarray]:
-        """The signals that can be played or plotted, by key: the original, every version, the difference."""
+        """The signals that can be played or plotted, by key: the original and every version."""
         if self.clip is None:
             return {}
-        out = {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions}
-        if self.difference is not None:
-            out[DIFFERENCE] = self.difference
-        return out
+        return {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions}

@@ -64,9 +64,10 @@ def envelope(x: np.ndarray, sample_rate: int, start: int, stop: int, columns: in
 
 def draw(signals: dict[str, np.ndarray | None], sample_rate: int, seconds: tuple[float, float], columns: int,
          log_frequency: bool, db_range: float, scale: Scale | None = None, task=None) -> Drawing:
-    """The panes of `signals` (by row) between seconds = (start, end) on `columns` pixel columns; `scale` is
-    computed from signal A when not given."""
+    """The panes of signals A and B (by row; their difference is made here) between seconds = (start, end) on
+    `columns` pixel columns; `scale` is computed from signal A when not given."""
     a = signals["a"]
+    signals = {**signals, "difference": None if signals.get("b") is None else signals["b"] - a}
     scale = scale or scale_of(a, sample_rate)
     span = (max(int(seconds[0] * sample_rate), 0), min(int(np.ceil(seconds[1] * sample_rate)), len(a)))
     span = span if span[1] > span[0] else (0, len(a))

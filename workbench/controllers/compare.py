@@ -69,8 +69,7 @@ class CompareController(QObject):
         if clip is None:
             return
         a, b = self.model.pair
-        signals: dict[str, np.ndarray | None] = {"a": self.model.signal(a), "b": self.model.signal(b) if b else None,
-                                                 "difference": self.model.difference}
+        signals: dict[str, np.ndarray | None] = {"a": self.model.signal(a), "b": self.model.signal(b) if b else None}
         task = Task(display.draw, signals, clip.sample_rate, self.view.visible_range(), self.view.columns(),
                     self.view.log_frequency, self.view.db_range, self._scales.get(a))
 

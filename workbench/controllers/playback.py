@@ -111,12 +111,16 @@ class PlaybackController(QObject):
         self.player.seek(0.0)
 
     def _signals_changed(self) -> None:
-        self.player.set_sources(self.model.signals(), self.model.clip.sample_rate)
+        a, b = self.model.pair
+        sources: dict = self.model.signals()
+        if b:
+            sources[DIFFERENCE] = (sources[b], sources[a])  # B - A, subtracted a block at a time as it plays
+        self.player.set_sources(sources, self.model.clip.sample_rate)
         self._show_selected()
 
     def _show_selected(self) -> None:
         a, b = self.model.pair
-        roles = {"a": a, "b": b, "difference": DIFFERENCE if self.model.difference is not None else ""}
+        roles = {"a": a, "b": b, "difference": DIFFERENCE if b else ""}
         self.bar.show_signals({role for role, key in roles.items() if key},
                               next((role for role, key in roles.items() if key == self.player.selected), None))
         self.selection_changed.emit(self.player.selected)
