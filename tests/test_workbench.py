@@ -18,7 +18,8 @@ from workbench.blind_test import BlindTest, write_results  # noqa: E402
 from workbench.controllers.task_runner import EVAL_RUN, METRICS, ROUND_TRIP  # noqa: E402
 from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
-from workbench.views.compare_view import SIGNALS  # noqa: E402
+from workbench.display import ROWS  # noqa: E402
+from workbench.views.compare_view import MAX_COLUMNS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_MS = 60000
@@ -61,19 +62,27 @@ def round_trip(qtbot, win, codec):
     return task
 
 
+def drawn(qtbot, win):
+    """Wait until the compare view shows the latest state (its panes are drawn off the GUI thread)."""
+    qtbot.waitUntil(lambda: not win.drawing.drawing, timeout=WAIT_MS)
+
+
 def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):
     path = bundled[0].audio_path
     assert window.clips.open_file(str(path))
     n = len(load_audio(path).samples)
     round_trip(qtbot, window, "codec2-3200")
-    compare = window.compare
-    assert [compare.waveforms[s].sample_count() for s in SIGNALS] == [n, n, n]
-    frames = {compare.spectrograms[s].frame_count() for s in SIGNALS} | {compare.distance_frames()}
+    drawn(qtbot, window)
+    compare, duration = window.compare, n / window.model.clip.sample_rate
+    for row in ROWS:  # the whole clip, at most two points per pixel column, not every sample
+        np.testing.assert_allclose(compare.waveforms[row].drawn_span(), [0.0, duration], atol=2 * duration / 64)
+        assert 0 < compare.waveforms[row].point_count() <= 2 * MAX_COLUMNS < n
+    frames = {compare.spectrograms[s].frame_count() for s in ROWS} | {compare.distance_frames()}
     assert len(frames) == 1 and frames.pop() > 0
     np.testing.assert_allclose(window.model.difference, window.model.decoded - window.model.clip.samples)
     plots = compare.plots()
     assert all(p.vb.linkedView(p.vb.XAxis) is plots[0].vb for p in plots[1:])
-    compare.spectrograms["decoded"].plot.setXRange(0.5, 1.0, padding=0)  # zoom the decoded spectrogram ...
+    compare.spectrograms["b"].plot.setXRange(0.5, 1.0, padding=0)  # zoom the decoded spectrogram ...
     for plot in plots:  # ... and every pane follows
         np.testing.assert_allclose(plot.viewRange()[0], [0.5, 1.0], atol=1e-6)
     assert window.metrics.value("measured bitrate").startswith("3.")
@@ -86,15 +95,16 @@ def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundl
 def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled):
     plot_ranges = lambda pane: pane.plot.viewRange()[1]  # noqa: E731
     compare = window.compare
-    assert np.allclose(plot_ranges(compare.spectrograms["decoded"]), [0.0, 11025.0])  # before any clip ...
+    assert np.allclose(plot_ranges(compare.spectrograms["b"]), [0.0, 11025.0])  # before any clip ...
     assert all(np.allclose(p.viewRange()[0], [0.0, 1.0]) for p in compare.plots())  # ... and from 0 s
     assert not any(b.isEnabled() for b in window.listen_bar.signal_buttons.values())  # nothing to listen to yet
     assert window.clips.open_file(str(bundled[0].audio_path))
-    original, decoded = compare.spectrograms["original"], compare.spectrograms["decoded"]
+    drawn(qtbot, window)
+    original, decoded = compare.spectrograms["a"], compare.spectrograms["b"]
     assert decoded.frame_count() == 0 and original.frame_count() > 0
     np.testing.assert_allclose(plot_ranges(decoded), plot_ranges(original))
     np.testing.assert_allclose(plot_ranges(decoded), [0.0, original.spectrogram.f_high])
-    np.testing.assert_allclose(plot_ranges(compare.waveforms["difference"]), plot_ranges(compare.waveforms["original"]))
+    np.testing.assert_allclose(plot_ranges(compare.waveforms["difference"]), plot_ranges(compare.waveforms["a"]))
     assert not decoded.plot.getAxis("left").autoSIPrefix  # the axis reads "Hz", not "Hz (x0.001)"
 
 
@@ -106,7 +116,7 @@ def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
     sr = window.model.clip.sample_rate
     window.playback.seek(1.0)
     qtbot.keyClick(window.compare, Qt.Key.Key_B)
-    assert window.playback.player.selected == "decoded" and window.playback.player.position == 1.0
+    assert window.playback.player.selected == window.model.pair[1] and window.playback.player.position == 1.0
     qtbot.keyClick(window.compare, Qt.Key.Key_Right)
     qtbot.keyClick(window.compare, Qt.Key.Key_D)
     assert window.playback.player.selected == "difference" and window.playback.player.position == 2.0
@@ -114,7 +124,7 @@ def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
     block, _ = window.playback.player.render(100)
     np.testing.assert_array_equal(block, window.model.clip.samples[2 * sr: 2 * sr + 100])
     buttons = window.listen_bar.signal_buttons
-    assert buttons["original"].isChecked() and not buttons["decoded"].isChecked()
+    assert buttons["a"].isChecked() and not buttons["b"].isChecked()
 
 
 def test_blind_abx_session_hides_codecs_and_writes_a_valid_results_file(qtbot, window, bundled, tmp_path):
@@ -158,9 +168,9 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
     assert window.tabs.currentWidget() is window.compare, window.prompts.messages
     assert window.model.clip.name == worst["utt_id"]
     assert window.model.decoded is not None and len(window.model.decoded) == len(window.model.clip.samples)
-    assert set(window.model.signals()) == {"original", "decoded", "difference"}
-    window.playback.select_signal("decoded")
-    assert window.playback.player.selected == "decoded"
+    assert set(window.model.signals()) == {"original", window.model.pair[1]}
+    window.playback.select_role("b")
+    assert window.playback.player.selected == window.model.pair[1]
     assert window.model.roundtrip.codec == "codec2-3200"  # the panel says how the decoded audio was made
     qtbot.waitUntil(lambda: "SI-SDR (dB)" in window.model.metrics, timeout=WAIT_MS)
     # the panel's number is the report's: the same function on the run's lossless (float32) kept audio
@@ -237,7 +247,7 @@ def test_pointing_at_a_checkpoint_selects_lfsc_and_round_trips_through_it(qtbot,
     round_trip(qtbot, window, None)
     assert window.model.roundtrip.codec == "lfsc" and window.model.roundtrip.device == "cpu"
     assert 1.8 < window.model.roundtrip.result.measured_bitrate / 1000 < 2.0  # 88-bit frames at 21.5 frames/s
-    assert window.compare.waveforms["decoded"].sample_count() == len(window.model.clip.samples)
+    assert window.model.decoded is not None and len(window.model.decoded) == len(window.model.clip.samples)
 
 
 def test_settings_persist_across_windows(qtbot, tmp_path):
@@ -446,7 +456,7 @@ def test_metrics_of_a_replaced_decoded_signal_are_dropped(qtbot, window, bundled
     window.clips.open_file(str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task is running now
     assert window.tasks.running()
-    window.model.set_decoded(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
+    window.model.add_version(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
     qtbot.waitUntil(lambda: not window.tasks.running(), timeout=WAIT_MS)
     assert window.model.metrics == {}  # codec2's PESQ must not show under the new signal
 

@@ -114,15 +114,16 @@ class Player:
         """PortAudio's estimate of the output latency in seconds (0 before the first play)."""
         return float(self._stream.latency) if self._stream is not None else 0.0
 
-    def set_sources(self, sources: dict[str, np.ndarray], sample_rate: int) -> None:
-        """Load the signals; the position, selection and loop are kept (within the new length) when the rate is
-        unchanged."""
+    def set_sources(self, sources: dict[str, np.ndarray | tuple[np.ndarray, np.ndarray]], sample_rate: int) -> None:
+        """Load the signals (a pair (x, y) plays x - y, made a block at a time rather than as a whole copy); the
+        position, selection and loop are kept (within the new length) when the rate is unchanged."""
         if sample_rate != self._rate:
             self.close()
         with self._lock:
             if sample_rate != self._rate:
                 self._loop = None  # a loop is held in samples: at another rate it would be another stretch
-            self._sources = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sources.items()}
+            self._sources = {k: tuple(np.ascontiguousarray(x, dtype=np.float32) for x in v) if isinstance(v, tuple)
+                             else np.ascontiguousarray(v, dtype=np.float32) for k, v in sources.items()}
             self._played = {}
             self._rate = sample_rate
             if self._selected not in self._sources:
@@ -170,17 +171,17 @@ class Player:
                 return out, True
             filled, ended = 0, False
             while filled < frames:
-                start, end = self._loop or (0, len(source))
+                start, end = self._loop or (0, _length(source))
                 if self._position >= end:
                     if self._loop is None:
                         ended = True
                         break
                     self._position = start
-                take = min(frames - filled, end - self._position, len(source) - self._position)
+                take = min(frames - filled, end - self._position, _length(source) - self._position)
                 if take <= 0:  # past this signal's end (the signals should be equally long; never crash the callback)
                     ended = True
                     break
-                out[filled : filled + take] = source[self._position : self._position + take]
+                out[filled : filled + take] = _block(source, self._position, self._position + take)
                 filled += take
                 self._position += take
             self._played[self._selected] = self._played.get(self._selected, 0) + filled
@@ -231,13 +232,23 @@ class Player:
             self._stream = None
 
     def _length(self) -> int:
-        return min((len(s) for s in self._sources.values()), default=0)
+        return min((_length(s) for s in self._sources.values()), default=0)
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         block, ended = self.render(frames)
         outdata[:, 0] = block
         if ended:
             raise _sounddevice().CallbackStop
+
+
+def _length(source: np.ndarray | tuple[np.ndarray, np.ndarray]) -> int:
+    return min(len(x) for x in source) if isinstance(source, tuple) else len(source)
+
+
+def _block(source: np.ndarray | tuple[np.ndarray, np.ndarray], start: int, stop: int) -> np.ndarray:
+    if isinstance(source, tuple):
+        return source[0][start:stop] - source[1][start:stop]
+    return source[start:stop]
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""The current clip: original, decoded and difference signals, where they came from, and what was measured."""
+"""The current clip: the original, every decoded version of it, the two compared, and what each measured."""
 
 from __future__ import annotations
 
@@ -72,66 +72,144 @@ class Clip:
     notices: tuple[str, ...] = field(default=())
 
 
+@dataclass
+class Version:
+    """One decoded version of the current clip: how it was made, what the user calls it and what it measured."""
+
+    key: str  # stable name of the signal for the player and the panes; the label may change
+    label: str
+    samples: np.ndarray
+    info: RoundTripInfo | None = None
+    metrics: dict[str, float | str] = field(default_factory=dict)  # a float, or the reason it is missing
+
+
+ORIGINAL = "original"
+DIFFERENCE = "difference"
+
+
 class ClipModel(QObject):
-    """State of the compare view; widgets observe its signals, workers fill it in."""
+    """State of the compare view: the clip, every decoded version of it and which two are compared (A and B, with
+    the difference B - A); widgets observe its signals, workers fill it in."""
 
     clip_changed = Signal()
-    decoded_changed = Signal()
+    decoded_changed = Signal()  # a version was added, removed or renamed, or another pair is compared
     metrics_changed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.clip: Clip | None = None
-        self.decoded: np.ndarray | None = None
-        self.roundtrip: RoundTripInfo | None = None
+        self.versions: list[Version] = []
+        self.pair: tuple[str, str] = (ORIGINAL, "")  # keys of A and B; "" = nothing
         self.latency: Latency | None = None
-        self.metrics: dict[str, float | str] = {}  # a float, or the reason the metric is missing
+        self._made = 0  # versions made for this clip, so a key is never reused
 
     def set_clip(self, clip: Clip) -> None:
-        """Make `clip` current; the decoded signal and metrics of the previous clip are dropped."""
+        """Make `clip` current; the versions and metrics of the previous clip are dropped."""
         self.clip = clip
-        self.decoded = None
-        self.roundtrip = None
-        self.latency = None
-        self.metrics = {}
+        self.versions, self.pair, self.latency, self._made = [], (ORIGINAL, ""), None, 0
         self.clip_changed.emit()
         self.metrics_changed.emit()
 
-    def set_decoded(self, decoded: np.ndarray, info: RoundTripInfo | None) -> None:
-        """Attach the decoded signal (same rate and length as the original) and how it was made."""
+    def add_version(self, decoded: np.ndarray, info: RoundTripInfo | None) -> Version:
+        """Keep a decoded version (same rate and length as the original) and compare it as B."""
         if self.clip is None:
             raise ValueError("set a clip before its decoded signal")
         if len(decoded) != len(self.clip.samples):
             raise ValueError(f"decoded length {len(decoded)} differs from the original {len(self.clip.samples)}")
-        self.decoded = np.asarray(decoded, dtype=np.float32)
-        self.roundtrip = info
-        self.metrics = {}
+        self._made += 1
+        name = info.codec if info is not None else "decoded"
+        taken = {v.label for v in self.versions}
+        label, n = name, 1
+        while label in taken:  # a second LFSC run is "lfsc (2)", so the two can be told apart
+            n += 1
+            label = f"{name} ({n})"
+        version = Version(f"v{self._made}", label, np.asarray(decoded, dtype=np.float32), info)
+        self.versions.append(version)
+        self.pair = (self.pair[0], version.key)
+        self.decoded_changed.emit()
+        self.metrics_changed.emit()
+        return version
+
+    def rename_version(self, key: str, label: str) -> None:
+        """Give a version the user's name for it (blank keeps the old one)."""
+        version = self.version(key)
+        if version is not None and label.strip() and label.strip() != version.label:
+            version.label = label.strip()
+            self.decoded_changed.emit()
+            self.metrics_changed.emit()
+
+    def remove_version(self, key: str) -> None:
+        """Forget a version; a compared one is replaced by the original (A) or the newest version left (B)."""
+        self.versions = [v for v in self.versions if v.key != key]
+        a, b = self.pair
+        newest = self.versions[-1].key if self.versions else ""
+        self.pair = (ORIGINAL if a == key else a, newest if b == key else b)
         self.decoded_changed.emit()
         self.metrics_changed.emit()
 
-    def set_metrics(self, values: dict[str, float | str]) -> None:
-        """Merge metric values (or reasons they are missing) into the panel."""
-        self.metrics.update(values)
-        self.metrics_changed.emit()
+    def set_pair(self, a: str, b: str) -> None:
+        """Compare signal `a` with signal `b` (the original or version keys)."""
+        if (a, b) != self.pair and all(k == ORIGINAL or self.version(k) for k in (a, b)):
+            self.pair = (a, b)
+            self.decoded_changed.emit()
+            self.metrics_changed.emit()
+
+    def set_metrics(self, key: str, values: dict[str, float | str]) -> None:
+        """Merge metric values (or reasons they are missing) of version `key` into the panel."""
+        version = self.version(key)
+        if version is not None:
+            version.metrics.update(values)
+            self.metrics_changed.emit()
 
     def set_latency(self, latency: Latency) -> None:
         """Show the latency breakdown of a microphone round trip."""
         self.latency = latency
         self.metrics_changed.emit()
 
+    def version(self, key: str) -> Version | None:
+        """The version called `key`, or None."""
+        return next((v for v in self.versions if v.key == key), None)
+
+    def label(self, key: str) -> str:
+        """What the user calls signal `key`."""
+        version = self.version(key)
+        return version.label if version is not None else key
+
+    def signal(self, key: str) -> np.ndarray | None:
+        """Samples of the original or of a version, by key (None when there is none)."""
+        return self.signals().get(key)
+
+    @property
+    def compared(self) -> Version | None:
+        """The version compared as B (None when B is the original or nothing)."""
+        return self.version(self.pair[1])
+
+    @property
+    def decoded(self) -> np.ndarray | None:
+        """The samples of the version compared as B."""
+        return self.compared.samples if self.compared is not None else None
+
+    @property
+    def roundtrip(self) -> RoundTripInfo | None:
+        """How the version compared as B was made."""
+        return self.compared.info if self.compared is not None else None
+
+    @property
+    def metrics(self) -> dict[str, float | str]:
+        """The metrics of the version compared as B."""
+        return self.compared.metrics if self.compared is not None else {}
+
     @property
     def difference(self) -> np.ndarray | None:
-        """Decoded minus original (what the codec changed), or None before a round trip."""
-        if self.clip is None or self.decoded is None:
+        """B - A (with A the original: what the codec changed), or None while B is nothing. Made on demand only:
+        the player and the panes compute it a block at a time."""
+        a, b = self.pair
+        if self.clip is None or not b:
             return None
-        return self.decoded - self.clip.samples
+        return self.signal(b) - self.signal(a)
 
     def signals(self) -> dict[str, np.ndarray]:
-        """The signals that can be played or plotted, by name."""
+        """The signals that can be played or plotted, by key: the original and every version."""
         if self.clip is None:
             return {}
-        out = {"original": self.clip.samples}
-        if self.decoded is not None:
-            out["decoded"] = self.decoded
-            out["difference"] = self.difference
-        return out
+        return {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions}

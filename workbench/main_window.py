@@ -12,6 +12,7 @@ from workbench.controllers.blind_tests import BlindTestController
 from workbench.controllers.clip_info import ClipInfoController
 from workbench.controllers.clips import ClipController
 from workbench.controllers.codecs import CodecController
+from workbench.controllers.compare import CompareController
 from workbench.controllers.eval_runs import EvalController
 from workbench.controllers.playback import PlaybackController
 from workbench.controllers.prompts import Prompts
@@ -25,6 +26,7 @@ from workbench.views.library_view import LibraryView
 from workbench.views.listen_bar import ListenBar
 from workbench.views.metrics_panel import MetricsPanel
 from workbench.views.report_view import ReportView
+from workbench.views.versions_view import VersionsView
 
 
 class MainWindow(QMainWindow):
@@ -55,7 +57,8 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.codec_bar = CodecBar(self)
         self.listen_bar = ListenBar(self)
-        self.compare = CompareView(self.model)
+        self.compare = CompareView()
+        self.versions = VersionsView(self.model)
         self.metrics = MetricsPanel(self.model)
         self.library = LibraryView()
         self.report = ReportView()
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self.prompts)
         self.codecs = CodecController(self.settings, self.codec_bar, self.prompts)
         self.playback = PlaybackController(self.settings, self.model, self.listen_bar, self.compare, self.prompts)
+        self.drawing = CompareController(self.settings, self.model, self.compare, self.listen_bar, self.tasks)
         self.blind = BlindTestView(self.playback.blind_player)
         self.clips = ClipController(self.settings, self.model, self.library, self.codecs, self.tasks, self.prompts)
         self.clip_info = ClipInfoController(self.settings, self.model, self.library, self.prompts)
@@ -83,6 +87,10 @@ class MainWindow(QMainWindow):
         left.setWidget(self.library)
         left.setObjectName("clips")
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+        versions = QDockWidget("Versions", self)
+        versions.setWidget(self.versions)
+        versions.setObjectName("versions")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, versions)
         right = QDockWidget("Metrics", self)
         right.setWidget(self.metrics)
         right.setObjectName("metrics")
@@ -145,6 +153,11 @@ class MainWindow(QMainWindow):
         self.playback.position_changed.connect(self.position_label.setText)
         self.metrics.cer_requested.connect(self.clips.compute_cer)
         self.metrics.speaker_requested.connect(self.clips.compute_speaker_similarity)
+        self.versions.listen_requested.connect(self.playback.select_signal)
+        self.versions.rename_requested.connect(self.model.rename_version)
+        self.versions.remove_requested.connect(self.clips.remove_version)
+        self.versions.pair_requested.connect(self.model.set_pair)
+        self.playback.selection_changed.connect(self.versions.show_heard)
         self.evals.report_wanted.connect(lambda: self.tabs.setCurrentWidget(self.report))
         self.evals.compare_wanted.connect(lambda: self.tabs.setCurrentWidget(self.compare))
         self.model.clip_changed.connect(lambda: self.setWindowTitle(f"LFSC workbench - {self.model.clip.name}"))
@@ -154,9 +167,9 @@ class MainWindow(QMainWindow):
     def _shortcuts(self) -> None:
         keys = {
             Qt.Key.Key_Space: self.playback.toggle_play,
-            Qt.Key.Key_A: lambda: self.playback.select_signal("original"),
-            Qt.Key.Key_B: lambda: self.playback.select_signal("decoded"),
-            Qt.Key.Key_D: lambda: self.playback.select_signal("difference"),
+            Qt.Key.Key_A: lambda: self.playback.select_role("a"),
+            Qt.Key.Key_B: lambda: self.playback.select_role("b"),
+            Qt.Key.Key_D: lambda: self.playback.select_role("difference"),
             Qt.Key.Key_Left: lambda: self.playback.step(-1),
             Qt.Key.Key_Right: lambda: self.playback.step(1),
         }

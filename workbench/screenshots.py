@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -10,9 +11,13 @@ from PySide6.QtWidgets import QApplication
 from codec.errors import UserError
 
 
-def _settle(app: QApplication) -> None:
+def _settle(app: QApplication, window=None) -> None:
     for _ in range(5):
         app.processEvents()
+    deadline = time.monotonic() + 30.0
+    while window is not None and window.drawing.drawing and time.monotonic() < deadline:  # panes drawn off-thread
+        app.processEvents()
+        time.sleep(0.01)
 
 
 def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | None = None) -> list[Path]:
@@ -41,25 +46,25 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         c = window.model.clip
         # Synchronously here: screenshots are a script, not an interactive session.
         info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codecs.cache).run_here()
-        window.model.set_decoded(info.result.audio, info)
+        version = window.model.add_version(info.result.audio, info)
         metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here()
-        window.model.set_metrics(metrics)
+        window.model.set_metrics(version.key, metrics)
         _show_small_report(window, Path(scratch) / "run", codec)
         window.show()
         window.playback.seek(c.samples.size / c.sample_rate * 0.4)
-        window.playback.select_signal("decoded")
+        window.playback.select_role("b")
         window.listen_bar.set_loop(True)
-        _settle(app)
+        _settle(app, window)
         saved = []
         for index, name in ((0, "compare"), (1, "blind-test"), (2, "reports")):
             window.tabs.setCurrentIndex(index)
-            _settle(app)
+            _settle(app, window)
             path = out / f"workbench-{name}.png"
             window.grab().save(str(path))
             saved.append(path)
         window.listen_bar.set_view_options(True, window.settings.db_range)
         window.tabs.setCurrentIndex(0)
-        _settle(app)
+        _settle(app, window)
         path = out / "workbench-compare-logfreq.png"
         window.grab().save(str(path))
         saved.append(path)

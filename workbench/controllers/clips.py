@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject
 from codec.audio import load_audio, save_audio
 from codec.errors import UserError
 from workbench import clip_metrics, roundtrip
-from workbench.clip_model import Clip, ClipModel, RoundTripInfo
+from workbench.clip_model import ORIGINAL, Clip, ClipModel, RoundTripInfo, Version
 from workbench.controllers.codecs import CodecController
 from workbench.controllers.prompts import Prompts
 from workbench.controllers.task_runner import METRICS, ROUND_TRIP, TaskRunner
@@ -82,18 +82,18 @@ class ClipController(QObject):
             return False
         self.show_clip(Clip(utterance.id, audio.samples, audio.sample_rate, utterance.text, utterance.lang,
                             Path(utterance.audio_path), audio.notices))
-        self.library.select_id(utterance.id)
         return True
 
     def show_clip(self, clip: Clip, decoded: np.ndarray | None = None, info: RoundTripInfo | None = None) -> None:
-        """Make `clip` current, with a decoded signal already made (then measured) when given."""
+        """Make `clip` current, with a decoded signal already made (then measured) when given; the library
+        highlights it when it is one of its clips, and nothing otherwise."""
         self.tasks.cancel(ROUND_TRIP, METRICS)  # work on the previous clip is no longer wanted
         self.model.set_clip(clip)
+        self.library.select_id(clip.name)
         for notice in clip.notices:
             self.prompts.status(notice, 5000)
         if decoded is not None:
-            self.model.set_decoded(decoded, info)
-            self.compute_fast_metrics()
+            self.compute_fast_metrics(self.model.add_version(decoded, info))
 
     def use_take(self, samples: np.ndarray, sample_rate: int) -> Path | None:
         """Make a recorded take the current clip; it is written to disk first so nothing can lose it. Where it
@@ -113,15 +113,15 @@ class ClipController(QObject):
         return path
 
     def save_signal(self, which: str, path: str | None = None) -> Path | None:
-        """Save the clip ('original') or its decoded signal ('decoded') as an audio file at the clip's rate."""
-        signal = self.model.signals().get(which)
+        """Save the clip ('original') or the version compared as B ('decoded') as an audio file at the clip's rate."""
+        signal = self.model.signal(ORIGINAL) if which == "original" else self.model.decoded
         if signal is None:
             self.prompts.show_error("Nothing to save",
                                     "Open a clip first." if which == "original" else "Run a round trip first.")
             return None
         if path is None:
-            clip, codec = self.model.clip, self.model.roundtrip.codec if self.model.roundtrip else "decoded"
-            name = Path(clip.name).stem + ("" if which == "original" else f"-{codec}") + ".wav"
+            clip, label = self.model.clip, self.model.compared.label if which != "original" else ""
+            name = Path(clip.name).stem + (f"-{label}" if label else "") + ".wav"
             path = self.prompts.save_file(f"Save {which} audio", name, "Audio (*.wav *.flac *.ogg)")
             if not path:
                 return None
@@ -157,48 +157,58 @@ class ClipController(QObject):
         def finished(info: RoundTripInfo) -> None:
             if self.model.clip is not clip:
                 return  # the user moved on to another clip meanwhile
-            self.model.set_decoded(info.result.audio, info)
+            version = self.model.add_version(info.result.audio, info)
             for notice in info.notices:
                 self.prompts.show_error("Round trip ran on the CPU", notice)
             if then is not None:
                 then(info)
-            self.compute_fast_metrics()
+            self.compute_fast_metrics(version)
 
         return self.tasks.start(ROUND_TRIP, task, finished, f"Round trip through {name}")
 
-    def compute_fast_metrics(self) -> Task | None:
-        """PESQ, STOI, SI-SDR, mel and STFT distance and DistillMOS of the decoded signal, on a worker thread."""
-        clip, decoded = self.model.clip, self.model.decoded
-        if clip is None or decoded is None:
+    def remove_version(self, key: str) -> None:
+        """Drop a decoded version once the user confirms (its audio is not on disk unless saved)."""
+        version = self.model.version(key)
+        if version is not None and self.prompts.confirm(
+                "Remove version", f"Remove {version.label}? Its audio and metrics are dropped; save it first with "
+                "File > Save decoded as... (with it as B) to keep it."):
+            self.model.remove_version(key)
+
+    def compute_fast_metrics(self, version: Version | None = None) -> Task | None:
+        """PESQ, STOI, SI-SDR, mel and STFT distance and DistillMOS of a version (B by default), on a worker
+        thread."""
+        clip, version = self.model.clip, version or self.model.compared
+        if clip is None or version is None:
             return None
-        heard = self.model.roundtrip.result.heard if self.model.roundtrip is not None else None
-        task = Task(clip_metrics.fast_metrics, clip.samples, decoded, clip.sample_rate, heard=heard)
-        return self._run_metrics(task, "Metrics")
+        heard = version.info.result.heard if version.info is not None else None
+        task = Task(clip_metrics.fast_metrics, clip.samples, version.samples, clip.sample_rate, heard=heard)
+        return self._run_metrics(task, "Metrics", version)
 
     def compute_cer(self) -> Task | None:
-        """CER of original and decoded through the bundled ASR (slow: loads Whisper on first use)."""
-        clip, decoded = self.model.clip, self.model.decoded
-        if clip is None or decoded is None:
+        """CER of the original and of version B through the bundled ASR (slow: loads Whisper on first use)."""
+        clip, version = self.model.clip, self.model.compared
+        if clip is None or version is None:
             return None
-        task = Task(clip_metrics.asr_errors, clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang)
-        return self._run_metrics(task, "CER")
+        task = Task(clip_metrics.asr_errors, clip.samples, version.samples, clip.sample_rate, clip.transcript,
+                    clip.lang)
+        return self._run_metrics(task, "CER", version)
 
     def compute_speaker_similarity(self) -> Task | None:
-        """Speaker similarity of decoded to original (slow: loads the speaker model on first use)."""
-        clip, decoded = self.model.clip, self.model.decoded
-        if clip is None or decoded is None:
+        """Speaker similarity of version B to the original (slow: loads the speaker model on first use)."""
+        clip, version = self.model.clip, self.model.compared
+        if clip is None or version is None:
             return None
-        task = Task(clip_metrics.speaker_similarity, clip.samples, decoded, clip.sample_rate)
-        return self._run_metrics(task, "Speaker similarity")
+        task = Task(clip_metrics.speaker_similarity, clip.samples, version.samples, clip.sample_rate)
+        return self._run_metrics(task, "Speaker similarity", version)
 
-    def _run_metrics(self, task: Task, busy_text: str) -> Task:
-        clip, decoded = self.model.clip, self.model.decoded
+    def _run_metrics(self, task: Task, busy_text: str, version: Version) -> Task:
+        clip = self.model.clip
 
         def ready(values: dict) -> None:
-            if self.model.clip is clip and self.model.decoded is decoded:  # not of a signal replaced meanwhile
-                self.model.set_metrics(values)
+            if self.model.clip is clip and self.model.version(version.key) is version:  # not of a removed one
+                self.model.set_metrics(version.key, values)
 
-        return self.tasks.start(METRICS, task, ready, busy_text)
+        return self.tasks.start(METRICS, task, ready, f"{busy_text} of {version.label}")
 
 
 def new_take_path(folder: Path) -> Path:

@@ -6,7 +6,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from codec.errors import UserError
 from workbench import audio_io
-from workbench.clip_model import ClipModel
+from workbench.clip_model import DIFFERENCE, ClipModel
 from workbench.controllers.prompts import Prompts
 from workbench.settings import Settings
 from workbench.views.compare_view import CompareView
@@ -16,10 +16,12 @@ SEEK_STEP = 1.0  # seconds per left/right key press
 
 
 class PlaybackController(QObject):
-    """Plays the clip's signals with gapless A / B / D switching; the blind test has its own player, so stimuli and
-    the compare signals never mix."""
+    """Plays the clip's signals (the original, every decoded version, the difference of the compared pair), switching
+    among them gaplessly at the same position; the blind test has its own player, so stimuli and the compare signals
+    never mix."""
 
     position_changed = Signal(str)  # which signal and where, for the status bar
+    selection_changed = Signal(str)  # key of the signal heard
 
     def __init__(self, settings: Settings, model: ClipModel, bar: ListenBar, compare: CompareView,
                  prompts: Prompts) -> None:
@@ -28,12 +30,9 @@ class PlaybackController(QObject):
         device = output_device(settings.output_device)
         self.player = audio_io.Player(device)
         self.blind_player = audio_io.Player(device)
-        bar.set_view_options(settings.log_frequency, settings.db_range)
-        compare.set_view_options(settings.log_frequency, settings.db_range)
         bar.play_requested.connect(self.toggle_play)
-        bar.signal_requested.connect(self.select_signal)
+        bar.signal_requested.connect(self.select_role)
         bar.loop_toggled.connect(compare.show_region)
-        bar.view_options_changed.connect(self._view_options_changed)
         compare.region_changed.connect(lambda region: self.player.set_loop(*(region or (None,))))
         compare.seek_requested.connect(self.seek)
         model.clip_changed.connect(self._clip_changed)
@@ -56,18 +55,24 @@ class PlaybackController(QObject):
         else:
             self.play()
 
-    def select_signal(self, name: str) -> None:
-        """A / B / D: switch what is heard at the same position, without stopping."""
+    def select_signal(self, key: str) -> None:
+        """Switch what is heard (the original, any version or the difference, by key) at the same position,
+        without stopping."""
         try:
-            self.player.select(name)
+            self.player.select(key)
         except UserError as exc:
             self.prompts.status(str(exc), 4000)
-        self.bar.show_signals(self.model.signals(), self.player.selected)
+        self._show_selected()
+
+    def select_role(self, role: str) -> None:
+        """A / B / D: hear signal A, signal B or their difference at the same position."""
+        a, b = self.model.pair
+        self.select_signal({"a": a, "b": b, "difference": DIFFERENCE}[role] or role.upper())  # "no B signal yet"
 
     def play_decoded(self) -> None:
-        """Play the decoded signal from its start (the end of a mic round trip)."""
+        """Play signal B from its start (the end of a mic round trip)."""
         self.player.seek(0.0)
-        self.select_signal("decoded")
+        self.select_role("b")
         self.play()
 
     def seek(self, seconds: float) -> None:
@@ -106,18 +111,25 @@ class PlaybackController(QObject):
         self.player.seek(0.0)
 
     def _signals_changed(self) -> None:
-        self.player.set_sources(self.model.signals(), self.model.clip.sample_rate)
-        self.bar.show_signals(self.model.signals(), self.player.selected)
+        a, b = self.model.pair
+        sources: dict = self.model.signals()
+        if b:
+            sources[DIFFERENCE] = (sources[b], sources[a])  # B - A, subtracted a block at a time as it plays
+        self.player.set_sources(sources, self.model.clip.sample_rate)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        a, b = self.model.pair
+        roles = {"a": a, "b": b, "difference": DIFFERENCE if b else ""}
+        self.bar.show_signals({role for role, key in roles.items() if key},
+                              next((role for role, key in roles.items() if key == self.player.selected), None))
+        self.selection_changed.emit(self.player.selected)
 
     def _update_cursor(self) -> None:
         position = self.player.position
         self.compare.set_cursor(position)
-        self.position_changed.emit(f"{self.player.selected or '-'}  {position:6.2f} s")
-
-    def _view_options_changed(self, log_frequency: bool, db_range: int) -> None:
-        self.settings.log_frequency = log_frequency
-        self.settings.db_range = db_range
-        self.compare.set_view_options(log_frequency, db_range)
+        heard = self.model.label(self.player.selected) if self.player.selected else "-"
+        self.position_changed.emit(f"{heard}  {position:6.2f} s")
 
 
 def output_device(name: str) -> int | None:

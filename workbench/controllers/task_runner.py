@@ -20,6 +20,7 @@ class Kind:
     side_by_side: bool  # any number run at once (neither replaced nor refused)
     toolbar: bool  # the toolbar's cancel stops it
     until_ended: bool = False  # counts as running until its work has returned, not only until cancelled
+    quiet: bool = False  # not shown as busy: redrawing the panes after a zoom must not flash the progress bar
 
 
 ROUND_TRIP = Kind("round trip", replaces=True, side_by_side=False, toolbar=True)
@@ -27,6 +28,7 @@ METRICS = Kind("metrics", replaces=False, side_by_side=True, toolbar=True)
 BLIND_TEST = Kind("blind test", replaces=True, side_by_side=False, toolbar=True)
 # An eval run writes rows.jsonl until its current utterance is done, so it stays running after cancel.
 EVAL_RUN = Kind("eval run", replaces=False, side_by_side=False, toolbar=False, until_ended=True)
+DISPLAY = Kind("display", replaces=True, side_by_side=False, toolbar=False, quiet=True)
 
 
 class TaskRunner(QObject):
@@ -40,7 +42,7 @@ class TaskRunner(QObject):
     def __init__(self, prompts: Prompts) -> None:
         super().__init__()
         self.prompts = prompts
-        self._alive: set[Task] = set()  # every task until it is done, kept referenced meanwhile
+        self._alive: dict[Task, Kind] = {}  # every task until it is done, kept referenced meanwhile
         self._running: dict[Kind, list[Task]] = {}
         # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
         # must not hold the next round trip in the queue unseen.
@@ -57,7 +59,7 @@ class TaskRunner(QObject):
             for previous in list(running):
                 previous.cancel()
         running.append(task)
-        self._alive.add(task)
+        self._alive[task] = kind
         # A result queued just before cancel() must not land either.
         task.succeeded.connect(lambda result: None if task.cancel_flag.is_set() else on_success(result))
         task.failed.connect(lambda message: None if task.cancel_flag.is_set()
@@ -66,7 +68,8 @@ class TaskRunner(QObject):
         task.done.connect(lambda: self._done(kind, task))
         if kind.until_ended:
             task.ended.connect(lambda: self._forget(kind, task))
-        self.started.emit(busy_text + "...")
+        if not kind.quiet:
+            self.started.emit(busy_text + "...")
         self.cancellable_changed.emit(self.cancellable())
         return task.start()
 
@@ -96,11 +99,11 @@ class TaskRunner(QObject):
             task.cancel()
 
     def _done(self, kind: Kind, task: Task) -> None:
-        self._alive.discard(task)
+        self._alive.pop(task, None)
         if not kind.until_ended:
             self._forget(kind, task)
         self.cancellable_changed.emit(self.cancellable())
-        if not self._alive:
+        if not kind.quiet and all(other.quiet for other in self._alive.values()):
             self.idle.emit()
 
     def _forget(self, kind: Kind, task: Task) -> None:

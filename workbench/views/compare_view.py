@@ -1,51 +1,56 @@
-"""Original, decoded and difference side by side, as waveforms and spectrograms, with linked time axes."""
+"""Two signals (A and B) and their difference side by side, as waveforms and spectrograms, with linked time axes;
+drawn from display-resolution summaries made off the GUI thread."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from workbench import spectrogram
-from workbench.clip_model import ClipModel
+from workbench.display import ROWS, Drawing
 from workbench.views.spectrogram import SpectrogramPane
 from workbench.views.waveforms import WaveformPane
 
-SIGNALS = ("original", "decoded", "difference")
 AXIS_WIDTH = 48
-COLOURS = {"original": "#7fb3ff", "decoded": "#8be28b", "difference": "#ff8a80"}
+COLOURS = {"a": "#7fb3ff", "b": "#8be28b", "difference": "#ff8a80"}
+TITLE_POINTS = 9
+MAX_COLUMNS = 4096
 
 
 class CompareView(QWidget):
-    """Six panes (3 signals x waveform/spectrogram) sharing one time axis, one play cursor and one loop region."""
+    """Six panes (A, B, B - A x waveform/spectrogram) sharing one time axis, one play cursor and one loop region,
+    over a distance row; it shows drawings it is given and says when the visible range changes."""
 
     seek_requested = Signal(float)  # seconds, from a click on any pane
     region_changed = Signal(object)  # (start, end) in seconds, or None when looping is off
+    range_changed = Signal()  # the visible time range or the panes' width changed: a new drawing is wanted
 
-    def __init__(self, model: ClipModel, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.model = model
         self.log_frequency = False
         self.db_range = 80.0
+        self.duration = 0.0
+        self.titles: dict[pg.PlotItem, str] = {}  # in full; shown cut to the width there is
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("#15171c")
         self.waveforms: dict[str, WaveformPane] = {}
         self.spectrograms: dict[str, SpectrogramPane] = {}
         first = None
-        for row, name in enumerate(SIGNALS):
-            wave_plot = self.graphics.addPlot(row=row, col=0, title=name.capitalize())
-            spec_plot = self.graphics.addPlot(row=row, col=1, title=f"{name.capitalize()} spectrogram")
-            self.waveforms[name] = WaveformPane(wave_plot, COLOURS[name])
-            self.spectrograms[name] = SpectrogramPane(spec_plot)
-            for plot in (wave_plot, spec_plot):
+        for row, name in enumerate(ROWS):
+            self.waveforms[name] = WaveformPane(self.graphics.addPlot(row=row, col=0), COLOURS[name])
+            self.spectrograms[name] = SpectrogramPane(self.graphics.addPlot(row=row, col=1))
+            for plot in (self.waveforms[name].plot, self.spectrograms[name].plot):
                 plot.getAxis("left").setWidth(AXIS_WIDTH)  # equal widths keep the linked panes aligned on screen
                 if first is None:
                     first = plot
                 else:
                     plot.setXLink(first)
         self._add_distance_row(first)
+        self.set_titles("original", "")
         first.setXRange(0.0, 1.0, padding=0)  # before any clip: a second from 0, not pyqtgraph's -0.5..0.5
+        first.sigXRangeChanged.connect(lambda *_: self.range_changed.emit())
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
         for pane in self.waveforms.values():
             pane.region.sigRegionChanged.connect(self._sync_region)
@@ -53,18 +58,24 @@ class CompareView(QWidget):
         self.transcript.setWordWrap(True)
         self.transcript.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.transcript.setStyleSheet("font-size: 14px; padding: 4px;")
+        # A long file name must wrap or be cut, never widen the view past the window.
+        self.transcript.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.transcript)
-        model.clip_changed.connect(self.refresh)
-        model.decoded_changed.connect(self.refresh)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Wider panes want a drawing with more columns."""
+        super().resizeEvent(event)
+        self._show_titles()
+        self.range_changed.emit()
 
     def _add_distance_row(self, first: pg.PlotItem) -> None:
         # Where the codec errs in time: a curve under the waveforms and a heat strip under the spectrograms.
-        row = len(SIGNALS)
-        self.distance_plot = self.graphics.addPlot(row=row, col=0, title="Per-frame log-spectral distance (dB)")
-        self.strip_plot = self.graphics.addPlot(row=row, col=1, title="Distance heat strip")
+        row = len(ROWS)
+        self.distance_plot = self.graphics.addPlot(row=row, col=0)
+        self.strip_plot = self.graphics.addPlot(row=row, col=1)
         self.distance_curve = self.distance_plot.plot(pen=pg.mkPen("#ffb74d", width=1))
         self.strip = pg.ImageItem()
         self.strip.setColorMap(pg.colormap.get("inferno"))
@@ -80,63 +91,84 @@ class CompareView(QWidget):
             plot.setMouseEnabled(x=True, y=False)
             plot.getAxis("bottom").setLabel("s")
         self.graphics.ci.layout.setRowMaximumHeight(row, 120)
-        for signal_row in range(len(SIGNALS)):
+        for signal_row in range(len(ROWS)):
             self.graphics.ci.layout.setRowStretchFactor(signal_row, 3)
 
     def plots(self) -> list[pg.PlotItem]:
-        """All plot items, row by row (three signals x waveform/spectrogram, then the distance row)."""
-        panes = [p.plot for name in SIGNALS for p in (self.waveforms[name], self.spectrograms[name])]
+        """All plot items, row by row (A, B, difference x waveform/spectrogram, then the distance row)."""
+        panes = [p.plot for name in ROWS for p in (self.waveforms[name], self.spectrograms[name])]
         return panes + [self.distance_plot, self.strip_plot]
 
     def set_view_options(self, log_frequency: bool, db_range: float) -> None:
-        """Change the spectrogram axis and dB range and redraw."""
+        """Remember the spectrogram axis and dB range the next drawings are made with."""
         self.log_frequency, self.db_range = log_frequency, float(db_range)
-        self.refresh()
 
-    def refresh(self) -> None:
-        """Redraw every pane from the model."""
-        clip = self.model.clip
-        signals = self.model.signals()
-        if clip is None:
-            return
-        sr = clip.sample_rate
-        y_limit = max(float(np.abs(clip.samples).max(initial=0.0)), 1e-3)
-        reference = spectrogram.peak_magnitude(clip.samples, sr)  # one 0 dB for all three: levels compare
-        decoded_title = f"Decoded: {self.model.roundtrip.codec}" if self.model.roundtrip else "Decoded"
-        titles = {"original": f"Original: {clip.name}", "decoded": decoded_title,
-                  "difference": "Difference (decoded - original)"}
-        axis = None  # the original's spectrogram: empty panes take its frequency axis
-        for name in SIGNALS:
-            samples = signals.get(name)
-            self.waveforms[name].set_samples(samples, sr, y_limit)
-            self.waveforms[name].plot.setTitle(titles[name])
-            spec = None
-            if samples is not None:
-                spec = spectrogram.compute(samples, sr, self.db_range, self.log_frequency, reference=reference)
-            axis = axis or spec
-            self.spectrograms[name].set_spectrogram(spec, self.db_range, axis)
-        self._show_distance(clip.samples, self.model.decoded, sr)
-        duration = len(clip.samples) / sr
+    def set_titles(self, a: str, b: str) -> None:
+        """Name the rows after the signals compared ("" = nothing as B)."""
+        titles = {"a": f"A: {a}", "b": f"B: {b}" if b else "B: (run a round trip)",
+                  "difference": "B - A" if b else "Difference"}
+        for name in ROWS:
+            self.titles[self.waveforms[name].plot] = titles[name]
+            self.titles[self.spectrograms[name].plot] = f"{titles[name]} spectrogram"
+        self._set_distance_title("")
+
+    def show_clip(self, duration: float, text: str) -> None:
+        """A new clip: clear the panes, show all of its `duration` seconds and the line under the panes."""
+        self.duration = duration
+        for name in ROWS:
+            self.waveforms[name].set_points(None, None, 1.0)
+            self.spectrograms[name].set_spectrogram(None, self.db_range)
+        self._show_distance(None)
         for plot in self.plots():
             plot.setLimits(xMin=0.0, xMax=duration)
         self.plots()[0].setXRange(0.0, duration, padding=0)
-        text = clip.transcript or "(no transcript)"
-        lang = f"[{clip.lang}] " if clip.lang else ""
-        self.transcript.setText(f"{lang}{text}")
+        self.transcript.setText(text)
 
-    def _show_distance(self, ref: np.ndarray, deg: np.ndarray | None, sr: int) -> None:
-        if deg is None:
+    def visible_range(self) -> tuple[float, float]:
+        """The time range on screen, in seconds, within the clip."""
+        (x0, x1), _ = self.plots()[0].viewRange()
+        return max(x0, 0.0), min(x1, self.duration) if self.duration else x1
+
+    def columns(self) -> int:
+        """Pixel columns of a pane: the resolution a drawing needs."""
+        width = int(self.spectrograms["a"].plot.vb.width())
+        return int(np.clip(width, 64, MAX_COLUMNS))
+
+    def show_drawing(self, drawing: Drawing) -> None:
+        """Upload a drawing made for the visible range (the range itself is left as the user set it)."""
+        axis = drawing.rows["a"].spectrogram if drawing.rows["a"] else None  # empty panes take A's frequency axis
+        for name in ROWS:
+            pane = drawing.rows[name]
+            self.waveforms[name].set_points(pane and pane.times, pane and pane.values, drawing.scale.y_limit)
+            self.spectrograms[name].set_spectrogram(pane and pane.spectrogram, self.db_range, axis)
+        self._show_distance(drawing.distance)
+
+    def _show_distance(self, distance: tuple[np.ndarray, np.ndarray] | None) -> None:
+        if distance is None:
             self.distance_curve.setData([], [])
             self.strip.clear()
+            self._set_distance_title("")
             return
-        distance, times = spectrogram.frame_distance(ref, deg, sr)
-        self.distance_curve.setData(times, distance)
-        top = max(float(distance.max(initial=0.0)), 1.0)
-        self.strip.setImage(distance[:, None], levels=(0.0, top), autoLevels=False)
+        values, times = distance
+        self.distance_curve.setData(times, values)
+        top = max(float(values.max(initial=0.0)), 1.0)
+        self.strip.setImage(values[:, None], levels=(0.0, top), autoLevels=False)
         hop = times[1] - times[0] if len(times) > 1 else 0.0
-        self.strip.setRect(QRectF(-hop / 2, 0.0, len(distance) * hop, 1.0))
+        self.strip.setRect(QRectF(times[0] - hop / 2 if len(times) else 0.0, 0.0, len(values) * hop, 1.0))
         self.strip_plot.setYRange(0.0, 1.0, padding=0)
-        self.strip_plot.setTitle(f"Distance heat strip (0 to {top:.0f} dB, mean {distance.mean():.1f} dB)")
+        self._set_distance_title(f"(0 to {top:.0f} dB, mean {values.mean():.1f})")
+
+    def _set_distance_title(self, detail: str) -> None:
+        self.titles[self.distance_plot] = "Log-spectral distance B to A (dB)"
+        self.titles[self.strip_plot] = f"Distance heat strip {detail}".strip()
+        self._show_titles()
+
+    def _show_titles(self) -> None:
+        # A title as wide as its text would widen its column past the window: cut it to half the view instead.
+        metrics = QFontMetrics(QFont(self.font().family(), TITLE_POINTS))
+        width = max(self.graphics.viewport().width() // 2 - AXIS_WIDTH, 60)
+        for plot, title in self.titles.items():
+            plot.setTitle(metrics.elidedText(title, Qt.TextElideMode.ElideMiddle, width), size=f"{TITLE_POINTS}pt")
 
     def distance_frames(self) -> int:
         """Number of frames in the per-frame distance curve (0 before a round trip)."""
@@ -145,7 +177,7 @@ class CompareView(QWidget):
 
     def set_cursor(self, seconds: float) -> None:
         """Move the play cursor in every pane."""
-        for name in SIGNALS:
+        for name in ROWS:
             self.waveforms[name].cursor.setValue(seconds)
             self.spectrograms[name].cursor.setValue(seconds)
         for cursor in self.distance_cursors:
@@ -168,7 +200,7 @@ class CompareView(QWidget):
 
     def region(self) -> tuple[float, float] | None:
         """The loop region in seconds, or None when hidden."""
-        region = self.waveforms["original"].region
+        region = self.waveforms["a"].region
         return tuple(region.getRegion()) if region.isVisible() else None
 
     def _sync_region(self, changed: pg.LinearRegionItem) -> None:
@@ -188,3 +220,4 @@ class CompareView(QWidget):
             if plot.sceneBoundingRect().contains(event.scenePos()):
                 self.seek_requested.emit(max(0.0, plot.vb.mapSceneToView(event.scenePos()).x()))
                 return
+

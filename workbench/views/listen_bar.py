@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QPushButton, QSpinBox, QToolBar, QWidget
 
-SIGNAL_KEYS = {"original": "A", "decoded": "B", "difference": "D"}
+SIGNAL_BUTTONS = {"a": "A", "b": "B", "difference": "B - A (D)"}  # the compared signals, by the keys that play them
 
 
 class ListenBar(QToolBar):
@@ -20,7 +20,7 @@ class ListenBar(QToolBar):
         super().__init__("Listen", parent)
         self.setObjectName("listen")
         self.play_button = QPushButton("Play (space)")
-        self.signal_buttons = {name: QPushButton(f"{name} ({key})") for name, key in SIGNAL_KEYS.items()}
+        self.signal_buttons = {name: QPushButton(text) for name, text in SIGNAL_BUTTONS.items()}
         for name, button in self.signal_buttons.items():
             button.setCheckable(True)
             button.setEnabled(False)  # until a clip is open

@@ -1,4 +1,4 @@
-"""Round-trip cost, per-clip metrics and mic latency for the current clip."""
+"""Round-trip cost and per-clip metrics of every decoded version side by side, and mic latency, for the current clip."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from workbench.clip_model import ClipModel
 
 
 class MetricsPanel(QWidget):
-    """Shows what the model knows; the buttons ask for the slow metrics."""
+    """Shows what the model knows, the versions side by side; the buttons ask for the slow metrics of B."""
 
     cer_requested = Signal()
     speaker_requested = Signal()
@@ -21,7 +21,7 @@ class MetricsPanel(QWidget):
         self.tree.setHeaderLabels(["", "value"])
         self.tree.setColumnWidth(0, 150)
         self.cer_button = QPushButton("CER (ASR)")
-        self.cer_button.setToolTip("Transcribe original and decoded with the bundled Whisper model and score both")
+        self.cer_button.setToolTip("Transcribe the original and version B with the bundled Whisper model, score both")
         self.speaker_button = QPushButton("Speaker similarity")
         self.cer_button.clicked.connect(self.cer_requested)
         self.speaker_button.clicked.connect(self.speaker_requested)
@@ -35,35 +35,52 @@ class MetricsPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the tree from the model."""
+        """Rebuild the tree from the model: one column per decoded version, side by side."""
         self.tree.clear()
-        sections: list[tuple[str, list[tuple[str, str]]]] = []
-        if self.model.roundtrip is not None:
-            rows = self.model.roundtrip.summary() + [("note", n) for n in self.model.roundtrip.notices]
-            sections.append(("Round trip", rows))
-        if self.model.metrics:
-            rows = [(k, f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in self.model.metrics.items()]
-            sections.append(("Metrics", rows))
+        versions = self.model.versions
+        self.tree.setColumnCount(1 + max(len(versions), 1))
+        self.tree.setHeaderLabels(["", *(v.label for v in versions)] if versions else ["", "value"])
+        sections: list[tuple[str, list[tuple[str, list[str]]]]] = []
+        with_info = [v.info for v in versions if v.info is not None]
+        if with_info:
+            summaries = [dict(v.info.summary() + [("note", n) for n in v.info.notices[:1]]) if v.info else {}
+                         for v in versions]
+            sections.append(("Round trip", side_by_side(summaries)))
+        metrics = [{k: f"{x:.3f}" if isinstance(x, float) else str(x) for k, x in v.metrics.items()} for v in versions]
+        if any(metrics):
+            sections.append(("Metrics", side_by_side(metrics)))
         if self.model.latency is not None:
-            sections.append(("Mic round-trip latency", self.model.latency.summary()))
+            sections.append(("Mic round-trip latency", [(k, [x]) for k, x in self.model.latency.summary()]))
         for title, rows in sections:
             parent = QTreeWidgetItem([title])
             self.tree.addTopLevelItem(parent)
-            for label, value in rows:
-                item = QTreeWidgetItem([label, value])
-                item.setToolTip(1, value)
+            for label, values in rows:
+                item = QTreeWidgetItem([label, *values])
+                for column, value in enumerate(values, start=1):
+                    item.setToolTip(column, value)
                 parent.addChild(item)
             parent.setExpanded(True)
-        self.tree.resizeColumnToContents(0)  # labels such as "DistillMOS (original)" in full
+        for column in range(self.tree.columnCount()):
+            self.tree.resizeColumnToContents(column)  # labels such as "DistillMOS (original)" in full
         ready = self.model.decoded is not None
         self.cer_button.setEnabled(ready)
         self.speaker_button.setEnabled(ready)
 
-    def value(self, label: str) -> str:
-        """The displayed value for a row label (first match), or "" (used by tests and screenshots)."""
+    def value(self, label: str, version: str | None = None) -> str:
+        """The displayed value of a row (first match) for a version by label (the one compared as B by default),
+        or "" (used by tests and screenshots)."""
+        labels = [v.label for v in self.model.versions]
+        wanted = version or (self.model.compared.label if self.model.compared else "")
+        column = 1 + labels.index(wanted) if wanted in labels else 1
         for i in range(self.tree.topLevelItemCount()):
             section = self.tree.topLevelItem(i)
             for j in range(section.childCount()):
                 if section.child(j).text(0) == label:
-                    return section.child(j).text(1)
+                    return section.child(j).text(column)
         return ""
+
+
+def side_by_side(columns: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
+    """Rows of (label, one value per column) over every label any column has, in first-seen order."""
+    labels = list(dict.fromkeys(label for column in columns for label in column))
+    return [(label, [column.get(label, "") for column in columns]) for label in labels]

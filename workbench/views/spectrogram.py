@@ -37,7 +37,7 @@ class SpectrogramPane:
             self.image.clear()
         else:
             self.image.setImage(spec.levels, levels=(-db_range, 0.0), autoLevels=False)
-            self.image.setRect(QRectF(0.0, spec.f_low, spec.duration, spec.f_high - spec.f_low))
+            self.image.setRect(QRectF(spec.start, spec.f_low, spec.duration, spec.f_high - spec.f_low))
         axis = spec or axis
         if axis is None:
             return
@@ -50,5 +50,5 @@ class SpectrogramPane:
         self.plot.setYRange(axis.f_low, axis.f_high, padding=0)
 
     def frame_count(self) -> int:
-        """Number of STFT frames shown."""
+        """Number of STFT frames shown (at most about one per pixel column)."""
         return 0 if self.spectrogram is None else self.spectrogram.levels.shape[0]
