@@ -11,8 +11,6 @@ block size. numpy only here; soxr is imported when a stream resamples.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
-
 import numpy as np
 
 from codec.errors import UserError
@@ -76,39 +74,6 @@ class PassThrough(CodecStream):
 
     def _finish(self) -> np.ndarray:
         return np.zeros(0, dtype=np.float32)
-
-
-class FrameStream(CodecStream):
-    """A classical codec's stream, frame by frame: `code` encodes one frame of `frame` samples and decodes what the
-    decoder gives for it (delayed by the codec's `delay`, which is dropped here); `drain` gives what the decoder
-    still holds at the end. The last frame is zero-padded and `delay` zeros follow, as its round trip does."""
-
-    def __init__(self, sample_rate: int, frame: int, delay: int, code: Callable[[np.ndarray], np.ndarray],
-                 drain: Callable[[], np.ndarray]):
-        super().__init__()
-        self.sample_rate, self.frame, self.delay = sample_rate, frame, delay
-        self.latency = frame - 1 + delay
-        self._code, self._drain = code, drain
-        self._held = np.zeros(0, dtype=np.float32)
-        self._skip = delay
-
-    def _take(self, samples: np.ndarray) -> np.ndarray:
-        held = np.concatenate([self._held, samples])
-        whole = len(held) - len(held) % self.frame
-        self._held = held[whole:]
-        return self._decoded([self._code(held[i : i + self.frame]) for i in range(0, whole, self.frame)])
-
-    def _finish(self) -> np.ndarray:
-        tail = np.zeros(-(-(len(self._held) + self.delay) // self.frame) * self.frame, dtype=np.float32)
-        tail[: len(self._held)] = self._held
-        coded = [self._code(tail[i : i + self.frame]) for i in range(0, len(tail), self.frame)]
-        return self._decoded([*coded, self._drain()])
-
-    def _decoded(self, blocks: list[np.ndarray]) -> np.ndarray:
-        out = np.concatenate([np.zeros(0, dtype=np.float32), *blocks])
-        dropped = min(self._skip, len(out))
-        self._skip -= dropped
-        return out[dropped:]
 
 
 class ResampledStream(CodecStream):
