@@ -12,6 +12,7 @@ import numpy as np
 from codec.audio import resample_blocks, resampled_length, validate
 from codec.blocks import fit_blocks, join_blocks
 from codec.errors import UserError
+from codec.streaming import CodecStream, at_rate
 
 
 @dataclass
@@ -75,6 +76,25 @@ class Codec(ABC):
         """The codec that codes audio of `sample_rate`: this one, or for a codec that works at any rate (identity,
         the anchors), one at that rate, so that nothing is resampled."""
         return self
+
+    def stream(
+        self, lookahead_frames: int | None = None, sample_rate: int | None = None, hop_frames: int | None = None
+    ) -> CodecStream:
+        """A live stream of this codec (codec.streaming) fed and read at `sample_rate` (default: the native rate).
+        `lookahead_frames`: for a non-causal codec, the frames of future it may wait for (None: all it can use,
+        so the output equals `roundtrip`'s); `hop_frames`: frames coded per step (None: the codec's choice)."""
+        rate = sample_rate or self.sample_rate
+        return at_rate(self.for_rate(rate).native_stream(lookahead_frames, hop_frames), rate)
+
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> CodecStream:
+        """The stream at the native rate (`stream`); a UserError for a codec that cannot code live."""
+        raise UserError(f"{self.name} cannot code live: it has no stream")
+
+    def _fixed_lookahead(self, lookahead_frames: int | None, hop_frames: int | None) -> None:
+        """Refuse a lookahead or hop for a codec whose frame and lookahead are fixed (a classical codec)."""
+        if lookahead_frames is not None or hop_frames is not None:
+            raise UserError(f"{self.name} has a fixed frame and lookahead: stream it without lookahead_frames or "
+                            "hop_frames")
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None

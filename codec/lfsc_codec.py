@@ -17,9 +17,13 @@ from codec.errors import UserError
 from codec.hashing import file_sha256
 from codec.lfsc import packed
 from codec.lfsc.checkpoint import load_lfsc
-from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference
+from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference, LFSCStream
 from codec.lfsc.model import LFSCModel
 from codec.interface import Codec
+
+# Frames coded per live step: each step reruns the windows' past and future context, so fewer frames a step cost
+# more compute per second (see benchmarks/streaming_bench.py) and more frames add latency.
+DEFAULT_HOP_FRAMES = 4
 
 
 @functools.lru_cache(maxsize=2)
@@ -110,6 +114,17 @@ class LFSCCodec(Codec):
         `progress` hears each chunk."""
         report = _fractions(progress, self.inference.frames_for(num_samples))
         return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
+
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None,
+                      sent: Callable[[np.ndarray], None] | None = None) -> LFSCStream:
+        """LFSC coded live at 22.05 kHz (codec.lfsc.inference.LFSCStream), `hop_frames` a step (default
+        DEFAULT_HOP_FRAMES); `sent` hears each block of committed tokens. Its own inference, so that packed
+        kernels are blocked for the stream's windows."""
+        hop = DEFAULT_HOP_FRAMES if hop_frames is None else hop_frames
+        # max(hop, 1): LFSCStream names a hop below 1 as the mistake.
+        chunk_seconds = max(hop, 1) * self.model.samples_per_frame / self.sample_rate
+        inference = LFSCInference(self.model, self.inference.precision, chunk_seconds, pack=self.inference.packed)
+        return LFSCStream(inference, lookahead_frames, hop, sent)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
         """Another size than the packed frames for `num_samples`, or an entropy-coded payload's damaged header or

@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                         "lfsc-codec --entropy prior:FILE")
     tokens.add_argument("--out", type=Path, required=True, help="folder for tokens.json and tokens.md (created)")
 
+    _add_lookahead(sub)
+
     mushra = sub.add_parser(
         "mushra", help="pool MUSHRA results of several listeners: post-screening, scores, metric agreement",
         description="Pool the MUSHRA results the workbench saves (blind-tests/blind-mushra-*.json), one file per "
@@ -85,6 +87,40 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
     run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
     run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
+
+
+def _add_lookahead(sub: argparse._SubParsersAction) -> None:
+    """The `lookahead` command: LFSC coded live with each lookahead, against whole-file coding."""
+    sweep = sub.add_parser(
+        "lookahead", help="LFSC coded live per lookahead: latency, deviation from whole-file coding, quality",
+        description="Push every utterance through a live LFSC stream with each lookahead (in 20 ms blocks, at the "
+        "clip's rate) and write lookahead.json, lookahead.md and lookahead.png into OUT: each lookahead's algorithmic "
+        "latency, its token agreement and SNR against whole-file coding, and its quality metrics (the scoring path "
+        "of `lfsc-eval run`).",
+    )
+    sweep.add_argument("--codec", default="lfsc", help="an LFSC codec: lfsc (default) or lfsc-bf16")
+    sweep.add_argument("--lookahead", nargs="+", type=int, default=[0, 2, 4, 8, 13, 20], metavar="FRAMES",
+                       help="lookaheads in frames of 46.4 ms (default: 0 2 4 8 13 20; 19 and more is exact for LFSC)")
+    sweep.add_argument("--hop", type=int, help="frames coded per live step (default: the codec's, 4 for LFSC)")
+    sweep.add_argument("--metrics", nargs="+", metavar="NAME", help="quality metrics (default: pesq_wb stoi mel_distance)")
+    _input_arguments(sweep)
+    sweep.add_argument("--out", type=Path, required=True, help="folder for the sweep's files (created)")
+
+
+def _lookahead(args: argparse.Namespace) -> int:
+    from eval import lookahead
+    from eval.runner import build_codec
+
+    lookahead.check_out(args.out)
+    utterances, source, _ = _utterances(args)
+    codec = build_codec(args.codec, args.checkpoint)
+    document = lookahead.sweep(codec, utterances, args.lookahead, args.hop, tuple(args.metrics or lookahead.DEFAULT_METRICS),
+                               lambda utt_id: print(f"lookahead: {utt_id} done", file=sys.stderr))
+    document["input"] = source
+    print(lookahead.write(document, args.out))
+    for utt_id, reason in document["skipped"].items():
+        print(f"lfsc-eval: skipped {utt_id}: {reason}", file=sys.stderr)
+    return 1 if document["skipped"] else 0
 
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -239,6 +275,8 @@ def _command(args: argparse.Namespace) -> int | None:
         return _run(args)
     if args.command == "tokens":
         return _tokens(args)
+    if args.command == "lookahead":
+        return _lookahead(args)
     if args.command == "report":
         from eval import run_folder
         from eval.report import write_report

@@ -11,6 +11,7 @@ import numpy as np
 
 from codec.dsp import band_filter
 from codec.interface import Codec
+from codec.streaming import PassThrough
 
 # Direct encode()/decode() calls need a rate; BS.1534 listening tests use 48 kHz material.
 DEFAULT_RATE = 48000
@@ -46,6 +47,11 @@ class Identity(_AnyRateCodec):
     def for_rate(self, sample_rate: int) -> "Identity":
         """Identity at the caller's rate."""
         return Identity(sample_rate)
+
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> PassThrough:
+        """Every sample back at once: no frame, no lookahead."""
+        self._fixed_lookahead(lookahead_frames, hop_frames)
+        return PassThrough(self.sample_rate)
 
     def encode(self, audio: np.ndarray) -> bytes:
         """The float32 samples themselves."""

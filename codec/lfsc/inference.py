@@ -25,6 +25,7 @@ from codec.devices import precision_dtype
 from codec.errors import UserError
 from codec.lfsc import packed
 from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
+from codec.streaming import CodecStream
 
 DEFAULT_CHUNK_SECONDS = 5.0  # chunk core: a 10 s core would add ~150 MB of peak RSS for 6% less overlap work
 
@@ -291,3 +292,89 @@ class LFSCInference:
             for i, row in zip(group, self.decode_frames(torch.from_numpy(batch).to(self.device)).cpu().numpy()):
                 out[i] = row
         return out
+
+
+# -- live coding -------------------------------------------------------------------------------------------------
+def split_lookahead(lookahead_frames: int | None, encoder_context: int, decoder_context: int) -> tuple[int, int]:
+    """Frames of future the encoder and the decoder wait for, out of `lookahead_frames` (None: all they can use,
+    which makes streaming exact): shared in proportion to their receptive fields, none beyond them."""
+    full = encoder_context + decoder_context
+    if lookahead_frames is None:
+        return encoder_context, decoder_context
+    if lookahead_frames < 0:
+        raise UserError(f"lookahead_frames must be 0 or more, got {lookahead_frames}")
+    used = min(lookahead_frames, full)
+    encoder = min(encoder_context, round(used * encoder_context / full))
+    return encoder, used - encoder
+
+
+class LFSCStream(CodecStream):
+    """LFSC coded live at its native rate, `hop` frames a step, as a transmitter and a receiver would: the encoder
+    commits the tokens of a frame once it has `encoder_lookahead` frames of audio after it, and the decoder
+    finalises a frame once it has `decoder_lookahead` frames of tokens after it. Each step runs one window of the
+    encoder and one of the decoder, the past context included (as `encode_blocks`' chunks do); with the whole
+    receptive field as lookahead every window is one of those exact chunks, so the output equals whole-file coding.
+    `sent` hears each block of committed tokens [codebooks, frames]."""
+
+    def __init__(self, inference: LFSCInference, lookahead_frames: int | None, hop_frames: int,
+                 sent: Callable[[np.ndarray], None] | None = None):
+        super().__init__()
+        if hop_frames < 1:
+            raise UserError(f"hop_frames must be 1 or more, got {hop_frames}")
+        self.inference, self.hop, self.sent = inference, hop_frames, sent
+        self.sample_rate = inference.model.sample_rate
+        self.encoder_lookahead, self.decoder_lookahead = split_lookahead(
+            lookahead_frames, inference.encoder_context, inference.decoder_context)
+        self.lookahead_frames = self.encoder_lookahead + self.decoder_lookahead
+        self.latency = (self.lookahead_frames + self.hop) * inference.spf - 1
+        self._audio, self._audio_from = np.zeros(0, dtype=np.float32), 0  # samples from frame _audio_from on
+        self._tokens = np.zeros((inference.model.num_codebooks, 0), dtype=np.int32)
+        self._tokens_from = 0  # the frame of _tokens[:, 0]
+        self._decoded = 0  # frames given out
+
+    def _take(self, samples: np.ndarray) -> np.ndarray:
+        self._audio = np.concatenate([self._audio, samples])
+        out = []
+        while self.pushed // self.inference.spf >= self._decoded + self.hop + self.lookahead_frames:
+            out.append(self._step(self._decoded + self.hop, self._decoded + self.hop + self.decoder_lookahead))
+        return np.concatenate([np.zeros(0, dtype=np.float32), *out])
+
+    def _finish(self) -> np.ndarray:
+        frames = self.inference.frames_for(self.pushed)
+        self._audio = np.pad(self._audio, (0, (frames - self._audio_from) * self.inference.spf - len(self._audio)))
+        return self._step(frames, frames)
+
+    def _step(self, until: int, token_end: int) -> np.ndarray:
+        """Commit the tokens up to frame `token_end`, and decode and give out the frames up to `until`."""
+        spf, tokens_done = self.inference.spf, self._tokens_from + self._tokens.shape[1]
+        if token_end > tokens_done:
+            audio_end = min(token_end + self.encoder_lookahead, self._audio_from + len(self._audio) // spf)
+            start = max(0, min(tokens_done - self.inference.encoder_context, audio_end - self.inference.min_frames))
+            window = self._audio[(start - self._audio_from) * spf : (audio_end - self._audio_from) * spf]
+            batch = torch.from_numpy(self.inference.pad_to_frames(window))[None].to(self.inference.device)
+            new = self.inference.encode_frames(batch)
+            new = new[0].cpu().numpy()[:, tokens_done - start : token_end - start]
+            if self.sent is not None:
+                self.sent(new)
+            self._tokens = np.concatenate([self._tokens, new], axis=1)
+        start = max(self._tokens_from, min(self._decoded - self.inference.decoder_context,
+                                           token_end - self.inference.min_frames))
+        window = self._tokens[:, start - self._tokens_from : token_end - self._tokens_from]
+        # The first frames of a stream with little lookahead: the decoder's reflect padding needs min_frames, so
+        # the last tokens stand in for the future not yet coded.
+        window = np.pad(window, ((0, 0), (0, max(0, self.inference.min_frames - window.shape[1]))), mode="edge")
+        batch = torch.from_numpy(np.ascontiguousarray(window))[None].to(self.inference.device)
+        audio = self.inference.decode_frames(batch)[0].cpu().numpy()
+        out = audio[(self._decoded - start) * spf : (until - start) * spf]
+        self._decoded = until
+        self._forget(token_end)
+        return out
+
+    def _forget(self, token_end: int) -> None:
+        """Drop the audio and tokens that no later window reads."""
+        keep_audio = max(self._audio_from, token_end - max(self.inference.encoder_context, self.inference.min_frames))
+        self._audio = self._audio[(keep_audio - self._audio_from) * self.inference.spf :]
+        self._audio_from = keep_audio
+        keep_tokens = max(self._tokens_from, self._decoded - max(self.inference.decoder_context, self.inference.min_frames))
+        self._tokens = self._tokens[:, keep_tokens - self._tokens_from :]
+        self._tokens_from = keep_tokens

@@ -1,0 +1,138 @@
+"""Live streams (codec.streaming): LFSC with its whole receptive field as lookahead gives whole-file coding's tokens
+and audio for any push sizes, at its own rate and at a device's; the latency a stream reports is the input it holds
+back; identity streams sample for sample; codecs without a stream say so in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from codec.audio import resample
+from codec.errors import UserError
+from codec.lfsc.inference import split_lookahead
+from codec.streaming import PassThrough, ResampledStream
+
+from tests.conftest import NEMO_FIXTURE
+
+TOL = 1e-5  # as tests/test_inference.py: float rounding between conv widths; the tokens are equal
+
+
+@pytest.fixture(scope="module")
+def lfsc():
+    import torch
+
+    from codec.lfsc_codec import LFSCCodec
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine's cores are shared
+    yield LFSCCodec(checkpoint=NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
+    torch.set_num_threads(threads)
+
+
+def _noise_speech(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Noise shaped like speech's level changes, so that tokens and audio vary over time."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    envelope = 0.05 + 0.2 * np.abs(np.sin(np.arange(n) * 3.0 / rate))
+    return (rng.standard_normal(n) * envelope).astype(np.float32)
+
+
+def _push_all(stream, audio: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, int]:
+    """The stream's whole output for `audio` pushed in blocks of `sizes` (cycled), and the most it held back."""
+    out, at, held, i = [], 0, 0, 0
+    while at < len(audio):
+        size = sizes[i % len(sizes)]
+        out.append(stream.push(audio[at : at + size]))
+        at, i = at + size, i + 1
+        held = max(held, stream.pushed - stream.emitted)
+    out.append(stream.flush())
+    return np.concatenate(out), held
+
+
+@settings(max_examples=4, deadline=None)
+@given(sizes=st.lists(st.integers(1, 2500), min_size=1, max_size=5), hop=st.integers(1, 5))
+def test_full_lookahead_lfsc_is_whole_file_coding(lfsc, sizes, hop):
+    audio = _noise_speech(1.3, lfsc.sample_rate)
+    sent = []
+    stream = lfsc.native_stream(None, hop, sent=sent.append)
+    decoded, held = _push_all(stream, audio, sizes)
+    assert np.array_equal(np.concatenate(sent, axis=1), lfsc.tokens(audio))
+    whole = lfsc.roundtrip(audio, lfsc.sample_rate).audio
+    assert len(decoded) == len(audio) and np.abs(decoded - whole).max() < TOL
+    assert held <= stream.latency == (19 + hop) * 1024 - 1
+
+
+def test_full_lookahead_at_a_device_rate_is_the_round_trip(lfsc):
+    audio = resample(_noise_speech(1.2, lfsc.sample_rate, seed=1), lfsc.sample_rate, 48000)[:-7]
+    stream = lfsc.stream(sample_rate=48000)
+    decoded, held = _push_all(stream, audio, [480, 1999, 2400])  # 10 ms, odd, 50 ms: no frame's multiple
+    whole = lfsc.roundtrip(audio, 48000).audio
+    assert len(decoded) == len(audio) and np.abs(decoded - whole).max() < TOL
+    assert held <= stream.latency
+
+
+def test_lfsc_latency_is_the_input_held_back(lfsc):
+    """Nothing comes back until `latency` samples are in; the next sample completes the first step."""
+    stream = lfsc.native_stream(2, 3)
+    assert len(stream.push(_noise_speech(1.0, lfsc.sample_rate)[: stream.latency])) == 0
+    assert len(stream.push(np.zeros(1, np.float32))) == 3 * 1024
+    assert stream.latency == (2 + 3) * 1024 - 1
+
+
+def test_less_lookahead_less_latency_other_tokens(lfsc):
+    audio = _noise_speech(1.3, lfsc.sample_rate, seed=2)
+    sent = []
+    stream = lfsc.native_stream(0, 1, sent=sent.append)
+    decoded, held = _push_all(stream, audio, [700])
+    assert stream.latency == 1023 and held <= 1023 and len(decoded) == len(audio)
+    agreement = np.mean(np.concatenate(sent, axis=1) == lfsc.tokens(audio))
+    assert agreement < 0.9  # random weights: the missing future changes most tokens
+
+
+def test_lookahead_split_follows_the_receptive_fields():
+    assert split_lookahead(None, 6, 13) == split_lookahead(20, 6, 13) == (6, 13)
+    assert split_lookahead(0, 6, 13) == (0, 0)
+    assert split_lookahead(4, 6, 13) == (1, 3)
+    with pytest.raises(UserError, match="0 or more"):
+        split_lookahead(-1, 6, 13)
+
+
+def test_resampler_delay_is_the_latency_of_an_identity_path():
+    """A pass-through at 22.05 kHz fed at 48 kHz: the output is the two whole-file resamplings, and the most it holds
+    back, pushed a sample at a time, is what it reports."""
+    audio = _noise_speech(0.6, 48000, seed=3)
+    stream = ResampledStream(PassThrough(22050), 48000)
+    decoded, held = _push_all(stream, audio, [1])
+    expected = resample(resample(audio, 48000, 22050), 22050, 48000)[: len(audio)]
+    assert np.array_equal(decoded[: len(expected)], expected)
+    # The bound adds each resampler's worst moment; they need not coincide, so the measured delay may fall a little short
+    # (67 samples at 48 kHz).
+    assert stream.latency - 100 <= held <= stream.latency
+
+
+def test_identity_streams_sample_for_sample():
+    from codec.registry import get_codec
+
+    audio = _noise_speech(0.3, 44100, seed=4)
+    stream = get_codec("identity").stream(sample_rate=44100)
+    decoded, held = _push_all(stream, audio, [441, 13])
+    assert stream.latency == held == 0 and np.array_equal(decoded, audio)
+    with pytest.raises(UserError, match="fixed frame"):
+        get_codec("identity").stream(lookahead_frames=4)
+
+
+def test_a_codec_without_a_stream_says_so():
+    from codec.registry import get_codec
+
+    with pytest.raises(UserError, match="cannot code live"):
+        get_codec("lowpass-3.5k").stream(sample_rate=48000)
+
+
+def test_a_flushed_stream_takes_no_more():
+    stream = PassThrough(16000)
+    assert len(stream.push(np.ones(5, np.float32))) == 5 and len(stream.flush()) == 0
+    with pytest.raises(UserError, match="flushed"):
+        stream.push(np.ones(1, np.float32))
+    with pytest.raises(UserError, match="mono"):
+        PassThrough(16000).push(np.ones((2, 2), np.float32))
