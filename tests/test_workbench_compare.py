@@ -20,7 +20,8 @@ WAIT_MS = 60000
 @pytest.fixture
 def bundled():
     """The bundled speech set's utterances."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("the bundled speech (assets/speech) is not in this checkout")
