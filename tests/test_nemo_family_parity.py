@@ -20,7 +20,6 @@ FAMILY = {
     "audio_codec_44khz": (44100, 512, 8, 1000, False),
     "nanocodec_21fps": (22050, 1024, 8, 2016, True),
     "nanocodec_12fps": (22050, 1764, 13, 4032, True),
-    "nanocodec_12fps_0.6k": (22050, 1764, 4, 4032, True),
 }
 
 
@@ -65,8 +64,8 @@ def test_family_matches_nemo(member, spelling, tmp_path):
         encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
         assert np.array_equal(encoded_len.numpy(), ref[prefix + "encoded_len"])
         assert np.abs(encoded.numpy() - ref[prefix + "encoded"]).max() < TOL
-        tokens, tokens_len = model.encode(audio=audio, audio_len=audio_len)
-        assert np.array_equal(tokens.numpy(), ref[prefix + "tokens"])
+        # encode is encode_audio then quantize (as NeMo's): the encoder runs once
+        assert np.array_equal(model.quantize(encoded=encoded, encoded_len=encoded_len).numpy(), ref[prefix + "tokens"])
         tokens, tokens_len = torch.from_numpy(ref[prefix + "tokens"]), torch.from_numpy(ref[prefix + "tokens_len"])
         assert np.abs(model.dequantize(tokens=tokens, tokens_len=tokens_len).numpy() - ref[prefix + "dequantized"]).max() < TOL
         decoded, decoded_len = model.decode(tokens=tokens, tokens_len=tokens_len)
@@ -86,3 +85,28 @@ def test_causal_decoder_output_does_not_depend_on_later_frames(name):
     cut = (n // 2) * model.samples_per_frame
     assert torch.equal(full[:, :cut], other[:, :cut])
     assert not torch.equal(full[:, cut:], other[:, cut:])
+
+
+@pytest.mark.parametrize("name", ["audio_codec_44khz", "nanocodec_12fps"])
+def test_nemo_prefix_codes_at_the_checkpoints_own_rate_and_chunks_give_whole_file_results(name):
+    from codec.registry import get_codec
+
+    path = NEMO_FIXTURE / f"{name}.nemo"
+    rate, spf, codebooks, size, _ = FAMILY[name]
+    audio = np.load(NEMO_FIXTURE / f"{name}.npz")["audio"][0]
+    whole = get_codec(f"nemo:{path}", device="cpu")
+    chunked = get_codec(f"nemo:{path}", device="cpu", chunk_seconds=0.2)
+    assert (whole.name, whole.sample_rate, whole.nominal_bitrate) == \
+        (f"nemo:{path}", rate, pytest.approx(codebooks * np.log2(size) * rate / spf))
+    payload = whole.encode(audio)
+    assert payload == chunked.encode(audio)
+    decoded = whole.decode(payload, len(audio))
+    assert len(decoded) == len(audio) and np.abs(decoded - chunked.decode(payload, len(audio))).max() < 1e-5
+
+
+def test_nemo_prefix_without_a_path_is_one_line():
+    from codec.errors import UserError
+    from codec.registry import get_codec
+
+    with pytest.raises(UserError, match="nemo:PATH"):
+        get_codec("nemo:")
