@@ -87,7 +87,7 @@ def test_causal_decoder_output_does_not_depend_on_later_frames(name):
     assert not torch.equal(full[:, cut:], other[:, cut:])
 
 
-@pytest.mark.parametrize("name", ["audio_codec_44khz", "nanocodec_12fps"])
+@pytest.mark.parametrize("name", ["nanocodec_12fps"])  # the causal decoder, 1764 samples a frame
 def test_nemo_prefix_codes_at_the_checkpoints_own_rate_and_chunks_give_whole_file_results(name):
     from codec.registry import get_codec
 
