@@ -165,6 +165,22 @@ def entropy_coded(
     return LFSCCodec(checkpoint, device, trust, precision, chunk_seconds, entropy)
 
 
+def nemo_codec(
+    checkpoint: str,
+    device: str | None = None,
+    trust: bool = False,
+    precision: str = "fp32",
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+) -> LFSCCodec:
+    """The registry's 'nemo:PATH': any .nemo of LFSC's family (Audio Codec, NanoCodec) at its own rate, frame size
+    and codebooks, named by its path so eval rows and caches tell checkpoints apart."""
+    if not checkpoint:
+        raise UserError("give the checkpoint after the prefix: nemo:PATH/TO/MODEL.nemo")
+    codec = LFSCCodec(checkpoint, device, trust, precision, chunk_seconds)
+    codec.name = f"nemo:{checkpoint}"  # its precision is in codec.settings
+    return codec
+
+
 def _fractions(progress: Callable[[float], None] | None, total_frames: int) -> Callable[[int], None] | None:
     """The inference's frames-per-step callback, turned into fractions of `total_frames` for `progress`."""
     if progress is None:

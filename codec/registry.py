@@ -120,6 +120,15 @@ CODECS: tuple[CodecEntry, ...] = (
                (*(o for o in LFSC_OPTIONS if o != "precision"), "entropy"), {"precision": "bf16"}, check=LFSC_CHECK),
 )
 
+# Codecs named by a prefix and a value, the value passed as the option the entry names: "nemo:PATH" is any .nemo of
+# NVIDIA's codec family (LFSC, Audio Codec, NanoCodec), at the checkpoint's own rate, frame size and codebooks.
+PREFIXED: tuple[tuple[str, str, CodecEntry], ...] = (
+    ("nemo:", "checkpoint",
+     CodecEntry("nemo:PATH", "codec.lfsc_codec:nemo_codec", ANY_RATE, 0.0,
+                "any NeMo AudioCodecModel .nemo of LFSC's family (Audio Codec 22/44 kHz, NanoCodec) at its own rate",
+                tuple(o for o in LFSC_OPTIONS if o != "checkpoint"))),
+)
+
 _REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}
 
 
@@ -142,8 +151,16 @@ def list_codecs() -> list[CodecEntry]:
 
 def takes_option(name: str, option: str) -> bool:
     """Whether the codec named `name` (conditions allowed) takes `option` (such as LFSC's checkpoint and device)."""
-    entry = _REGISTRY.get(CodecSpec.parse(name).base)
+    entry = _entry(CodecSpec.parse(name).base)[0]
     return entry is not None and option in entry.options
+
+
+def _entry(name: str) -> tuple[CodecEntry | None, dict[str, Any]]:
+    """The entry registered under `name` or its prefix, and the option its prefix's value gives."""
+    for prefix, option, entry in PREFIXED:
+        if name.startswith(prefix):
+            return entry, {option: name[len(prefix):]}
+    return _REGISTRY.get(name), {}
 
 
 def get_codec(name: str, **options: Any) -> Codec:
@@ -152,11 +169,12 @@ def get_codec(name: str, **options: Any) -> Codec:
     spec = CodecSpec.parse(name)
     if spec.conditioned:
         return Conditioned(get_codec(spec.base, **options), spec.conditions)
-    entry = _REGISTRY.get(name)
+    entry, given = _entry(name)
     if entry is None:
-        raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}")
+        prefixed = ", ".join(e.name for _, _, e in PREFIXED)
+        raise UserError(f"unknown codec {name!r}; known codecs: {', '.join(_REGISTRY)}, {prefixed}")
     entry.check_options(options)
     ok, why = entry.available(**options)
     if not ok:
         raise UserError(f"codec {name!r} is not available on this machine: {why}")
-    return entry.build(**options)
+    return entry.build(**given, **options)

@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import torch
 import yaml
@@ -37,10 +37,28 @@ WEIGHTS_NAME = "model_weights.ckpt"
 GENERATOR_PREFIXES = ("audio_encoder.", "vector_quantizer.", "audio_decoder.")
 # Training-only modules whose tensors a .nemo may carry; inference ignores them.
 IGNORED_PREFIXES = ("discriminator.", "mel_loss_fn.", "stft_loss_fn.")
-NEMO_TARGETS = {
-    "audio_encoder": "HiFiGANEncoder",
-    "audio_decoder": "HiFiGANDecoder",
-    "vector_quantizer": "GroupFiniteScalarQuantizer",
+REQUIRED = object()  # a NeMo constructor argument without a default
+_HIFIGAN = {"resblock_kernel_sizes": [3, 7, 11], "resblock_dilation_sizes": [1, 3, 5], "activation": "lrelu",
+            "in_kernel_size": 7}
+_DECODER = {**_HIFIGAN, "input_dim": REQUIRED, "up_sample_rates": [8, 8, 2, 2], "base_channels": 512,
+            "out_kernel_size": 3, "output_activation": "tanh"}
+# The NeMo module classes this loader builds, by config section and class name: each class's constructor arguments
+# with NeMo's defaults (what a config that omits one gets; any other argument is refused), and what the class itself
+# implies (`causal`). The model built from them is codec.lfsc.model's.
+NEMO_TARGETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
+    "audio_encoder": {
+        "HiFiGANEncoder": ({**_HIFIGAN, "encoded_dim": REQUIRED, "down_sample_rates": [2, 2, 8, 8],
+                            "base_channels": 32, "out_kernel_size": 7, "pad_mode": "reflect"}, {}),
+    },
+    "audio_decoder": {
+        "HiFiGANDecoder": ({**_DECODER, "pad_mode": "reflect", "n_groups_equal_to_out_channels": False},
+                           {"causal": False}),
+        "CausalHiFiGANDecoder": ({**_DECODER, "pad_mode": "zeros", "n_groups_equal_to_out_channels": True},
+                                 {"causal": True}),
+    },
+    "vector_quantizer": {
+        "GroupFiniteScalarQuantizer": ({"num_groups": REQUIRED, "num_levels_per_group": REQUIRED, "eps": 1e-3}, {}),
+    },
 }
 NEMO_CLASS = "nemo.collections.tts.models.audio_codec.AudioCodecModel"
 MODULE_PATH = "nemo.collections.tts.modules.audio_codec_modules"
@@ -221,17 +239,33 @@ def config_from_dict(config: Any, where: str = CONFIG_NAME) -> LFSCConfig:
         if key not in config:
             raise UserError(f"{where}: lacks {key!r}")
         values[key] = _deref(config[key], config, where)
-    for name, target in NEMO_TARGETS.items():
+    for name, targets in NEMO_TARGETS.items():
         section = _deref(config.get(name), config, where)
         if not isinstance(section, dict):
-            raise UserError(f"{where}: has no '{name}' section; this is not an LFSC checkpoint")
-        given = _deref(section.get("_target_", ""), config, where)
-        if not isinstance(given, str) or not given.endswith(target):
-            given = shown(given) if given else "unspecified"
-            raise UserError(f"{where}: checkpoint of another architecture ({name} is {given}, LFSC uses {target})")
-        values[name] = {key: _deref(value, config, where, items=True) for key, value in section.items()
-                        if key != "_target_"}
+            raise UserError(f"{where}: has no '{name}' section; this is not a NeMo audio codec checkpoint")
+        values[name] = _section_values(name, section, targets, lambda v: _deref(v, config, where, items=True), where)
     return build_config(values, where)
+
+
+def _section_values(name: str, section: dict, targets: dict, deref: Callable[[Any], Any], where: str) -> dict:
+    """The generator settings of one config section: its _target_'s NeMo defaults overridden by the section's own
+    arguments (references followed by `deref`), and what the target implies; an unknown target or argument, or a
+    missing required one, is a one-line UserError naming it."""
+    given = deref(section.get("_target_", ""))
+    target = given.rpartition(".")[2] if isinstance(given, str) else ""
+    if target not in targets:
+        given = shown(given) if given else "unspecified"
+        raise UserError(f"{where}: checkpoint of another architecture ({name} is {given}; this loader builds "
+                        f"{' or '.join(targets)})")
+    defaults, implied = targets[target]
+    unknown = [key for key in section if key != "_target_" and key not in defaults]
+    if unknown:
+        raise UserError(f"{where}: {name} ({target}) has arguments this loader does not support: {shown(unknown)}")
+    values = {**defaults, **{key: deref(value) for key, value in section.items() if key != "_target_"}, **implied}
+    missing = [key for key, value in values.items() if value is REQUIRED]
+    if missing:
+        raise UserError(f"{where}: {name} ({target}) lacks {', '.join(missing)}")
+    return values
 
 
 def _load_weights(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path, trust: bool) -> dict[str, torch.Tensor]:
@@ -426,7 +460,12 @@ def config_to_dict(config: LFSCConfig) -> dict:
 
     def section(name: str, values: Any) -> dict:
         body = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(values).items()}
-        return {"_target_": f"{MODULE_PATH}.{NEMO_TARGETS[name]}", **body}
+        # the target whose implied settings these are (causal or not), then its arguments
+        target = next(t for t, (_, implied) in NEMO_TARGETS[name].items()
+                      if all(body.get(k) == v for k, v in implied.items()))
+        for key in NEMO_TARGETS[name][target][1]:
+            del body[key]
+        return {"_target_": f"{MODULE_PATH}.{target}", **body}
 
     return {
         "target": NEMO_CLASS,

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from codec.bitstream import MAX_CODEBOOKS, MAX_DIMENSIONS  # what a .lfsc file can carry
-from codec.lfsc.nn import ACTIVATIONS, Conv1dNorm, ConvTranspose1dNorm, HiFiGANResLayer, activation
+from codec.lfsc.nn import (ACTIVATIONS, OUTPUT_ACTIVATIONS, CausalConvTranspose1dNorm, Conv1dNorm, ConvTranspose1dNorm,
+                           HiFiGANResLayer, activation, conv1d_norm)
 from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
 
 
@@ -41,7 +42,8 @@ KERNEL = Accepts(1, 31, odd=True)  # odd: the convs pad (k - 1) / 2 on each side
 KERNELS = Accepts(1, 31, odd=True, items=(1, 5))
 DILATIONS = Accepts(1, 32, items=(1, 5))
 ACTIVATION = Accepts(choices=tuple(ACTIVATIONS))
-PAD_MODE = Accepts(choices=("reflect", "zeros"))
+PAD_MODE = Accepts(choices=("reflect", "replicate", "zeros"))
+FLAG = Accepts()  # a boolean
 
 
 @dataclass
@@ -72,8 +74,10 @@ class DecoderConfig:
     resblock_kernel_sizes: Sequence[int] = setting((3, 7, 11), KERNELS)
     resblock_dilation_sizes: Sequence[int] = setting((1, 3, 5), DILATIONS)
     activation: str = setting("lrelu", ACTIVATION)
-    output_activation: str = setting("tanh", Accepts(choices=("tanh",)))
-    pad_mode: str = setting("reflect", PAD_MODE)
+    output_activation: str = setting("tanh", Accepts(choices=tuple(OUTPUT_ACTIVATIONS)))
+    pad_mode: str = setting("reflect", PAD_MODE)  # a causal decoder pads with zeros on the left whatever this says
+    n_groups_equal_to_out_channels: bool = setting(False, FLAG)  # grouped transposed convs (NanoCodec)
+    causal: bool = setting(False, FLAG)  # NeMo's CausalHiFiGANDecoder: no output sample depends on a later input
 
 
 @dataclass
@@ -88,8 +92,8 @@ class QuantizerConfig:
 
 @dataclass
 class LFSCConfig:
-    """Everything needed to build the generator; defaults are the released 22 kHz LFSC. A part's `section` metadata
-    is its name in NeMo's model_config.yaml."""
+    """Everything needed to build the generator; defaults are the released 22 kHz LFSC, other values describe its
+    NeMo relatives (Audio Codec, NanoCodec). A part's `section` metadata is its name in NeMo's model_config.yaml."""
 
     sample_rate: int = setting(22050, Accepts(1000, 384000))
     samples_per_frame: int = setting(1024, Accepts(2, 16384))
@@ -104,7 +108,7 @@ class HiFiGANEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.down_sample_rates = list(cfg.down_sample_rates)
-        self.pre_conv = Conv1dNorm(1, cfg.base_channels, cfg.in_kernel_size, pad_mode=cfg.pad_mode)
+        self.pre_conv = conv1d_norm(False, 1, cfg.in_kernel_size, cfg.pad_mode, out_channels=cfg.base_channels)
         self.activations = nn.ModuleList()
         self.down_sample_conv_layers = nn.ModuleList()
         self.res_layers = nn.ModuleList()
@@ -113,13 +117,13 @@ class HiFiGANEncoder(nn.Module):
             self.res_layers.append(
                 HiFiGANResLayer(channels, cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, cfg.activation, cfg.pad_mode)
             )
-            self.activations.append(activation(cfg.activation))
+            self.activations.append(activation(cfg.activation, channels))
             self.down_sample_conv_layers.append(
                 Conv1dNorm(channels, 2 * channels, 2 * rate, stride=rate, padding=(rate + 1) // 2, pad_mode=cfg.pad_mode)
             )
             channels *= 2
-        self.post_activation = activation(cfg.activation)
-        self.post_conv = Conv1dNorm(channels, cfg.encoded_dim, cfg.out_kernel_size, pad_mode=cfg.pad_mode)
+        self.post_activation = activation(cfg.activation, channels)
+        self.post_conv = conv1d_norm(False, channels, cfg.out_kernel_size, cfg.pad_mode, out_channels=cfg.encoded_dim)
 
     def forward(self, audio: torch.Tensor, audio_len: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Encode; `audio_len=None` means every item fills the batch (no masking, same result)."""
@@ -135,28 +139,29 @@ class HiFiGANEncoder(nn.Module):
 
 
 class HiFiGANDecoder(nn.Module):
-    """Latent [B, input_dim, N] -> audio [B, N * prod(up_sample_rates)] (HiFi-GAN V1 generator, weight-normed)."""
+    """Latent [B, input_dim, N] -> audio [B, N * prod(up_sample_rates)] (HiFi-GAN V1 generator, weight-normed);
+    with `cfg.causal`, NeMo's CausalHiFiGANDecoder (causal convs, right-trimmed transposed convs)."""
 
     def __init__(self, cfg: DecoderConfig):
         super().__init__()
         self.up_sample_rates = list(cfg.up_sample_rates)
-        self.pre_conv = Conv1dNorm(cfg.input_dim, cfg.base_channels, cfg.in_kernel_size, pad_mode=cfg.pad_mode)
+        causal = cfg.causal
+        self.pre_conv = conv1d_norm(causal, cfg.input_dim, cfg.in_kernel_size, cfg.pad_mode, out_channels=cfg.base_channels)
+        up_conv = CausalConvTranspose1dNorm if causal else ConvTranspose1dNorm
         self.activations = nn.ModuleList()
         self.up_sample_conv_layers = nn.ModuleList()
         self.res_layers = nn.ModuleList()
         channels = cfg.base_channels
         for rate in self.up_sample_rates:
-            self.activations.append(activation(cfg.activation))
-            self.up_sample_conv_layers.append(ConvTranspose1dNorm(channels, channels // 2, 2 * rate, stride=rate))
+            self.activations.append(activation(cfg.activation, channels))
+            groups = channels // 2 if cfg.n_groups_equal_to_out_channels else 1
+            self.up_sample_conv_layers.append(up_conv(channels, channels // 2, 2 * rate, stride=rate, groups=groups))
             channels //= 2
-            self.res_layers.append(
-                HiFiGANResLayer(channels, cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, cfg.activation, cfg.pad_mode)
-            )
-        self.post_activation = activation(cfg.activation)
-        self.post_conv = Conv1dNorm(channels, 1, cfg.out_kernel_size, pad_mode=cfg.pad_mode)
-        if cfg.output_activation != "tanh":
-            raise ValueError(f"unsupported output_activation {cfg.output_activation!r} (LFSC uses 'tanh')")
-        self.out_activation = nn.Tanh()
+            self.res_layers.append(HiFiGANResLayer(channels, cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes,
+                                                   cfg.activation, cfg.pad_mode, causal))
+        self.post_activation = activation(cfg.activation, channels)
+        self.post_conv = conv1d_norm(causal, channels, cfg.out_kernel_size, cfg.pad_mode, out_channels=1)
+        self.out_activation = OUTPUT_ACTIVATIONS[cfg.output_activation]()
 
     def forward(self, latent: torch.Tensor, latent_len: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Decode; `latent_len=None` means every item fills the batch (no masking, same result)."""

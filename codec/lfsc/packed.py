@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
-from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm, reflect_pad
+from codec.lfsc.nn import CausalConv1dNorm, CausalConvTranspose1dNorm, Conv1dNorm, ConvTranspose1dNorm, reflect_pad
 
 
 def _native_bf16_cpu() -> bool:
@@ -38,6 +38,8 @@ def _packable(model: LFSCModel) -> bool:
     """Whether every conv is of the kinds packed here (LFSC's: reflect-padded, ungrouped, undilated transposes)."""
     for module in model.modules():
         conv = getattr(module, "conv", None)
+        if isinstance(module, (CausalConv1dNorm, CausalConvTranspose1dNorm)):  # NanoCodec's decoder: not packed
+            return False
         if isinstance(module, Conv1dNorm) and (conv.padding_mode != "reflect" or conv.groups != 1):
             return False
         if isinstance(module, ConvTranspose1dNorm) and (conv.dilation[0] != 1 or conv.groups != 1):

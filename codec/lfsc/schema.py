@@ -41,6 +41,8 @@ def _scalar(value: Any, kind: type, accepts: Accepts) -> Any:
     """`value` as `kind` when it is one and within `accepts`, else None."""
     if kind is str:
         return value if isinstance(value, str) and value in accepts.choices else None
+    if kind is bool:
+        return value if type(value) is bool else None
     # bool is an int to Python, not to a config; NaN fails the range test
     number = type(value) is int or (kind is float and type(value) is float)
     if not number or not accepts.low <= value <= accepts.high or (accepts.odd and value % 2 == 0):
@@ -63,6 +65,8 @@ def _described(hint: Any, accepts: Accepts) -> str:
     """What a field accepts, in words: 'an odd integer from 1 to 31', 'a list of 1 to 5 integers from 1 to 32'."""
     if accepts.choices:
         return "one of " + ", ".join(map(repr, accepts.choices))
+    if hint is bool:
+        return "true or false"
     sequence = typing.get_origin(hint) is Sequence
     kind = typing.get_args(hint)[0] if sequence else hint
     what = ("odd " if accepts.odd else "") + ("integer" if kind is int else "number")
@@ -151,7 +155,7 @@ def _reflect_pads(config: LFSCConfig) -> Iterator[tuple[str, int, int]]:
             yield "audio_encoder.resblock_kernel_sizes/resblock_dilation_sizes", _resblock_pad(enc), length
             length //= rate
         yield "audio_encoder.out_kernel_size", (enc.out_kernel_size - 1) // 2, length
-    if dec.pad_mode == "reflect":
+    if dec.pad_mode == "reflect" and not dec.causal:  # causal convs pad with zeros
         length = MIN_FRAMES
         yield "audio_decoder.in_kernel_size", (dec.in_kernel_size - 1) // 2, length
         for rate in dec.up_sample_rates:
