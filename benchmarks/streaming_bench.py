@@ -69,7 +69,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from codec.audio import load_audio
     from codec.lfsc_codec import LFSCCodec
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     codec = LFSCCodec(ensure_checkpoint(args.checkpoint), device="cpu", precision=args.precision)
     clips = [load_audio(u.audio_path, args.rate).samples for u in load_manifest(default_manifest())]

@@ -59,7 +59,8 @@ class _FakeLFSC:
 @pytest.fixture(scope="module")
 def speech_clip():
     from codec.audio import load_audio
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     utt = next(u for u in load_manifest(default_manifest()) if u.lang == "en")
     clip = load_audio(utt.audio_path)
