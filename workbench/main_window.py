@@ -14,6 +14,7 @@ from workbench.controllers.clips import ClipController
 from workbench.controllers.codecs import CodecController
 from workbench.controllers.compare import CompareController
 from workbench.controllers.eval_runs import EvalController
+from workbench.controllers.live import LiveController
 from workbench.controllers.playback import PlaybackController
 from workbench.controllers.prompts import Prompts
 from workbench.controllers.recording import RecordingController
@@ -24,6 +25,7 @@ from workbench.views.codec_bar import CodecBar
 from workbench.views.compare_view import CompareView
 from workbench.views.library_view import LibraryView
 from workbench.views.listen_bar import ListenBar
+from workbench.views.live_view import LiveView
 from workbench.views.metrics_panel import MetricsPanel
 from workbench.views.report_view import ReportView
 from workbench.views.versions_view import VersionsView
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsPanel(self.model)
         self.library = LibraryView()
         self.report = ReportView()
+        self.live_view = LiveView()
         self.tabs = QTabWidget()
 
     def _build_controllers(self) -> None:
@@ -76,6 +79,7 @@ class MainWindow(QMainWindow):
         self.recording = RecordingController(self.settings, self.model, self.clips, self.playback, self.prompts)
         self.blind_tests = BlindTestController(self.settings, self.blind, self.library, self.codecs, self.tasks,
                                                self.prompts)
+        self.live = LiveController(self.settings, self.clips, self.prompts)
         self.evals = EvalController(self.settings, self.report, self.clips, self.codecs, self.tasks, self.prompts)
 
     def _build_docks(self) -> None:
@@ -95,6 +99,10 @@ class MainWindow(QMainWindow):
         right.setWidget(self.metrics)
         right.setObjectName("metrics")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
+        live = QDockWidget("Live", self)
+        live.setWidget(self.live_view)
+        live.setObjectName("live")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, live)
         self.resizeDocks([left, right], [460, 330], Qt.Orientation.Horizontal)
 
     def _build_toolbars(self) -> None:
@@ -161,6 +169,12 @@ class MainWindow(QMainWindow):
         self.evals.report_wanted.connect(lambda: self.tabs.setCurrentWidget(self.report))
         self.evals.compare_wanted.connect(lambda: self.tabs.setCurrentWidget(self.compare))
         self.model.clip_changed.connect(lambda: self.setWindowTitle(f"LFSC workbench - {self.model.clip.name}"))
+        self.live_view.start_requested.connect(self.live.start)
+        self.live_view.stop_requested.connect(self.live.finish)
+        self.live_view.toggle_requested.connect(self.live.toggle)
+        self.live.running_changed.connect(self.live_view.show_running)
+        self.live.heard_changed.connect(self.live_view.show_heard)
+        self.live.stats_changed.connect(self.live_view.show_stats)
         self.tabs.currentChanged.connect(
             lambda: self.playback.sound_only(blind_test_on_screen=self.tabs.currentWidget() is self.blind))
 
@@ -175,6 +189,7 @@ class MainWindow(QMainWindow):
         }
         for key, slot in keys.items():
             QShortcut(QKeySequence(key), self, activated=lambda slot=slot: self._in_compare(slot))
+        QShortcut(QKeySequence(Qt.Key.Key_L), self, activated=self.live.toggle)  # A/B while speaking, from any tab
 
     def _in_compare(self, slot) -> None:
         # The listening keys act on the compare view's signals; elsewhere they would play what is not on screen.
@@ -216,5 +231,6 @@ class MainWindow(QMainWindow):
         self.settings.geometry = bytes(self.saveGeometry())
         self.settings.window_state = bytes(self.saveState())
         self.tasks.cancel_all()
+        self.live.finish(keep=self.live_view.keep.isChecked())  # a session asked to be kept is kept
         self.playback.close()
         super().closeEvent(event)

@@ -1,0 +1,211 @@
+"""Live mode: the microphone coded live to the output, A/B against the dry microphone, aligned; the session kept.
+
+Most tests replace PortAudio's duplex stream by one that only holds the callback, and feed the callback
+themselves (so what is heard is exact); one runs a real session on ALSA's file devices (tests/test_audio_io.py).
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from codec.streaming import CodecStream
+from workbench import live_audio
+
+RATE = 16000
+BLOCK = 256
+FINE = SimpleNamespace(input_overflow=False, output_underflow=False)
+
+
+class NegatingDelay(CodecStream):
+    """A codec stream with lookahead: gives back -x, aligned with x, holding back `latency` samples."""
+
+    def __init__(self, latency: int):
+        super().__init__()
+        self.latency, self.sample_rate, self._held = latency, RATE, np.zeros(0, np.float32)
+
+    def _take(self, samples):
+        self._held = np.concatenate([self._held, -samples])
+        n = max(0, len(self._held) - self.latency)
+        out, self._held = self._held[:n], self._held[n:]
+        return out
+
+    def _finish(self):
+        return self._held
+
+
+class FakeDuplex:
+    """Stands for PortAudio's duplex stream: keeps the callback; the test calls it."""
+
+    latency = (0.01, 0.02)
+
+    def __init__(self, callback, **kwargs):
+        self.callback, self.kwargs = callback, kwargs
+
+    def start(self):
+        pass
+
+    def abort(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_audio(monkeypatch):
+    """Duplex streams opened are fakes whose callback the test drives."""
+    monkeypatch.setattr(live_audio, "_sounddevice", lambda: SimpleNamespace(Stream=FakeDuplex,
+                                                                          PortAudioError=RuntimeError))
+
+
+def speechlike(n: int) -> np.ndarray:
+    return (0.1 * np.random.default_rng(1).standard_normal(n)).astype(np.float32)
+
+
+def drive(session, x: np.ndarray, toggle_at: int | None = None, pace: float = 0.0) -> np.ndarray:
+    """Feed `x` to the session's callback block by block; what the output device was given."""
+    heard = []
+    for i in range(0, len(x), BLOCK):
+        if i == toggle_at:
+            session.coded = not session.coded
+        out = np.zeros((BLOCK, 1), np.float32)
+        session.callback(x[i:i + BLOCK, None], out, BLOCK, None, FINE)
+        heard.append(out[:, 0].copy())
+        if pace:
+            time.sleep(pace)  # real time: the worker gets one block's duration per block
+        else:
+            session.wait_coded()
+    return np.concatenate(heard)
+
+
+def test_the_toggle_switches_between_codec_and_dry_at_the_same_instant_delayed_by_the_stream_latency(fake_audio):
+    x = speechlike(64 * BLOCK)
+    session = live_audio.LiveSession(NegatingDelay(latency=300), blocksize=BLOCK)
+    session.start()
+    heard = drive(session, x, toggle_at=40 * BLOCK)
+    dry, coded = session.stop()
+    delay = int(np.flatnonzero(heard)[0])
+    assert delay >= 300  # nothing is heard before the codec's lookahead has come in
+    k = 40 * BLOCK
+    np.testing.assert_array_equal(heard[delay:k], -x[: k - delay])  # the codec (here -x) until the toggle
+    np.testing.assert_array_equal(heard[k:], x[k - delay : len(x) - delay])  # then the dry mic, same delay
+    assert session.underruns == 0 and session.overruns == 0
+    np.testing.assert_array_equal(dry, x)  # the recordings: aligned sample for sample, equally long
+    np.testing.assert_array_equal(coded, -x)
+
+
+def test_the_underrun_counter_counts_when_the_codec_cannot_keep_up(fake_audio, monkeypatch):
+    stream = NegatingDelay(latency=0)
+    push = stream.push
+
+    def slow_push(samples):
+        time.sleep(4 * BLOCK / RATE)  # four times slower than real time
+        return push(samples)
+
+    monkeypatch.setattr(stream, "push", slow_push)
+    session = live_audio.LiveSession(stream, blocksize=BLOCK)
+    session.start()
+    drive(session, speechlike(60 * BLOCK), pace=BLOCK / RATE)
+    stats = session.stats()
+    session.stop()
+    assert stats.underruns > 0 and stats.compute_worst >= 4 * BLOCK / RATE
+    assert stats.behind > 0 and stats.cannot_keep_up
+
+
+def test_a_session_that_keeps_up_reports_no_underruns_and_its_latency_breakdown(fake_audio):
+    session = live_audio.LiveSession(NegatingDelay(latency=320), blocksize=BLOCK)
+    session.start()
+    drive(session, speechlike(20 * BLOCK))
+    stats = session.stats()
+    session.stop()
+    assert (stats.underruns, stats.overruns, stats.cannot_keep_up) == (0, 0, False)
+    assert (stats.input_latency, stats.output_latency) == FakeDuplex.latency
+    assert stats.lookahead == 320 / RATE and 0 < stats.compute_mean <= stats.compute_worst
+    assert stats.buffered >= 320 / RATE  # the lookahead is held back, so at least that much waits
+
+
+# --- the controller --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live(qtbot, tmp_path, fake_audio, monkeypatch):
+    """A live controller over a main window's clips, codecs and prompts (fake duplex device)."""
+    from workbench.main_window import MainWindow
+    from workbench.settings import Settings
+
+    settings = Settings(tmp_path / "workbench.ini")
+    settings.recordings_dir = tmp_path / "recordings"
+    settings.record_rate = RATE
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    monkeypatch.setattr(window.prompts, "show_error", lambda title, text: window.prompts.messages.append(text))
+    return window
+
+
+def test_a_codec_that_cannot_stream_is_refused_in_one_line_and_no_session_starts(live):
+    live.codec_bar.select_codec("lowpass-3.5k")
+    assert not live.live.start()
+    assert not live.live.running
+    assert live.prompts.messages[-1] == "lowpass-3.5k cannot code live: it has no stream"
+
+
+def test_a_kept_session_is_saved_aligned_never_over_a_file_and_opens_in_the_compare_view(live, tmp_path,
+                                                                                          monkeypatch):
+    from datetime import datetime
+
+    from codec.audio import load_audio
+    from workbench.controllers import live as live_controller
+
+    moment = datetime(2026, 1, 2, 3, 4, 5)  # every session ends in the same second
+    monkeypatch.setattr(live_controller, "datetime", SimpleNamespace(now=lambda: moment))
+    live.codec_bar.select_codec("identity")
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    mine = folder / "live-20260102-030405-dry.wav"
+    mine.write_bytes(b"the user's file")
+    x = speechlike(30 * BLOCK)
+    written = []
+    for _ in range(2):  # two sessions kept in the same second: the second gets other names
+        assert live.live.start()
+        live.live.toggle()  # what is heard does not change what is kept
+        drive(live.live.session, x)
+        written.append(live.live.stop(folder))
+    first, second = written
+    assert len({*first, *second, mine}) == 5 and all(p.parent == folder for p in (*first, *second))
+    assert mine.read_bytes() == b"the user's file"
+    dry, coded = (load_audio(p).samples for p in first)
+    assert len(dry) == len(coded) == len(x)
+    np.testing.assert_allclose(dry, x, atol=1e-4)  # 16-bit WAV
+    np.testing.assert_array_equal(dry, coded)  # identity: the coded take is the dry take, sample for sample
+    assert live.model.clip.path == second[0] and live.model.compared.label == "identity live"
+    np.testing.assert_allclose(live.model.decoded, coded, atol=1e-4)  # the last session, as kept
+
+
+def test_a_live_session_through_identity_on_real_devices_plays_the_microphone(tmp_path):
+    from test_audio_io import run_with_alsa_files, to_int16
+
+    x = to_int16(speechlike(20 * RATE)).astype(np.float32) / 32768
+    result, played = run_with_alsa_files(tmp_path, f"""
+        from codec.registry import get_codec
+        from workbench.live_audio import LiveSession
+        session = LiveSession(get_codec("identity").stream(sample_rate={RATE}), blocksize={BLOCK})
+        session.start()
+        while session.stream.pushed < {RATE}:
+            time.sleep(0.001)
+        stats = session.stats()
+        dry, coded = session.stop()
+        np.save("dry.npy", dry)
+        np.save("coded.npy", coded)
+        print(json.dumps({{"input": stats.input_latency, "output": stats.output_latency}}))
+    """, infile=x)
+    dry, coded = np.load(tmp_path / "dry.npy"), np.load(tmp_path / "coded.npy")
+    assert len(dry) >= RATE and np.array_equal(dry, coded)
+    assert result["input"] > 0 and result["output"] > 0  # PortAudio's buffers, as it reports them
+    start = int(np.flatnonzero(played)[0])
+    heard = played[start:]
+    assert len(heard) > BLOCK
+    np.testing.assert_array_equal(heard[: len(dry)], dry[: len(heard)])  # what was heard is the microphone

@@ -1,0 +1,132 @@
+"""Live mode: the microphone coded live to the output device, A/B against the dry microphone, with the latency
+broken down and the session kept as aligned files that open in the compare view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from codec.audio import save_audio
+from codec.errors import UserError
+from workbench import audio_io
+from workbench.clip_model import Clip
+from workbench.controllers.clips import ClipController
+from workbench.controllers.playback import output_device
+from workbench.controllers.prompts import Prompts
+from workbench.live_audio import LiveSession, LiveStats
+from workbench.settings import Settings
+
+
+class LiveController(QObject):
+    """Owns the live session: start and stop it, switch what is heard, report its figures every few ms."""
+
+    stats_changed = Signal(object, str)  # LiveStats, and a warning for the user ('' when all is well)
+    running_changed = Signal(bool)
+    heard_changed = Signal(bool)  # True: the codec is heard, False: the dry microphone
+
+    def __init__(self, settings: Settings, clips: ClipController, prompts: Prompts) -> None:
+        super().__init__()
+        self.settings, self.clips, self.prompts = settings, clips, prompts
+        self.session: LiveSession | None = None
+        self.codec_name = ""
+        self.timer = QTimer(self, interval=250)
+        self.timer.timeout.connect(self.report)
+
+    @property
+    def running(self) -> bool:
+        """True while a session runs."""
+        return self.session is not None
+
+    def start(self, lookahead_frames: int | None = None) -> bool:
+        """Code the microphone live through the chosen codec on the chosen device; whether it started (when not,
+        the user is told why in one line)."""
+        if self.session is not None:
+            return True
+        try:
+            self.session = LiveSession(self._stream(lookahead_frames), (
+                audio_io.device_index(self.settings.input_device, "input"), output_device(self.settings.output_device)))
+            self.session.start()
+        except UserError as exc:
+            self.session = None
+            self.prompts.show_error("Cannot go live", str(exc))
+            return False
+        self.timer.start()
+        self.running_changed.emit(True)
+        self.heard_changed.emit(True)
+        self.prompts.status(f"live through {self.codec_name}: L switches between it and the dry microphone")
+        return True
+
+    def toggle(self) -> None:
+        """Switch between the codec's output and the dry microphone (aligned, so at the same instant of speech)."""
+        if self.session is not None:
+            self.session.coded = not self.session.coded
+            self.heard_changed.emit(self.session.coded)
+
+    def report(self) -> LiveStats | None:
+        """Send the latency breakdown and counters, with a warning when the machine cannot keep up."""
+        if self.session is None:
+            return None
+        stats = self.session.stats()
+        warning = self.session.error
+        if not warning and stats.cannot_keep_up:
+            warning = (f"this machine cannot keep up with {self.codec_name} live ({stats.behind:.1f} s behind): "
+                       "try lfsc-bf16, a GPU (device cuda) or a smaller lookahead")
+        self.stats_changed.emit(stats, warning)
+        return stats
+
+    def finish(self, keep: bool) -> tuple[Path, Path] | None:
+        """End the session; when `keep`, in a folder the user picks (the recordings folder when they cancel, so
+        that a session asked to be kept is never lost)."""
+        folder = (self.prompts.open_folder("Keep the live session in") or self.settings.recordings_dir / "live"
+                  if keep and self.session is not None else None)
+        return self.stop(folder)
+
+    def stop(self, save_to: str | Path | None = None) -> tuple[Path, Path] | None:
+        """End the session; with `save_to`, keep the dry and coded audio there as aligned WAVs (never over an
+        existing file) and open them in the compare view; the two paths written."""
+        if self.session is None:
+            return None
+        self.report()
+        self.timer.stop()
+        session, self.session = self.session, None
+        dry, coded = session.stop()
+        self.running_changed.emit(False)
+        if save_to is None or not len(dry):
+            return None
+        try:
+            paths = save_session(Path(save_to), self.codec_name, dry, coded, session.sample_rate)
+        except (UserError, OSError) as exc:
+            self.prompts.show_error("The live session is not saved", str(exc))
+            return None
+        self.clips.show_clip(Clip(paths[0].stem, dry, session.sample_rate, path=paths[0]), coded)
+        self.clips.model.rename_version(self.clips.model.compared.key, f"{self.codec_name} live")
+        self.prompts.status(f"live session saved as {paths[0]} and {paths[1]}", 8000)
+        return paths
+
+    def _stream(self, lookahead_frames: int | None):
+        from codec.devices import resolve_device
+        from codec.registry import takes_option
+
+        name = self.codec_name = self.clips.codecs.codec()
+        device = resolve_device(self.clips.codecs.device()) if takes_option(name, "device") else "-"
+        codec = self.clips.codecs.cache.get(name, device)
+        return codec.stream(lookahead_frames=lookahead_frames, sample_rate=self.settings.record_rate)
+
+
+def save_session(folder: Path, codec: str, dry: np.ndarray, coded: np.ndarray, sample_rate: int) -> tuple[Path, Path]:
+    """Write the dry and coded audio of a live session as two WAVs in `folder` under names no file there has."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, n = f"live-{datetime.now():%Y%m%d-%H%M%S}", 1
+    safe = "".join(c if c.isalnum() or c in "-_+." else "_" for c in codec)
+    while True:
+        suffix = f"-{n}" if n > 1 else ""
+        paths = folder / f"{stem}{suffix}-dry.wav", folder / f"{stem}{suffix}-{safe}.wav"
+        if not any(p.exists() for p in paths):
+            break
+        n += 1
+    for path, samples in zip(paths, (dry, coded)):
+        save_audio(path, samples, sample_rate)
+    return paths
