@@ -58,7 +58,7 @@ class FakeDuplex:
 @pytest.fixture
 def fake_audio(monkeypatch):
     """Duplex streams opened are fakes whose callback the test drives."""
-    monkeypatch.setattr(live_audio, "_sounddevice", lambda: SimpleNamespace(Stream=FakeDuplex,
+    monkeypatch.setattr(live_audio, "sounddevice_module", lambda: SimpleNamespace(Stream=FakeDuplex,
                                                                           PortAudioError=RuntimeError))
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from codec.errors import UserError
 
 
-def _sounddevice():
+def sounddevice_module():
+    """The sounddevice module, imported on first use; a UserError when the PortAudio library is missing."""
     try:
         import sounddevice
     except OSError as exc:  # raised when the PortAudio shared library is missing
@@ -38,7 +39,7 @@ class Device:
 
 def list_devices(kind: str) -> list[Device]:
     """The devices that can record (`kind="input"`) or play (`kind="output"`)."""
-    sd = _sounddevice()
+    sd = sounddevice_module()
     devices = [
         Device(i, d["name"], d["max_input_channels"], d["max_output_channels"], d["default_samplerate"])
         for i, d in enumerate(sd.query_devices())
@@ -196,7 +197,7 @@ class Player:
         with self._lock:
             if self._loop is None and self._position >= self._length():
                 self._position = 0
-        sd = _sounddevice()
+        sd = sounddevice_module()
         if self._stream is None:
             try:
                 self._stream = sd.OutputStream(
@@ -238,7 +239,7 @@ class Player:
         block, ended = self.render(frames)
         outdata[:, 0] = block
         if ended:
-            raise _sounddevice().CallbackStop
+            raise sounddevice_module().CallbackStop
 
 
 def _length(source: np.ndarray | tuple[np.ndarray, np.ndarray]) -> int:
@@ -287,7 +288,7 @@ class Recorder:
 
     def start(self) -> None:
         """Open the input device and start recording (a previous take is discarded)."""
-        sd = _sounddevice()
+        sd = sounddevice_module()
         self._chunks, self._frames = [], 0
         try:
             self._stream = sd.InputStream(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codec.streaming import CodecStream
-from workbench.audio_io import _sounddevice, audio_error
+from workbench.audio_io import sounddevice_module, audio_error
 
 BEHIND_SECONDS = 0.5  # input waiting for the worker beyond this: the machine cannot keep up
 
@@ -69,7 +69,7 @@ class LiveSession:
 
     def start(self) -> None:
         """Open the devices and start coding (a UserError says which device failed and what to do)."""
-        sd = _sounddevice()
+        sd = sounddevice_module()
         self._worker = threading.Thread(target=self._work, name="live-codec", daemon=True)
         self._worker.start()
         try:
