@@ -185,7 +185,8 @@ def test_mic_round_trip_records_codes_and_plays_back_the_take_with_its_latency(t
             time.sleep(0.01)
         np.save("take.npy", window.model.clip.samples)
         latency = window.model.latency
-        print(json.dumps({"path": str(window.model.clip.path), "selected": window.playback.player.selected,
+        print(json.dumps({"path": str(window.model.clip.path),
+                          "selected_b": window.playback.player.selected == window.model.pair[1] != "",
                           "latency": [latency.input, latency.encode, latency.decode, latency.output,
                                       latency.stop_to_sound], "rows": window.metrics.value("stop to sound")}))
         shut_down(window)  # what lfsc-workbench does when its window closes
@@ -194,7 +195,7 @@ def test_mic_round_trip_records_codes_and_plays_back_the_take_with_its_latency(t
     assert len(take) >= RATE // 2 and take[0] == 0.5
     np.testing.assert_array_equal(take[:256], speech[:256])  # the take is the speech fed to the input
     assert Path(tmp_path / result["path"]).is_file()  # saved the moment recording stopped
-    assert result["selected"] == "decoded"
+    assert result["selected_b"]  # the decoded take (signal B) is what plays
     start = int(np.flatnonzero(played == 0.5)[0])
     np.testing.assert_array_equal(played[start:start + len(take)], take)  # identity codec: heard = recorded
     assert all(v >= 0 for v in result["latency"]) and result["latency"][4] > 0
