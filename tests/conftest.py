@@ -79,3 +79,39 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The bundled speech set's utterances (the test is skipped in a checkout without them)."""
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
+
+    if not default_manifest().exists():
+        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
+    return load_manifest(default_manifest())
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """A shown main window with its own settings file, config folder, cache and recordings folder; its questions
+    answer yes unless a test says otherwise (a modal box would hang a test that failed midway when pytest-qt closes
+    the window); its background work is cancelled and waited for at the end."""
+    from PySide6.QtCore import QThreadPool
+
+    from workbench.main_window import MainWindow
+    from workbench.settings import Settings
+    from workbench_waits import WAIT_MS
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
+    settings = Settings(tmp_path / "workbench.ini")
+    settings.recordings_dir = tmp_path / "recordings"
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
+    yield win
+    win.tasks.cancel_all()
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)

@@ -52,18 +52,6 @@ CODEC2_CODECS = ["codec2-3200", "codec2-2400", "codec2-1600", "codec2-1400", "co
                  "codec2-700c"]
 
 
-@pytest.fixture(scope="module")
-def bundled():
-    """The bundled speech set's utterances."""
-    from codec.bundled_speech import default_manifest
-    from eval.manifest import load_manifest
-
-    path = default_manifest()
-    if not path.exists():
-        pytest.skip(f"bundled speech not there yet ({path}): the reference-codec tests need real speech")
-    return load_manifest(path)
-
-
 def _clip(utterance) -> tuple[np.ndarray, int]:
     audio = load_audio(utterance.audio_path)
     return audio.samples[: int(CLIP_SECONDS * audio.sample_rate)], audio.sample_rate

@@ -20,51 +20,10 @@ from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.display import ROWS  # noqa: E402
 from workbench.views.compare_view import MAX_COLUMNS  # noqa: E402
+from workbench_waits import WAIT_MS, drawn, round_trip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT_MS = 60000
 LFSC_FIXTURE = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"  # reduced-width LFSC (the codec core's)
-
-
-@pytest.fixture
-def bundled():
-    """The bundled speech set's utterances."""
-    from codec.bundled_speech import default_manifest
-    from eval.manifest import load_manifest
-
-    if not default_manifest().exists():
-        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
-    return load_manifest(default_manifest())
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    """A main window with its own settings file, config folder, cache and recordings folder."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
-    settings = Settings(tmp_path / "workbench.ini")
-    settings.recordings_dir = tmp_path / "recordings"
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.show()
-    # Questions answer yes unless a test says otherwise: a modal box would hang a test that failed midway when
-    # pytest-qt closes the window.
-    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
-    yield win
-    win.tasks.cancel_toolbar()
-    QThreadPool.globalInstance().waitForDone(WAIT_MS)
-
-
-def round_trip(qtbot, win, codec):
-    with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
-        task = win.clips.start_roundtrip(codec)
-    return task
-
-
-def drawn(qtbot, win):
-    """Wait until the compare view shows the latest state (its panes are drawn off the GUI thread)."""
-    qtbot.waitUntil(lambda: not win.drawing.drawing, timeout=WAIT_MS)
 
 
 def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):

@@ -7,50 +7,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QThreadPool  # noqa: E402
 
 from workbench import display  # noqa: E402
-from workbench.main_window import MainWindow  # noqa: E402
-from workbench.settings import Settings  # noqa: E402
 from workbench.views.compare_view import MAX_COLUMNS  # noqa: E402
+from workbench_waits import WAIT_MS, drawn, round_trip  # noqa: E402
 
-WAIT_MS = 60000
-
-
-@pytest.fixture
-def bundled():
-    """The bundled speech set's utterances."""
-    from codec.bundled_speech import default_manifest
-    from eval.manifest import load_manifest
-
-    if not default_manifest().exists():
-        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
-    return load_manifest(default_manifest())
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    """A main window with its own settings, config folder and cache; questions answer yes."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("LFSC_CHECKPOINT", raising=False)
-    win = MainWindow(Settings(tmp_path / "workbench.ini"))
-    qtbot.addWidget(win)
-    win.show()
-    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
-    yield win
-    win.tasks.cancel_all()
-    QThreadPool.globalInstance().waitForDone(WAIT_MS)
-
-
-def round_trip(qtbot, win, codec):
-    with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
-        win.clips.start_roundtrip(codec)
-    qtbot.waitUntil(lambda: not win.drawing.drawing, timeout=WAIT_MS)
-
-
-def drawn(qtbot, win):
-    qtbot.waitUntil(lambda: not win.drawing.drawing, timeout=WAIT_MS)
 
 
 def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, window, bundled):

@@ -16,6 +16,7 @@ from workbench.blind_test import NO_PREFERENCE, BlindTest, result_bars, write_re
 from workbench.blind_test import describe as describe_blind  # noqa: E402
 from workbench.mushra import MushraTest  # noqa: E402
 from workbench.views.blind_test_view import BlindTestView  # noqa: E402
+from workbench_waits import WAIT_MS  # noqa: E402
 
 RATE = 16000
 SECONDS = 2.0
@@ -126,39 +127,6 @@ def test_ab_results_count_every_codec_and_no_preference_and_read_as_text():
 
 # --- aimed batch runs ----------------------------------------------------------------------------------------------
 
-WAIT_MS = 60000
-
-
-@pytest.fixture
-def bundled():
-    """The bundled speech set's utterances."""
-    from codec.bundled_speech import default_manifest
-    from eval.manifest import load_manifest
-
-    if not default_manifest().exists():
-        pytest.skip("the bundled speech (assets/speech) is not in this checkout")
-    return load_manifest(default_manifest())
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    """A main window with its own settings, config folder and cache; questions answer yes."""
-    from PySide6.QtCore import QThreadPool
-
-    from workbench.main_window import MainWindow
-    from workbench.settings import Settings
-
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("LFSC_CACHE", str(tmp_path / "cache"))
-    settings = Settings(tmp_path / "workbench.ini")
-    settings.recordings_dir = tmp_path / "recordings"
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    monkeypatch.setattr(win.prompts, "confirm", lambda title, question: True)
-    yield win
-    win.tasks.cancel_toolbar()
-    win.tasks.cancel_all()
-    QThreadPool.globalInstance().waitForDone(WAIT_MS)
 
 
 def run_dialog(window, tmp_path, **kwargs):
