@@ -49,7 +49,8 @@ class Heartbeat:
 def long_clip(folder: Path, minutes: float) -> Path:
     """The bundled speech, tiled to `minutes`, as one WAV file at 22.05 kHz."""
     from codec.audio import load_audio, save_audio
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     speech = np.concatenate([load_audio(u.audio_path, sample_rate=22050).samples
                              for u in load_manifest(default_manifest())])
