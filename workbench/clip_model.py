@@ -20,12 +20,14 @@ class RoundTripInfo:
     nominal_bitrate: float
     result: RoundTrip
     notices: tuple[str, ...] = ()
+    load_seconds: float = 0.0  # loading the codec's model for this round trip (its first use), else 0
 
     def summary(self) -> list[tuple[str, str]]:
         """(label, value) rows for the metrics panel."""
         r = self.result
         nominal = f"{self.nominal_bitrate / 1000:.2f} kbps" if self.nominal_bitrate else "none (no bitstream)"
-        return [
+        loading = [("model loading", f"{self.load_seconds:.1f} s (first use)")] if self.load_seconds else []
+        return loading + [
             ("codec", self.codec),
             ("device", self.device),
             ("encode", f"{r.encode_seconds * 1000:.1f} ms"),

@@ -26,6 +26,7 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
     `codec` defaults to the app's default: LFSC when a checkpoint is configured, else a reference codec.
     """
     from workbench import clip_metrics, roundtrip
+    from workbench.controllers.clips import read_clip
     from workbench.main_window import MainWindow
     from workbench.settings import Settings
     from workbench.workers import Task
@@ -37,8 +38,8 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         window = MainWindow(Settings(Path(scratch) / "screenshots.ini"))  # never touch the user's settings
         window.resize(1600, 960)
         window.clips.load_bundled()
-        if clip is not None and not window.clips.open_file(clip):
-            raise UserError(f"{clip}: cannot be opened: {window.prompts.messages[-1]}")
+        if clip is not None:
+            window.clips.show_clip(Task(read_clip, clip).run_here())
         if window.model.clip is None:
             raise UserError("no clip to show: the bundled speech is missing; pass an audio file")
         codec = codec or roundtrip.default_codec()
