@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         right.setWidget(self.metrics)
         right.setObjectName("metrics")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, right)
-        self.resizeDocks([left, right], [460, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([left, right], [400, 420], Qt.Orientation.Horizontal)  # two versions' values whole
 
     def _build_toolbars(self) -> None:
         files = QToolBar("Clip", self)

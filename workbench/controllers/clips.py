@@ -107,14 +107,15 @@ class ClipController(QObject):
         return path
 
     def save_signal(self, which: str, path: str | None = None) -> Path | None:
-        """Save the clip ('original') or the version compared as B ('decoded') as an audio file at the clip's rate."""
-        signal = self.model.signal(ORIGINAL) if which == "original" else self.model.decoded
+        """Save the clip ('original') or the signal compared as B ('decoded') as an audio file at the clip's rate."""
+        key = ORIGINAL if which == "original" else self.model.pair[1]  # B: a version, or what a codec heard
+        signal = self.model.signal(key) if key else None
         if signal is None:
             self.prompts.show_error("Nothing to save",
                                     "Open a clip first." if which == "original" else "Run a round trip first.")
             return None
         if path is None:
-            clip, label = self.model.clip, self.model.compared.label if which != "original" else ""
+            clip, label = self.model.clip, self.model.label(key) if which != "original" else ""
             name = Path(clip.name).stem + (f"-{label}" if label else "") + ".wav"
             path = self.prompts.save_file(f"Save {which} audio", name, "Audio (*.wav *.flac *.ogg)")
             if not path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from workbench.clip_model import ClipModel
@@ -19,7 +19,9 @@ class MetricsPanel(QWidget):
         self.model = model
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["", "value"])
-        self.tree.setColumnWidth(0, 150)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # labels and headers, never a value (see _fit)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.setIndentation(12)  # the room is the values'
         self.cer_button = QPushButton("CER (ASR)")
         self.cer_button.setToolTip("Transcribe the original and version B with the bundled Whisper model, score both")
         self.speaker_button = QPushButton("Speaker similarity")
@@ -40,6 +42,9 @@ class MetricsPanel(QWidget):
         versions = self.model.versions
         self.tree.setColumnCount(1 + max(len(versions), 1))
         self.tree.setHeaderLabels(["", *(v.label for v in versions)] if versions else ["", "value"])
+        for column, version in enumerate(versions, start=1):
+            self.tree.headerItem().setToolTip(column, f"{version.label} ({version.info.codec})" if version.info
+                                              else version.label)
         sections: list[tuple[str, list[tuple[str, list[str]]]]] = []
         with_info = [v.info for v in versions if v.info is not None]
         if with_info:
@@ -56,15 +61,29 @@ class MetricsPanel(QWidget):
             self.tree.addTopLevelItem(parent)
             for label, values in rows:
                 item = QTreeWidgetItem([label, *values])
+                item.setToolTip(0, label)
                 for column, value in enumerate(values, start=1):
                     item.setToolTip(column, value)
                 parent.addChild(item)
             parent.setExpanded(True)
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)  # labels such as "DistillMOS (original)" in full
+        self._fit()
         ready = self.model.decoded is not None
         self.cer_button.setEnabled(ready)
         self.speaker_button.setEnabled(ready)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """A wider or narrower dock gives the labels more or less room."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        # Values are shown whole (their columns as wide as the widest value, a long version name in the header is
+        # elided); the labels take the room left, elided when it is short, with the full text in their tooltips.
+        widths = [self.tree.sizeHintForColumn(c) + 8 for c in range(1, self.tree.columnCount())]
+        for column, width in enumerate(widths, start=1):
+            self.tree.setColumnWidth(column, max(width, 48))
+        room = self.tree.viewport().width() - sum(self.tree.columnWidth(c) for c in range(1, self.tree.columnCount()))
+        self.tree.setColumnWidth(0, max(min(self.tree.sizeHintForColumn(0) + 8, room), 90))
 
     def value(self, label: str, version: str | None = None) -> str:
         """The displayed value of a row (first match) for a version by label (the one compared as B by default),
