@@ -11,8 +11,9 @@ ALL = "all"  # the language column of a codec's row over every language
 def summary_rows(report_rows: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:
     """One row per codec over all its clips, then one per codec and language; and the table's columns."""
     from eval.report import label, summarize
+    from eval.row import Row
 
-    summary = summarize([row["row"] for row in report_rows])
+    summary = summarize([Row.from_json(row["row"]) for row in report_rows])  # the table keeps each row as JSON
     metrics = summary["metrics"]
     rows = []
     for codec, group in summary["codecs"].items():

@@ -101,7 +101,8 @@ class PlaybackController(QObject):
         self.settings.output_device = name
 
     def close(self) -> None:
-        """Release the audio devices."""
+        """Release the audio devices and stop following the play position (the window is closing)."""
+        self.cursor_timer.stop()
         self.player.close()
         self.blind_player.close()
 
