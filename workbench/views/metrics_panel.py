@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidget
 
 from workbench.clip_model import ClipModel
 
+VALUE_CHARS = 28  # longer texts are sentences, not values: "6.80 kbps (3037 B)" is whole, a missing reason elided
+
 
 class MetricsPanel(QWidget):
     """Shows what the model knows, the versions side by side; the buttons ask for the slow metrics of B."""
@@ -77,12 +79,18 @@ class MetricsPanel(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        # Values are shown whole (their columns as wide as the widest value, a long version name in the header is
-        # elided); the labels take the room left, elided when it is short, with the full text in their tooltips.
-        widths = [self.tree.sizeHintForColumn(c) + 8 for c in range(1, self.tree.columnCount())]
-        for column, width in enumerate(widths, start=1):
-            self.tree.setColumnWidth(column, max(width, 48))
-        room = self.tree.viewport().width() - sum(self.tree.columnWidth(c) for c in range(1, self.tree.columnCount()))
+        # Values are shown whole (a column is as wide as its widest value; a long version name in the header is
+        # elided), sentences (a reason a metric is missing, a note) are elided like the labels, which take the room
+        # left; every cut text is whole in its tooltip.
+        metrics = self.tree.fontMetrics()
+        rows = [section.child(j) for i in range(self.tree.topLevelItemCount())
+                for section in [self.tree.topLevelItem(i)] for j in range(section.childCount())]
+        for column in range(1, self.tree.columnCount()):
+            values = [row.text(column) for row in rows if len(row.text(column)) <= VALUE_CHARS]
+            self.tree.setColumnWidth(column, max([metrics.horizontalAdvance(v) + 12 for v in values] + [48]))
+        # The room as if the vertical scroll bar were shown: it appears once the rows are laid out, after this.
+        width = self.tree.width() - 2 * self.tree.frameWidth() - self.tree.verticalScrollBar().sizeHint().width()
+        room = width - sum(self.tree.columnWidth(c) for c in range(1, self.tree.columnCount()))
         self.tree.setColumnWidth(0, max(min(self.tree.sizeHintForColumn(0) + 8, room), 90))
 
     def value(self, label: str, version: str | None = None) -> str:
