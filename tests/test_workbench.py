@@ -56,6 +56,12 @@ def window(qtbot, tmp_path, monkeypatch):
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
 
 
+def open_clip(qtbot, win, path):
+    """Open an audio file and wait until it is read (files are read in the task runner)."""
+    with qtbot.waitSignal(win.model.clip_changed, timeout=WAIT_MS):
+        win.clips.open_file(str(path))
+
+
 def round_trip(qtbot, win, codec):
     with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
         task = win.clips.start_roundtrip(codec)
@@ -69,7 +75,7 @@ def drawn(qtbot, win):
 
 def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):
     path = bundled[0].audio_path
-    assert window.clips.open_file(str(path))
+    open_clip(qtbot, window, str(path))
     n = len(load_audio(path).samples)
     round_trip(qtbot, window, "codec2-3200")
     drawn(qtbot, window)
@@ -98,7 +104,7 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
     assert np.allclose(plot_ranges(compare.spectrograms["b"]), [0.0, 11025.0])  # before any clip ...
     assert all(np.allclose(p.viewRange()[0], [0.0, 1.0]) for p in compare.plots())  # ... and from 0 s
     assert not any(b.isEnabled() for b in window.listen_bar.signal_buttons.values())  # nothing to listen to yet
-    assert window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     drawn(qtbot, window)
     original, decoded = compare.spectrograms["a"], compare.spectrograms["b"]
     assert decoded.frame_count() == 0 and original.frame_count() > 0
@@ -109,7 +115,7 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
 
 
 def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "identity")
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -178,7 +184,7 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
 
 
 def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     window.clips.start_roundtrip("codec2-3200")
     assert window.codec_bar.cancel_button.isEnabled()
     window.tasks.cancel_toolbar()
@@ -440,7 +446,7 @@ def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, windo
     round_trip(qtbot, window, "identity")
     with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
         window.blind_tests.start("ab", ["reference", "codec2-1200"], 5, 1, 1)
-        assert window.clips.open_file(str(bundled[3].audio_path))  # while the stimuli are being rendered
+        open_clip(qtbot, window, str(bundled[3].audio_path))  # while the stimuli are being rendered
     assert window.blind.session is not None and window.prompts.messages == []
     window.playback.blind_player.select("B")
     window.playback.select_signal("original")
@@ -453,7 +459,7 @@ def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, windo
 
 
 def test_metrics_of_a_replaced_decoded_signal_are_dropped(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task is running now
     assert window.tasks.running()
     window.model.add_version(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
@@ -474,13 +480,13 @@ def test_takes_get_names_of_their_own_and_an_unwritable_folder_keeps_the_take_op
     assert np.allclose(load_audio(saved).samples, take, atol=1e-4)
 
 
-def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(window, tmp_path):
+def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(qtbot, window, tmp_path):
     save_audio_file = tmp_path / "latin.wav"
     import soundfile as sf
 
     sf.write(save_audio_file, np.full(16000, 0.1, np.float32), 16000)
     (tmp_path / "latin.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    assert window.clips.open_file(str(save_audio_file))
+    open_clip(qtbot, window, str(save_audio_file))
     assert window.model.clip.transcript == "" and "UTF-8" in " ".join(window.model.clip.notices)
 
 
@@ -621,11 +627,11 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
 
     release = threading.Event()
     cores = QThread.idealThreadCount()  # Qt's default pool size: every thread of it is held
+    open_clip(qtbot, window, bundled[0].audio_path)
     slow = [Task(lambda task: release.wait(WAIT_MS / 1000)) for _ in range(cores + 1)]
     for task in slow:
         task.start()
     try:
-        window.clips.open_file(str(bundled[0].audio_path))
         with qtbot.waitSignal(window.model.decoded_changed, timeout=20000):  # the slow ones wait 60 s
             window.clips.start_roundtrip("identity")
     finally:
@@ -634,7 +640,7 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
 
 
 def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task runs now
     assert window.tasks.running(METRICS) and window.codec_bar.cancel_button.isEnabled()
     window.tasks.cancel_toolbar()
@@ -645,11 +651,11 @@ def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
 
 
 def test_opening_another_clip_stops_the_metrics_of_the_last_one(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     running = window.tasks.running(METRICS)
     assert running
-    window.clips.open_file(str(bundled[1].audio_path))
+    open_clip(qtbot, window, str(bundled[1].audio_path))
     assert not window.tasks.running(METRICS) and all(task.cancel_flag.is_set() for task in running)
 
 
@@ -674,7 +680,7 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
                                                                                                     bundled):
     from codec.dsp import active_level_db
 
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     window.codec_bar.select_codec("identity")
     assert window.codec_bar.condition() == "" and "clean" in window.codec_bar.condition_combo.lineEdit().placeholderText()
     window.codec_bar.set_condition("white10")
@@ -691,7 +697,7 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
 def test_metrics_of_a_round_trip_under_reverb_align_with_what_the_codec_heard(qtbot, window, bundled):
     """Eval left this clip's PESQ missing under opus-6k@reverb0.6 while it aligned the output with the clean clip."""
     [utterance] = [u for u in bundled if u.id == "ru/conf-full"]
-    window.clips.open_file(str(utterance.audio_path))
+    open_clip(qtbot, window, str(utterance.audio_path))
     window.codec_bar.select_codec("opus-6k")
     window.codec_bar.set_condition("reverb0.6")
     round_trip(qtbot, window, None)

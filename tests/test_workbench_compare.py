@@ -20,7 +20,8 @@ WAIT_MS = 60000
 @pytest.fixture
 def bundled():
     """The bundled speech set's utterances."""
-    from eval.manifest import default_manifest, load_manifest
+    from codec.bundled_speech import default_manifest
+    from eval.manifest import load_manifest
 
     if not default_manifest().exists():
         pytest.skip("the bundled speech (assets/speech) is not in this checkout")
@@ -42,6 +43,12 @@ def window(qtbot, tmp_path, monkeypatch):
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
 
 
+def open_clip(qtbot, win, path):
+    """Open an audio file and wait until it is read (files are read in the task runner)."""
+    with qtbot.waitSignal(win.model.clip_changed, timeout=WAIT_MS):
+        win.clips.open_file(str(path))
+
+
 def round_trip(qtbot, win, codec):
     with qtbot.waitSignal(win.model.decoded_changed, timeout=2 * WAIT_MS):
         win.clips.start_roundtrip(codec)
@@ -53,7 +60,7 @@ def drawn(qtbot, win):
 
 
 def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     round_trip(qtbot, window, "opus-6k")
     round_trip(qtbot, window, "opus-6k")
@@ -80,7 +87,7 @@ def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, windo
 
 
 def test_switching_among_all_versions_keeps_the_play_position(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     round_trip(qtbot, window, "opus-6k")
     model, player = window.model, window.playback.player
@@ -105,7 +112,7 @@ def test_switching_among_all_versions_keeps_the_play_position(qtbot, window, bun
 
 
 def test_the_zoom_is_kept_across_a_round_trip_and_display_options(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     drawn(qtbot, window)
     first = window.compare.plots()[0]
     first.setXRange(1.0, 1.5, padding=0)
@@ -120,7 +127,7 @@ def test_the_zoom_is_kept_across_a_round_trip_and_display_options(qtbot, window,
     spec = window.compare.spectrograms["b"].spectrogram
     assert spec.log_frequency and spec.start < 1.0 + 0.05 and spec.start + spec.duration > 1.5 - 0.05
     assert spec.levels.min() == pytest.approx(-60.0, abs=1e-3)  # the floor of the new range
-    window.clips.open_file(str(bundled[1].audio_path))  # another clip is shown whole
+    open_clip(qtbot, window, str(bundled[1].audio_path))  # another clip is shown whole
     drawn(qtbot, window)
     clip = window.model.clip
     np.testing.assert_allclose(first.viewRange()[0], [0.0, len(clip.samples) / clip.sample_rate])
@@ -150,7 +157,7 @@ def test_the_library_highlights_the_clip_shown_and_nothing_for_another_file(qtbo
     selected = lambda: [window.library.model.rows[window.library.proxy.mapToSource(i).row()]["id"]  # noqa: E731
                         for i in window.library.table.selectionModel().selectedRows()]
     assert selected() == [window.model.clip.name]
-    window.clips.open_file(str(bundled[5].audio_path))
+    open_clip(qtbot, window, str(bundled[5].audio_path))
     assert selected() == []
     window.clips.open_utterance(bundled[2])
     assert selected() == [bundled[2].id]
@@ -162,7 +169,7 @@ def test_a_long_clip_name_does_not_push_the_panes_off_screen(qtbot, window, bund
     window.resize(1500, 900)
     path = tmp_path / ("a_really_long_file_name_" * 8 + ".wav")
     shutil.copy(bundled[0].audio_path, path)
-    window.clips.open_file(str(path))
+    open_clip(qtbot, window, str(path))
     round_trip(qtbot, window, "identity")
     graphics = window.compare.graphics
     qtbot.waitUntil(lambda: graphics.ci.geometry().width() <= graphics.viewport().width() + 1)

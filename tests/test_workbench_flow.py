@@ -42,6 +42,12 @@ def listen(player: Player, seconds: float) -> None:
     player.render(int(seconds * RATE))
 
 
+def open_clip(qtbot, win, path):
+    """Open an audio file and wait until it is read (files are read in the task runner)."""
+    with qtbot.waitSignal(win.model.clip_changed, timeout=WAIT_MS):
+        win.clips.open_file(str(path))
+
+
 def test_each_mushra_stimulus_has_its_own_play_position_and_heard_time(qtbot, mushra_view):
     view, player = mushra_view, mushra_view.player
     view.play("1")
@@ -301,7 +307,7 @@ def test_a_language_set_on_a_recording_gives_a_cer_and_is_remembered_for_its_fil
     metrics = cer_of(qtbot, window)
     assert metrics["CER decoded vs ASR(original)"] == 0.0 and "no transcript" in metrics["CER reference"]
 
-    window.clips.open_file(str(path))  # later: the file keeps what was set for it
+    open_clip(qtbot, window, str(path))  # later: the file keeps what was set for it
     assert window.model.clip.lang == "en" and library.clip_lang.currentText() == "en"
     assert window.settings.clip_info(path) == ("en", "")
 

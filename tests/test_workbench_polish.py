@@ -125,10 +125,12 @@ def test_play_shows_pause_while_playing_and_play_again_when_stopped(qtbot, windo
     open_clip(qtbot, window, bundled[0].audio_path)
     bar = window.listen_bar
     assert bar.play_button.text() == PLAY
+    window.playback.player.set_loop(0.0, 1.0)  # sounds until paused, however fast the test's null device plays
     window.playback.toggle_play()
     assert window.playback.player.playing and bar.play_button.text() == PAUSE
     window.playback.toggle_play()
     assert not window.playback.player.playing and bar.play_button.text() == PLAY
+    window.playback.player.set_loop(None)
     window.playback.seek(window.playback.player.duration - 0.05)  # the end of the clip stops the sound by itself
     window.playback.toggle_play()
     qtbot.waitUntil(lambda: bar.play_button.text() == PLAY, timeout=5000)
