@@ -90,6 +90,15 @@ def test_a_file_that_cannot_be_read_says_so_in_one_message_and_keeps_the_open_cl
     assert "broken.wav" in window.prompts.messages[0] and "Pick a WAV, FLAC or OGG" in window.prompts.messages[0]
 
 
+def test_a_clip_chosen_while_a_file_is_read_is_not_replaced_when_the_file_lands(qtbot, window, bundled):
+    window.clips.open_file(str(bundled[0].audio_path))
+    window.clips.open_utterance(bundled[1])
+    qtbot.waitUntil(lambda: not window.tasks.running(OPENING), timeout=WAIT_MS)
+    QThreadPool.globalInstance().waitForDone(WAIT_MS)
+    qtbot.wait(50)  # anything the reader queued is delivered
+    assert window.model.clip.name == bundled[1].id and window.prompts.messages == []
+
+
 # ---- 2. what the codec heard --------------------------------------------------------------------------------------
 def test_what_the_codec_heard_under_a_condition_can_be_compared_and_played(qtbot, window, bundled):
     open_clip(qtbot, window, bundled[0].audio_path)

@@ -69,6 +69,7 @@ class ClipController(QObject):
 
     def open_utterance(self, utterance) -> bool:
         """Open a clip of the bundled set (or of a report) with its transcript and language."""
+        self.tasks.cancel(OPENING)  # a file still being read must not replace this clip when it lands
         try:
             audio = load_audio(utterance.audio_path)
         except UserError as exc:
@@ -92,6 +93,7 @@ class ClipController(QObject):
     def use_take(self, samples: np.ndarray, sample_rate: int) -> Path | None:
         """Make a recorded take the current clip; it is written to disk first so nothing can lose it. Where it
         cannot be written, it stays open as an unsaved clip (File > Save clip as...) and None is returned."""
+        self.tasks.cancel(OPENING)  # a file still being read must not replace the take when it lands
         samples = np.asarray(samples, dtype=np.float32)
         path = new_take_path(self.settings.recordings_dir)
         try:
