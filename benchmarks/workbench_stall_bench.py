@@ -98,7 +98,7 @@ def main() -> None:
         versions = lambda n: lambda: len(window.model.versions) == n and idle()  # noqa: E731
         first = window.compare.plots()[0]
         phases = [
-            ("open the file", lambda: window.clips.open_file(str(path)), idle),
+            ("open the file", lambda: window.clips.open_file(str(path)), lambda: window.model.clip and idle()),
             (f"round trip {args.codec[0]}", lambda: window.clips.start_roundtrip(args.codec[0]), versions(1)),
             (f"round trip {args.codec[1]}", lambda: window.clips.start_roundtrip(args.codec[1]), versions(2)),
             ("zoom to 300-305 s", lambda: first.setXRange(300.0, 305.0, padding=0), idle),

@@ -20,7 +20,7 @@ from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.display import ROWS  # noqa: E402
 from workbench.views.compare_view import MAX_COLUMNS  # noqa: E402
-from workbench_waits import WAIT_MS, drawn, round_trip  # noqa: E402
+from workbench_waits import WAIT_MS, drawn, open_clip, round_trip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LFSC_FIXTURE = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"  # reduced-width LFSC (the codec core's)
@@ -28,7 +28,7 @@ LFSC_FIXTURE = ROOT / "tests" / "fixtures" / "nemo" / "lfsc_small.nemo"  # reduc
 
 def test_open_round_trip_plots_every_sample_in_linked_panes(qtbot, window, bundled):
     path = bundled[0].audio_path
-    assert window.clips.open_file(str(path))
+    open_clip(qtbot, window, str(path))
     n = len(load_audio(path).samples)
     round_trip(qtbot, window, "codec2-3200")
     drawn(qtbot, window)
@@ -57,7 +57,7 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
     assert np.allclose(plot_ranges(compare.spectrograms["b"]), [0.0, 11025.0])  # before any clip ...
     assert all(np.allclose(p.viewRange()[0], [0.0, 1.0]) for p in compare.plots())  # ... and from 0 s
     assert not any(b.isEnabled() for b in window.listen_bar.signal_buttons.values())  # nothing to listen to yet
-    assert window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     drawn(qtbot, window)
     original, decoded = compare.spectrograms["a"], compare.spectrograms["b"]
     assert decoded.frame_count() == 0 and original.frame_count() > 0
@@ -68,7 +68,7 @@ def test_panes_without_a_signal_share_the_originals_axes(qtbot, window, bundled)
 
 
 def test_ab_keys_switch_signal_at_the_same_position(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "identity")
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -137,7 +137,7 @@ def test_report_row_opens_in_the_compare_view_ready_for_ab(qtbot, window, bundle
 
 
 def test_cancel_drops_the_round_trip_and_frees_the_window(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     window.clips.start_roundtrip("codec2-3200")
     assert window.codec_bar.cancel_button.isEnabled()
     window.tasks.cancel_toolbar()
@@ -399,7 +399,7 @@ def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, windo
     round_trip(qtbot, window, "identity")
     with qtbot.waitSignal(window.blind.stage_changed, timeout=WAIT_MS):
         window.blind_tests.start("ab", ["reference", "codec2-1200"], 5, 1, 1)
-        assert window.clips.open_file(str(bundled[3].audio_path))  # while the stimuli are being rendered
+        open_clip(qtbot, window, str(bundled[3].audio_path))  # while the stimuli are being rendered
     assert window.blind.session is not None and window.prompts.messages == []
     window.playback.blind_player.select("B")
     window.playback.select_signal("original")
@@ -412,7 +412,7 @@ def test_the_blind_test_and_the_compare_view_play_their_own_signals(qtbot, windo
 
 
 def test_metrics_of_a_replaced_decoded_signal_are_dropped(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task is running now
     assert window.tasks.running()
     window.model.add_version(np.zeros_like(window.model.clip.samples), None)  # as a second round trip would
@@ -433,13 +433,13 @@ def test_takes_get_names_of_their_own_and_an_unwritable_folder_keeps_the_take_op
     assert np.allclose(load_audio(saved).samples, take, atol=1e-4)
 
 
-def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(window, tmp_path):
+def test_a_transcript_that_is_not_utf8_does_not_stop_the_clip_opening(qtbot, window, tmp_path):
     save_audio_file = tmp_path / "latin.wav"
     import soundfile as sf
 
     sf.write(save_audio_file, np.full(16000, 0.1, np.float32), 16000)
     (tmp_path / "latin.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    assert window.clips.open_file(str(save_audio_file))
+    open_clip(qtbot, window, str(save_audio_file))
     assert window.model.clip.transcript == "" and "UTF-8" in " ".join(window.model.clip.notices)
 
 
@@ -580,11 +580,11 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
 
     release = threading.Event()
     cores = QThread.idealThreadCount()  # Qt's default pool size: every thread of it is held
+    open_clip(qtbot, window, bundled[0].audio_path)
     slow = [Task(lambda task: release.wait(WAIT_MS / 1000)) for _ in range(cores + 1)]
     for task in slow:
         task.start()
     try:
-        window.clips.open_file(str(bundled[0].audio_path))
         with qtbot.waitSignal(window.model.decoded_changed, timeout=20000):  # the slow ones wait 60 s
             window.clips.start_roundtrip("identity")
     finally:
@@ -593,7 +593,7 @@ def test_a_round_trip_is_not_queued_behind_slow_work(qtbot, window, bundled):
 
 
 def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")  # its metrics task runs now
     assert window.tasks.running(METRICS) and window.codec_bar.cancel_button.isEnabled()
     window.tasks.cancel_toolbar()
@@ -604,11 +604,11 @@ def test_the_toolbar_cancel_stops_running_metrics_too(qtbot, window, bundled):
 
 
 def test_opening_another_clip_stops_the_metrics_of_the_last_one(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     running = window.tasks.running(METRICS)
     assert running
-    window.clips.open_file(str(bundled[1].audio_path))
+    open_clip(qtbot, window, str(bundled[1].audio_path))
     assert not window.tasks.running(METRICS) and all(task.cancel_flag.is_set() for task in running)
 
 
@@ -633,7 +633,7 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
                                                                                                     bundled):
     from codec.dsp import active_level_db
 
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     window.codec_bar.select_codec("identity")
     assert window.codec_bar.condition() == "" and "clean" in window.codec_bar.condition_combo.lineEdit().placeholderText()
     window.codec_bar.set_condition("white10")
@@ -650,7 +650,7 @@ def test_the_input_condition_feeds_the_codec_a_noisy_clip_and_the_metrics_compar
 def test_metrics_of_a_round_trip_under_reverb_align_with_what_the_codec_heard(qtbot, window, bundled):
     """Eval left this clip's PESQ missing under opus-6k@reverb0.6 while it aligned the output with the clean clip."""
     [utterance] = [u for u in bundled if u.id == "ru/conf-full"]
-    window.clips.open_file(str(utterance.audio_path))
+    open_clip(qtbot, window, str(utterance.audio_path))
     window.codec_bar.select_codec("opus-6k")
     window.codec_bar.set_condition("reverb0.6")
     round_trip(qtbot, window, None)

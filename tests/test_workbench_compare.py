@@ -10,12 +10,12 @@ import pytest  # noqa: E402
 
 from workbench import display  # noqa: E402
 from workbench.views.compare_view import MAX_COLUMNS  # noqa: E402
-from workbench_waits import WAIT_MS, drawn, round_trip  # noqa: E402
+from workbench_waits import WAIT_MS, drawn, open_clip, round_trip  # noqa: E402
 
 
 
 def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     round_trip(qtbot, window, "opus-6k")
     round_trip(qtbot, window, "opus-6k")
@@ -42,7 +42,7 @@ def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, windo
 
 
 def test_switching_among_all_versions_keeps_the_play_position(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     round_trip(qtbot, window, "codec2-3200")
     round_trip(qtbot, window, "opus-6k")
     model, player = window.model, window.playback.player
@@ -67,7 +67,7 @@ def test_switching_among_all_versions_keeps_the_play_position(qtbot, window, bun
 
 
 def test_the_zoom_is_kept_across_a_round_trip_and_display_options(qtbot, window, bundled):
-    window.clips.open_file(str(bundled[0].audio_path))
+    open_clip(qtbot, window, str(bundled[0].audio_path))
     drawn(qtbot, window)
     first = window.compare.plots()[0]
     first.setXRange(1.0, 1.5, padding=0)
@@ -82,7 +82,7 @@ def test_the_zoom_is_kept_across_a_round_trip_and_display_options(qtbot, window,
     spec = window.compare.spectrograms["b"].spectrogram
     assert spec.log_frequency and spec.start < 1.0 + 0.05 and spec.start + spec.duration > 1.5 - 0.05
     assert spec.levels.min() == pytest.approx(-60.0, abs=1e-3)  # the floor of the new range
-    window.clips.open_file(str(bundled[1].audio_path))  # another clip is shown whole
+    open_clip(qtbot, window, str(bundled[1].audio_path))  # another clip is shown whole
     drawn(qtbot, window)
     clip = window.model.clip
     np.testing.assert_allclose(first.viewRange()[0], [0.0, len(clip.samples) / clip.sample_rate])
@@ -112,7 +112,7 @@ def test_the_library_highlights_the_clip_shown_and_nothing_for_another_file(qtbo
     selected = lambda: [window.library.model.rows[window.library.proxy.mapToSource(i).row()]["id"]  # noqa: E731
                         for i in window.library.table.selectionModel().selectedRows()]
     assert selected() == [window.model.clip.name]
-    window.clips.open_file(str(bundled[5].audio_path))
+    open_clip(qtbot, window, str(bundled[5].audio_path))
     assert selected() == []
     window.clips.open_utterance(bundled[2])
     assert selected() == [bundled[2].id]
@@ -124,7 +124,7 @@ def test_a_long_clip_name_does_not_push_the_panes_off_screen(qtbot, window, bund
     window.resize(1500, 900)
     path = tmp_path / ("a_really_long_file_name_" * 8 + ".wav")
     shutil.copy(bundled[0].audio_path, path)
-    window.clips.open_file(str(path))
+    open_clip(qtbot, window, str(path))
     round_trip(qtbot, window, "identity")
     graphics = window.compare.graphics
     qtbot.waitUntil(lambda: graphics.ci.geometry().width() <= graphics.viewport().width() + 1)

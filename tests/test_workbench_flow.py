@@ -16,7 +16,7 @@ from workbench.blind_test import NO_PREFERENCE, BlindTest, result_bars, write_re
 from workbench.blind_test import describe as describe_blind  # noqa: E402
 from workbench.mushra import MushraTest  # noqa: E402
 from workbench.views.blind_test_view import BlindTestView  # noqa: E402
-from workbench_waits import WAIT_MS  # noqa: E402
+from workbench_waits import WAIT_MS, open_clip  # noqa: E402
 
 RATE = 16000
 SECONDS = 2.0
@@ -269,7 +269,7 @@ def test_a_language_set_on_a_recording_gives_a_cer_and_is_remembered_for_its_fil
     metrics = cer_of(qtbot, window)
     assert metrics["CER decoded vs ASR(original)"] == 0.0 and "no transcript" in metrics["CER reference"]
 
-    window.clips.open_file(str(path))  # later: the file keeps what was set for it
+    open_clip(qtbot, window, str(path))  # later: the file keeps what was set for it
     assert window.model.clip.lang == "en" and library.clip_lang.currentText() == "en"
     assert window.settings.clip_info(path) == ("en", "")
 

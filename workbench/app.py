@@ -25,7 +25,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lfsc-workbench", description=__doc__)
     parser.add_argument("file", nargs="?", help="an audio file to open (default: the first bundled clip)")
     parser.add_argument("--screenshots", metavar="DIR", help="save PNG screenshots of the main views and exit")
-    parser.add_argument("--codec", help="codec to select at start (default: LFSC when configured, else opus-6k)")
+    parser.add_argument("--codec", action="append", help="codec to select at start (default: LFSC when configured, "
+                        "else opus-6k); with --screenshots, give it again to show more versions side by side")
     return parser.parse_args(argv)
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     if args.codec:
-        window.codec_bar.select_codec(args.codec)
+        window.codec_bar.select_codec(args.codec[0])
     window.clips.load_bundled()
     if args.file:
         window.clips.open_file(args.file)
@@ -64,7 +65,7 @@ def render_screenshots(args: argparse.Namespace) -> None:
     _application()
     from workbench.screenshots import save_screenshots
 
-    for path in save_screenshots(args.screenshots, codec=args.codec, clip=args.file):
+    for path in save_screenshots(args.screenshots, codecs=args.codec, clip=args.file):
         print(path)
 
 

@@ -20,18 +20,20 @@ class RoundTripInfo:
     nominal_bitrate: float
     result: RoundTrip
     notices: tuple[str, ...] = ()
+    load_seconds: float = 0.0  # loading the codec's model for this round trip (its first use), else 0
 
     def summary(self) -> list[tuple[str, str]]:
         """(label, value) rows for the metrics panel."""
         r = self.result
         nominal = f"{self.nominal_bitrate / 1000:.2f} kbps" if self.nominal_bitrate else "none (no bitstream)"
-        return [
+        loading = [("model loading", f"{self.load_seconds:.1f} s (first use)")] if self.load_seconds else []
+        return loading + [
             ("codec", self.codec),
             ("device", self.device),
             ("encode", f"{r.encode_seconds * 1000:.1f} ms"),
             ("decode", f"{r.decode_seconds * 1000:.1f} ms"),
             ("real-time factor", f"{r.rtf:.3f}"),
-            ("measured bitrate", f"{r.measured_bitrate / 1000:.2f} kbps ({r.payload_bytes} bytes)"),
+            ("measured bitrate", f"{r.measured_bitrate / 1000:.2f} kbps ({r.payload_bytes} B)"),
             ("nominal bitrate", nominal),
         ]
 
@@ -82,9 +84,21 @@ class Version:
     info: RoundTripInfo | None = None
     metrics: dict[str, float | str] = field(default_factory=dict)  # a float, or the reason it is missing
 
+    @property
+    def heard(self) -> np.ndarray | None:
+        """What the codec heard when it is not the clip (a round trip under input conditions), else None."""
+        heard = self.info.result.heard if self.info is not None else None
+        return heard if heard is not None and len(heard) == len(self.samples) else None
+
 
 ORIGINAL = "original"
 DIFFERENCE = "difference"
+HEARD = ":heard"  # suffix of a version's key that names what its codec heard
+
+
+def heard_key(key: str) -> str:
+    """Key of what the codec of version `key` heard."""
+    return key + HEARD
 
 
 class ClipModel(QObject):
@@ -141,15 +155,15 @@ class ClipModel(QObject):
     def remove_version(self, key: str) -> None:
         """Forget a version; a compared one is replaced by the original (A) or the newest version left (B)."""
         self.versions = [v for v in self.versions if v.key != key]
-        a, b = self.pair
+        a, b, gone = *self.pair, (key, heard_key(key))
         newest = self.versions[-1].key if self.versions else ""
-        self.pair = (ORIGINAL if a == key else a, newest if b == key else b)
+        self.pair = (ORIGINAL if a in gone else a, newest if b in gone else b)
         self.decoded_changed.emit()
         self.metrics_changed.emit()
 
     def set_pair(self, a: str, b: str) -> None:
         """Compare signal `a` with signal `b` (the original or version keys)."""
-        if (a, b) != self.pair and all(k == ORIGINAL or self.version(k) for k in (a, b)):
+        if (a, b) != self.pair and all(k in self.signals() for k in (a, b)):
             self.pair = (a, b)
             self.decoded_changed.emit()
             self.metrics_changed.emit()
@@ -172,8 +186,21 @@ class ClipModel(QObject):
 
     def label(self, key: str) -> str:
         """What the user calls signal `key`."""
-        version = self.version(key)
-        return version.label if version is not None else key
+        return next((label for k, label, _ in self.entries() if k == key), key)
+
+    def entries(self) -> list[tuple[str, str, str]]:
+        """(key, label, description) of every signal that can be played or compared: the original, and each
+        version followed by what its codec heard when that was not the clip."""
+        if self.clip is None:
+            return []
+        entries = [(ORIGINAL, ORIGINAL, "the clip as opened")]
+        for v in self.versions:
+            codec = v.info.codec if v.info is not None else "decoded"
+            entries.append((v.key, v.label, codec))
+            if v.heard is not None:
+                entries.append((heard_key(v.key), f"heard by {v.label}",
+                                f"what {codec} heard and coded: the clip under its input conditions"))
+        return entries
 
     def signal(self, key: str) -> np.ndarray | None:
         """Samples of the original or of a version, by key (None when there is none)."""
@@ -209,7 +236,8 @@ class ClipModel(QObject):
         return self.signal(b) - self.signal(a)
 
     def signals(self) -> dict[str, np.ndarray]:
-        """The signals that can be played or plotted, by key: the original and every version."""
+        """The signals that can be played or plotted, by key: the original, every version and what codecs heard."""
         if self.clip is None:
             return {}
-        return {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions}
+        heard = {heard_key(v.key): v.heard for v in self.versions if v.heard is not None}
+        return {ORIGINAL: self.clip.samples} | {v.key: v.samples for v in self.versions} | heard

@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         live.setWidget(self.live_view)
         live.setObjectName("live")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, live)
-        self.resizeDocks([left, right], [460, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([left, right], [400, 420], Qt.Orientation.Horizontal)  # two versions' values whole
 
     def _build_toolbars(self) -> None:
         files = QToolBar("Clip", self)

@@ -13,7 +13,7 @@ def summary_rows(report_rows: list[dict]) -> tuple[list[dict], list[tuple[str, s
     from eval.report import label, summarize
     from eval.row import Row
 
-    summary = summarize([Row.from_json(row["row"]) for row in report_rows])
+    summary = summarize([Row.from_json(row["row"]) for row in report_rows])  # the table keeps each row as JSON
     metrics = summary["metrics"]
     rows = []
     for codec, group in summary["codecs"].items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -57,6 +58,11 @@ class CodecCache:
         self._codecs: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
 
+    def has(self, name: str, device: str) -> bool:
+        """Whether the codec `name` on `device` is built already."""
+        with self._lock:
+            return (name, device) in self._codecs
+
     def get(self, name: str, device: str):
         """The codec `name` on `device` ("-" for codecs that have no device option)."""
         with self._lock:
@@ -83,7 +89,7 @@ def run_roundtrip(
     if CodecSpec.parse(name).base not in entries:
         get_codec(CodecSpec.parse(name).base)  # raises the registry's UserError that lists the known codecs
     notices: list[str] = []
-    codec = cache.get(name, device)
+    codec, load_seconds = built_codec(name, device, cache, task)
     what = f"encoding and decoding with {name}" + (f" on {device}" if device != "-" else "")
 
     def progress(fraction: float) -> None:  # after each chunk for LFSC; raises Cancelled once the user cancels
@@ -101,7 +107,9 @@ def run_roundtrip(
         torch.cuda.empty_cache()
         notices.append("the GPU ran out of memory, so this round trip ran on the CPU (slower, same result)")
         device = "cpu"
-        result = cache.get(name, device).roundtrip(samples, sample_rate, progress)
+        codec, more = built_codec(name, device, cache, task)
+        load_seconds += more
+        result = codec.roundtrip(samples, sample_rate, progress)
     if task is not None:
         task.report(1, 1, "done")
     return RoundTripInfo(
@@ -110,7 +118,20 @@ def run_roundtrip(
         nominal_bitrate=entries[CodecSpec.parse(name).base].nominal_bitrate,
         result=result,
         notices=tuple(notices),
+        load_seconds=load_seconds,
     )
+
+
+def built_codec(name: str, device: str, cache: CodecCache, task=None) -> tuple[object, float]:
+    """The codec from `cache`, and the seconds spent loading its model now (0 when it was built already or has no
+    model); the first LFSC use reads its checkpoint for many seconds, so the task says so meanwhile."""
+    if device == "-" or cache.has(name, device):  # no device option: no model to load
+        return cache.get(name, device), 0.0
+    if task is not None:
+        task.report(0, 0, f"loading the {CodecSpec.parse(name).base} model (first use)")
+    start = time.perf_counter()
+    codec = cache.get(name, device)
+    return codec, time.perf_counter() - start
 
 
 def render_stimuli(

@@ -20,12 +20,15 @@ def _settle(app: QApplication, window=None) -> None:
         time.sleep(0.01)
 
 
-def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | None = None) -> list[Path]:
-    """Open a clip (the first bundled one by default), round-trip it through `codec` and save each main view.
+def save_screenshots(out_dir: str | Path, codecs: list[str] | None = None, clip: str | None = None) -> list[Path]:
+    """Open a clip (the first bundled one by default), round-trip it through each of `codecs` (their versions side
+    by side, the first compared with the original) and save each main view at the default window size.
 
-    `codec` defaults to the app's default: LFSC when a checkpoint is configured, else a reference codec.
+    `codecs` defaults to the app's default codec: LFSC when a checkpoint is configured, else a reference codec.
     """
-    from workbench import clip_metrics, roundtrip
+    from workbench import roundtrip
+    from workbench.clip_model import ORIGINAL
+    from workbench.controllers.clips import read_clip
     from workbench.main_window import MainWindow
     from workbench.settings import Settings
     from workbench.workers import Task
@@ -35,23 +38,20 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
     app = QApplication.instance()
     with tempfile.TemporaryDirectory() as scratch:
         window = MainWindow(Settings(Path(scratch) / "screenshots.ini"))  # never touch the user's settings
-        window.resize(1600, 960)
+        window.resize(1500, 900)
         window.clips.load_bundled()
-        if clip is not None and not window.clips.open_file(clip):
-            raise UserError(f"{clip}: cannot be opened: {window.prompts.messages[-1]}")
+        if clip is not None:
+            window.clips.show_clip(Task(read_clip, clip).run_here())
         if window.model.clip is None:
             raise UserError("no clip to show: the bundled speech is missing; pass an audio file")
-        codec = codec or roundtrip.default_codec()
-        window.codec_bar.select_codec(codec)
-        c = window.model.clip
-        # Synchronously here: screenshots are a script, not an interactive session.
-        info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codecs.cache).run_here()
-        version = window.model.add_version(info.result.audio, info)
-        metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate).run_here()
-        window.model.set_metrics(version.key, metrics)
+        codecs = codecs or [roundtrip.default_codec()]
+        window.codec_bar.select_codec(codecs[0])
+        versions = [_version(window, codec) for codec in codecs]
+        window.model.set_pair(ORIGINAL, versions[0].key)
+        codec = codecs[0]
         _show_small_report(window, Path(scratch) / "run", codec)
         window.show()
-        window.playback.seek(c.samples.size / c.sample_rate * 0.4)
+        window.playback.seek(window.model.clip.samples.size / window.model.clip.sample_rate * 0.4)
         window.playback.select_role("b")
         window.listen_bar.set_loop(True)
         _settle(app, window)
@@ -71,6 +71,21 @@ def save_screenshots(out_dir: str | Path, codec: str | None = None, clip: str | 
         saved.append(_mushra_trial(window, app, out / "workbench-mushra.png", codec))
         window.close()
     return saved
+
+
+def _version(window, codec: str):
+    """A version of the open clip through `codec`, with its fast metrics (synchronously: screenshots are a script,
+    not an interactive session)."""
+    from workbench import clip_metrics, roundtrip
+    from workbench.workers import Task
+
+    c = window.model.clip
+    info = Task(roundtrip.run_roundtrip, codec, c.samples, c.sample_rate, "cpu", window.codecs.cache).run_here()
+    version = window.model.add_version(info.result.audio, info)
+    metrics = Task(clip_metrics.fast_metrics, c.samples, info.result.audio, c.sample_rate,
+                   heard=info.result.heard).run_here()
+    window.model.set_metrics(version.key, metrics)
+    return version
 
 
 def _mushra_trial(window, app: QApplication, path: Path, codec: str) -> Path:

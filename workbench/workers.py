@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import traceback
 from typing import Callable
@@ -9,6 +11,23 @@ from typing import Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from codec.errors import user_message
+
+
+BACKGROUND_NICENESS = 5  # how much lower than the GUI thread background work runs (Linux)
+_niced = threading.local()
+
+
+def run_in_background() -> None:
+    """Lower the calling worker thread's CPU priority once, so that on a busy machine the GUI thread gets the CPU
+    before work that only makes the user wait longer (Linux sets a nice value per thread; elsewhere nothing)."""
+    if getattr(_niced, "done", False) or not sys.platform.startswith("linux"):
+        return
+    _niced.done = True
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS, 19))
+    except OSError:  # not allowed here: the work runs at the GUI thread's priority, as before
+        pass
 
 
 class Cancelled(Exception):
@@ -62,6 +81,7 @@ class Task(QObject):
         return self._fn(*self._args, task=self, **self._kwargs)
 
     def _run(self) -> None:
+        run_in_background()
         try:
             self._outcome()
         finally:

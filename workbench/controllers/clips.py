@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QObject
 
-from codec.audio import load_audio, save_audio
+from codec.audio import load_audio, open_audio, save_audio
+from codec.blocks import join_blocks
 from codec.errors import UserError
 from workbench import clip_metrics, roundtrip
 from workbench.clip_model import ORIGINAL, Clip, ClipModel, RoundTripInfo, Version
 from workbench.controllers.codecs import CodecController
 from workbench.controllers.prompts import Prompts
-from workbench.controllers.task_runner import METRICS, ROUND_TRIP, TaskRunner
+from workbench.controllers.task_runner import METRICS, OPENING, ROUND_TRIP, TaskRunner
 from workbench.settings import Settings
 from workbench.views.library_view import LibraryView
 from workbench.workers import Task
@@ -56,25 +57,19 @@ class ClipController(QObject):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str) -> bool:
-        """Open an audio file as the current clip (its transcript from a sidecar .txt when present)."""
-        try:
-            audio = load_audio(path)
-        except UserError as exc:
-            self.prompts.show_error("Cannot open the file", f"{exc}. Pick a WAV, FLAC or OGG file with speech in it.")
-            return False
-        sidecar = Path(path).with_suffix(".txt")
-        notices, text = audio.notices, ""
-        try:
-            text = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
-        except (UnicodeDecodeError, OSError) as exc:
-            notices += (f"transcript {sidecar.name} not read ({exc.__class__.__name__}): save it as UTF-8 text",)
-        self.show_clip(Clip(Path(path).name, audio.samples, audio.sample_rate, text, "", Path(path), notices))
-        self._remember(path)
-        return True
+    def open_file(self, path: str) -> Task | None:
+        """Open an audio file as the current clip (its transcript from a sidecar .txt when present): it is read in
+        the task runner, with progress, and shown once read; the clip open until then stays open meanwhile."""
+
+        def opened(clip: Clip) -> None:
+            self.show_clip(clip)
+            self._remember(path)
+
+        return self.tasks.start(OPENING, Task(read_clip, path), opened, f"Opening {Path(path).name}")
 
     def open_utterance(self, utterance) -> bool:
         """Open a clip of the bundled set (or of a report) with its transcript and language."""
+        self.tasks.cancel(OPENING)  # a file still being read must not replace this clip when it lands
         try:
             audio = load_audio(utterance.audio_path)
         except UserError as exc:
@@ -98,6 +93,7 @@ class ClipController(QObject):
     def use_take(self, samples: np.ndarray, sample_rate: int) -> Path | None:
         """Make a recorded take the current clip; it is written to disk first so nothing can lose it. Where it
         cannot be written, it stays open as an unsaved clip (File > Save clip as...) and None is returned."""
+        self.tasks.cancel(OPENING)  # a file still being read must not replace the take when it lands
         samples = np.asarray(samples, dtype=np.float32)
         path = new_take_path(self.settings.recordings_dir)
         try:
@@ -113,14 +109,15 @@ class ClipController(QObject):
         return path
 
     def save_signal(self, which: str, path: str | None = None) -> Path | None:
-        """Save the clip ('original') or the version compared as B ('decoded') as an audio file at the clip's rate."""
-        signal = self.model.signal(ORIGINAL) if which == "original" else self.model.decoded
+        """Save the clip ('original') or the signal compared as B ('decoded') as an audio file at the clip's rate."""
+        key = ORIGINAL if which == "original" else self.model.pair[1]  # B: a version, or what a codec heard
+        signal = self.model.signal(key) if key else None
         if signal is None:
             self.prompts.show_error("Nothing to save",
                                     "Open a clip first." if which == "original" else "Run a round trip first.")
             return None
         if path is None:
-            clip, label = self.model.clip, self.model.compared.label if which != "original" else ""
+            clip, label = self.model.clip, self.model.label(key) if which != "original" else ""
             name = Path(clip.name).stem + (f"-{label}" if label else "") + ".wav"
             path = self.prompts.save_file(f"Save {which} audio", name, "Audio (*.wav *.flac *.ogg)")
             if not path:
@@ -158,6 +155,8 @@ class ClipController(QObject):
             if self.model.clip is not clip:
                 return  # the user moved on to another clip meanwhile
             version = self.model.add_version(info.result.audio, info)
+            if info.load_seconds:
+                self.prompts.status(f"{name}: model loaded in {info.load_seconds:.1f} s (first use)", 10000)
             for notice in info.notices:
                 self.prompts.show_error("Round trip ran on the CPU", notice)
             if then is not None:
@@ -209,6 +208,34 @@ class ClipController(QObject):
                 self.model.set_metrics(version.key, values)
 
         return self.tasks.start(METRICS, task, ready, f"{busy_text} of {version.label}")
+
+
+def read_clip(path: str, task=None) -> Clip:
+    """The audio file at `path` as a clip, read block by block (reporting how much is read), with its transcript
+    from a sidecar .txt when present; a UserError says what is wrong with the file."""
+    try:
+        source = open_audio(path)
+        samples = join_blocks(_reported(source.blocks(), source.num_samples, Path(path).name, task),
+                              source.num_samples)
+    except UserError as exc:
+        raise UserError(f"{exc}. Pick a WAV, FLAC or OGG file with speech in it.") from None
+    sidecar = Path(path).with_suffix(".txt")
+    notices, text = source.notices, ""
+    try:
+        text = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
+    except (UnicodeDecodeError, OSError) as exc:
+        notices += (f"transcript {sidecar.name} not read ({exc.__class__.__name__}): save it as UTF-8 text",)
+    return Clip(Path(path).name, samples, source.sample_rate, text, "", Path(path), notices)
+
+
+def _reported(blocks, total: int, name: str, task) -> Iterator[np.ndarray]:
+    """The blocks, reporting to `task` the share read so far (and stopping there once it is cancelled)."""
+    done = 0
+    for block in blocks:
+        done += len(block)
+        if task is not None:
+            task.report(round(1000 * done / max(total, 1)), 1000, f"reading {name}")
+        yield block
 
 
 def new_take_path(folder: Path) -> Path:

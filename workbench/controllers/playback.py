@@ -54,6 +54,7 @@ class PlaybackController(QObject):
             self.player.pause()
         else:
             self.play()
+        self.bar.show_playing(self.player.playing)
 
     def select_signal(self, key: str) -> None:
         """Switch what is heard (the original, any version or the difference, by key) at the same position,
@@ -100,7 +101,8 @@ class PlaybackController(QObject):
         self.settings.output_device = name
 
     def close(self) -> None:
-        """Release the audio devices."""
+        """Release the audio devices and stop following the play position (the window is closing)."""
+        self.cursor_timer.stop()
         self.player.close()
         self.blind_player.close()
 
@@ -126,6 +128,8 @@ class PlaybackController(QObject):
         self.selection_changed.emit(self.player.selected)
 
     def _update_cursor(self) -> None:
+        # Also where the end of the clip, a pause from elsewhere or a lost device turns Pause back into Play.
+        self.bar.show_playing(self.player.playing)
         position = self.player.position
         self.compare.set_cursor(position)
         heard = self.model.label(self.player.selected) if self.player.selected else "-"

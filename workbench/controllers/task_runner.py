@@ -23,6 +23,7 @@ class Kind:
     quiet: bool = False  # not shown as busy: redrawing the panes after a zoom must not flash the progress bar
 
 
+OPENING = Kind("opening", replaces=True, side_by_side=False, toolbar=True)  # reading a file: long ones take seconds
 ROUND_TRIP = Kind("round trip", replaces=True, side_by_side=False, toolbar=True)
 METRICS = Kind("metrics", replaces=False, side_by_side=True, toolbar=True)
 BLIND_TEST = Kind("blind test", replaces=True, side_by_side=False, toolbar=True)

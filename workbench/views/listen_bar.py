@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QPushButton, QSpinBox, QToolBar, QWidget
 
 SIGNAL_BUTTONS = {"a": "A", "b": "B", "difference": "B - A (D)"}  # the compared signals, by the keys that play them
+PLAY, PAUSE = "Play (space)", "Pause (space)"
 
 
 class ListenBar(QToolBar):
@@ -19,7 +20,7 @@ class ListenBar(QToolBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Listen", parent)
         self.setObjectName("listen")
-        self.play_button = QPushButton("Play (space)")
+        self.play_button = QPushButton(PLAY)
         self.signal_buttons = {name: QPushButton(text) for name, text in SIGNAL_BUTTONS.items()}
         for name, button in self.signal_buttons.items():
             button.setCheckable(True)
@@ -40,6 +41,10 @@ class ListenBar(QToolBar):
         for name, button in self.signal_buttons.items():
             button.setEnabled(name in available)
             button.setChecked(name == selected)
+
+    def show_playing(self, playing: bool) -> None:
+        """Offer Pause while sound plays, Play while it is stopped."""
+        self.play_button.setText(PAUSE if playing else PLAY)
 
     def set_loop(self, on: bool) -> None:
         """Turn the loop region on or off."""

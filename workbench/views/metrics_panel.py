@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from workbench.clip_model import ClipModel
+
+VALUE_CHARS = 28  # longer texts are sentences, not values: "6.80 kbps (3037 B)" is whole, a missing reason elided
 
 
 class MetricsPanel(QWidget):
@@ -19,7 +21,9 @@ class MetricsPanel(QWidget):
         self.model = model
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["", "value"])
-        self.tree.setColumnWidth(0, 150)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # labels and headers, never a value (see _fit)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.setIndentation(12)  # the room is the values'
         self.cer_button = QPushButton("CER (ASR)")
         self.cer_button.setToolTip("Transcribe the original and version B with the bundled Whisper model, score both")
         self.speaker_button = QPushButton("Speaker similarity")
@@ -40,6 +44,9 @@ class MetricsPanel(QWidget):
         versions = self.model.versions
         self.tree.setColumnCount(1 + max(len(versions), 1))
         self.tree.setHeaderLabels(["", *(v.label for v in versions)] if versions else ["", "value"])
+        for column, version in enumerate(versions, start=1):
+            self.tree.headerItem().setToolTip(column, f"{version.label} ({version.info.codec})" if version.info
+                                              else version.label)
         sections: list[tuple[str, list[tuple[str, list[str]]]]] = []
         with_info = [v.info for v in versions if v.info is not None]
         if with_info:
@@ -56,15 +63,35 @@ class MetricsPanel(QWidget):
             self.tree.addTopLevelItem(parent)
             for label, values in rows:
                 item = QTreeWidgetItem([label, *values])
+                item.setToolTip(0, label)
                 for column, value in enumerate(values, start=1):
                     item.setToolTip(column, value)
                 parent.addChild(item)
             parent.setExpanded(True)
-        for column in range(self.tree.columnCount()):
-            self.tree.resizeColumnToContents(column)  # labels such as "DistillMOS (original)" in full
+        self._fit()
         ready = self.model.decoded is not None
         self.cer_button.setEnabled(ready)
         self.speaker_button.setEnabled(ready)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """A wider or narrower dock gives the labels more or less room."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        # Values are shown whole (a column is as wide as its widest value; a long version name in the header is
+        # elided), sentences (a reason a metric is missing, a note) are elided like the labels, which take the room
+        # left; every cut text is whole in its tooltip.
+        metrics = self.tree.fontMetrics()
+        rows = [section.child(j) for i in range(self.tree.topLevelItemCount())
+                for section in [self.tree.topLevelItem(i)] for j in range(section.childCount())]
+        for column in range(1, self.tree.columnCount()):
+            values = [row.text(column) for row in rows if len(row.text(column)) <= VALUE_CHARS]
+            self.tree.setColumnWidth(column, max([metrics.horizontalAdvance(v) + 12 for v in values] + [48]))
+        # The room as if the vertical scroll bar were shown: it appears once the rows are laid out, after this.
+        width = self.tree.width() - 2 * self.tree.frameWidth() - self.tree.verticalScrollBar().sizeHint().width()
+        room = width - sum(self.tree.columnWidth(c) for c in range(1, self.tree.columnCount()))
+        self.tree.setColumnWidth(0, max(min(self.tree.sizeHintForColumn(0) + 8, room), 90))
 
     def value(self, label: str, version: str | None = None) -> str:
         """The displayed value of a row (first match) for a version by label (the one compared as B by default),

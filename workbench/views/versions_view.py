@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.clip_model import ORIGINAL, ClipModel
+from workbench.clip_model import ClipModel
 
 KEY = Qt.ItemDataRole.UserRole
 
@@ -56,15 +56,14 @@ class VersionsView(QWidget):
     def refresh(self) -> None:
         """Rebuild the list and the A / B pickers from the model."""
         heard = self.heard()
-        entries = [(ORIGINAL, ORIGINAL, "the clip as opened")] if self.model.clip is not None else []
-        entries += [(v.key, v.label, v.info.codec if v.info else "decoded") for v in self.model.versions]
+        entries = self.model.entries()
         self.list.blockSignals(True)
         self.list.clear()
         for key, label, tip in entries:
             item = QListWidgetItem(label)
             item.setData(KEY, key)
             item.setToolTip(tip)
-            if key != ORIGINAL:
+            if self.model.version(key) is not None:  # a version's name is the user's; the others' are not
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             self.list.addItem(item)
         self.list.blockSignals(False)
@@ -99,5 +98,5 @@ class VersionsView(QWidget):
 
     def _remove(self) -> None:
         key = self.heard()
-        if key and key != ORIGINAL:
+        if self.model.version(key) is not None:
             self.remove_requested.emit(key)
