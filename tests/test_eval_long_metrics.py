@@ -96,3 +96,37 @@ def test_a_long_clip_is_pitch_tracked_in_windows_that_agree_with_the_whole_track
     assert np.mean(voiced == v_whole) > 0.99
     both = voiced & v_whole
     assert np.count_nonzero(both) > 500 and np.mean(f0[both] == f_whole[both]) > 0.97
+
+
+def test_the_apps_automatic_metrics_announce_each_metric_and_a_cancel_stops_before_the_next(qtbot, monkeypatch):
+    """On a long clip each metric takes minutes: fast_metrics announces every one (DistillMOS of the decoded audio
+    and of the original included) before computing it, and a cancel stops it once the running one is done,
+    computing no further metric."""
+    from eval import pair
+    from workbench.clip_metrics import fast_metrics
+    from workbench.workers import Cancelled, Task
+
+    computed = []
+
+    def stub(name, ref, deg, sr):
+        computed.append(name)
+        return 1.0
+
+    monkeypatch.setattr(pair, "compute", stub)
+    monkeypatch.setattr(metrics, "compute", stub)
+    ref = speech(3.0)
+    steps = len(metrics.FAST_METRICS) + 2
+    seen = []
+    whole = Task(fast_metrics, ref, ref, 16000)
+    whole.progress.connect(lambda done, total, text: seen.append((done, total, text)))
+    whole.run_here()
+    assert [(done, total) for done, total, _ in seen] == [(i, steps) for i in range(steps)]
+    assert computed == [*metrics.FAST_METRICS, "distill_mos", "distill_mos"]
+    assert "of the original" in seen[-1][2]
+
+    computed.clear()
+    stopped = Task(fast_metrics, ref, ref, 16000)
+    stopped.progress.connect(lambda done, total, text: done == 3 and stopped.cancel())  # while the 4th one runs
+    with pytest.raises(Cancelled):
+        stopped.run_here()
+    assert computed == list(metrics.FAST_METRICS[:4])
