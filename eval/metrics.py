@@ -255,24 +255,55 @@ PITCH_RATE = 16000
 PITCH_HOP = 160  # 10 ms frames
 PITCH_RANGE = (50.0, 600.0)  # Hz: low male to high child voices
 PITCH_GRID = 0.2  # semitones between pYIN's pitch candidates: 20 cents, 3x faster than its default 0.1
-PITCH_VERSION = f"pyin-librosa-{package_version('librosa')}-grid{PITCH_GRID}/1"  # another librosa may track otherwise
+PITCH_WINDOW_S = 30.0  # pYIN's Viterbi decodes a whole track at once: a longer signal is tracked a window at a time
+PITCH_OVERLAP_S = 4.0  # consecutive windows share this; each gives up the half of it nearer the other
+# another librosa may track otherwise; /2: signals longer than a window are tracked in windows
+PITCH_VERSION = f"pyin-librosa-{package_version('librosa')}-grid{PITCH_GRID}-window{PITCH_WINDOW_S:g}s/2"
 MIN_VOICED_FRAMES = 10  # F0 RMSE and correlation need this many frames voiced in both signals
 
 
 _PITCH_TRACKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # the last few signals' tracks, by content digest
 
 
-def _pitch_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F0 in Hz on a 20-cent grid, NaN where unvoiced; voiced flags) of float64 audio at 16 kHz by pYIN (librosa).
-    Kept for the last 4 signals (by digest, not holding the audio), so a pair's three pitch metrics and a
-    reference met again for the next codec are tracked once."""
+def _pyin(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pYIN (librosa) of all of `x`: F0 in Hz (NaN where unvoiced) and voiced flags, one frame per hop."""
     import librosa
 
-    key = hashlib.blake2b(x.tobytes(), digest_size=16).hexdigest()
+    f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
+                                 hop_length=PITCH_HOP, resolution=PITCH_GRID)
+    return f0, voiced
+
+
+def _windowed_pyin(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pYIN of `x` with memory bounded by one window: a signal up to `PITCH_WINDOW_S` is tracked whole (exactly
+    as pYIN tracks it); a longer one in windows overlapping by `PITCH_OVERLAP_S`, each decoded alone, starting on
+    the hop grid (so its frames are the whole track's frames) and kept up to the middle of each overlap, where
+    every frame lies at least half an overlap from a window's edge. Voicing and F0 then differ from one Viterbi
+    pass over the whole track only on a few frames near the joins."""
+    window = round(PITCH_WINDOW_S * PITCH_RATE) // PITCH_HOP * PITCH_HOP
+    step = round((PITCH_WINDOW_S - PITCH_OVERLAP_S) * PITCH_RATE) // PITCH_HOP * PITCH_HOP
+    if len(x) <= window:
+        return _pyin(x)
+    margin = (window - step) // 2 // PITCH_HOP  # frames a window gives up to each neighbour
+    f0s, flags = [], []
+    for start in range(0, len(x), step):
+        f0, voiced = _pyin(x[start:start + window])
+        last = start + window >= len(x)
+        keep = slice(0 if start == 0 else margin, len(f0) if last else step // PITCH_HOP + margin)
+        f0s.append(f0[keep])
+        flags.append(voiced[keep])
+        if last:
+            break
+    return np.concatenate(f0s), np.concatenate(flags)
+
+
+def _pitch_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F0 in Hz on a 20-cent grid, NaN where unvoiced; voiced flags) of float64 audio at 16 kHz by pYIN (librosa),
+    windowed beyond `PITCH_WINDOW_S`. Kept for the last 4 signals (by digest, not holding the audio), so a pair's
+    three pitch metrics and a reference met again for the next codec are tracked once."""
+    key = hashlib.blake2b(np.ascontiguousarray(x).data, digest_size=16).hexdigest()  # no copy of x
     if key not in _PITCH_TRACKS:
-        f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
-                                     hop_length=PITCH_HOP, resolution=PITCH_GRID)
-        _PITCH_TRACKS[key] = (f0, voiced)
+        _PITCH_TRACKS[key] = _windowed_pyin(x)
         while len(_PITCH_TRACKS) > 4:
             del _PITCH_TRACKS[next(iter(_PITCH_TRACKS))]
     return _PITCH_TRACKS[key]
@@ -300,7 +331,7 @@ def _both_voiced(ref: np.ndarray, deg: np.ndarray, sr: int, what: str) -> tuple[
 
 def f0_rmse(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """RMS pitch error in cents over the frames voiced in both signals (pYIN at 16 kHz, 10 ms frames, a 20-cent
-    grid: errors below about 10 cents are not resolved)."""
+    grid: errors below about 10 cents are not resolved; beyond 30 s tracked in windows, see `_windowed_pyin`)."""
     f_ref, f_deg = _both_voiced(ref, deg, sr, "F0 RMSE")
     return float(np.sqrt(np.mean((1200.0 * np.log2(f_deg / f_ref)) ** 2)))
 

@@ -70,7 +70,9 @@ def prepare(reference: np.ndarray, sample_rate: int, decoded: np.ndarray, decode
     """Check the pair and derive each metric's input; `align_to` is what the codec heard, when that was not the
     reference (input conditions)."""
     check, aligned = sanity.check_pair(reference, sample_rate, decoded, decoded_rate, align_to=align_to)
-    raw = np.nan_to_num(np.asarray(decoded, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    raw = np.asarray(decoded, dtype=np.float32)
+    if check.deg_nonfinite:  # otherwise no copy: a long clip's memory is a few copies of it, no more
+        raw = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
     raw = resample(raw, decoded_rate, sample_rate)
     return Pair(np.asarray(reference, dtype=np.float32), sample_rate, aligned, raw, check)
 

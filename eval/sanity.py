@@ -1,7 +1,8 @@
 """Checks on a (reference, decoded) pair before any metric: rates, delay, length, clipping, DC, silence, NaN.
 
 `check_pair` brings the decoded audio to the reference's rate (explicitly, with the project's resampler),
-estimates the delay by cross-correlation, compensates it when the estimate is trustworthy, and says when
+estimates the delay by cross-correlation (over the lags up to `MAX_DELAY_S` only, a block at a time, so a long
+clip costs a few copies of itself and no more), compensates it when the estimate is trustworthy, and says when
 intrusive metrics must be refused instead of computed on misaligned signals.
 """
 
@@ -55,35 +56,54 @@ class Sanity:
         return asdict(self)
 
 
+BLOCK = 2**16  # samples (or envelope frames) handled at once: the checks' memory is a few blocks on any length
+
+
+def _sum_squares(x: np.ndarray, mean: float = 0.0) -> float:
+    """Sum of (x - mean)**2 in float64, a block at a time (no float64 copy of the whole signal)."""
+    return float(sum(np.dot(block, block) for block in
+                     (x[i:i + BLOCK].astype(np.float64) - mean for i in range(0, len(x), BLOCK))))
+
+
 def _rms_dbfs(x: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+    rms = float(np.sqrt(_sum_squares(x) / len(x))) if len(x) else 0.0
     return 20.0 * np.log10(max(rms, 1e-10))
 
 
 def _xcorr(a: np.ndarray, b: np.ndarray, max_lag: int) -> tuple[int, float]:
-    """Lag of b relative to a (b[n + lag] ~ a[n]) maximising the cross-correlation, and its normalised peak."""
+    """Lag of b relative to a (b[n + lag] ~ a[n]), |lag| <= max_lag, maximising the cross-correlation of the
+    zero-mean signals, and its normalised peak. Only those lags are computed, a block of `a` at a time against its
+    stretch of `b` (zero beyond b's ends, as in a full correlation), so memory stays bounded on any length."""
     from scipy.signal import correlate
 
-    a = a - a.mean()
-    b = b - b.mean()
-    full = correlate(b, a, mode="full", method="fft")
-    zero = len(a) - 1
-    lo, hi = max(0, zero - max_lag), min(len(full), zero + max_lag + 1)
-    window = full[lo:hi]
-    k = int(np.argmax(np.abs(window)))
-    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return lo + k - zero, (abs(float(window[k])) / norm if norm > 0 else 0.0)
+    lo_lag, hi_lag = -min(max_lag, len(a) - 1), min(max_lag, len(b) - 1)
+    mean_a, mean_b = float(np.mean(a, dtype=np.float64)), float(np.mean(b, dtype=np.float64))
+    sums = np.zeros(hi_lag - lo_lag + 1)
+    for i in range(0, len(a), BLOCK):
+        piece = a[i:i + BLOCK].astype(np.float64) - mean_a
+        start, stop = i + lo_lag, i + len(piece) + hi_lag  # b[start:stop] meets this piece at every lag
+        stretch = np.zeros(stop - start)
+        inside = b[max(start, 0):min(stop, len(b))].astype(np.float64) - mean_b
+        stretch[max(start, 0) - start:max(start, 0) - start + len(inside)] = inside
+        sums += correlate(stretch, piece, mode="valid", method="fft")
+    k = int(np.argmax(np.abs(sums)))
+    norm = float(np.sqrt(_sum_squares(a, mean_a) * _sum_squares(b, mean_b)))
+    return lo_lag + k, (abs(float(sums[k])) / norm if norm > 0 else 0.0)
 
 
 def _envelope(x: np.ndarray, hop: int) -> np.ndarray:
-    n = len(x) // hop
-    frames = x[: n * hop].reshape(n, hop).astype(np.float64)
-    return np.log10(np.mean(frames**2, axis=1) + 1e-8)
+    """Log energy of consecutive frames of `hop` samples, computed a block of frames at a time."""
+    n, rows = len(x) // hop, max(1, BLOCK // hop)
+    out = np.empty(n)
+    for r in range(0, n, rows):
+        frames = x[r * hop:min(n, r + rows) * hop].reshape(-1, hop).astype(np.float64)
+        out[r:r + len(frames)] = np.log10(np.mean(frames**2, axis=1) + 1e-8)
+    return out
 
 
 def estimate_delay(ref: np.ndarray, deg: np.ndarray, sr: int, max_delay_s: float = MAX_DELAY_S) -> tuple[int, float]:
     """Delay of `deg` behind `ref` in samples (same rate) by waveform cross-correlation, and its confidence 0..1."""
-    return _xcorr(np.asarray(ref, np.float64), np.asarray(deg, np.float64), int(max_delay_s * sr))
+    return _xcorr(np.asarray(ref), np.asarray(deg), int(max_delay_s * sr))
 
 
 def shift(deg: np.ndarray, delay: int) -> np.ndarray:
@@ -128,7 +148,7 @@ def check_pair(
     if deg_rate != ref_rate:
         resampled = f"{deg_rate} -> {ref_rate} Hz ({RESAMPLER})"
         warnings.append(f"decoded audio at {deg_rate} Hz resampled to the reference's {ref_rate} Hz")
-    deg_clean = np.nan_to_num(deg, nan=0.0, posinf=0.0, neginf=0.0)
+    deg_clean = np.nan_to_num(deg, nan=0.0, posinf=0.0, neginf=0.0) if nonfinite else deg
     deg_at_ref = resample(deg_clean, deg_rate, ref_rate)
     mismatch = len(deg_at_ref) - len(ref)
     if abs(mismatch) > 0.01 * ref_rate:

@@ -61,3 +61,29 @@ def test_clipping_dc_silence_nan_and_length_are_reported(clip):
     assert sanity.deg_nonfinite == 10 and "NaN" in sanity.refuse
     sanity, aligned = check_pair(x, sr, x[: len(x) - sr // 10], sr)
     assert sanity.length_mismatch_samples == -(sr // 10) and len(aligned) == len(x)
+
+
+@pytest.mark.parametrize("trim", [0, 3000])
+def test_the_delay_searched_a_block_at_a_time_is_the_full_cross_correlations_peak(clip, monkeypatch, trim):
+    """Blocks of 4096 samples (the clip holds several): the lag and peak of scipy's full cross-correlation of the
+    zero-mean signals, restricted to lags up to MAX_DELAY_S; also when the decoded signal is the shorter."""
+    from scipy.signal import correlate
+
+    from eval import sanity
+
+    x, sr = clip
+    decoded = get_codec("opus-6k").roundtrip(shift(x, -int(0.021 * sr)), sr).audio
+    decoded = decoded[: len(decoded) - trim]
+    a = x.astype(np.float64) - np.mean(x, dtype=np.float64)
+    b = decoded.astype(np.float64) - np.mean(decoded, dtype=np.float64)
+    max_lag, zero = int(sanity.MAX_DELAY_S * sr), len(a) - 1
+    window = correlate(b, a, mode="full", method="fft")[zero - max_lag: zero + max_lag + 1]
+    k = int(np.argmax(np.abs(window)))
+    monkeypatch.setattr(sanity, "BLOCK", 4096)
+    assert len(x) > 5 * 4096
+    lag, confidence = sanity.estimate_delay(x, decoded, sr)
+    assert lag == k - max_lag and abs(lag - int(0.021 * sr)) < 0.005 * sr
+    assert confidence == pytest.approx(abs(window[k]) / np.sqrt(np.dot(a, a) * np.dot(b, b)), rel=1e-9)
+    hop = int(sanity.ENVELOPE_HOP_S * sr)
+    frames = x[: len(x) // hop * hop].reshape(-1, hop).astype(np.float64)
+    assert np.array_equal(sanity._envelope(x, hop), np.log10(np.mean(frames**2, axis=1) + 1e-8))

@@ -19,16 +19,20 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_
     out: dict[str, float | str] = {}
     if pair.sanity.warnings:
         out["sanity"] = "; ".join(pair.sanity.warnings)
+    # One step per metric, each announced (where a cancel stops it): on a long clip each takes minutes.
+    steps = len(FAST_METRICS) + (2 if original_mos else 1)
     for i, name in enumerate(FAST_METRICS):
         if task is not None:
-            task.report(i, len(FAST_METRICS), f"computing {METRICS[name].label}")
+            task.report(i, steps, f"computing {METRICS[name].label}")
         out[METRICS[name].label] = _shown(score(pair, (name,))[name])
     # The no-reference MOS; the original's is the ceiling to read the decoded one against.
-    if task is not None:
-        task.report(len(FAST_METRICS), len(FAST_METRICS), "computing DistillMOS")
     label = METRICS["distill_mos"].label
+    if task is not None:
+        task.report(len(FAST_METRICS), steps, f"computing {label} of the decoded audio")
     out[f"{label} (decoded)"] = _shown(score(pair, ("distill_mos",))["distill_mos"])
     if original_mos:
+        if task is not None:
+            task.report(len(FAST_METRICS) + 1, steps, f"computing {label} of the original")
         try:
             out[f"{label} (original)"] = compute("distill_mos", ref, ref, sr)
         except MetricError as exc:
