@@ -117,8 +117,8 @@ def test_metric_values_of_two_versions_show_whole_at_the_default_window_size(qtb
     assert (window.width(), window.height()) == (1500, 900)
     open_clip(qtbot, window, bundled[0].audio_path)
     for codec in ("codec2-3200@white10", "opus-6k"):
-        version = round_trip(qtbot, window, codec)
-        window.model.set_metrics(version.key, {"PESQ-WB": 3.14159, "DistillMOS (original)": 3.9})
+        added = version(qtbot, window, codec)
+        window.model.set_metrics(added.key, {"PESQ-WB": 3.14159, "DistillMOS (original)": 3.9})
     qtbot.wait(50)
     tree = window.metrics.tree
     columns = range(1, tree.columnCount())
