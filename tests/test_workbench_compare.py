@@ -30,7 +30,7 @@ def test_every_round_trip_is_kept_and_any_two_versions_are_compared(qtbot, windo
     drawn_difference = window.compare.waveforms["difference"].curve.getData()[1]  # min and max per column
     assert drawn_difference.max() == pytest.approx(model.difference.max())
     assert drawn_difference.min() == pytest.approx(model.difference.min())
-    qtbot.waitUntil(lambda: all("PESQ-NB" in v.metrics for v in model.versions), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: all("PESQ-NB" in v.metrics for v in model.versions), timeout=3 * WAIT_MS)  # 3 versions
     panel = window.metrics
     assert [panel.tree.headerItem().text(c) for c in range(1, 4)] == ["codec2-3200", "Opus 6k", "opus-6k (2)"]
     assert panel.value("codec", "codec2-3200") == "codec2-3200" and panel.value("codec", "Opus 6k") == "opus-6k"
