@@ -153,6 +153,22 @@ def test_a_codec_that_cannot_stream_is_refused_in_one_line_and_no_session_starts
     assert live.prompts.messages[-1] == "lowpass-3.5k cannot code live: it has no stream"
 
 
+def test_a_model_codec_loads_on_a_worker_and_the_session_starts_when_it_is_ready(live, qtbot, monkeypatch):
+    from pathlib import Path
+
+    from workbench_waits import WAIT_MS
+
+    monkeypatch.setenv("LFSC_CHECKPOINT", str(Path(__file__).parent / "fixtures" / "nemo" / "lfsc_small.nemo"))
+    live.codecs.refresh()
+    live.codec_bar.select_codec("lfsc")
+    assert not live.live.start()  # not loaded yet: the window stays live while it loads
+    assert not live.live.running and not live.prompts.messages
+    with qtbot.waitSignal(live.live.running_changed, timeout=WAIT_MS):
+        pass  # the worker built the model and started the session
+    assert live.live.running and live.live.codec_name == "lfsc"
+    live.live.stop()
+
+
 def test_a_kept_session_is_saved_aligned_never_over_a_file_and_opens_in_the_compare_view(live, tmp_path,
                                                                                           monkeypatch):
     from datetime import datetime

@@ -14,10 +14,12 @@ from codec.errors import UserError
 from workbench import audio_io
 from workbench.clip_model import Clip
 from workbench.controllers.clips import ClipController
+from workbench.controllers.task_runner import METRICS
 from workbench.controllers.playback import output_device
 from workbench.controllers.prompts import Prompts
 from workbench.live_audio import LiveSession, LiveStats
 from workbench.settings import Settings
+from workbench.workers import Task
 
 
 class LiveController(QObject):
@@ -42,10 +44,17 @@ class LiveController(QObject):
 
     def start(self, lookahead_frames: int | None = None) -> bool:
         """Code the microphone live through the chosen codec on the chosen device; whether it started (when not,
-        the user is told why in one line)."""
+        the user is told why in one line). A model codec not loaded yet loads on a worker first (seconds, with the
+        window live), and the session starts when it is ready."""
         if self.session is not None:
             return True
         try:
+            name, device = self._chosen()
+            if device != "-" and not self.clips.codecs.cache.has(name, device):
+                task = Task(build_codec, name, device, self.clips.codecs.cache)
+                self.clips.tasks.start(METRICS, task, lambda _: self.start(lookahead_frames),
+                                       f"Loading the {name} model for live mode")
+                return False
             self.session = LiveSession(self._stream(lookahead_frames), (
                 audio_io.device_index(self.settings.input_device, "input"), output_device(self.settings.output_device)))
             self.session.start()
@@ -106,14 +115,24 @@ class LiveController(QObject):
         self.prompts.status(f"live session saved as {paths[0]} and {paths[1]}", 8000)
         return paths
 
-    def _stream(self, lookahead_frames: int | None):
+    def _chosen(self) -> tuple[str, str]:
+        """The chosen codec and the device it runs on ("-" for a codec without one)."""
         from codec.devices import resolve_device
         from codec.registry import takes_option
 
-        name = self.codec_name = self.clips.codecs.codec()
-        device = resolve_device(self.clips.codecs.device()) if takes_option(name, "device") else "-"
+        name = self.clips.codecs.codec()
+        return name, resolve_device(self.clips.codecs.device()) if takes_option(name, "device") else "-"
+
+    def _stream(self, lookahead_frames: int | None):
+        name, device = self._chosen()
+        self.codec_name = name
         codec = self.clips.codecs.cache.get(name, device)
         return codec.stream(lookahead_frames=lookahead_frames, sample_rate=self.settings.record_rate)
+
+
+def build_codec(name: str, device: str, cache, task=None) -> None:
+    """Build codec `name` on `device` into `cache` (a model codec loads its checkpoint: seconds)."""
+    cache.get(name, device)
 
 
 def save_session(folder: Path, codec: str, dry: np.ndarray, coded: np.ndarray, sample_rate: int) -> tuple[Path, Path]:
