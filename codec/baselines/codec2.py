@@ -171,8 +171,8 @@ class Codec2(BlockCodec):
 
 
 class Codec2Stream(FramedStream):
-    """Codec2 coded live: each frame encoded as it completes, cut to its bits as the payload packs it, and decoded
-    from where this stream left the phase generator (its start state at first), under the decoding lock, as
+    """Codec2 coded live: each frame encoded as it completes and decoded (the payload's bit packing loses nothing,
+    tests/test_baselines.py, so the frames go across as they are) from where this stream left the phase generator (its start state at first), under the decoding lock, as
     `Codec2.decode_blocks` does batch by batch; so the output is `roundtrip`'s at 8 kHz, whatever the push sizes and
     whatever else decodes meanwhile. Latency: a frame less a sample, and the codec's delay."""
 
@@ -184,8 +184,7 @@ class Codec2Stream(FramedStream):
         self._phase = GENERATOR_START
 
     def _code(self, frames: list[np.ndarray], end: bool) -> np.ndarray:
-        bits, size = self._encoder.bits_per_frame(), self._encoder.bytes_per_frame()
-        sent = [unpack_frames(pack_frames([self._encoder.encode(pcm)], bits), bits, size)[0] for pcm in frames]
+        sent = [self._encoder.encode(pcm) for pcm in frames]
         with _decoding:
             generator = generator_state()
             if generator is not None:

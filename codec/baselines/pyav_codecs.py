@@ -205,13 +205,14 @@ class OpusStream(PyAVStream):
 def opus_latency(sample_rate: int) -> int:
     """The most input an Opus stream at `sample_rate` holds back: a 20 ms frame less a sample, the encoder's
     look-ahead, and what the 48 kHz -> `sample_rate` resampler owes at worst when fed as the decoder gives (the first
-    frame less the pre-skip, with the wideband SILK lead, then whole frames), found by feeding it so once."""
+    frame less the pre-skip, then whole frames), found by feeding it so once. The wideband SILK lead adds output,
+    not delay: pushed a sample at a time, a stream holds back exactly this either way (tests/test_classic_streams.py)."""
     import soxr
 
     resampler = soxr.ResampleStream(OPUS_DECODED_RATE, sample_rate, 1, dtype="float32", quality="VHQ")
     frame = OPUS_DECODED_RATE // 50
     fed = given = owed = 0
-    for chunk in [frame - OPUS_PRE_SKIP + OPUS_WIDEBAND_SILK_LEAD, *[frame] * 200]:  # 4 s: past its worst moment
+    for chunk in [frame - OPUS_PRE_SKIP, *[frame] * 200]:  # 4 s: past its worst moment
         fed += chunk
         given += len(resampler.resample_chunk(np.zeros(chunk, dtype=np.float32)))
         owed = max(owed, int(fed * sample_rate / OPUS_DECODED_RATE + 0.5) - given)
