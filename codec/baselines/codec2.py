@@ -152,7 +152,7 @@ class Codec2(BlockCodec):
             if progress is not None:
                 progress(min(start + DECODE_BATCH, len(frames)) / len(frames))
 
-    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> "Codec2Stream":
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> Codec2Stream:
         """Frame by frame through libcodec2 (`Codec2Stream`); the frame and delay are fixed."""
         self._fixed_lookahead(lookahead_frames, hop_frames)
         return Codec2Stream(self)
@@ -172,15 +172,16 @@ class Codec2(BlockCodec):
 
 class Codec2Stream(FramedStream):
     """Codec2 coded live: each frame encoded as it completes and decoded (the payload's bit packing loses nothing,
-    tests/test_baselines.py, so the frames go across as they are) from where this stream left the phase generator (its start state at first), under the decoding lock, as
-    `Codec2.decode_blocks` does batch by batch; so the output is `roundtrip`'s at 8 kHz, whatever the push sizes and
-    whatever else decodes meanwhile. Latency: a frame less a sample, and the codec's delay."""
+    tests/test_baselines.py, so the frames go across as they are), under the decoding lock from where this stream
+    left the phase generator (its start state at first), as `Codec2.decode_blocks` does batch by batch; so the output
+    is `roundtrip`'s at 8 kHz whatever the push sizes and whatever else decodes meanwhile. Latency: a frame less a
+    sample, and the codec's delay."""
 
     def __init__(self, codec: Codec2):
         # An encoder and a decoder of their own, as a whole-file encode and decode have.
         self._encoder, self._decoder = codec._state(), codec._state()
         frame = self._encoder.samples_per_frame()
-        super().__init__(codec.sample_rate, frame, codec.delay, codec.delay, frame - 1 + codec.delay)
+        super().__init__(codec.sample_rate, frame, codec.delay, frame - 1 + codec.delay)
         self._phase = GENERATOR_START
 
     def _code(self, frames: list[np.ndarray], end: bool) -> np.ndarray:

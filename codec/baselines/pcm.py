@@ -39,14 +39,14 @@ def delay_compensated(blocks: Iterable[np.ndarray], delay: int, num_samples: int
 
 class FramedStream(CodecStream):
     """A classical codec coded live as its whole-file round trip codes: the input as int16, cut into `frame`-sample
-    frames as it arrives, each coded at once (`_code`); at the end `tail` zeros (what `encode_blocks` appends to
-    flush the codec's delay) and the last frame zero-padded; the first `delay` decoded samples dropped
+    frames as it arrives, each coded at once (`_code`); at the end `delay` zeros (what `encode_blocks` appends, so
+    that the last input comes out) and the last frame zero-padded; the first `delay` decoded samples dropped
     (`delay_compensated`). Joined, the output is the round trip's at the native rate."""
 
-    def __init__(self, sample_rate: int, frame: int, delay: int, tail: int, latency: int):
+    def __init__(self, sample_rate: int, frame: int, delay: int, latency: int):
         super().__init__()
         self.sample_rate, self.frame, self.latency = sample_rate, frame, latency
-        self._skip, self._tail = delay, tail
+        self._skip, self._tail = delay, delay
         self._held = np.zeros(0, dtype=np.int16)
 
     def _take(self, samples: np.ndarray) -> np.ndarray:

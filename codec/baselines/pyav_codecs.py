@@ -154,8 +154,8 @@ class PyAVStream(FramedStream):
     """An FFmpeg codec coded live: each frame through the encoder as it completes, each packet through the decoder
     as it comes out, both flushed at the end, as `encode_blocks` and `decode_blocks` do with a whole file."""
 
-    def __init__(self, name: str, encoder, decoder, delay: int, tail: int, latency: int):
-        super().__init__(encoder.sample_rate, encoder.frame_size, delay, tail, latency)
+    def __init__(self, name: str, encoder, decoder, delay: int, latency: int):
+        super().__init__(encoder.sample_rate, encoder.frame_size, delay, latency)
         self.name, self.encoder, self.decoder = name, encoder, decoder
         self._frames = self._packets = 0
 
@@ -182,13 +182,12 @@ class OpusStream(PyAVStream):
     when the first packet is one, resampled to the native rate by soxr's streaming resampler (the same VHQ filter
     as `resample_blocks`, so the output is the same for any block sizes)."""
 
-    def __init__(self, codec: "Opus"):
+    def __init__(self, codec: Opus):
         import soxr
 
         encoder = _open_encoder("libopus", codec.sample_rate, codec.bitrate, OPUS_OPTIONS)
         decoder = _open_decoder("libopus", OPUS_DECODED_RATE, _opus_head(codec.sample_rate, OPUS_PRE_SKIP))
-        super().__init__(codec.name, encoder, decoder, 0, 0, 0)
-        self.latency = opus_latency(codec.sample_rate)
+        super().__init__(codec.name, encoder, decoder, 0, opus_latency(codec.sample_rate))
         self._lead: bool | None = None
         self._resampler = soxr.ResampleStream(OPUS_DECODED_RATE, codec.sample_rate, 1, dtype="float32", quality="VHQ")
 
@@ -345,7 +344,7 @@ class AmrNb(BlockCodec):
         self._fixed_lookahead(lookahead_frames, hop_frames)
         encoder = _open_encoder("libopencore_amrnb", self.sample_rate, int(self.nominal_bitrate), {})
         decoder = _open_decoder("libopencore_amrnb", self.sample_rate)
-        return PyAVStream(self.name, encoder, decoder, AMR_NB_DELAY, AMR_NB_DELAY, AMR_NB_FRAME - 1 + AMR_NB_DELAY)
+        return PyAVStream(self.name, encoder, decoder, AMR_NB_DELAY, AMR_NB_FRAME - 1 + AMR_NB_DELAY)
 
 
 def _amr_frames(payload: bytes) -> tuple[list[bytes], str]:
