@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from codec.baselines.pcm import delay_compensated, from_int16, to_int16
+from codec.baselines.pcm import FramedStream, delay_compensated, from_int16, to_int16
 from codec.blocks import frames_of, reporting
 from codec.interface import BlockCodec
 
@@ -152,6 +152,11 @@ class Codec2(BlockCodec):
             if progress is not None:
                 progress(min(start + DECODE_BATCH, len(frames)) / len(frames))
 
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> Codec2Stream:
+        """Frame by frame through libcodec2 (`Codec2Stream`); the frame and delay are fixed."""
+        self._fixed_lookahead(lookahead_frames, hop_frames)
+        return Codec2Stream(self)
+
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
         """Another size than the frames that `encode` gives for `num_samples` (the input and the delay)."""
         state = self._state()
@@ -163,6 +168,31 @@ class Codec2(BlockCodec):
     def settings(self) -> dict:
         """What identifies this codec's output beyond its mode: whether decoding is repeatable here."""
         return {"repeatable_decoder": generator_state() is not None}
+
+
+class Codec2Stream(FramedStream):
+    """Codec2 coded live: each frame encoded as it completes and decoded (the payload's bit packing loses nothing,
+    tests/test_baselines.py, so the frames go across as they are), under the decoding lock from where this stream
+    left the phase generator (its start state at first), as `Codec2.decode_blocks` does batch by batch; so the output
+    is `roundtrip`'s at 8 kHz whatever the push sizes and whatever else decodes meanwhile. Latency: a frame less a
+    sample, and the codec's delay."""
+
+    def __init__(self, codec: Codec2):
+        # An encoder and a decoder of their own, as a whole-file encode and decode have.
+        self._encoder, self._decoder = codec._state(), codec._state()
+        frame = self._encoder.samples_per_frame()
+        super().__init__(codec.sample_rate, frame, codec.delay, frame - 1 + codec.delay)
+        self._phase = GENERATOR_START
+
+    def _code(self, frames: list[np.ndarray], end: bool) -> np.ndarray:
+        sent = [self._encoder.encode(pcm) for pcm in frames]
+        with _decoding:
+            generator = generator_state()
+            if generator is not None:
+                generator.value = self._phase
+            decoded = [self._decoder.decode(frame) for frame in sent]
+            self._phase = generator.value if generator is not None else self._phase
+        return from_int16(np.concatenate([np.zeros(0, dtype=np.int16), *decoded]))
 
 
 def pack_frames(frames: list[bytes], bits: int) -> bytes:

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from codec.audio import resample_blocks
-from codec.baselines.pcm import delay_compensated, from_int16, to_int16
+from codec.baselines.pcm import FramedStream, delay_compensated, from_int16, to_int16
 from codec.blocks import frames_of, reporting
 from codec.errors import UserError
 from codec.interface import BlockCodec
@@ -24,7 +24,9 @@ OPUS_PRE_SKIP = 312
 
 # Opus's own delay (the encoder's pre-skip) is removed by the decoder. What remains, measured by
 # cross-correlation on real speech at 48 kHz: wideband SILK comes out about 3 samples (1 at 16 kHz) early;
-# narrowband SILK and CELT stay within 1 sample at their input rate without a correction.
+# narrowband SILK and CELT stay within 1 sample at their input rate without a correction. Whether the lead applies is
+# read from the first packet, the one choice a live stream can make before giving out audio (on the bundled speech,
+# at every named bitrate and both rates, it is what most packets say).
 OPUS_WIDEBAND_SILK_LEAD = 3  # samples at 48 kHz
 _OPUS_SILK_WB_CONFIGS = range(8, 12)  # TOC configurations 8-11: SILK-only wideband (RFC 6716 3.1)
 
@@ -76,23 +78,28 @@ def _open_encoder(encoder: str, sample_rate: int, bit_rate: int, options: dict):
     return context
 
 
+def _encode_frame(context, pcm: np.ndarray | None, index: int) -> list[bytes]:
+    """The packets that encoding int16 frame number `index` (None: the end, flushing the encoder) gives."""
+    import av
+
+    if pcm is None:
+        return [bytes(packet) for packet in context.encode(None)]
+    frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
+    frame.sample_rate = context.sample_rate
+    frame.pts = index * context.frame_size
+    return [bytes(packet) for packet in context.encode(frame)]
+
+
 def _encode_stream(context, blocks: Iterable[np.ndarray]) -> Iterator[bytes]:
     """Encode mono float blocks as int16 PCM frame by frame as they arrive (`frames_of`: the last frame
     zero-padded), then flush the encoder. Yields the packets."""
-    import av
-
     for index, pcm in enumerate(frames_of(map(to_int16, blocks), context.frame_size)):
-        frame = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
-        frame.sample_rate = context.sample_rate
-        frame.pts = index * context.frame_size
-        yield from (bytes(packet) for packet in context.encode(frame))
-    yield from (bytes(packet) for packet in context.encode(None))
+        yield from _encode_frame(context, pcm, index)
+    yield from _encode_frame(context, None, 0)
 
 
-def _decode_stream(decoder: str, packets: list[bytes], sample_rate: int, name: str, extradata: bytes | None = None,
-                   progress: Callable[[float], None] | None = None) -> Iterator[np.ndarray]:
-    """Decode packets with an FFmpeg decoder as the audio is taken, flushing it at the end; yields float32 mono
-    blocks at `sample_rate`. A packet the decoder refuses means a damaged payload (UserError)."""
+def _open_decoder(decoder: str, sample_rate: int, extradata: bytes | None = None):
+    """An FFmpeg decoder for mono audio at `sample_rate`."""
     import av
 
     context = av.CodecContext.create(decoder, "r")
@@ -100,16 +107,32 @@ def _decode_stream(decoder: str, packets: list[bytes], sample_rate: int, name: s
     context.layout = "mono"
     if extradata is not None:
         context.extradata = extradata
+    return context
+
+
+def _decode_packet(context, data: bytes | None, index: int, name: str) -> Iterator[np.ndarray]:
+    """Packet number `index` (None: the end, flushing the decoder) decoded into float32 mono blocks; one the
+    decoder refuses means a damaged payload (UserError)."""
+    import av
+
+    try:
+        frames = context.decode(None if data is None else av.Packet(data))
+    except av.FFmpegError as exc:
+        raise UserError(f"the {name} payload is damaged: packet {index} cannot be decoded ({exc})") from None
+    for frame in frames:
+        if frame.sample_rate != context.sample_rate:
+            raise UserError(f"the {name} payload is damaged: packet {index} decodes at {frame.sample_rate} Hz")
+        samples = frame.to_ndarray().reshape(-1)
+        yield from_int16(samples) if samples.dtype == np.int16 else samples.astype(np.float32)
+
+
+def _decode_stream(decoder: str, packets: list[bytes], sample_rate: int, name: str, extradata: bytes | None = None,
+                   progress: Callable[[float], None] | None = None) -> Iterator[np.ndarray]:
+    """Decode packets with an FFmpeg decoder as the audio is taken, flushing it at the end; yields float32 mono
+    blocks at `sample_rate`."""
+    context = _open_decoder(decoder, sample_rate, extradata)
     for index, data in enumerate([*packets, None]):
-        try:
-            frames = context.decode(None if data is None else av.Packet(data))
-        except av.FFmpegError as exc:
-            raise UserError(f"the {name} payload is damaged: packet {index} cannot be decoded ({exc})") from None
-        for frame in frames:
-            if frame.sample_rate != sample_rate:
-                raise UserError(f"the {name} payload is damaged: packet {index} decodes at {frame.sample_rate} Hz")
-            samples = frame.to_ndarray().reshape(-1)
-            yield from_int16(samples) if samples.dtype == np.int16 else samples.astype(np.float32)
+        yield from _decode_packet(context, data, index, name)
         if progress is not None:
             progress((index + 1) / (len(packets) + 1))
 
@@ -125,6 +148,74 @@ def _packets_problem(count: int, least: int) -> str:
 def _opus_head(sample_rate: int, pre_skip: int) -> bytes:
     """The OpusHead the decoder needs for the pre-skip (RFC 7845 5.1), rebuilt instead of stored per payload."""
     return b"OpusHead" + bytes([1, 1]) + pre_skip.to_bytes(2, "little") + sample_rate.to_bytes(4, "little") + bytes(3)
+
+
+class PyAVStream(FramedStream):
+    """An FFmpeg codec coded live: each frame through the encoder as it completes, each packet through the decoder
+    as it comes out, both flushed at the end, as `encode_blocks` and `decode_blocks` do with a whole file."""
+
+    def __init__(self, name: str, encoder, decoder, delay: int, latency: int):
+        super().__init__(encoder.sample_rate, encoder.frame_size, delay, latency)
+        self.name, self.encoder, self.decoder = name, encoder, decoder
+        self._frames = self._packets = 0
+
+    def _code(self, frames: list[np.ndarray], end: bool) -> np.ndarray:
+        packets: list[bytes | None] = []
+        for pcm in frames:
+            packets += _encode_frame(self.encoder, pcm, self._frames)
+            self._frames += 1
+        if end:
+            packets += [*_encode_frame(self.encoder, None, 0), None]
+        return self._decoded(packets, end)
+
+    def _decoded(self, packets: list[bytes | None], end: bool) -> np.ndarray:
+        """The packets (None: flush the decoder) decoded, at the decoder's rate."""
+        blocks = [np.zeros(0, dtype=np.float32)]
+        for data in packets:
+            blocks += _decode_packet(self.decoder, data, self._packets, self.name)
+            self._packets += 1
+        return np.concatenate(blocks)
+
+
+class OpusStream(PyAVStream):
+    """Opus live, aligned as `Opus.decode_blocks` aligns a file: decoded at 48 kHz, the wideband SILK lead added
+    when the first packet is one, resampled to the native rate by soxr's streaming resampler (the same VHQ filter
+    as `resample_blocks`, so the output is the same for any block sizes)."""
+
+    def __init__(self, codec: Opus):
+        import soxr
+
+        encoder = _open_encoder("libopus", codec.sample_rate, codec.bitrate, OPUS_OPTIONS)
+        decoder = _open_decoder("libopus", OPUS_DECODED_RATE, _opus_head(codec.sample_rate, OPUS_PRE_SKIP))
+        super().__init__(codec.name, encoder, decoder, 0, opus_latency(codec.sample_rate))
+        self._lead: bool | None = None
+        self._resampler = soxr.ResampleStream(OPUS_DECODED_RATE, codec.sample_rate, 1, dtype="float32", quality="VHQ")
+
+    def _decoded(self, packets: list[bytes | None], end: bool) -> np.ndarray:
+        decoded = super()._decoded(packets, end)
+        if self._lead is None and packets and packets[0] is not None:
+            self._lead = _wideband_silk(packets[0])
+            if self._lead:
+                decoded = np.concatenate([np.zeros(OPUS_WIDEBAND_SILK_LEAD, dtype=np.float32), decoded])
+        return self._resampler.resample_chunk(decoded, last=end)
+
+
+@cache
+def opus_latency(sample_rate: int) -> int:
+    """The most input an Opus stream at `sample_rate` holds back: a 20 ms frame less a sample, the encoder's
+    look-ahead, and what the 48 kHz -> `sample_rate` resampler owes at worst when fed as the decoder gives (the first
+    frame less the pre-skip, then whole frames), found by feeding it so once. The wideband SILK lead adds output,
+    not delay: pushed a sample at a time, a stream holds back exactly this either way (tests/test_classic_streams.py)."""
+    import soxr
+
+    resampler = soxr.ResampleStream(OPUS_DECODED_RATE, sample_rate, 1, dtype="float32", quality="VHQ")
+    frame = OPUS_DECODED_RATE // 50
+    fed = given = owed = 0
+    for chunk in [frame - OPUS_PRE_SKIP, *[frame] * 200]:  # 4 s: past its worst moment
+        fed += chunk
+        given += len(resampler.resample_chunk(np.zeros(chunk, dtype=np.float32)))
+        owed = max(owed, int(fed * sample_rate / OPUS_DECODED_RATE + 0.5) - given)
+    return sample_rate // 50 - 1 + -(-OPUS_PRE_SKIP * sample_rate // OPUS_DECODED_RATE) + owed
 
 
 class Opus(BlockCodec):
@@ -170,10 +261,16 @@ class Opus(BlockCodec):
         packets, _ = _opus_packets(payload)
         head = _opus_head(self.sample_rate, OPUS_PRE_SKIP)
         decoded = _decode_stream("libopus", packets, OPUS_DECODED_RATE, self.name, head, progress)
-        if _mostly_wideband_silk(packets):
+        if packets and _wideband_silk(packets[0]):
             decoded = itertools.chain([np.zeros(OPUS_WIDEBAND_SILK_LEAD, dtype=np.float32)], decoded)
         return delay_compensated(resample_blocks(decoded, OPUS_DECODED_RATE, self.sample_rate), 0, num_samples,
                                  self.name)
+
+
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> OpusStream:
+        """Frame by frame through libopus (`OpusStream`); Opus's frame and look-ahead are fixed."""
+        self._fixed_lookahead(lookahead_frames, hop_frames)
+        return OpusStream(self)
 
 
 def _opus_length(size: int) -> bytes:
@@ -197,10 +294,9 @@ def _opus_packets(payload: bytes) -> tuple[list[bytes], str]:
     return packets, ""
 
 
-def _mostly_wideband_silk(packets: list[bytes]) -> bool:
-    """Whether most packets are SILK-only wideband, by their TOC byte."""
-    wideband = sum(1 for packet in packets if packet and packet[0] >> 3 in _OPUS_SILK_WB_CONFIGS)
-    return 2 * wideband > len(packets)
+def _wideband_silk(packet: bytes) -> bool:
+    """Whether a packet is SILK-only wideband, by its TOC byte."""
+    return bool(packet) and packet[0] >> 3 in _OPUS_SILK_WB_CONFIGS
 
 
 class AmrNb(BlockCodec):
@@ -241,6 +337,14 @@ class AmrNb(BlockCodec):
         frames, _ = _amr_frames(payload)
         decoded = _decode_stream("libopencore_amrnb", frames, self.sample_rate, self.name, progress=progress)
         return delay_compensated(decoded, AMR_NB_DELAY, num_samples, self.name)
+
+
+    def native_stream(self, lookahead_frames: int | None, hop_frames: int | None) -> PyAVStream:
+        """Frame by frame through libopencore-amrnb, the codec's delay dropped as `decode_blocks` drops it."""
+        self._fixed_lookahead(lookahead_frames, hop_frames)
+        encoder = _open_encoder("libopencore_amrnb", self.sample_rate, int(self.nominal_bitrate), {})
+        decoder = _open_decoder("libopencore_amrnb", self.sample_rate)
+        return PyAVStream(self.name, encoder, decoder, AMR_NB_DELAY, AMR_NB_FRAME - 1 + AMR_NB_DELAY)
 
 
 def _amr_frames(payload: bytes) -> tuple[list[bytes], str]:
