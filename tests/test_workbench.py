@@ -15,7 +15,7 @@ from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
 from codec.audio import load_audio  # noqa: E402
 from codec.errors import UserError  # noqa: E402
 from workbench.blind_test import BlindTest, write_results  # noqa: E402
-from workbench.controllers.task_runner import EVAL_RUN, METRICS, ROUND_TRIP  # noqa: E402
+from workbench.controllers.task_runner import DISPLAY, EVAL_RUN, METRICS, ROUND_TRIP  # noqa: E402
 from workbench.main_window import MainWindow  # noqa: E402
 from workbench.settings import Settings  # noqa: E402
 from workbench.display import ROWS  # noqa: E402
@@ -728,9 +728,12 @@ def test_the_task_runner_replaces_refuses_runs_side_by_side_and_cancels_everythi
         assert runner.start(EVAL_RUN, Task(slow), print, "eval") is None  # one eval run at a time
         runner.cancel_toolbar()
         assert not runner.cancellable() and runner.running(EVAL_RUN) == [run]  # the toolbar leaves the run alone
-        runner.cancel_all()  # the window closes
+        runner.close()  # the window closes
         assert run.cancel_flag.is_set() and not runner.running()
         assert runner.running(EVAL_RUN) == [run]  # still writing until its work returns
+        late = []  # a redraw timer firing after close starts nothing, so nothing lands in deleted views
+        assert runner.start(DISPLAY, Task(lambda task: 1), late.append, "drawing") is None
     finally:
         release.set()
     qtbot.waitUntil(lambda: not runner.running(EVAL_RUN), timeout=WAIT_MS)
+    assert late == []

@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.geometry = bytes(self.saveGeometry())
         self.settings.window_state = bytes(self.saveState())
-        self.tasks.cancel_all()
+        self.tasks.close()
         self.live.finish(keep=self.live_view.keep.isChecked())  # a session asked to be kept is kept
         self.playback.close()
         super().closeEvent(event)

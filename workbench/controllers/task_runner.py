@@ -45,6 +45,7 @@ class TaskRunner(QObject):
         self.prompts = prompts
         self._alive: dict[Task, Kind] = {}  # every task until it is done, kept referenced meanwhile
         self._running: dict[Kind, list[Task]] = {}
+        self._closed = False
         # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
         # must not hold the next round trip in the queue unseen.
         pool = QThreadPool.globalInstance()
@@ -52,7 +53,10 @@ class TaskRunner(QObject):
 
     def start(self, kind: Kind, task: Task, on_success: Callable[[object], None], busy_text: str) -> Task | None:
         """Start `task`; successes go to `on_success`, failures to a message titled after `busy_text`. None when a
-        task of a kind that runs one at a time is running already."""
+        task of a kind that runs one at a time is running already, or once the window has closed (a redraw timer
+        firing after close must not deliver into deleted views)."""
+        if self._closed:
+            return None
         running = self._running.setdefault(kind, [])
         if running and not kind.side_by_side:
             if not kind.replaces:
@@ -95,9 +99,14 @@ class TaskRunner(QObject):
             self.prompts.status("cancelled", 3000)
 
     def cancel_all(self) -> None:
-        """Cancel every task (the window is closing)."""
+        """Cancel every task."""
         for task in list(self._alive):
             task.cancel()
+
+    def close(self) -> None:
+        """Cancel every task and start no more: the window is closing."""
+        self._closed = True
+        self.cancel_all()
 
     def _done(self, kind: Kind, task: Task) -> None:
         self._alive.pop(task, None)
