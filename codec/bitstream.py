@@ -219,12 +219,14 @@ class PayloadFile:
     payload: bytes
 
 
+def carries_codec_name(codec: str) -> bool:
+    """Whether a payload container can name `codec` (a registered codec's name; not one named by a path, such as
+    nemo:PATH, which the reader would refuse)."""
+    return _CODEC_NAME.fullmatch(codec) is not None
+
+
 def encode_payload_file(item: PayloadFile) -> bytes:
-    """The bytes of a payload container; a UserError for a codec whose name the container cannot carry (a codec
-    named by a path, such as nemo:PATH), before anything is written."""
-    if not _CODEC_NAME.fullmatch(item.codec):
-        raise UserError(f"{item.codec} has no payload file format yet (its name is a path, which a payload file cannot "
-                        "carry): use 'lfsc-codec roundtrip' for its decoded audio")
+    """The bytes of a payload container."""
     name = item.codec.encode()
     fields = _PAYLOAD_FIXED[VERSION].pack(item.sample_rate, item.num_samples, item.source_rate, item.source_samples)
     head = PAYLOAD_MAGIC + bytes([VERSION, len(name)]) + name + fields
