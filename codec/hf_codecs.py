@@ -104,7 +104,7 @@ class HFCodec(Codec):
             self.encode_options = self.family.bitrate_option(self.model, self.codebooks)
         except UserError as error:
             raise UserError(f"hf:{model}: {error}") from None
-        self.name = f"hf:{model}"  # its codebooks are in settings, as a nemo: codec's precision
+        self.name = f"hf:{model}" + ("" if codebooks is None else f":{self.codebooks}")
         self.sample_rate = int(config.sampling_rate)
         self.samples_per_frame = int(getattr(config, self.family.frame_attribute))
         self.codebook_size = int(config.codebook_size)
@@ -155,6 +155,15 @@ class HFCodec(Codec):
         if len(payload) != expected:
             return f"it is {len(payload)} bytes, not the {expected} of {self.frames(num_samples)} frames"
         return ""
+
+
+def hf_codec(model: str, device: str = "auto") -> HFCodec:
+    """The registry's 'hf:MODEL' or 'hf:MODEL:CODEBOOKS' (fewer codebooks than the model has: a lower bitrate); the
+    count is in the name, so eval rows, caches and the app tell the bitrates apart."""
+    named, colon, count = model.rpartition(":")
+    if colon and count.isdigit() and not Path(model).expanduser().is_dir():
+        return HFCodec(named, int(count), device)
+    return HFCodec(model, None, device)
 
 
 def _load_model(model: str, class_name: str, device: str) -> Any:

@@ -113,13 +113,13 @@ def test_folder_codec_round_trips_with_the_models_own_tokens_and_decoding(folder
 @pytest.mark.parametrize("family", list(CONFIGS))
 def test_fewer_codebooks_cost_fewer_bits_by_the_formula(folders, family):
     full = get_codec(f"hf:{folders[family]}", device="cpu")
-    one = get_codec(f"hf:{folders[family]}", device="cpu", codebooks=1)
+    one = get_codec(f"hf:{folders[family]}:1", device="cpu")
     frame_rate = RATE / SAMPLES_PER_FRAME[family]
     assert full.nominal_bitrate == pytest.approx(MOST_CODEBOOKS[family] * 6 * frame_rate)
     assert one.nominal_bitrate == pytest.approx(6 * frame_rate)
     samples = np.random.default_rng(1).normal(0, 0.1, 800).astype(np.float32)
     assert len(one.encode(samples)) == math.ceil(800 / SAMPLES_PER_FRAME[family] * 6 / 8)
-    assert one.settings != full.settings  # eval's cache tells them apart
+    assert one.name != full.name and one.settings != full.settings  # eval's rows and cache tell them apart
     codes, _ = _model_codes_and_audio(folders[family], family, samples, 1)
     np.testing.assert_array_equal(one.codes(samples), codes)
 
@@ -134,10 +134,11 @@ def test_a_damaged_payload_is_a_user_error(folders):
 @pytest.mark.parametrize("name, options, message", [
     ("hf:/no/such/folder", {}, "no such folder"),
     ("hf:", {}, "give the model"),
-    ("hf:FAMILY", {"codebooks": 9}, "codebooks must be 1..3"),
-    ("hf:ENCODEC", {"codebooks": 2}, "codes with 1, 3 codebooks only"),
+    ("hf:FAMILY:9", {}, "codebooks must be 1..3"),
+    ("hf:FAMILY:0", {}, "codebooks must be 1..3, not 0"),
+    ("hf:ENCODEC:2", {}, "codes with 1, 3 codebooks only"),
     ("hf:BERT", {}, "model type 'bert' is not a codec"),
-    ("hf:FAMILY", {"bandwidth": 6}, "has no option bandwidth"),
+    ("hf:FAMILY", {"codebooks": 2}, "has no option codebooks"),
 ])
 def test_what_cannot_be_built_is_a_one_line_user_error(folders, tmp_path, name, options, message):
     bert = tmp_path / "bert"
