@@ -72,7 +72,7 @@ def _load_config(model: str) -> tuple[Any, bool]:
             return AutoConfig.from_pretrained(local, local_files_only=True), True
         except (OSError, ValueError) as error:
             raise UserError(f"hf:{model}: not a saved transformers model ({str(error).splitlines()[0]})") from None
-    if model.startswith((".", "/", "~")) or local.suffix or model.count("/") != 1:
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise UserError(f"hf:{model}: no such folder, and not a hub id (OWNER/MODEL)")
     for offline in (True, False):  # the cache first, so that a cached model loads without network
         try:

@@ -147,3 +147,17 @@ def test_what_cannot_be_built_is_a_one_line_user_error(folders, tmp_path, name, 
     with pytest.raises(UserError, match=message) as caught:
         get_codec(name, device="cpu", **options)
     assert "\n" not in str(caught.value)
+
+
+def test_a_hub_id_is_looked_up_in_the_cache_then_the_hub_and_else_is_a_one_line_user_error(monkeypatch):
+    tries = []
+
+    def unreachable(model, local_files_only):
+        tries.append((model, local_files_only))
+        raise OSError("We couldn't connect to 'https://huggingface.co'\nmore lines")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unreachable)
+    with pytest.raises(UserError, match="not in the Hugging Face cache and the hub cannot be reached") as caught:
+        get_codec("hf:someone/codec-v1.5:4")
+    assert tries == [("someone/codec-v1.5", True), ("someone/codec-v1.5", False)]
+    assert "\n" not in str(caught.value)
