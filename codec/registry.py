@@ -127,6 +127,11 @@ PREFIXED: tuple[tuple[str, str, CodecEntry], ...] = (
      CodecEntry("nemo:PATH", "codec.lfsc_codec:nemo_codec", ANY_RATE, 0.0,
                 "any NeMo AudioCodecModel .nemo of LFSC's family (Audio Codec 22/44 kHz, NanoCodec) at its own rate",
                 tuple(o for o in LFSC_OPTIONS if o != "checkpoint"))),
+    # "hf:OWNER/MODEL" or "hf:FOLDER", ":N" for N codebooks: a transformers neural codec at its own rate.
+    ("hf:", "model",
+     CodecEntry("hf:MODEL[:CODEBOOKS]", "codec.hf_codecs:hf_codec", ANY_RATE, 0.0,
+                "a Hugging Face transformers codec (EnCodec, DAC, Mimi): hub id or save_pretrained folder, "
+                "':N' for N codebooks (a lower bitrate)", ("device",), requires=("transformers:transformers",))),
 )
 
 _REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}
