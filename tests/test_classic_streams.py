@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 from codec.audio import resample
 from codec.errors import UserError
 from codec.registry import get_codec
+from stream_pushes import push_all
 
 pytest.importorskip("pycodec2", reason="Codec2 needs pycodec2 (pip install pycodec2)")
 pytest.importorskip("av", reason="Opus and AMR-NB need PyAV (pip install av)")
@@ -51,23 +52,11 @@ def whole(clips) -> dict[str, np.ndarray]:
     return {key: codec.roundtrip(clips[codec.sample_rate], codec.sample_rate).audio for key, codec in codecs.items()}
 
 
-def _push_all(stream, audio: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, int]:
-    """The stream's whole output for `audio` pushed in blocks of `sizes` (cycled), and the most it held back."""
-    out, at, held, i = [], 0, 0, 0
-    while at < len(audio):
-        size = sizes[i % len(sizes)]
-        out.append(stream.push(audio[at : at + size]))
-        at, i = at + size, i + 1
-        held = max(held, stream.pushed - stream.emitted)
-    out.append(stream.flush())
-    return np.concatenate(out), held
-
-
 @settings(max_examples=20, deadline=None)
 @given(key=st.sampled_from(sorted(STREAMED)), sizes=st.lists(st.integers(1, 3000), min_size=1, max_size=5))
 def test_a_stream_gives_the_round_trip_for_any_push_sizes(clips, whole, key, sizes):
     codec = _codec(key)
-    decoded, held = _push_all(codec.stream(), clips[codec.sample_rate], sizes)
+    decoded, held = push_all(codec.stream(), clips[codec.sample_rate], sizes)
     np.testing.assert_array_equal(decoded, whole[key])
     assert held <= codec.stream().latency
 
@@ -79,7 +68,7 @@ def test_latency_is_the_input_held_back(clips, whole, key):
     output."""
     codec, (_, _, frame, delay) = _codec(key), STREAMED[key]
     stream = codec.stream()
-    decoded, held = _push_all(stream, clips[codec.sample_rate], [1])
+    decoded, held = push_all(stream, clips[codec.sample_rate], [1])
     assert held == stream.latency
     np.testing.assert_array_equal(decoded, whole[key])
     if delay is not None:
@@ -116,7 +105,7 @@ def test_at_a_device_rate_the_stream_is_the_round_trip(clips, name):
     audio = resample(clips[16000], 16000, 48000)[:-7]
     codec = get_codec(name)
     stream = codec.stream(sample_rate=48000)
-    decoded, held = _push_all(stream, audio, [480, 1999, 2400])  # 10 ms, odd, 50 ms: no frame's multiple
+    decoded, held = push_all(stream, audio, [480, 1999, 2400])  # 10 ms, odd, 50 ms: no frame's multiple
     np.testing.assert_array_equal(decoded, codec.roundtrip(audio, 48000).audio)
     assert held <= stream.latency
 

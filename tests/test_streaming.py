@@ -14,6 +14,7 @@ from codec.lfsc.inference import split_lookahead
 from codec.streaming import PassThrough, ResampledStream
 
 from tests.conftest import NEMO_FIXTURE
+from stream_pushes import push_all
 
 TOL = 1e-5  # as tests/test_inference.py: float rounding between conv widths; the tokens are equal
 
@@ -38,25 +39,13 @@ def _noise_speech(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal(n) * envelope).astype(np.float32)
 
 
-def _push_all(stream, audio: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, int]:
-    """The stream's whole output for `audio` pushed in blocks of `sizes` (cycled), and the most it held back."""
-    out, at, held, i = [], 0, 0, 0
-    while at < len(audio):
-        size = sizes[i % len(sizes)]
-        out.append(stream.push(audio[at : at + size]))
-        at, i = at + size, i + 1
-        held = max(held, stream.pushed - stream.emitted)
-    out.append(stream.flush())
-    return np.concatenate(out), held
-
-
 @settings(max_examples=4, deadline=None)
 @given(sizes=st.lists(st.integers(1, 2500), min_size=1, max_size=5), hop=st.integers(1, 5))
 def test_full_lookahead_lfsc_is_whole_file_coding(lfsc, sizes, hop):
     audio = _noise_speech(1.3, lfsc.sample_rate)
     sent = []
     stream = lfsc.native_stream(None, hop, sent=sent.append)
-    decoded, held = _push_all(stream, audio, sizes)
+    decoded, held = push_all(stream, audio, sizes)
     assert np.array_equal(np.concatenate(sent, axis=1), lfsc.tokens(audio))
     whole = lfsc.roundtrip(audio, lfsc.sample_rate).audio
     assert len(decoded) == len(audio) and np.abs(decoded - whole).max() < TOL
@@ -66,7 +55,7 @@ def test_full_lookahead_lfsc_is_whole_file_coding(lfsc, sizes, hop):
 def test_full_lookahead_at_a_device_rate_is_the_round_trip(lfsc):
     audio = resample(_noise_speech(1.2, lfsc.sample_rate, seed=1), lfsc.sample_rate, 48000)[:-7]
     stream = lfsc.stream(sample_rate=48000)
-    decoded, held = _push_all(stream, audio, [480, 1999, 2400])  # 10 ms, odd, 50 ms: no frame's multiple
+    decoded, held = push_all(stream, audio, [480, 1999, 2400])  # 10 ms, odd, 50 ms: no frame's multiple
     whole = lfsc.roundtrip(audio, 48000).audio
     assert len(decoded) == len(audio) and np.abs(decoded - whole).max() < TOL
     assert held <= stream.latency
@@ -84,7 +73,7 @@ def test_less_lookahead_less_latency_other_tokens(lfsc):
     audio = _noise_speech(1.3, lfsc.sample_rate, seed=2)
     sent = []
     stream = lfsc.native_stream(0, 1, sent=sent.append)
-    decoded, held = _push_all(stream, audio, [700])
+    decoded, held = push_all(stream, audio, [700])
     assert stream.latency == 1023 and held <= 1023 and len(decoded) == len(audio)
     agreement = np.mean(np.concatenate(sent, axis=1) == lfsc.tokens(audio))
     assert agreement < 0.9  # random weights: the missing future changes most tokens
@@ -103,7 +92,7 @@ def test_resampler_delay_is_the_latency_of_an_identity_path():
     back, pushed a sample at a time, is what it reports."""
     audio = _noise_speech(0.6, 48000, seed=3)
     stream = ResampledStream(PassThrough(22050), 48000)
-    decoded, held = _push_all(stream, audio, [1])
+    decoded, held = push_all(stream, audio, [1])
     expected = resample(resample(audio, 48000, 22050), 22050, 48000)[: len(audio)]
     assert np.array_equal(decoded[: len(expected)], expected)
     # The bound adds each resampler's worst moment; they need not coincide, so the measured delay may fall a little short
@@ -116,7 +105,7 @@ def test_identity_streams_sample_for_sample():
 
     audio = _noise_speech(0.3, 44100, seed=4)
     stream = get_codec("identity").stream(sample_rate=44100)
-    decoded, held = _push_all(stream, audio, [441, 13])
+    decoded, held = push_all(stream, audio, [441, 13])
     assert stream.latency == held == 0 and np.array_equal(decoded, audio)
     with pytest.raises(UserError, match="fixed frame"):
         get_codec("identity").stream(lookahead_frames=4)
