@@ -42,5 +42,9 @@ $py -m pip install -q --no-deps resemblyzer==0.1.4
 # does not need: both without their declared dependencies (eval/mos.py).
 $py -m pip install -q --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0
 $py -m codec.whisper_model --assemble
+# Compile librosa's numba kernels (the F0 metrics' pYIN) once, in one process: first runs that compile them in
+# several processes at once (test workers, lfsc-eval --jobs) can leave numba's on-disk cache corrupt, and the next
+# load of it crashes (seen on a fresh clone whose make test and make run started together).
+$py -c "import numpy as np; from eval.metrics import compute; x = np.sin(np.arange(16000) / 8).astype(np.float32); compute('f0_rmse', x, x, 16000)"
 touch "$stamp"
 echo "setup: .venv ready"
