@@ -110,6 +110,7 @@ def _progress(seconds: float, *steps: str) -> Iterator[Callable[[float], None]]:
 def cmd_encode(args: argparse.Namespace) -> None:
     from codec.audio import open_audio
     from codec.bitstream import MAX_SECONDS, PayloadFile, carries_codec_name, encode_file, encode_payload_file
+    from codec.spec import CodecSpec
     from codec.files import check_output_file, replacing
 
     check_output_file(args.output, *_inputs(args))
@@ -118,7 +119,7 @@ def cmd_encode(args: argparse.Namespace) -> None:
         raise UserError(f"{args.input}: {source.duration / 3600:.1f} h is longer than the {MAX_SECONDS // 3600} h a coded "
                         "file may hold: split it")
     codec = _codec(args).for_rate(source.sample_rate)
-    if not (_is_lfsc(codec) or carries_codec_name(codec.name)):
+    if not (_is_lfsc(codec) or carries_codec_name(CodecSpec.parse(codec.name).base)):  # conditions: refused below
         raise UserError(f"{codec.name} has no payload file format yet (its name is a path, which a payload file "
                         "cannot carry): use 'lfsc-codec roundtrip' for its decoded audio")
     source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
