@@ -9,7 +9,6 @@ import pytest
 
 from codec import registry
 from codec.baselines.reference import Identity
-from codec.spec import CodecSpec
 from eval.metrics import FAST_METRICS, METRICS
 
 DELAY = 40
@@ -41,7 +40,8 @@ def delayed_codec():
 
 @pytest.fixture(scope="module")
 def run_rows(tmp_path_factory, delayed_codec):
-    """A run of every metric over two short bundled clips (two languages) through three codecs, audio kept."""
+    """A run of every metric over two short bundled clips (two languages) through four codecs (one under an input
+    condition), audio kept."""
     from codec.bundled_speech import default_manifest
     from eval.manifest import load_manifest
     from eval.runner import run
@@ -50,13 +50,14 @@ def run_rows(tmp_path_factory, delayed_codec):
     short = sorted(load_manifest(default_manifest()), key=lambda u: u.duration)
     utterances = [next(u for u in short if u.lang == "en"), next(u for u in short if u.lang == "es")]
     out = tmp_path_factory.mktemp("scoring") / "run"
-    run(utterances, ["identity", delayed_codec, "codec2-3200"], out, keep_audio=True, cache_dir=None)
+    run(utterances, ["identity", delayed_codec, "codec2-3200", "identity@white10"], out, keep_audio=True,
+        cache_dir=None)
     return load_report(out).rows
 
 
 def test_the_app_and_the_runner_give_every_metric_the_same_number(run_rows):
     from workbench import clip_metrics
-    from workbench.reports import row_audio
+    from workbench.reports import row_audio, row_roundtrip
 
     delayed = [r for r in run_rows if r["codec"] == Delayed.name]
     assert delayed and all(r["row"]["sanity"]["delay_samples"] == DELAY for r in delayed)
@@ -65,8 +66,8 @@ def test_the_app_and_the_runner_give_every_metric_the_same_number(run_rows):
     for report_row in run_rows:
         row = report_row["row"]
         clip, decoded = row_audio(report_row)  # as the app reopens a row: from the kept audio
-        app = clip_metrics.fast_metrics(clip.samples, decoded, clip.sample_rate, 
-                                         heard=CodecSpec.parse(row["codec"]).heard(clip.samples, clip.sample_rate))
+        heard = row_roundtrip(report_row, clip, decoded).result.heard
+        app = clip_metrics.fast_metrics(clip.samples, decoded, clip.sample_rate, heard=heard)
         app.update(clip_metrics.speaker_similarity(clip.samples, decoded, clip.sample_rate))
         app.update(clip_metrics.asr_errors(clip.samples, decoded, clip.sample_rate, clip.transcript, clip.lang))
         labels = {METRICS[name].label: name for name in (*FAST_METRICS, "speaker_sim")}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from codec.spec import CodecSpec
-
 
 def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_mos: bool = True,
                  heard: np.ndarray | None = None) -> dict[str, float | str]:
@@ -45,9 +43,11 @@ def _shown(result: dict) -> float | str:
 
 
 def stimulus_metrics(
-    stimuli: dict[tuple[str, str], np.ndarray], clips: dict[str, tuple[np.ndarray, int]], task=None
+    stimuli: dict[tuple[str, str], np.ndarray], clips: dict[str, tuple[np.ndarray, int]],
+    heard: dict[tuple[str, str], np.ndarray | None], task=None,
 ) -> dict[tuple[str, str], dict[str, float]]:
-    """The fast metrics and DistillMOS of each rendered stimulus against its clip, for comparing with ratings.
+    """The fast metrics and DistillMOS of each rendered stimulus against its clip (aligned with what its codec
+    `heard`, where that was not the clip), for comparing with ratings.
 
     Missing values are left out; so is the unprocessed reference, whose scores are perfect by construction.
     """
@@ -59,8 +59,7 @@ def stimulus_metrics(
         if task is not None:
             task.report(i, len(keys), f"measuring {clip} through {condition}")
         ref, sr = clips[clip]
-        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False,
-                               heard=CodecSpec.parse(condition).heard(ref, sr))
+        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False, heard=heard[(clip, condition)])
         out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from codec.audio import fit_length, load_audio
 from codec.interface import RoundTrip
+from codec.spec import CodecSpec
 from workbench.clip_model import Clip, RoundTripInfo
 
 KEY_COLUMNS = [("utt_id", "utterance"), ("lang", "lang"), ("speaker", "speaker"), ("codec", "codec"),
@@ -81,9 +82,11 @@ def row_audio(row: dict) -> tuple[Clip, np.ndarray | None]:
     return clip, fit_length(decoded.samples, len(audio.samples))
 
 
-def row_roundtrip(row: dict, decoded: np.ndarray, sample_rate: int) -> RoundTripInfo:
-    """How the eval run made a row's decoded audio (codec, times, payload), for the metrics panel."""
+def row_roundtrip(row: dict, clip: Clip, decoded: np.ndarray) -> RoundTripInfo:
+    """How the eval run made a row's decoded audio of `clip` (codec, times, payload, and what a codec under input
+    conditions heard: those conditions on the clip, as the run applied them), for the metrics panel."""
     raw = row["row"]
-    result = RoundTrip(decoded, sample_rate, raw["payload_bytes"], raw["duration"], raw["encode_seconds"],
-                       raw["decode_seconds"])
+    heard = CodecSpec.parse(raw["codec"]).heard(clip.samples, clip.sample_rate)
+    result = RoundTrip(decoded, clip.sample_rate, raw["payload_bytes"], raw["duration"], raw["encode_seconds"],
+                       raw["decode_seconds"], heard)
     return RoundTripInfo(raw["codec"], f"eval run {Path(row['folder']).name}", raw["nominal_bitrate"], result)

@@ -78,13 +78,19 @@ class CodecCache:
             self._codecs.clear()
 
 
+def codec_device(name: str, device_choice: str) -> str:
+    """The device codec `name` runs on for a choice such as "auto" ("-" for a codec without a device option): the
+    key under which the codec cache holds its build."""
+    return resolve_device(device_choice) if takes_option(name, "device") else "-"
+
+
 def run_roundtrip(
     name: str, samples: np.ndarray, sample_rate: int, device_choice: str, cache: CodecCache, task=None
 ) -> RoundTripInfo:
     """Round-trip `samples` through codec `name`; a GPU out-of-memory error falls back to the CPU and says so."""
     if task is not None:
         task.report(0, 0, f"preparing {name}")
-    device = resolve_device(device_choice) if takes_option(name, "device") else "-"
+    device = codec_device(name, device_choice)
     entries = {e.name: e for e in codec_entries()}
     if CodecSpec.parse(name).base not in entries:
         get_codec(CodecSpec.parse(name).base)  # raises the registry's UserError that lists the known codecs
@@ -138,26 +144,37 @@ def render_stimuli(
     clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
 ) -> dict[tuple[str, str], np.ndarray]:
     """Decoded audio of every clip through every codec ("reference" = the clip itself), for a listening test."""
+    return {key: audio for key, (audio, _) in _rendered(clips, codecs, device_choice, cache, task).items()}
+
+
+def render_and_measure(
+    clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], dict[str, float]]]:
+    """The stimuli of `render_stimuli` and their objective metrics (`clip_metrics.stimulus_metrics`), each aligned
+    with what its codec heard."""
+    from workbench.clip_metrics import stimulus_metrics
+
+    rendered = _rendered(clips, codecs, device_choice, cache, task)
+    stimuli = {key: audio for key, (audio, _) in rendered.items()}
+    heard = {key: what for key, (_, what) in rendered.items()}
+    return stimuli, stimulus_metrics(stimuli, clips, heard, task=task)
+
+
+def _rendered(
+    clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]]:
+    """Every clip through every codec: the decoded audio, and what the codec heard when it was not the clip."""
     from eval.listening import REFERENCE
 
-    out: dict[tuple[str, str], np.ndarray] = {}
+    out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
     total = len(clips) * len(codecs)
     for clip_id, (samples, sr) in clips.items():
         for codec in codecs:
             if task is not None:
                 task.report(len(out), total, f"{clip_id} through {codec}")
             if codec == REFERENCE:
-                out[(clip_id, codec)] = samples
+                out[(clip_id, codec)] = samples, None
             else:
-                out[(clip_id, codec)] = run_roundtrip(codec, samples, sr, device_choice, cache).result.audio
+                result = run_roundtrip(codec, samples, sr, device_choice, cache).result
+                out[(clip_id, codec)] = result.audio, result.heard
     return out
-
-
-def render_and_measure(
-    clips: dict[str, tuple[np.ndarray, int]], codecs: list[str], device_choice: str, cache: CodecCache, task=None
-) -> tuple[dict[tuple[str, str], np.ndarray], dict[tuple[str, str], dict[str, float]]]:
-    """The stimuli of `render_stimuli` and their objective metrics (`clip_metrics.stimulus_metrics`)."""
-    from workbench.clip_metrics import stimulus_metrics
-
-    stimuli = render_stimuli(clips, codecs, device_choice, cache, task=task)
-    return stimuli, stimulus_metrics(stimuli, clips, task=task)

@@ -149,7 +149,7 @@ class EvalController(QObject):
             return
         self.compare_wanted.emit()
         if decoded is not None:
-            self.clips.show_clip(clip, decoded, row_roundtrip(row, decoded, clip.sample_rate))
+            self.clips.show_clip(clip, decoded, row_roundtrip(row, clip, decoded))
         else:
             self.clips.show_clip(clip)
             self.clips.start_roundtrip(codec=row.get("codec"))

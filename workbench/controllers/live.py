@@ -18,6 +18,7 @@ from workbench.controllers.task_runner import METRICS
 from workbench.controllers.playback import output_device
 from workbench.controllers.prompts import Prompts
 from workbench.live_audio import LiveSession, LiveStats
+from workbench.roundtrip import built_codec, codec_device
 from workbench.settings import Settings
 from workbench.workers import Task
 
@@ -51,7 +52,7 @@ class LiveController(QObject):
         try:
             name, device = self._chosen()
             if device != "-" and not self.clips.codecs.cache.has(name, device):
-                task = Task(build_codec, name, device, self.clips.codecs.cache)
+                task = Task(built_codec, name, device, self.clips.codecs.cache)
                 self.clips.tasks.start(METRICS, task, lambda _: self.start(lookahead_frames),
                                        f"Loading the {name} model for live mode")
                 return False
@@ -117,11 +118,8 @@ class LiveController(QObject):
 
     def _chosen(self) -> tuple[str, str]:
         """The chosen codec and the device it runs on ("-" for a codec without one)."""
-        from codec.devices import resolve_device
-        from codec.registry import takes_option
-
         name = self.clips.codecs.codec()
-        return name, resolve_device(self.clips.codecs.device()) if takes_option(name, "device") else "-"
+        return name, codec_device(name, self.clips.codecs.device())
 
     def _stream(self, lookahead_frames: int | None):
         name, device = self._chosen()
@@ -129,10 +127,6 @@ class LiveController(QObject):
         codec = self.clips.codecs.cache.get(name, device)
         return codec.stream(lookahead_frames=lookahead_frames, sample_rate=self.settings.record_rate)
 
-
-def build_codec(name: str, device: str, cache, task=None) -> None:
-    """Build codec `name` on `device` into `cache` (a model codec loads its checkpoint: seconds)."""
-    cache.get(name, device)
 
 
 def save_session(folder: Path, codec: str, dry: np.ndarray, coded: np.ndarray, sample_rate: int) -> tuple[Path, Path]:

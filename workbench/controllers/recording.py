@@ -69,12 +69,10 @@ class RecordingController(QObject):
 
 def preload(name: str, device_choice: str, cache, task=None) -> bool:
     """Build codec `name` into `cache`; whether it could be built (when not, the round trip says why)."""
-    from codec.devices import resolve_device
-    from codec.registry import takes_option
+    from workbench.roundtrip import codec_device
 
     try:  # the device as the round trip resolves it, so that it finds this build in the cache
-        device = resolve_device(device_choice) if takes_option(name, "device") else "-"
-        cache.get(name, device)
+        cache.get(name, codec_device(name, device_choice))
     except Exception:  # noqa: BLE001 (any failure is the round trip's to report, once, in its own words)
         return False
     return True
