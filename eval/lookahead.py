@@ -146,10 +146,7 @@ def markdown(document: dict) -> str:
 
 def plot(document: dict, path: Path) -> None:
     """Latency against each quality metric and the deviation from whole-file coding, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: no global figure registry or backend switch
 
     summary = document["summary"]
     latency = [row["latency_ms"] for row in summary["lookaheads"]]
@@ -157,7 +154,8 @@ def plot(document: dict, path: Path) -> None:
               for name in document["metrics"]]
     panels += [("token agreement", [row["token_agreement"] for row in summary["lookaheads"]], 1.0),
                ("SNR vs whole file (dB)", [row["snr_vs_whole_db"] for row in summary["lookaheads"]], None)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(3.2 * len(panels), 3.0), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (name, values, whole) in zip(axes[0], panels):
         ax.plot(latency, [np.nan if v is None else v for v in values], "o-")
         for x, y, row in zip(latency, values, summary["lookaheads"]):
@@ -170,7 +168,6 @@ def plot(document: dict, path: Path) -> None:
         ax.set_title(name, fontsize=9)
     fig.suptitle(f"{document['codec']}: latency vs quality (labels: lookahead frames)", fontsize=10)
     fig.savefig(path, format="png", dpi=90)
-    plt.close(fig)
 
 
 def check_out(out: Path) -> None:

@@ -507,9 +507,6 @@ def _langs(summary: dict) -> list[str]:
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -518,11 +515,14 @@ def _title(text: str) -> str:
 
 
 def _grid(count: int, columns: int, width: float, height: float):
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: reports are written on worker threads (the app's), and pyplot's global figure
+    # registry and backend switching are not thread-safe.
+    from matplotlib.figure import Figure
 
     cols = min(columns, count)
     rows = (count + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in list(axes.flat)[count:]:
         ax.axis("off")
     return fig, list(axes.flat)[:count]
@@ -551,9 +551,6 @@ def _legend(fig, axes) -> None:
 
 
 def _plots(run: Run) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     s = run.summary
     shown = [x for x in HEADLINE if x in s["metrics"]]
     dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 from pathlib import Path
 
@@ -14,12 +15,19 @@ NEMO_FIXTURE = REPO / "tests" / "fixtures" / "nemo"
 ALSA_CONF = Path("/usr/share/alsa/alsa.conf")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own faulthandler set-up, which this narrows
 def pytest_configure(config):
     """Send ALSA's default output to its null device before PortAudio first reads the configuration, so tests
-    that play open real streams on machines without a sound card (and stay silent on machines with one)."""
+    that play open real streams on machines without a sound card (and stay silent on machines with one). A crash
+    prints only the thread that crashed ('<no Python frame>' when it ran no Python): CI keeps the start and the
+    end of its log, and with every thread dumped the crashing one fell in the part left out."""
     if ALSA_CONF.exists():
         base = os.environ.get("ALSA_CONFIG_PATH") or str(ALSA_CONF)
         os.environ["ALSA_CONFIG_PATH"] = f"{base}:{REPO / 'tests' / 'fixtures' / 'alsa_null.conf'}"
+    from _pytest.faulthandler import fault_handler_stderr_fd_key  # the terminal's stderr, kept before capture
+
+    if fault_handler_stderr_fd_key in config.stash:
+        faulthandler.enable(file=config.stash[fault_handler_stderr_fd_key], all_threads=False)
 
 
 @pytest.fixture(autouse=True)

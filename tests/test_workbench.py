@@ -701,6 +701,45 @@ def test_the_installed_pyside_keeps_reference_counts_when_signals_fire_and_tasks
     assert after[0] > before[0] - 50 and after[1] > before[1] - 50, (before, after)
 
 
+def test_a_finished_or_cancelled_task_lets_go_of_its_inputs_and_of_what_its_caller_handed_on(qtbot):
+    """A task (and a display redraw is one per zoom) must not keep a long clip's samples alive after it ended."""
+    import gc
+    import threading
+    import weakref
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QWidget
+
+    from workbench.controllers.prompts import Prompts
+    from workbench.controllers.task_runner import TaskRunner
+    from workbench.workers import Task
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    runner = TaskRunner(Prompts(parent))
+    release = threading.Event()
+    held, freed_on, let_go = [], [], []
+    for cancel in (False, True):
+        samples, shown = np.zeros(1000, np.float32), np.zeros(1000, np.float32)
+        held += [weakref.ref(samples), weakref.ref(shown)]
+        task = runner.start(METRICS, Task(lambda x, task: release.wait(WAIT_MS / 1000) and x.size, samples),
+                            lambda size, shown=shown: shown.fill(size), "metrics")
+        held.append(weakref.ref(task))
+        let_go.append(task.released)
+        task.destroyed.connect(lambda *_: freed_on.append(threading.get_ident()), Qt.ConnectionType.DirectConnection)
+        if cancel:
+            task.cancel()
+        with qtbot.waitSignal(task.ended, timeout=WAIT_MS):
+            release.set()
+        release.clear()
+        del samples, shown, task
+    qtbot.waitUntil(lambda: all(event.is_set() for event in let_go), timeout=WAIT_MS)
+    runner.start(METRICS, Task(lambda task: None), print, "one more")  # frees what earlier workers let go of
+    gc.collect()
+    assert [ref() is None for ref in held] == [True] * 6
+    assert freed_on == [threading.get_ident()] * 2  # a QObject is deleted on its own (the GUI) thread
+
+
 def test_the_task_runner_replaces_refuses_runs_side_by_side_and_cancels_everything_at_exit(qtbot):
     import threading
 

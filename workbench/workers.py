@@ -6,6 +6,8 @@ import os
 import sys
 import threading
 import traceback
+import weakref
+from functools import partial
 from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -52,6 +54,7 @@ class Task(QObject):
         super().__init__()
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._cancel = threading.Event()
+        self.released = threading.Event()  # set once the worker thread holds no reference to the task any more
 
     @property
     def cancel_flag(self) -> threading.Event:
@@ -72,8 +75,9 @@ class Task(QObject):
         self.progress.emit(done, total, text)
 
     def start(self, pool: QThreadPool | None = None) -> "Task":
-        """Queue the work on `pool` (the global pool by default)."""
-        (pool or QThreadPool.globalInstance()).start(QRunnable.create(self._run))
+        """Queue the work on `pool` (the global pool by default). The caller keeps the task until `released`: the
+        worker holds it only while working, so the task is freed on the caller's thread, as a QObject must be."""
+        (pool or QThreadPool.globalInstance()).start(QRunnable.create(partial(_work, weakref.ref(self), self.released)))
         return self
 
     def run_here(self) -> object:
@@ -85,6 +89,8 @@ class Task(QObject):
         try:
             self._outcome()
         finally:
+            # The work's inputs (a long clip's samples) go now: the task itself may outlive its work.
+            self._fn, self._args, self._kwargs = None, (), {}
             self.ended.emit()
 
     def _outcome(self) -> None:
@@ -104,3 +110,14 @@ class Task(QObject):
             return
         outcome.emit(payload)
         self.done.emit()
+
+
+def _work(task_ref: weakref.ref, released: threading.Event) -> None:
+    """The worker's side of `Task.start`: run the task, then let go of it and say so."""
+    task = task_ref()
+    try:
+        if task is not None:
+            task._run()
+    finally:
+        del task
+        released.set()

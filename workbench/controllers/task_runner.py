@@ -45,6 +45,7 @@ class TaskRunner(QObject):
         self.prompts = prompts
         self._alive: dict[Task, Kind] = {}  # every task until it is done, kept referenced meanwhile
         self._running: dict[Kind, list[Task]] = {}
+        self._held: list[Task] = []  # every started task until its worker has let go of it (`Task.start`)
         self._closed = False
         # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
         # must not hold the next round trip in the queue unseen.
@@ -65,14 +66,15 @@ class TaskRunner(QObject):
                 previous.cancel()
         running.append(task)
         self._alive[task] = kind
+        self._held = [t for t in self._held if not t.released.is_set()]
+        self._held.append(task)
         # A result queued just before cancel() must not land either.
         task.succeeded.connect(lambda result: None if task.cancel_flag.is_set() else on_success(result))
         task.failed.connect(lambda message: None if task.cancel_flag.is_set()
                             else self.prompts.show_error(f"{busy_text} failed", message))
         task.progress.connect(self.progress)
         task.done.connect(lambda: self._done(kind, task))
-        if kind.until_ended:
-            task.ended.connect(lambda: self._forget(kind, task))
+        task.ended.connect(lambda: self._ended(kind, task))
         if not kind.quiet:
             self.started.emit(busy_text + "...")
         self.cancellable_changed.emit(self.cancellable())
@@ -115,6 +117,15 @@ class TaskRunner(QObject):
         self.cancellable_changed.emit(self.cancellable())
         if not kind.quiet and all(other.quiet for other in self._alive.values()):
             self.idle.emit()
+
+    def _ended(self, kind: Kind, task: Task) -> None:
+        if kind.until_ended:
+            self._forget(kind, task)
+        # The connections hold closures over the task and what its caller handed on_success (a clip, a folder):
+        # dropped here, the task and those can be freed instead of living as long as the window.
+        for signal in (task.succeeded, task.failed, task.progress, task.done, task.ended):  # all connected above
+            signal.disconnect()
+        self._held = [t for t in self._held if not t.released.is_set()]
 
     def _forget(self, kind: Kind, task: Task) -> None:
         if task in self._running.get(kind, []):
