@@ -8,7 +8,9 @@ later) and spawns worker processes; Lhotse has no DAPS recipe."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -168,22 +170,39 @@ def _librispeech(root: Path, split: str, wanted: list[str] | None) -> list[Utter
     test-other), as <part>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt and FLAC files beside."""
     if wanted not in (None, ["en"]):
         raise UserError(f"LibriSpeech is English only: --lang {' '.join(wanted)} names none of it")
-    from lhotse.recipes.librispeech import LIBRISPEECH, MINI_LIBRISPEECH, prepare_librispeech
-
-    from eval.lhotse_manifest import from_recordings
+    from lhotse.recipes.librispeech import LIBRISPEECH, MINI_LIBRISPEECH
 
     parts = [p for p in LIBRISPEECH + MINI_LIBRISPEECH if (p == split or p.startswith(f"{split}-")) and (root / p).is_dir()]
     if not parts:
         raise UserError(f"{root}: holds no LibriSpeech '{split}' part: expected folders such as {split}-clean/<speaker>/"
                         "<chapter>/<speaker>-<chapter>.trans.txt: give the LibriSpeech folder")
+    listed = {part: sum(len(_text_lines(t)) for t in (root / part).rglob("*.trans.txt")) for part in parts}
+    for part, count in listed.items():
+        if not count:
+            raise UserError(f"{root / part}: holds no transcripts: expected <speaker>/<chapter>/<speaker>-<chapter>"
+                            ".trans.txt with the FLAC files beside them")
     utterances = []
-    for part, sets in sorted(prepare_librispeech(root, dataset_parts=parts).items()):
-        if not len(sets["recordings"]):
-            raise UserError(f"{root / part}: holds no transcripts with audio (<speaker>-<chapter>.trans.txt beside "
-                            "<speaker>-<chapter>-<n>.flac)")
-        for utterance in from_recordings(sets["recordings"], sets["supervisions"], None, str(root / part)):
-            utterances.append(replace(utterance, source=f"LibriSpeech {part}", license="CC-BY-4.0"))
+    for part in parts:
+        utterances += [replace(u, source=f"LibriSpeech {part}", license="CC-BY-4.0")
+                       for u in _librispeech_part(root / part, listed[part])]
     return utterances
+
+
+def _librispeech_part(folder: Path, listed: int) -> list[Utterance]:
+    """The utterances of one LibriSpeech part through Lhotse's recipe, all `listed` transcript lines of it."""
+    from lhotse.recipes.librispeech import prepare_librispeech
+
+    from eval.lhotse_manifest import from_recordings
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the recipe's progress bars and its log of missing files
+            sets = prepare_librispeech(folder.parent, dataset_parts=[folder.name])[folder.name]
+    except AssertionError:  # Lhotse's check that some recordings were found
+        sets = {"recordings": [], "supervisions": []}
+    if len(sets["recordings"]) != listed:  # the recipe leaves out lines whose FLAC file is missing
+        raise UserError(f"{folder}: {listed - len(sets['recordings'])} of its {listed} transcript lines name FLAC files "
+                        "that are not there: unpack the audio again")
+    return from_recordings(sets["recordings"], sets["supervisions"], None, str(folder))
 
 
 CORPORA = {

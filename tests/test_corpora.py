@@ -320,3 +320,14 @@ def test_lhotse_inputs_refused_in_one_line(tmp_path, capsys):
     (tmp_path / "broken.jsonl.gz").write_bytes(gzip.compress(b'{"id": "x", "supervisions": [], "type": "MonoCut"}\n'))
     assert "not a Lhotse cuts manifest Lhotse can read" in _error(capsys, *run, "--manifest", str(tmp_path / "broken.jsonl.gz"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_librispeech_part_without_transcripts_or_without_audio_is_named(tmp_path, capsys):
+    root = tmp_path / "LibriSpeech"
+    (root / "test-clean" / "1089" / "134686").mkdir(parents=True)
+    out = str(tmp_path / "m.jsonl")
+    assert "test-clean: holds no transcripts" in _error(capsys, "manifest", "--corpus", "librispeech", "--root", str(root),
+                                                        "--out", out)
+    (root / "test-clean" / "1089" / "134686" / "1089-134686.trans.txt").write_text("1089-134686-0000 HE HOPED\n")
+    assert "1 of its 1 transcript lines name FLAC files that are not there" in _error(capsys, "manifest", "--corpus", "librispeech", "--root", str(root),
+                                                       "--out", out)
