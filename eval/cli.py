@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_argument("--out", type=Path, required=True, help="folder for tokens.json and tokens.md (created)")
 
     _add_lookahead(sub)
+    _add_manifest(sub)
 
     mushra = sub.add_parser(
         "mushra", help="pool MUSHRA results of several listeners: post-screening, scores, metric agreement",
@@ -107,6 +108,44 @@ def _add_lookahead(sub: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", type=Path, required=True, help="folder for the sweep's files (created)")
 
 
+def _add_manifest(sub: argparse._SubParsersAction) -> None:
+    """The `manifest` command: a downloaded standard corpus as a manifest."""
+    from_corpus = sub.add_parser(
+        "manifest", help="write a manifest of a downloaded corpus: MLS, FLEURS, LibriSpeech, Common Voice or DAPS",
+        description="List a split of a corpus you have downloaded, with its transcripts, speakers and ISO 639-1 "
+        "languages, as a new NeMo-style manifest for --manifest (absolute audio paths; an existing file is never "
+        "written over). An audio file that cannot be read is listed without a duration, named, and the exit "
+        "status is 1; `lfsc-eval run` skips it.",
+    )
+    from_corpus.add_argument("--corpus", required=True, choices=["mls", "fleurs", "librispeech", "commonvoice", "daps"])
+    from_corpus.add_argument("--root", type=Path, required=True, help="the folder the corpus was downloaded into: "
+                             "mls: holding mls_<language>[_opus]/; fleurs: holding <lang>/ and metadata/ (Lhotse's "
+                             "download_fleurs); librispeech: holding test-clean/ ...; commonvoice: cv-corpus-<version>/ "
+                             "holding <locale>/; daps: holding clean/ and scripts/")
+    from_corpus.add_argument("--lang", nargs="+", metavar="L", help="only these languages (ISO 639-1; default: all)")
+    from_corpus.add_argument("--split", help="the split to list (default: test; LibriSpeech: every test-* part, or "
+                             "name one such as test-clean); DAPS has none")
+    from_corpus.add_argument("--out", type=Path, required=True, help="the manifest to write (.jsonl; must not exist)")
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from eval import corpora
+
+    corpora.check_new(args.out)  # before reading a large corpus
+    utterances = corpora.read_corpus(args.corpus, args.root, args.lang, args.split)
+    unreadable = corpora.write_manifest(utterances, args.out)
+    langs = ", ".join(f"{lang} {n}" for lang, n in sorted(Counter(u.lang for u in utterances).items()))
+    print(f"{len(utterances)} utterances ({langs}) in {args.out}")
+    for utterance in unreadable:
+        print(f"lfsc-eval: {utterance.id}: {utterance.problem}", file=sys.stderr)
+    if unreadable:
+        print(f"lfsc-eval: {len(unreadable)} audio file(s) cannot be read: they are listed without a duration and "
+              "`lfsc-eval run` skips them", file=sys.stderr)
+    return 1 if unreadable else 0
+
+
 def _lookahead(args: argparse.Namespace) -> int:
     from eval import lookahead
     from eval.runner import build_codec
@@ -125,9 +164,13 @@ def _lookahead(args: argparse.Namespace) -> int:
 
 def _input_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest (default: the bundled assets/speech set)")
+    source.add_argument("--manifest", type=Path, help="NeMo-style JSONL manifest, or a Lhotse CutSet or RecordingSet "
+                        "(.jsonl or .jsonl.gz) (default: the bundled assets/speech set)")
     source.add_argument("--folder", type=Path, help="folder of audio files with sidecar .txt transcripts")
-    parser.add_argument("--lang", help="ISO 639-1 language of the --folder audio (needed for CER/WER)")
+    parser.add_argument("--supervisions", type=Path, help="the Lhotse SupervisionSet of a Lhotse RecordingSet given as "
+                        "--manifest (a Lhotse CutSet needs none)")
+    parser.add_argument("--lang", help="ISO 639-1 language of the --folder audio, or of Lhotse supervisions that name "
+                        "none (needed for CER/WER)")
     parser.add_argument("--limit", type=int, help="only the first N utterances")
     parser.add_argument("--checkpoint", help="LFSC .nemo checkpoint (default: $LFSC_CHECKPOINT, then the user config)")
 
@@ -141,15 +184,23 @@ def _utterances(args: argparse.Namespace) -> tuple[list, str, Path]:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.folder is not None:
+        if args.supervisions is not None:
+            raise UserError("--supervisions applies to a Lhotse RecordingSet given as --manifest, not to --folder")
         utterances = manifests.load_folder(args.folder, args.lang)
         listing = args.folder.resolve()
         source = f"folder {listing}"
     else:
-        if args.lang is not None:
-            raise UserError("--lang applies to --folder input only: a manifest names each utterance's language")
+        from eval import lhotse_manifest
+
         listing = Path(args.manifest or default_manifest()).resolve()
-        utterances = manifests.load_manifest(listing)
-        source = f"manifest {listing}"
+        if args.supervisions is not None or lhotse_manifest.kind(listing) is not None:
+            utterances = lhotse_manifest.load_lhotse(listing, args.supervisions, args.lang)
+            source = f"Lhotse manifest {listing}" + (f" with {args.supervisions.resolve()}" if args.supervisions else "")
+        elif args.lang is not None:
+            raise UserError("--lang applies to --folder and Lhotse input only: a manifest names each utterance's language")
+        else:
+            utterances = manifests.load_manifest(listing)
+            source = f"manifest {listing}"
     return utterances[: args.limit], source, listing
 
 
@@ -277,6 +328,8 @@ def _command(args: argparse.Namespace) -> int | None:
         return _tokens(args)
     if args.command == "lookahead":
         return _lookahead(args)
+    if args.command == "manifest":
+        return _manifest(args)
     if args.command == "report":
         from eval import run_folder
         from eval.report import write_report

@@ -61,7 +61,7 @@ def check_lang(lang: object, where: str) -> str:
     return lang
 
 
-def _header(path: Path) -> tuple[int, int, str]:
+def audio_header(path: Path) -> tuple[int, int, str]:
     """(sample rate, samples, '') of a readable audio file, or (0, 0, why it cannot be read: codec.audio refuses a
     file cut off or damaged where its container can tell, which libsndfile would read as shorter)."""
     try:
@@ -133,7 +133,7 @@ def _utterance(entry: object, root: Path, where: str) -> Utterance:
     text = _optional_text(entry, "text", where)
     lang = check_lang(entry["lang"], where)
     path = _audio_path(rel, root, where)
-    rate, samples, problem = _header(path)
+    rate, samples, problem = audio_header(path)
     duration = samples / rate if rate else 0.0
     declared = _number(entry, "duration", where)
     if not problem and declared is not None and abs(declared - duration) > DURATION_TOLERANCE:
@@ -146,7 +146,7 @@ def _utterance(entry: object, root: Path, where: str) -> Utterance:
             f"{where}: sample_rate {declared_rate:g} does not match {path.name} ({rate} Hz): fix 'sample_rate'"
         )
     return Utterance(
-        id=Path(rel).with_suffix("").as_posix(),
+        id=_optional_text(entry, "id", where) or Path(rel).with_suffix("").as_posix(),
         audio_path=path,
         text=text,
         duration=duration,
@@ -227,7 +227,7 @@ def load_folder(path: str | Path, lang: str | None = None) -> list[Utterance]:
     utterances = []
     seen: dict[str, Path] = {}
     for file in files:
-        rate, samples, problem = _header(file)
+        rate, samples, problem = audio_header(file)
         uid = file.relative_to(root).with_suffix("").as_posix()
         try:
             uid.encode("utf-8")

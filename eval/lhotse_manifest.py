@@ -1,0 +1,212 @@
+"""Lhotse manifests as lfsc-eval input: a CutSet, or a RecordingSet with its SupervisionSet (JSON lines, gzipped or
+not), converted to `Utterance`s in this one place. Each cut must be a whole recording in one file: an `Utterance`
+is a whole file, so a segment of a longer recording is refused rather than evaluated as the file it lies in."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from codec.errors import UserError
+from eval.language_codes import iso_639_1
+from eval.manifest import DURATION_TOLERANCE, MAX_LINE_BYTES, Utterance, audio_header, check_lang
+
+GZIP_MAGIC = b"\x1f\x8b"
+KINDS = {"supervisions": "cuts", "sources": "recordings", "recording_id": "supervisions"}  # a key each kind has
+
+
+def _lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if len(line) > MAX_LINE_BYTES:
+                    raise UserError(f"{path}:{number}: longer than {MAX_LINE_BYTES >> 20} MiB: is this a manifest?")
+                yield line
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"{path}: not a readable Lhotse manifest ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _entries(path: Path) -> Iterator[dict]:
+    """The JSON objects of a JSON-lines file, each checked to be an object."""
+    for number, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise UserError(f"{path}:{number}: not valid JSON ({str(exc)[:80]})") from None
+        if not isinstance(entry, dict):
+            raise UserError(f"{path}:{number}: each line must be a JSON object, got {type(entry).__name__}")
+        yield entry
+
+
+def kind(path: Path) -> str | None:
+    """'cuts', 'recordings' or 'supervisions' when `path` is a Lhotse manifest of that kind (told by its first
+    line), None when it is not one (a NeMo-style manifest, or a file that is not there to read)."""
+    if not path.is_file():
+        return None
+    first = next(_entries(path), None) if _is_gzip(path) else _first_json_object(path)
+    if first is None or "audio_filepath" in first:
+        return None
+    return next((name for key, name in KINDS.items() if key in first), None)
+
+
+def _first_json_object(path: Path) -> dict | None:
+    """The first line of a text file as a JSON object, or None when it is no such line (load_manifest words it)."""
+    with open(path, "rb") as f:
+        line = f.readline(MAX_LINE_BYTES)
+    try:
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _manifest(path: Path, expected: str):
+    """The Lhotse CutSet, RecordingSet or SupervisionSet (`expected`) a JSON-lines file holds."""
+    from lhotse import CutSet, RecordingSet, SupervisionSet
+
+    cls = {"cuts": CutSet, "recordings": RecordingSet, "supervisions": SupervisionSet}[expected]
+    entries = list(_entries(path))
+    if not entries:
+        raise UserError(f"{path}: lists no {expected}")
+    try:
+        return cls.from_dicts(entries).to_eager()
+    except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
+        raise UserError(f"{path}: not a Lhotse {expected} manifest Lhotse can read ({type(exc).__name__}: "
+                        f"{str(exc)[:80]})") from None
+
+
+def load_lhotse(path: Path, supervisions: Path | None, lang: str | None) -> list[Utterance]:
+    """Utterances of a Lhotse CutSet file, or of a RecordingSet file and its SupervisionSet file; `lang` is the
+    language of those whose supervision names none."""
+    found = kind(path)
+    if found == "supervisions":
+        raise UserError(f"{path}: is a Lhotse SupervisionSet: give its RecordingSet as --manifest and this file as "
+                        "--supervisions")
+    if found is None:
+        raise UserError(f"{path}: not a Lhotse CutSet or RecordingSet (JSON lines of cuts or recordings)")
+    if lang is not None:
+        check_lang(lang, "--lang")
+    if found == "cuts":
+        if supervisions is not None:
+            raise UserError(f"--supervisions applies to a Lhotse RecordingSet: {path} holds cuts, which carry their "
+                            "own supervisions")
+        return from_cuts(_manifest(path, "cuts"), lang, str(path))
+    if supervisions is None:
+        raise UserError(f"{path}: is a Lhotse RecordingSet: give its SupervisionSet (transcripts and languages) too, "
+                        "with --supervisions")
+    if not supervisions.is_file():
+        raise UserError(f"{supervisions}: supervisions file not found")
+    if kind(supervisions) != "supervisions":
+        raise UserError(f"{supervisions}: not a Lhotse SupervisionSet (JSON lines of supervisions)")
+    return from_recordings(_manifest(path, "recordings"), _manifest(supervisions, "supervisions"), lang, str(path))
+
+
+def from_recordings(recordings, supervisions, lang: str | None, where: str) -> list[Utterance]:
+    """Utterances of a Lhotse RecordingSet and SupervisionSet (each supervision must name a listed recording)."""
+    from lhotse import CutSet
+
+    for supervision in supervisions:
+        if supervision.recording_id not in recordings:
+            raise UserError(f"{where}: supervision {supervision.id} names recording {supervision.recording_id!r}, "
+                            "which the RecordingSet does not list: give the matching pair")
+    return from_cuts(CutSet.from_manifests(recordings=recordings, supervisions=supervisions), lang, where)
+
+
+def from_cuts(cuts, lang: str | None, where: str) -> list[Utterance]:
+    """Utterances of Lhotse cuts, one per cut, each a whole recording (its id), its language mapped to ISO 639-1."""
+    utterances: list[Utterance] = []
+    seen: set[str] = set()
+    for cut in cuts:
+        utterance = _utterance(cut, lang, where)
+        if utterance.id in seen:
+            raise UserError(f"{where}: recording {utterance.id} is in more than one cut: list each recording once")
+        seen.add(utterance.id)
+        utterances.append(utterance)
+    if not utterances:
+        raise UserError(f"{where}: lists no cuts")
+    return utterances
+
+
+def _utterance(cut, lang: str | None, where: str) -> Utterance:
+    where = f"{where}: cut {cut.id}"
+    recording = getattr(cut, "recording", None)
+    if recording is None:
+        raise UserError(f"{where}: is a {type(cut).__name__}, not a cut of one recording: lfsc-eval evaluates "
+                        "recordings as they are, not mixes or padding")
+    path = _audio_file(recording, where)
+    _check_whole(cut, recording, where)
+    supervision = _supervision(cut, where)
+    rate, samples, problem = audio_header(path)
+    utterance = Utterance(id=recording.id, audio_path=path, text="", duration=samples / rate if rate else 0.0,
+                          lang=lang or "", speaker="", sample_rate=rate, source="", license="", problem=problem)
+    if supervision is None:
+        return utterance
+    return replace(utterance, text=(supervision.text or "").strip(), speaker=supervision.speaker or "",
+                   lang=_language(supervision.language, lang, where))
+
+
+def _audio_file(recording, where: str) -> Path:
+    """The one audio file a recording is (a relative path is taken from the working folder, as Lhotse takes it)."""
+    sources = recording.sources
+    if len(sources) != 1 or sources[0].type != "file":
+        what = f"{len(sources)} sources" if len(sources) != 1 else f"a '{sources[0].type}' source"
+        raise UserError(f"{where}: its recording {recording.id} has {what}: lfsc-eval reads recordings that are one "
+                        "audio file each")
+    transforms = [t["name"] if isinstance(t, dict) else type(t).__name__ for t in recording.transforms or []]
+    if any(name != "Resample" for name in transforms):  # resampling aside, the audio would differ from the file
+        raise UserError(f"{where}: its recording applies {', '.join(transforms)}: lfsc-eval evaluates the audio "
+                        "files as they are; give cuts without transforms")
+    path = Path(sources[0].source).resolve()
+    if not path.is_file():
+        raise UserError(f"{where}: audio file {path} does not exist: fix the path (a relative one is taken from the "
+                        "folder lfsc-eval runs in)")
+    return path
+
+
+def _check_whole(cut, recording, where: str) -> None:
+    """Refuse a cut that is part of its recording: in time, or some channels of a multi-channel file."""
+    if cut.start > DURATION_TOLERANCE or abs(cut.duration - recording.duration) > DURATION_TOLERANCE:
+        raise UserError(f"{where}: covers {cut.start:.2f}-{cut.end:.2f} s of recording {recording.id} "
+                        f"({recording.duration:.2f} s): lfsc-eval evaluates whole audio files, not segments; cut "
+                        "segments into files of their own first")
+    channels = cut.channel if isinstance(cut.channel, list) else [cut.channel]
+    if sorted(channels) != sorted(recording.channel_ids):
+        raise UserError(f"{where}: takes channel(s) {channels} of the {recording.num_channels}-channel recording "
+                        f"{recording.id}: lfsc-eval reads whole files (downmixed); give cuts of all channels")
+
+
+def _supervision(cut, where: str):
+    """The cut's one supervision covering all of it (None when it has none)."""
+    if not cut.supervisions:
+        return None
+    if len(cut.supervisions) > 1:
+        raise UserError(f"{where}: holds {len(cut.supervisions)} supervisions (segments): lfsc-eval evaluates whole "
+                        "files with one transcript; cut segments into files of their own first")
+    supervision = cut.supervisions[0]
+    if supervision.start > DURATION_TOLERANCE or supervision.end < cut.duration - DURATION_TOLERANCE:
+        raise UserError(f"{where}: its supervision {supervision.id} covers {supervision.start:.2f}-"
+                        f"{supervision.end:.2f} s of {cut.duration:.2f} s: lfsc-eval evaluates whole files with one "
+                        "transcript; cut segments into files of their own first")
+    return supervision
+
+
+def _language(label: str | None, lang: str | None, where: str) -> str:
+    """The ISO 639-1 code of a supervision's language; `lang` (or '') when it names none."""
+    if not label:
+        return lang or ""
+    code = iso_639_1(label)
+    if code is None:
+        raise UserError(f"{where}: language {label!r} has no ISO 639-1 code that lfsc-eval knows: give supervisions "
+                        "with codes such as 'en' or 'de'")
+    return code
