@@ -45,7 +45,7 @@ class TaskRunner(QObject):
         self.prompts = prompts
         self._alive: dict[Task, Kind] = {}  # every task until it is done, kept referenced meanwhile
         self._running: dict[Kind, list[Task]] = {}
-        self._held: list[Task] = []  # every started task until its worker has let go of it (`Task.start`)
+        self._held: dict[Task, bool] = {}  # every started task -> whether its end has reached this (GUI) thread
         self._closed = False
         # Wider than the cores: a cancelled codec call still running to its end, or Whisper loading for a CER,
         # must not hold the next round trip in the queue unseen.
@@ -66,8 +66,8 @@ class TaskRunner(QObject):
                 previous.cancel()
         running.append(task)
         self._alive[task] = kind
-        self._held = [t for t in self._held if not t.released.is_set()]
-        self._held.append(task)
+        self._held[task] = False
+        self._let_go()
         # A result queued just before cancel() must not land either.
         task.succeeded.connect(lambda result: None if task.cancel_flag.is_set() else on_success(result))
         task.failed.connect(lambda message: None if task.cancel_flag.is_set()
@@ -121,11 +121,17 @@ class TaskRunner(QObject):
     def _ended(self, kind: Kind, task: Task) -> None:
         if kind.until_ended:
             self._forget(kind, task)
-        # The connections hold closures over the task and what its caller handed on_success (a clip, a folder):
-        # dropped here, the task and those can be freed instead of living as long as the window.
-        for signal in (task.succeeded, task.failed, task.progress, task.done, task.ended):  # all connected above
-            signal.disconnect()
-        self._held = [t for t in self._held if not t.released.is_set()]
+        self._held[task] = True
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop the tasks whose end has been handled here and whose worker thread holds them no more (so none is
+        emitting): their connections hold closures over the task and what its caller handed on_success (a clip, a
+        folder), which would otherwise live as long as the window; the task is then freed on this thread."""
+        for task in [t for t, ended in self._held.items() if ended and t.released.is_set()]:
+            for signal in (task.succeeded, task.failed, task.progress, task.done, task.ended):  # all connected above
+                signal.disconnect()
+            del self._held[task]
 
     def _forget(self, kind: Kind, task: Task) -> None:
         if task in self._running.get(kind, []):
