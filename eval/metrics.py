@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from codec.audio import resample
+from eval.interruptible import checkpoint
 
 
 def package_version(package: str) -> str:
@@ -96,6 +97,7 @@ def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int, mode: str) -> fl
     pieces = _pesq_pieces(ref_r, rate)
     values, weights = [], []
     for start, end in pieces:
+        checkpoint()
         if len(pieces) > 1 and float(np.max(np.abs(ref_r[start:end]))) < 1e-4:
             continue
         try:
@@ -194,6 +196,7 @@ def _frames_l1(spectrogram: Callable, ref, deg, n_fft: int, hop: int) -> float:
     frames, step = n // hop + 1, SPECTRAL_CHUNK // hop
     total = 0.0
     for f0 in range(0, frames, step):
+        checkpoint()
         f1 = min(f0 + step, frames)
         a, b = max(0, f0 * hop - n_fft), min(n, (f1 - 1) * hop + n_fft)
         first = f0 - a // hop
@@ -283,6 +286,7 @@ def _windowed_pyin(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     margin = (window - step) // 2 // PITCH_HOP  # frames a window gives up to each neighbour
     f0s, flags = [], []
     for start in range(0, len(x), step):
+        checkpoint()
         f0, voiced = _pyin(x[start:start + window])
         last = start + window >= len(x)
         keep = slice(0 if start == 0 else margin, len(f0) if last else step // PITCH_HOP + margin)

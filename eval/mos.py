@@ -26,6 +26,8 @@ import types
 
 import numpy as np
 
+from eval.interruptible import checkpoint
+
 SAMPLE_RATE = 16000
 INSTALL = "pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0 (tools/setup.sh does)"
 WINDOW = 122880  # distillmos.sqa.SEQ_LEN: the samples of one rated window (7.68 s)
@@ -70,6 +72,8 @@ def predict(audio: np.ndarray) -> float:
         if len(x) <= WINDOW:
             return float(model(x[None])[0])
         starts = windows(len(x))
-        scores = [model(torch.stack([x[s: s + WINDOW] for s in starts[i: i + BATCH]])).flatten()
-                  for i in range(0, len(starts), BATCH)]
+        scores = []
+        for i in range(0, len(starts), BATCH):
+            checkpoint()
+            scores.append(model(torch.stack([x[s: s + WINDOW] for s in starts[i: i + BATCH]])).flatten())
         return float(torch.cat(scores).mean())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from eval.interruptible import checkpoint
+
 RATE = 10000  # Hz: STOI's own rate; callers resample to it
 FRAME = 256  # samples per frame (window support)
 HOP = FRAME // 2
@@ -100,6 +102,7 @@ def stoi(x: np.ndarray, y: np.ndarray, extended: bool = False) -> float | None:
     rng = np.random.default_rng(0)
     total = 0.0
     for s in range(0, count, BLOCK_FRAMES):
+        checkpoint()
         xs, ys = _segments(x_tob, s, min(s + BLOCK_FRAMES, count)), _segments(y_tob, s, min(s + BLOCK_FRAMES, count))
         if extended:
             total += float(np.sum(_row_col_normalize(xs, rng) * _row_col_normalize(ys, rng))) / SEGMENT

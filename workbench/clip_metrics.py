@@ -9,7 +9,16 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_
                  heard: np.ndarray | None = None) -> dict[str, float | str]:
     """Every fast metric and DistillMOS (decoded, and original unless `original_mos` is false) by label: its value,
     or the reason it is missing; sanity findings come first. Scored by `eval.pair` as batch reports are; `codec`
-    `heard` is what the codec coded when not `ref` (input conditions): the output is aligned with it."""
+    `heard` is what the codec coded when not `ref` (input conditions): the output is aligned with it. A cancel of
+    `task` stops inside a metric, between its windows."""
+    from eval.interruptible import interruptible
+
+    with interruptible(task.check if task is not None else None):
+        return _fast_metrics(ref, deg, sr, task, original_mos, heard)
+
+
+def _fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task, original_mos: bool,
+                  heard: np.ndarray | None) -> dict[str, float | str]:
     from eval.metrics import FAST_METRICS, METRICS, MetricError, compute
     from eval.pair import prepare, score
 
@@ -53,13 +62,16 @@ def stimulus_metrics(
     """
     from eval.listening import REFERENCE
 
+    from eval.interruptible import interruptible
+
     keys = [key for key in stimuli if key[1] != REFERENCE]
     out = {}
     for i, (clip, condition) in enumerate(keys):
         if task is not None:
             task.report(i, len(keys), f"measuring {clip} through {condition}")
         ref, sr = clips[clip]
-        measured = fast_metrics(ref, stimuli[(clip, condition)], sr, original_mos=False, heard=heard[(clip, condition)])
+        with interruptible(task.check if task is not None else None):
+            measured = _fast_metrics(ref, stimuli[(clip, condition)], sr, None, False, heard[(clip, condition)])
         out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 

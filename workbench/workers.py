@@ -70,9 +70,13 @@ class Task(QObject):
 
     def report(self, done: int, total: int = 0, text: str = "") -> None:
         """Called by the work: publish progress, or stop here when cancelled."""
+        self.check()
+        self.progress.emit(done, total, text)
+
+    def check(self) -> None:
+        """Called by the work between steps too small to report (a metric's windows): stop here when cancelled."""
         if self._cancel.is_set():
             raise Cancelled
-        self.progress.emit(done, total, text)
 
     def start(self, pool: QThreadPool | None = None) -> "Task":
         """Queue the work on `pool` (the global pool by default). The caller keeps the task until `released`: the
