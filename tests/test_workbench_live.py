@@ -128,6 +128,39 @@ def test_a_session_that_keeps_up_reports_no_underruns_and_its_latency_breakdown(
     assert stats.buffered >= 320 / RATE  # the lookahead is held back, so at least that much waits
 
 
+class Bursts(NegatingDelay):
+    """Gives its output in bursts, as LFSC gives a hop of frames per step, after irregular waits (compute jitter)."""
+
+    def __init__(self, waits: list[int]):
+        super().__init__(latency=0)
+        self._waits, self._blocks = waits, 0
+
+    def _take(self, samples):
+        self._held = np.concatenate([self._held, -samples])
+        self._blocks += 1
+        if self._blocks < self._waits[0]:
+            return np.zeros(0, np.float32)
+        self._waits = self._waits[1:] + self._waits[:1]
+        self._blocks = 0
+        out, self._held = self._held, np.zeros(0, np.float32)
+        return out
+
+
+def test_the_jitter_buffer_grows_after_underruns_until_bursty_output_plays_without_them(fake_audio):
+    session = live_audio.LiveSession(Bursts([8, 12, 4, 8, 14, 2]), blocksize=BLOCK)
+    session.start()
+    x = speechlike(600 * BLOCK)
+    drive(session, x[: 300 * BLOCK])
+    early = session.stats()
+    heard = drive(session, x[300 * BLOCK:])
+    late = session.stats()
+    session.stop()
+    assert early.underruns > 0 and early.jitter_buffer > 2 * BLOCK / RATE  # it stuttered, then grew
+    assert late.underruns == early.underruns  # settled: no underrun in the second half
+    assert late.jitter_buffer <= live_audio.MAX_JITTER_BUFFER_SECONDS
+    assert np.count_nonzero(heard) == len(heard)  # and nothing but the coded signal was played there
+
+
 # --- the controller --------------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,10 @@ from codec.streaming import CodecStream
 from workbench.audio_io import sounddevice_module, audio_error
 
 BEHIND_SECONDS = 0.5  # input waiting for the worker beyond this: the machine cannot keep up
+# A codec stream gives its output in bursts (LFSC: a hop of frames, 186 ms, per step) whose compute time varies; the
+# decoded audio gathered before output starts doubles after each underrun, up to this, so a session settles at the
+# smallest buffer that rides over its own jitter instead of stuttering on.
+MAX_JITTER_BUFFER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class LiveStats:
     underruns: int
     overruns: int
     behind: float  # input waiting for the worker
+    jitter_buffer: float  # decoded audio gathered before output (re)starts: grows after underruns
 
     @property
     def cannot_keep_up(self) -> bool:
@@ -52,6 +57,7 @@ class LiveSession:
         self.sample_rate = stream.sample_rate
         self.coded = True
         self._prefill = prefill_blocks * blocksize  # decoded samples buffered before output (re)starts
+        self._max_prefill = max(self._prefill, int(MAX_JITTER_BUFFER_SECONDS * self.sample_rate))
         self._inbox: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._out: list[np.ndarray] = []  # (2, n) blocks of (dry, coded) waiting to be played
@@ -115,7 +121,8 @@ class LiveSession:
         buffered = (self._received - self._played) / self.sample_rate
         return LiveStats(float(latency[0]), self.stream.latency / self.sample_rate, self._compute_worst,
                          self._compute_total / max(self._pushes, 1), float(latency[1]), buffered,
-                         self._device_delay + buffered, self.underruns, self.overruns, behind)
+                         self._device_delay + buffered, self.underruns, self.overruns, behind,
+                         self._prefill / self.sample_rate)
 
     def _take(self, frames: int) -> np.ndarray:
         out = np.zeros(frames, np.float32)
@@ -124,9 +131,10 @@ class LiveSession:
                 self._playing = True
             if not self._playing:
                 return out
-            if self._out_samples < frames:  # starved: play what there is, then wait for a full prefill again
+            if self._out_samples < frames:  # starved: play what there is, then wait for a larger prefill
                 self.underruns += 1
                 self._playing = False
+                self._prefill = min(2 * self._prefill, self._max_prefill)
             row, filled = 1 if self.coded else 0, 0
             while filled < frames and self._out:
                 block = self._out[0]

@@ -57,7 +57,8 @@ class LiveView(QWidget):
             f"input buffer {ms(stats.input_latency)}, lookahead {ms(stats.lookahead)}, compute "
             f"{ms(stats.compute_mean)} (worst {ms(stats.compute_worst)}), output buffer {ms(stats.output_latency)}\n"
             f"measured mic to output: {ms(stats.measured)} (of which buffered {ms(stats.buffered)})\n"
-            f"underruns {stats.underruns}, overruns {stats.overruns}")
+            f"underruns {stats.underruns}, overruns {stats.overruns}; jitter buffer {ms(stats.jitter_buffer)} (grows "
+            "after an underrun)")
         self.warning.setText(warning)
 
     def _clicked(self, checked: bool) -> None:
