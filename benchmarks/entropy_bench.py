@@ -47,11 +47,9 @@ def skewed_tokens(frames: int, repeat: float, zipf: float, seed: int) -> np.ndar
 
 def entropy_bits(tokens: np.ndarray) -> float:
     """Sum over codebooks of the entropy of each codebook's code histogram: bits per frame."""
-    total = 0.0
-    for column in tokens.T:
-        q = np.unique(column, return_counts=True)[1] / len(column)
-        total -= float((q * np.log2(q)).sum())
-    return total
+    from eval.tokens import entropy_bits as histogram_bits
+
+    return sum(histogram_bits(np.unique(column, return_counts=True)[1]) for column in tokens.T)
 
 
 def best_of(runs: int, work) -> tuple[float, object]:

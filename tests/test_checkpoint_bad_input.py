@@ -29,6 +29,7 @@ from codec.errors import UserError
 from codec.lfsc.checkpoint import config_from_dict, config_to_dict, load_lfsc, save_nemo
 from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, LFSCModel, QuantizerConfig
 from conftest import small_config
+from tar_members import tar_bytes
 
 CONFIG, WEIGHTS = "./model_config.yaml", "./model_weights.ckpt"
 
@@ -51,18 +52,6 @@ def tiny(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     path = save_nemo(tmp_path_factory.mktemp("tiny") / "tiny.nemo", LFSCModel(tiny_config()))
     with tarfile.open(path) as tar:
         return path, {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
-
-
-def tar_bytes(members: list[tuple[str | tarfile.TarInfo, bytes]], gzipped: bool = False) -> bytes:
-    """A tar (GNU format) of `members`: a name and its bytes, or a TarInfo of another type with no data."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz" if gzipped else "w:", format=tarfile.GNU_FORMAT) as tar:
-        for member, data in members:
-            info = member if isinstance(member, tarfile.TarInfo) else tarfile.TarInfo(member)
-            if info.isfile():
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
-    return buffer.getvalue()
 
 
 def with_config(tiny, config: dict | str | bytes) -> list[tuple[str, bytes]]:

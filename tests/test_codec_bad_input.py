@@ -20,6 +20,7 @@ import soundfile as sf
 from cli_contract import REPO, refused, run_tool
 from codec.bitstream import Layout, PayloadFile, encode_file, encode_payload_file
 from codec.errors import user_message
+from tar_members import tar_bytes
 
 RATE = 16000
 
@@ -317,14 +318,7 @@ def _written(path: Path, data: bytes) -> Path:
 
 
 def _tar(path: Path, members: dict[str, bytes]) -> Path:
-    import io
-    import tarfile
-
-    with tarfile.open(path, "w:") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(tar_bytes(list(members.items())))
     return path
 
 

@@ -11,6 +11,7 @@ import torch
 
 from codec.lfsc.checkpoint import load_lfsc
 from conftest import NEMO_FIXTURE
+from tar_members import tar_bytes
 
 pytestmark = pytest.mark.nemo
 TOL = 1e-5
@@ -36,11 +37,7 @@ def legacy_spelling(path, tmp_path):
     torch.save(renamed, buffer)
     members[name] = buffer.getvalue()
     out = tmp_path / path.name
-    with tarfile.open(out, "w:") as tar:
-        for member, data in members.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    out.write_bytes(tar_bytes(list(members.items())))
     return out
 
 
