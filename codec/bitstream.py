@@ -10,6 +10,11 @@ are still read. The CRC covers the header fields before it and the payload. Each
 (each < K = codebook size) form one number sum(i_g K^g) < K^G, written in ceil(log2(K^G)) bits
 (LFSC: 2016^8 < 2^88, so 88 bits a frame); frames follow each other with no byte alignment, most
 significant bit first, and the last byte is zero-padded.
+
+Version 3 holds the tokens of a codec named by its model's path (nemo:PATH, hf:MODEL) and names that model: as
+version 2 up to dims, then levels u32 x dims (a codebook that is not FSQ is one level of its size) | codec name
+length u8 | codec name ('nemo', 'hf': the name without its path) | model u8 x 8 (the first 8 bytes of the model's
+sha256) | crc32 u32 | payload. LFSC's own files (the codec lfsc, its model the configured checkpoint) stay version 2.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import numpy as np
 from codec.errors import UserError
 
 MAGIC = b"LFSC"
-VERSION = 2
+VERSION = 2  # LFSC's own files
+MODEL_VERSION = 3  # the tokens of a codec named by its model's path
+MODEL_CODECS = ("nemo", "hf")  # the registry's prefixes without their colon (codec.registry.PREFIXED; a test checks)
+MODEL_ID_BYTES = 8
 # Limits on what a coded file may claim, far beyond any real codec, so that a damaged or hostile header is refused
 # before it sizes anything: a 531-byte file must not ask for hours of audio or a 2^200-code frame.
 MAX_SECONDS = 24 * 3600
@@ -34,12 +42,22 @@ MAX_DIMENSIONS = 8  # FSQ levels per codebook (LFSC: 4)
 MAX_CODEBOOKS = 64
 MAX_CODEBOOK_SIZE = 2**16  # codes fit int32 tokens, and a frame at most 1024 bits
 MAX_PADDING_FRAMES = 16  # a clip shorter than a codec's minimum is coded as that many frames at most (LFSC: 4)
-_FIXED = {1: struct.Struct("<4sBIQIIBB"), 2: struct.Struct("<4sBIQIQIIBB")}
+_FIXED = {1: struct.Struct("<4sBIQIIBB"), 2: struct.Struct("<4sBIQIQIIBB"), 3: struct.Struct("<4sBIQIQIIBB")}
+_LEVEL = {1: "B", 2: "B", 3: "I"}  # a level's struct code: version 3 holds a codebook of any size as one level
 
 
 def frame_bits(codebook_size: int, num_codebooks: int) -> int:
     """Fewest whole bits that hold any frame of `num_codebooks` codes below `codebook_size` (LFSC: 88)."""
     return (codebook_size**num_codebooks - 1).bit_length()
+
+
+@dataclass(frozen=True)
+class Model:
+    """The model whose tokens a version 3 file holds: its codec's name without the path ('nemo', 'hf') and the first
+    16 hex digits of the model's sha256 (`Codec.model_sha256`)."""
+
+    codec: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -50,10 +68,11 @@ class Layout:
     num_samples: int
     samples_per_frame: int
     num_frames: int
-    levels: tuple[int, ...]  # FSQ levels of each codebook, e.g. (8, 7, 6, 6)
+    levels: tuple[int, ...]  # FSQ levels of each codebook, e.g. (8, 7, 6, 6); (codebook size,) for one not FSQ
     num_codebooks: int
     source_rate: int  # the input's rate and length, before resampling to sample_rate
     source_samples: int
+    model: Model | None = None  # None for LFSC's own tokens (versions 1 and 2), decoded by the configured checkpoint
 
     @property
     def codebook_size(self) -> int:
@@ -121,11 +140,15 @@ def unpack_frames(payload: bytes, num_frames: int, num_codebooks: int, codebook_
 
 
 def encode_file(layout: Layout, payload: bytes) -> bytes:
-    """Header + payload as the bytes of a .lfsc file."""
-    header = _FIXED[VERSION].pack(
-        MAGIC, VERSION, layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples,
+    """Header + payload as the bytes of a .lfsc file: version 2 for LFSC's own tokens, 3 for a named model's."""
+    version = VERSION if layout.model is None else MODEL_VERSION
+    header = _FIXED[version].pack(
+        MAGIC, version, layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples,
         layout.samples_per_frame, layout.num_frames, layout.num_codebooks, len(layout.levels),
-    ) + bytes(layout.levels)
+    ) + struct.pack(f"<{len(layout.levels)}{_LEVEL[version]}", *layout.levels)
+    if layout.model is not None:
+        codec = layout.model.codec.encode("ascii")
+        header += bytes([len(codec)]) + codec + bytes.fromhex(layout.model.sha256)
     return header + struct.pack("<I", zlib.crc32(header + payload)) + payload
 
 
@@ -134,25 +157,27 @@ def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
     garbage or asks for more memory than the file's own size implies."""
     if len(data) < 5 or data[:4] != MAGIC:
         raise UserError(f"{name}: not an .lfsc bitstream (bad magic)")
-    fixed = _FIXED.get(data[4])
+    version = data[4]
+    fixed = _FIXED.get(version)
     if fixed is None:
-        raise UserError(f"{name}: .lfsc version {data[4]} is not supported (this tool reads versions 1 and 2)")
+        raise UserError(f"{name}: .lfsc version {version} is not supported (this tool reads versions 1 to 3)")
     if len(data) < fixed.size:
         raise UserError(f"{name}: truncated .lfsc header")
-    if data[4] == 1:  # before the source fields: the input was at the codec's rate
+    if version == 1:  # before the source fields: the input was at the codec's rate
         _, _, sr, num_samples, spf, num_frames, num_codebooks, dims = fixed.unpack_from(data)
         source_rate, source_samples = sr, num_samples
     else:
         _, _, sr, num_samples, source_rate, source_samples, spf, num_frames, num_codebooks, dims = fixed.unpack_from(data)
-    header_len = fixed.size + dims
+    levels = struct.Struct(f"<{dims}{_LEVEL[version]}")
+    model, header_len = _model_field(data, fixed.size + levels.size, version, name)
     if len(data) < header_len + 4:
         raise UserError(f"{name}: truncated .lfsc header")
-    levels = tuple(data[fixed.size:header_len])
     (crc,) = struct.unpack_from("<I", data, header_len)
     payload = data[header_len + 4:]
     if zlib.crc32(data[:header_len] + payload) != crc:
         raise UserError(f"{name}: checksum mismatch: the file is damaged or truncated")
-    layout = Layout(sr, num_samples, spf, num_frames, levels, num_codebooks, source_rate, source_samples)
+    layout = Layout(sr, num_samples, spf, num_frames, levels.unpack_from(data, fixed.size), num_codebooks, source_rate,
+                    source_samples, model)
     problem = _layout_problem(layout)  # past the checksum: what a writer meant, checked before it sizes anything
     if problem:
         raise UserError(f"{name}: inconsistent .lfsc header ({problem}): the file is damaged or was not written by "
@@ -160,6 +185,19 @@ def decode_file(data: bytes, name: str = "bitstream") -> tuple[Layout, bytes]:
     if len(payload) != layout.payload_bytes:
         raise UserError(f"{name}: payload is {len(payload)} bytes, the header says {layout.payload_bytes}: damaged")
     return layout, payload
+
+
+def _model_field(data: bytes, start: int, version: int, name: str) -> tuple[Model | None, int]:
+    """A version 3 header's model, read from `start`, and where the header ends (`start` itself before version 3)."""
+    if version < MODEL_VERSION:
+        return None, start
+    if len(data) <= start:
+        raise UserError(f"{name}: truncated .lfsc header")
+    end = start + 1 + data[start]
+    if len(data) < end + MODEL_ID_BYTES:
+        raise UserError(f"{name}: truncated .lfsc header")
+    codec = data[start + 1:end].decode("ascii", errors="replace")
+    return Model(codec, data[end:end + MODEL_ID_BYTES].hex()), end + MODEL_ID_BYTES
 
 
 def _layout_problem(layout: Layout) -> str:
@@ -178,6 +216,8 @@ def _layout_problem(layout: Layout) -> str:
     whole = -(-layout.num_samples // spf)  # frames that hold the samples; a clip below a codec's minimum gets more
     if not (layout.num_frames == whole or whole < layout.num_frames <= MAX_PADDING_FRAMES):
         return f"{layout.num_frames} frames for {layout.num_samples} samples of {spf}"
+    if layout.model is not None and layout.model.codec not in MODEL_CODECS:
+        return f"codec {layout.model.codec!r}, not one of {', '.join(MODEL_CODECS)}"
     return ""
 
 
@@ -217,12 +257,6 @@ class PayloadFile:
     source_rate: int
     source_samples: int
     payload: bytes
-
-
-def carries_codec_name(codec: str) -> bool:
-    """Whether a payload container can name `codec` (a registered codec's name; not one named by a path, such as
-    nemo:PATH, which the reader would refuse)."""
-    return _CODEC_NAME.fullmatch(codec) is not None
 
 
 def encode_payload_file(item: PayloadFile) -> bytes:

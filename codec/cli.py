@@ -21,6 +21,8 @@ bounded memory (progress bars on a terminal); outputs appear only when complete.
   lfsc-codec roundtrip speech.wav out.wav --checkpoint lfsc.nemo
   lfsc-codec encode speech.flac speech.lfsc && lfsc-codec decode speech.lfsc speech_decoded.wav
   lfsc-codec roundtrip speech.wav out.wav --codec opus-6k
+  lfsc-codec encode speech.wav speech.lfsc --codec nemo:nanocodec.nemo && lfsc-codec decode speech.lfsc out.wav \\
+    --codec nemo:nanocodec.nemo
   lfsc-codec list"""
 
 
@@ -109,8 +111,7 @@ def _progress(seconds: float, *steps: str) -> Iterator[Callable[[float], None]]:
 
 def cmd_encode(args: argparse.Namespace) -> None:
     from codec.audio import open_audio
-    from codec.bitstream import MAX_SECONDS, PayloadFile, carries_codec_name, encode_file, encode_payload_file
-    from codec.spec import CodecSpec
+    from codec.bitstream import MAX_SECONDS, PayloadFile, encode_file, encode_payload_file
     from codec.files import check_output_file, replacing
 
     check_output_file(args.output, *_inputs(args))
@@ -119,21 +120,30 @@ def cmd_encode(args: argparse.Namespace) -> None:
         raise UserError(f"{args.input}: {source.duration / 3600:.1f} h is longer than the {MAX_SECONDS // 3600} h a coded "
                         "file may hold: split it")
     codec = _codec(args).for_rate(source.sample_rate)
-    if not (_is_lfsc(codec) or carries_codec_name(CodecSpec.parse(codec.name).base)):  # conditions: refused below
-        raise UserError(f"{codec.name} has no payload file format yet (its name is a path, which a payload file "
-                        "cannot carry): use 'lfsc-codec roundtrip' for its decoded audio")
     source = _notify(dataclasses.replace(source, sample_rate=codec.sample_rate))
     _warn_short(args.input, source, codec)
     with _progress(source.duration, "encode") as progress:
-        payload = codec.encode_blocks(source.blocks(), source.num_samples, progress)
-    if _is_lfsc(codec):
-        data = encode_file(codec.layout(source.num_samples, source.file_rate, source.file_samples), payload)
+        payload = codec.encode_blocks(source.blocks(), source.num_samples, progress)  # conditions are refused here
+    model = _named_model(codec)
+    if _is_lfsc(codec) or model is not None:
+        layout = codec.layout(source.num_samples, source.file_rate, source.file_samples)
+        data = encode_file(dataclasses.replace(layout, model=model), payload)
     else:
         data = encode_payload_file(PayloadFile(codec.name, codec.sample_rate, source.num_samples, source.file_rate,
                                                source.file_samples, payload))
     with replacing(args.output) as tmp:
         tmp.write_bytes(data)
     _say(f"{args.output}: {len(data)} bytes, {8 * len(data) / source.duration:.1f} bit/s over {source.duration:.2f} s")
+
+
+def _named_model(codec):
+    """The model of a codec named by its model's path (nemo:PATH, hf:MODEL), which its .lfsc file names; None for a
+    registered codec."""
+    from codec.bitstream import Model
+    from codec.registry import PREFIXED
+
+    prefix = next((prefix for prefix, _, _ in PREFIXED if codec.name.startswith(prefix)), None)
+    return None if prefix is None else Model(prefix.rstrip(":"), codec.model_sha256[:16])
 
 
 def _read_coded(path: str, args: argparse.Namespace):
@@ -147,15 +157,7 @@ def _read_coded(path: str, args: argparse.Namespace):
         codec = _codec(args, item.codec).for_rate(item.sample_rate)
     else:
         layout, payload = decode_file(data, path)
-        codec = _codec(args, "lfsc")
-        model = codec.model
-        if (layout.sample_rate, layout.samples_per_frame, layout.num_codebooks, layout.codebook_size) != (
-            codec.sample_rate, model.samples_per_frame, model.num_codebooks, model.codebook_size
-        ):
-            raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
-        if layout.num_frames != codec.inference.frames_for(layout.num_samples):
-            raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} "
-                            "samples)")
+        codec = _lfsc_codec(args, layout, path) if layout.model is None else _model_codec(args, layout, path)
         item = PayloadFile(codec.name, layout.sample_rate, layout.num_samples, layout.source_rate, layout.source_samples,
                            payload)
     if codec.sample_rate != item.sample_rate:
@@ -163,6 +165,50 @@ def _read_coded(path: str, args: argparse.Namespace):
                         "the file is damaged")
     codec.check_payload(item.payload, item.num_samples, path)
     return codec, item
+
+
+def _lfsc_codec(args: argparse.Namespace, layout, path: str):
+    """LFSC with the configured checkpoint, which decodes a version 1 or 2 .lfsc file of its layout."""
+    codec = _codec(args, "lfsc")
+    model = codec.model
+    if (layout.sample_rate, layout.samples_per_frame, layout.num_codebooks, layout.codebook_size) != (
+        codec.sample_rate, model.samples_per_frame, model.num_codebooks, model.codebook_size
+    ):
+        raise UserError(f"{path}: was coded by a model with another layout than the configured checkpoint")
+    if layout.num_frames != codec.inference.frames_for(layout.num_samples):
+        raise UserError(f"{path}: inconsistent .lfsc header ({layout.num_frames} frames for {layout.num_samples} "
+                        "samples)")
+    return codec
+
+
+def _model_codec(args: argparse.Namespace, layout, path: str):
+    """The codec that decodes a version 3 .lfsc file: the one --codec names (for nemo, --checkpoint too), refused
+    unless its model and token layout are the file's."""
+    from codec.spec import CodecSpec
+
+    family, sha256 = layout.model.codec, layout.model.sha256
+    name = CodecSpec.parse(args.codec).base
+    if family == "nemo" and name == "lfsc" and args.checkpoint:
+        name = f"nemo:{args.checkpoint}"
+    if not name.startswith(f"{family}:"):
+        how = "--codec nemo:PATH (or --checkpoint PATH)" if family == "nemo" else f"--codec {family}:MODEL[:N]"
+        raise UserError(f"{path}: holds the tokens of the {family} model with sha256 {sha256}...: give it as {how}"
+                        + ("" if name == "lfsc" else f", not --codec {name}"))
+    codec = _codec(args, name)
+    if codec.model_sha256[:16] != sha256:
+        raise UserError(f"{path}: was coded by the {family} model with sha256 {sha256}..., but {codec.name} has "
+                        f"{codec.model_sha256[:16]}...: give the model that coded it")
+    expected = dataclasses.replace(codec.layout(layout.num_samples, layout.source_rate, layout.source_samples),
+                                   model=layout.model)
+    if expected != layout:
+        raise UserError(f"{path}: holds {_tokens(layout)}, but {codec.name} codes {_tokens(expected)}")
+    return codec
+
+
+def _tokens(layout) -> str:
+    """A token layout in words, to tell two apart."""
+    return (f"{layout.num_frames} frames of {layout.num_codebooks} codebooks x {layout.codebook_size} codes, "
+            f"{layout.samples_per_frame} samples a frame at {layout.sample_rate} Hz")
 
 
 def cmd_decode(args: argparse.Namespace) -> None:
@@ -223,7 +269,9 @@ def cmd_info(args: argparse.Namespace) -> None:
         data = p.read_bytes()
         layout, _ = decode_file(data, args.input)
         seconds = layout.num_samples / layout.sample_rate
-        print(f"format: .lfsc (LFSC tokens)\nsample rate: {layout.sample_rate} Hz\nduration: {seconds:.3f} s")
+        model = layout.model
+        tokens = "LFSC tokens" if model is None else f"{model.codec} tokens of the model with sha256 {model.sha256}..."
+        print(f"format: .lfsc ({tokens})\nsample rate: {layout.sample_rate} Hz\nduration: {seconds:.3f} s")
         print(f"input: {layout.source_samples} samples at {layout.source_rate} Hz (what decode gives back)")
         print(f"frames: {layout.num_frames} x {layout.num_codebooks} codebooks of {layout.codebook_size} codes")
         print(f"bits per frame: {layout.bits_per_frame}\npayload bitrate: {layout.payload_bitrate:.1f} bit/s")
@@ -257,9 +305,14 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def _inputs(args: argparse.Namespace) -> list[str]:
-    """The files a command reads, which its output must never replace."""
+    """The files a command reads, which its output must never replace: a model named by its path (nemo:PATH) too."""
+    from codec.registry import PREFIXED
+    from codec.spec import CodecSpec
+
     prior = args.entropy.partition(":")[2] if ":" in args.entropy else None
-    return [path for path in (args.input, args.checkpoint, prior) if path]
+    base = CodecSpec.parse(args.codec).base
+    model = next((base[len(prefix):] for prefix, _, _ in PREFIXED if base.startswith(prefix)), None)
+    return [path for path in (args.input, args.checkpoint, prior, model) if path]
 
 
 def _whole_number(text: str, option: str) -> int:

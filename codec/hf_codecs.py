@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from codec.bitstream import frame_bits, pack_frames, unpack_frames
+from codec.bitstream import Layout, frame_bits, pack_frames, unpack_frames
 from codec.devices import resolve_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
@@ -113,10 +113,19 @@ class HFCodec(Codec):
         # What identifies this codec's output for eval's cache: the weights (or the hub commit) and the codebooks.
         self.settings = {"model": model, "config_sha256": hashlib.sha256(config.to_json_string().encode()).hexdigest(),
                          "weights": _weights_identity(model, config, local), "codebooks": self.codebooks}
+        # The model a version 3 .lfsc file names: its config and weights, whatever the codebook count.
+        identity = f"{self.settings['config_sha256']} {self.settings['weights']}"
+        self.model_sha256 = hashlib.sha256(identity.encode()).hexdigest()
 
     def frames(self, num_samples: int) -> int:
         """Frames that code `num_samples` (the input zero-padded to whole frames, one frame at least)."""
         return max(1, math.ceil(num_samples / self.samples_per_frame))
+
+    def layout(self, num_samples: int, source_rate: int, source_samples: int) -> Layout:
+        """The .lfsc layout of a clip of `num_samples` at the codec's rate, made from `source_samples` at
+        `source_rate`: its codebooks are one level of `codebook_size` each."""
+        return Layout(self.sample_rate, num_samples, self.samples_per_frame, self.frames(num_samples),
+                      (self.codebook_size,), self.codebooks, source_rate, source_samples)
 
     def codes(self, audio: np.ndarray) -> np.ndarray:
         """The model's codes [codebooks, frames] of mono float32 `audio` at the native rate."""

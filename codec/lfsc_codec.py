@@ -64,9 +64,10 @@ class LFSCCodec(Codec):
         self.model = load_model(checkpoint, device, trust)
         self.inference = LFSCInference(self.model, precision=precision, chunk_seconds=chunk_seconds)
         path = resolve_checkpoint(checkpoint)
+        self.model_sha256 = file_sha256(path)  # the model a version 3 .lfsc file names (as nemo:PATH)
         # What identifies this codec's output, for eval's cache and run manifests: a retrained checkpoint, another
         # precision or other kernels (packed bf16 is not autocast bf16) must never reuse cached numbers.
-        self.settings = {"checkpoint": str(path), "checkpoint_sha256": file_sha256(path), "precision": precision}
+        self.settings = {"checkpoint": str(path), "checkpoint_sha256": self.model_sha256, "precision": precision}
         if self.inference.packed:
             self.settings["kernels"] = packed.kernels(self.model.device)
         if self.entropy is not None:

@@ -107,14 +107,3 @@ def test_nemo_prefix_without_a_path_is_one_line():
 
     with pytest.raises(UserError, match="nemo:PATH"):
         get_codec("nemo:")
-
-
-def test_encoding_a_nemo_prefix_codec_to_a_file_is_refused_before_anything_is_written(tmp_path, capsys):
-    import soundfile as sf
-
-    from codec.cli import main
-
-    source, out = tmp_path / "in.wav", tmp_path / "out.bin"
-    sf.write(source, np.load(NEMO_FIXTURE / "audio_codec_22khz.npz")["audio"][0], 22050)
-    assert main(["encode", str(source), str(out), "--codec", f"nemo:{NEMO_FIXTURE / 'audio_codec_22khz.nemo'}"]) == 2
-    assert "has no payload file format yet" in capsys.readouterr().err and not out.exists()
