@@ -8,9 +8,10 @@ from pathlib import Path
 from codec.errors import UserError
 
 ALL_LANGUAGES = "all languages"
-# Rough seconds of work per second of audio and per codec on a laptop CPU (waveform metrics, or with Whisper CER and
-# speaker similarity as well); a codec such as LFSC on a CPU adds its own real-time factor on top.
-SECONDS_PER_AUDIO_SECOND = {"fast": 0.3, "all": 3.0}
+# Seconds of work per second of audio and per codec on a 2-core CPU, as benchmarks/eval_bench.py measured them
+# (README, "Cost"): 0.43 for every metric, of which 0.23 is Whisper's CER on both signals; a codec such as LFSC on a
+# CPU adds its own real-time factor on top.
+SECONDS_PER_AUDIO_SECOND = {"fast": 0.2, "all": 0.43}
 
 
 def load_source(path: str | Path) -> list:
