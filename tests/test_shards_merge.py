@@ -18,7 +18,6 @@ from codec.errors import UserError
 from eval import shards
 from eval.cli import main
 from eval.manifest import Utterance
-from eval.merge import merge
 from eval.report import load_run
 from eval.run_folder import ROWS, read_rows
 
