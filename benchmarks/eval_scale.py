@@ -1,5 +1,5 @@
-"""Audio hours evaluated per wall hour, `--engine local --jobs 2` against `--engine ray` on a local Ray cluster of
-the same CPUs, side by side in one run (not a test).
+"""Audio hours evaluated per wall hour, `--engine local --jobs 2` (and --jobs 1) against `--engine ray` on a local
+Ray cluster of the same CPUs, side by side in one run (not a test).
 
 Usage: python benchmarks/eval_scale.py [--minutes M | --hour] [--cpus 2] [--repeats 2] [--codec NAME] [--metrics ...]
 The workload is the bundled speech tiled (each clip under new ids) to about M minutes of audio; the cache is off,
@@ -86,27 +86,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # this process's imports and first loads are no engine's cost: one utterance, one process, untimed
         timed_run(utts[:1], codecs, args.metrics, Path(tmp) / "warm-up")
-        walls: list[tuple[float, float]] = []
-        for rep in range(args.repeats):  # alternated, so that a neighbour's load falls on both alike
+        walls: list[tuple[float, float, float]] = []
+        for rep in range(args.repeats):  # alternated, so that a neighbour's load falls on all alike
+            one = timed_run(utts, codecs, args.metrics, Path(tmp) / f"one{rep}")
             local = timed_run(utts, codecs, args.metrics, Path(tmp) / f"local{rep}", jobs=args.cpus)
             if rep == 0:
                 overheads = ray_overheads(args.cpus)
-            walls.append((local, timed_run(utts, codecs, args.metrics, Path(tmp) / f"ray{rep}", engine=RayEngine())))
+            walls.append((one, local, timed_run(utts, codecs, args.metrics, Path(tmp) / f"ray{rep}", engine=RayEngine())))
     _print(walls, overheads, hours, len(utts), args.cpus)
 
 
-def _print(walls: list[tuple[float, float]], overheads: dict[str, float], hours: float, tasks: int, cpus: int) -> None:
-    """One line per repetition: both engines' wall time and throughput, and their ratio."""
+def _print(walls: list[tuple[float, float, float]], overheads: dict[str, float], hours: float, tasks: int,
+           cpus: int) -> None:
+    """One line per repetition: each engine's wall time and audio hours per wall hour, and Ray's ratios."""
     start = overheads["start-up s"]
     print(f"ray start-up {start:.1f} s; no-op task: {overheads['task latency ms']:.2f} ms one at a time, "
           f"{overheads['task overhead ms']:.2f} ms each of 1000 at once; {tasks} tasks (one per utterance)")
-    print("| run | local --jobs %d: wall s | audio h / wall h | ray: wall s | audio h / wall h | ray / local "
-          "| ray + start-up / local |" % cpus)
+    print(f"| run | local --jobs 1 | local --jobs {cpus} | ray, {cpus} CPUs | ray / local --jobs {cpus} "
+          f"| ray + start-up / local --jobs {cpus} | ray / local --jobs 1 |")
     print("|---|---|---|---|---|---|---|")
-    for rep, (local, remote) in enumerate(walls, 1):
-        print(f"| {rep}{' (ray workers cold)' if rep == 1 else ' (ray workers warm)'} | {local:.1f} | "
-              f"{hours * 3600 / local:.2f} | {remote:.1f} | {hours * 3600 / remote:.2f} | {local / remote:.2f} | "
-              f"{local / (remote + start):.2f} |")
+    for rep, (one, local, remote) in enumerate(walls, 1):
+        cells = [f"{wall:.1f} s ({hours * 3600 / wall:.2f} h/h)" for wall in (one, local, remote)]
+        print(f"| {rep} (ray workers {'cold' if rep == 1 else 'warm'}) | {' | '.join(cells)} | {local / remote:.2f} | "
+              f"{local / (remote + start):.2f} | {one / remote:.2f} |")
 
 if __name__ == "__main__":
     main()
