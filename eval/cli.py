@@ -17,6 +17,15 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_run(sub)
 
+    merge = sub.add_parser(
+        "merge", help="join run folders of one evaluation (e.g. the --shard runs of a Slurm array) into a new one",
+        description="Join run folders made with the same codecs and settings (e.g. the --shard runs of a Slurm "
+        "array) into a new run folder, with the report a single run would have written. Runs that disagree on a "
+        "pair they both hold are refused.",
+    )
+    merge.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="the run folders to merge")
+    merge.add_argument("--out", type=Path, required=True, help="the merged run folder (new)")
+
     report = sub.add_parser("report", help="rewrite the CSV/JSON/Markdown/HTML report of a run folder")
     report.add_argument("run", type=Path)
 
@@ -88,6 +97,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--jobs", type=int, default=1, help="processes for the CPU metrics (default 1)")
     run.add_argument("--cache", type=Path, help="cache folder (default: $LFSC_CACHE/eval or ~/.cache/lfsc-workbench/eval)")
     run.add_argument("--no-cache", action="store_true", help="compute everything, store nothing in the cache")
+    run.add_argument("--shard", metavar="I/N", help="evaluate only shard I of N (counted from 0; an utterance's "
+                     "shard is a hash of its id), e.g. $SLURM_ARRAY_TASK_ID/4 in a Slurm array; join the runs "
+                     "with `lfsc-eval merge`")
+    run.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this machine, --jobs processes (default); ray: one Ray task per utterance on a "
+                     "Ray cluster (needs the scale extra; workers read the audio and cache at these paths)")
+    run.add_argument("--address", help="with --engine ray: auto (the cluster of `ray start`) or HOST:PORT of its "
+                     "head (default: start Ray on this machine)")
 
 
 def _add_lookahead(sub: argparse._SubParsersAction) -> None:
@@ -262,6 +279,19 @@ def _run(args: argparse.Namespace) -> int:
     from eval.runner import run
 
     utterances, source, listing = _utterances(args)
+    if args.address is not None and args.engine != "ray":
+        raise UserError("--address applies to --engine ray only")
+    if args.shard is not None:
+        from eval import shards
+
+        index, count = shards.parse(args.shard)
+        utterances = shards.select(utterances, index, count)
+        source = f"{source}, shard {index}/{count}"
+    engine = None
+    if args.engine == "ray":
+        from eval.ray_engine import RayEngine
+
+        engine = RayEngine(args.address)
     if args.folder is not None and args.out.resolve().is_relative_to(listing):
         raise UserError(f"{args.out}: is inside the --folder it evaluates ({listing}): the audio it keeps would be read "
                         "as input by the next run over that folder; give an --out outside it")
@@ -277,7 +307,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run(
         utterances, codecs, args.out, metrics=args.metrics, asr_model=args.asr_model, keep_audio=args.keep_audio,
         jobs=args.jobs, cache_dir=None if args.no_cache else (args.cache or True), show_progress_bar=True, source=source,
-        checkpoint=args.checkpoint, protect=[listing] if args.folder is None else [],
+        checkpoint=args.checkpoint, protect=[listing] if args.folder is None else [], engine=engine,
     )
     print(f"{result.rows_new} new rows ({result.rows_from_cache} from cache), {result.rows_total} in {result.out_dir}; "
           f"report: {result.out_dir / 'report.html'}")
@@ -336,6 +366,11 @@ def _command(args: argparse.Namespace) -> int | None:
 
         with run_folder.locked(args.run):  # not while a run writes the folder
             print(f"report: {write_report(args.run).out_dir / 'report.html'}")
+    elif args.command == "merge":
+        from eval.merge import merge
+
+        merged = merge(args.runs, args.out)
+        print(f"{len(merged.rows)} rows from {len(args.runs)} runs in {args.out}; report: {args.out / 'report.html'}")
     elif args.command == "compare":
         from eval.report import compare, compare_markdown
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from codec.errors import UserError
 from codec.files import write_text_atomic
@@ -42,6 +42,34 @@ class CancelFlag(Protocol):
 
 
 Progress = Callable[[int, int, str], None]  # (units done, units total, message)
+
+
+@dataclass
+class Job:
+    """What any process needs to evaluate this run's utterances: the run's scorer, each codec's cache key, and
+    what rebuilds the codecs and the ASR model there (`build_codec`, `asr.set_model_dir`)."""
+
+    scorer: Scorer
+    keys: dict[str, str | None]  # codec name -> codec_key
+    checkpoint: str | Path | None
+    asr_model: str | Path | None
+
+
+Outcome = tuple[Utterance, "list[Row] | str"]  # an utterance's rows, or why its audio cannot be read
+
+
+class Engine(Protocol):
+    """Where the utterances are evaluated when not in this process and its pool (eval.ray_engine)."""
+
+    name: str
+
+    def connect(self) -> None:
+        """Reach the workers, or say in one line (UserError) why they cannot be reached."""
+
+    def outcomes(self, job: Job, pending: list[tuple[Utterance, list[str]]],
+                 cancelled: Callable[[], bool]) -> Iterator[Outcome]:
+        """Evaluate each (utterance, codec names it lacks), yielding each outcome as it is done (any order);
+        once `cancelled()`, stop starting new ones. The job's cache counts include the workers'."""
 
 
 @dataclass
@@ -106,6 +134,7 @@ def run(
     write_report: bool = True,
     checkpoint: str | Path | None = None,
     protect: Iterable[Path] = (),
+    engine: Engine | None = None,
 ) -> RunResult:
     """Evaluate every utterance through every codec into `out_dir` (resuming what is there) and write the report.
 
@@ -118,6 +147,7 @@ def run(
     The run holds `out_dir`'s lock throughout, adds to its rows only when they were computed with this run's
     configuration (`run_folder.resume`), and never writes over its inputs: the utterances' audio and `protect`
     (e.g. the manifest).
+    engine: None evaluates here; an `Engine` (eval.ray_engine) elsewhere, each row written here as it comes back.
     """
     if not utterances:
         raise UserError("nothing to evaluate: the input lists no utterances")
@@ -131,14 +161,18 @@ def run(
         asr.set_model_dir(asr_model)
     out = Path(out_dir)
     cache = _cache(cache_dir)
+    if engine is not None:
+        engine.connect()  # before the folder is touched
     run_folder.prepare(out)
     with run_folder.locked(out):
         inputs = run_folder.check_outputs(out, [*(u.audio_path for u in utterances), *protect], keep_audio)
         previous = run_folder.resume(out, configuration(codecs, metric_names))
-        write_text_atomic(out / run_folder.RUN_MANIFEST,
-                          json.dumps(run_manifest(codecs, metric_names, source, cache, jobs, previous), indent=2))
-        scorer = Scorer(out, metric_names, cache, keep_audio, inputs)
-        result = _Run(utterances, codecs, scorer, jobs, progress, cancel, show_progress_bar).evaluate()
+        manifest = run_manifest(codecs, metric_names, source, cache, jobs, previous)
+        manifest["engine"] = engine.name if engine is not None else "local"
+        write_text_atomic(out / run_folder.RUN_MANIFEST, json.dumps(manifest, indent=2))
+        job = Job(Scorer(out, metric_names, cache, keep_audio, inputs), {c.name: codec_key(c) for c in codecs},
+                  checkpoint, asr_model)
+        result = _Run(utterances, codecs, job, jobs, progress, cancel, show_progress_bar).evaluate(engine)
         if write_report and not result.cancelled:
             from eval.report import write_report as write
 
@@ -169,16 +203,37 @@ class _Tally:
             self.progress(self.done, self.total, message)
 
 
+def start_utterance(scorer: Scorer, utt: Utterance, codecs: list[Codec], keys: dict[str, str | None],
+                    cancelled: Callable[[], bool] = lambda: False) -> list[Unit]:
+    """Load an utterance (UserError when its audio cannot be read) and start its units through `codecs` (until
+    `cancelled()`), with the ASR of all of them done as one batch: what is left is their CPU metrics."""
+    audio = utt.load()
+    ref = scorer.reference(utt, audio.samples, audio.sample_rate)
+    started = []
+    for codec in codecs:
+        if cancelled():
+            break
+        started.append(scorer.start(ref, codec, keys[codec.name]))
+    scorer.transcribe(ref, started)
+    return started
+
+
+def finish_here(scorer: Scorer, unit: Unit) -> Row:
+    """A started unit's row, with its CPU metrics computed in this process."""
+    todo = scorer.todo(unit)
+    return scorer.complete(unit, pair.score(unit.pair, todo) if todo else {})
+
+
 class _Run:
     """One call of `run` inside the locked folder: every (utterance, codec) pair its rows lack, in input order."""
 
-    def __init__(self, utterances: list[Utterance], codecs: list[Codec], scorer: Scorer, jobs: int,
+    def __init__(self, utterances: list[Utterance], codecs: list[Codec], job: Job, jobs: int,
                  progress: Progress | None, cancel: CancelFlag | None, show_progress_bar: bool) -> None:
-        self.utterances, self.codecs, self.scorer, self.cancel = utterances, codecs, scorer, cancel
-        self.out = scorer.out_dir
+        self.utterances, self.codecs, self.job, self.cancel = utterances, codecs, job, cancel
+        self.scorer, self.keys = job.scorer, job.keys
+        self.out = self.scorer.out_dir
         self.rows = run_folder.RowWriter(self.out)
         self.pool: MetricPool[Unit] | None = MetricPool(jobs) if jobs > 1 else None
-        self.keys = {c.name: codec_key(c) for c in codecs}
         listed = {utt.id for utt in utterances}
         # the utterances of this input an earlier run could not read, until they are read again
         self.skipped = {k: v for k, v in run_folder.read_skipped(self.out).items() if k in listed}
@@ -194,46 +249,65 @@ class _Run:
     def _cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
 
-    def evaluate(self) -> RunResult:
-        """Evaluate what the folder lacks; the rows, the record of skipped utterances and the pool end with it."""
-        cancelled = False
+    def evaluate(self, engine: Engine | None) -> RunResult:
+        """Evaluate what the folder lacks, here or on `engine`; the rows, the record of skipped utterances and the
+        pool end with it."""
         try:
-            for utt in self.utterances:
-                todo = [c for c in self.codecs if (utt.id, c.name) not in self.rows.done]
-                if not todo:
-                    self.skipped.pop(utt.id, None)  # read by an earlier run after all
-                    continue
-                if self._cancelled() or not self._utterance(utt, todo):
-                    cancelled = True
-                    break
-            self._drain(block=True, until_empty=True)
+            cancelled = self._here() if engine is None else self._on(engine)
         finally:
             self._close()
         cache = self.scorer.cache
         return RunResult(self.out, len(self.rows.done), self.tally.new, self.tally.from_cache, cancelled, cache.hits,
                          cache.misses, self.tally.skipped_now)
 
+    def _pending(self) -> list[tuple[Utterance, list[Codec]]]:
+        """Each utterance with the codecs whose rows the folder lacks, in input order (those it lacks none of: no
+        longer skipped, since an earlier run read them after all)."""
+        pending = []
+        for utt in self.utterances:
+            todo = [c for c in self.codecs if (utt.id, c.name) not in self.rows.done]
+            if todo:
+                pending.append((utt, todo))
+            else:
+                self.skipped.pop(utt.id, None)
+        return pending
+
+    def _here(self) -> bool:
+        """Evaluate in this process and the pool; True when cancelled."""
+        for utt, todo in self._pending():
+            if self._cancelled() or not self._utterance(utt, todo):
+                return True
+        self._drain(block=True, until_empty=True)
+        return False
+
+    def _on(self, engine: Engine) -> bool:
+        """Evaluate on `engine`, writing each row as it comes back; True when cancelled."""
+        pending = self._pending()
+        todo = {utt.id: len(codecs) for utt, codecs in pending}
+        for utt, outcome in engine.outcomes(self.job, [(u, [c.name for c in cs]) for u, cs in pending], self._cancelled):
+            pairs = todo.pop(utt.id)
+            if isinstance(outcome, str):
+                self._skip(utt, pairs, outcome)
+                continue
+            self.skipped.pop(utt.id, None)
+            for row in outcome:
+                self._emit(row)
+        return bool(todo)
+
     def _utterance(self, utt: Utterance, todo: list[Codec]) -> bool:
         """Evaluate one utterance through the codecs it lacks; False when cancelled on the way."""
         try:
-            audio = utt.load()
+            started = start_utterance(self.scorer, utt, todo, self.keys, self._cancelled)
         except UserError as exc:
             self._skip(utt, len(todo), str(exc))
             return True
         self.skipped.pop(utt.id, None)
-        ref = self.scorer.reference(utt, audio.samples, audio.sample_rate)
-        started = []
-        for codec in todo:
-            if self._cancelled():
-                break
-            started.append(self.scorer.start(ref, codec, self.keys[codec.name]))
-        self.scorer.transcribe(ref, started)
         for unit in started:
             todo_metrics = self.scorer.todo(unit)
             if todo_metrics and self.pool is not None:
                 self.pool.submit(unit, unit.pair, todo_metrics)
             else:
-                self._emit(self.scorer.complete(unit, pair.score(unit.pair, todo_metrics) if todo_metrics else {}))
+                self._emit(finish_here(self.scorer, unit))
             self._drain(block=self.pool is not None and len(self.pool) >= 2 * self.pool.jobs)
         return len(started) == len(todo)
 
