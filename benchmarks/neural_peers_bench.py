@@ -53,6 +53,18 @@ def speech(seconds: float) -> tuple[np.ndarray, int]:
     return np.concatenate(pieces)[: int(seconds * rate)], rate
 
 
+def nanocodec_config():
+    """The NanoCodec fixture's config (its model_config.yaml), as the registry's 'nemo:' loader reads it."""
+    import tarfile
+
+    import yaml
+
+    from codec.lfsc.checkpoint import config_from_dict
+
+    with tarfile.open(NANOCODEC_FIXTURE) as tar:
+        return config_from_dict(yaml.safe_load(tar.extractfile("./model_config.yaml").read()))
+
+
 def build(name: str, folder: Path):
     """The codec `name` with random weights at its real size, saved under `folder` and loaded through the registry."""
     import torch
@@ -61,12 +73,12 @@ def build(name: str, folder: Path):
 
     torch.manual_seed(0)
     if name in ("lfsc", "nanocodec"):
-        from codec.lfsc.checkpoint import _read_nemo, save_nemo
+        from codec.lfsc.checkpoint import save_nemo
         from codec.lfsc.model import LFSCModel
 
         config = None  # LFSC's defaults
         if name == "nanocodec":
-            config, _ = _read_nemo(NANOCODEC_FIXTURE, trust=False, weights=False)
+            config = nanocodec_config()
             config = dataclasses.replace(config, encoder=dataclasses.replace(config.encoder, base_channels=LFSC_WIDTHS[0]),
                                          decoder=dataclasses.replace(config.decoder, base_channels=LFSC_WIDTHS[1]))
         path = save_nemo(folder / f"{name}.nemo", LFSCModel(config) if config else LFSCModel())
@@ -108,7 +120,7 @@ def run_child(name: str, args: argparse.Namespace) -> dict:
     """One codec in a child process of its own: what it printed (its own peak RSS included)."""
     command = [sys.executable, __file__, "--worker", name, "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, capture_output=True, env=env, text=True)
+    done = subprocess.run(command, capture_output=True, env=env, text=True, check=False)  # a failure is a row
     if done.returncode:
         return {"codec": name, "failed": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
     return json.loads(done.stdout.strip().splitlines()[-1])
