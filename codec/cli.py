@@ -296,10 +296,13 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    from codec.codec_table import format_codec_table
-    from codec.registry import list_codecs
+    from codec.codec_table import codec_table_json, format_codec_table
+    from codec.registry import CHECKPOINTS, list_codecs
 
-    print(format_codec_table(list_codecs()))
+    if args.json:
+        print(codec_table_json(list_codecs(), CHECKPOINTS))
+        return
+    print(format_codec_table(list_codecs(), CHECKPOINTS))
     print("\nAny codec can hear its input under conditions: NAME@white10 (white noise at 10 dB SNR), @pink5, "
           "@reverb0.6 (RT60 in s), @level-36 (dBFS), @tel (300-3400 Hz); chain them, e.g. opus-6k@reverb0.6@white10.")
 
@@ -360,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an .lfsc, payload or audio file (rate, duration, frames, bitrate)")
     p.add_argument("input")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("list", help="registered codecs, rates, bitrates and availability")
+    p = sub.add_parser("list", help="registered codecs: rates, frames, codebooks, bitrates, causality, licences and "
+                       "availability; the checkpoints 'nemo:' and 'hf:' run")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.set_defaults(func=cmd_list)
     return parser
 

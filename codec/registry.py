@@ -28,6 +28,19 @@ LFSC_NOMINAL_BITRATE = 8 * math.log2(2016) * 22050 / 1024  # 1891.0 bit/s, the m
 LFSC_OPTIONS = ("checkpoint", "device", "trust", "precision", "chunk_seconds")
 PYCODEC2 = ("pycodec2:pycodec2",)
 PYAV = ("av:av",)
+CODEC2_FRAME_RATES = {"3200": 50.0, "2400": 50.0}  # 20 ms frames; the lower modes send 40 ms ones (25 a second)
+LFSC_LICENCE = "NVIDIA NSCLv1"  # the model card's (huggingface.co/nvidia/low-frame-rate-speech-codec-22khz)
+
+
+@dataclass(frozen=True)
+class Card:
+    """How a codec codes, as its model card or standard declares it: shown by `lfsc-codec list` without loading it."""
+
+    frame_rate: float = 0.0  # frames a second; 0 for a codec that sends no frames (identity, anchors)
+    codebooks: int = 0  # tokens a frame; 0 for a codec without codebooks
+    codebook_size: int = 0
+    causal: str = "yes"  # "yes", "no", or which part is ("decoder")
+    licence: str = "-"  # of the released weights for a neural codec, of the library for a classical one
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,7 @@ class CodecEntry:
     arguments: dict[str, Any] = field(default_factory=dict, hash=False)  # fixed keyword arguments that make this entry
     requires: tuple[str, ...] = ()  # (module, pip package) pairs joined as "module:package"
     check: str = ""  # "module:function" given the user's options: why the codec cannot run here, or ""
+    card: Card = Card()
 
     def available(self, **options: Any) -> tuple[bool, str]:
         """Whether the codec can run here, and if not, what to do about it."""
@@ -74,11 +88,15 @@ def _imported(path: str) -> Any:
 
 
 def _fixed(name: str, factory: str, sample_rate: int, nominal_bitrate: float, description: str,
-           requires: tuple[str, ...] = (), check: str = "", **arguments: Any) -> CodecEntry:
+           requires: tuple[str, ...] = (), check: str = "", card: Card = Card(), **arguments: Any) -> CodecEntry:
     """An entry that takes no options: `arguments` make it."""
-    return CodecEntry(name, factory, sample_rate, nominal_bitrate, description, (), arguments, requires, check)
+    return CodecEntry(name, factory, sample_rate, nominal_bitrate, description, (), arguments, requires, check, card)
 
 
+LFSC_CARD = Card(22050 / 1024, 8, 2016, "no", LFSC_LICENCE)
+CODEC2_LICENCE = "LGPL-2.1 (libcodec2)"
+OPUS_CARD = Card(50.0, licence="BSD-3-Clause (libopus)")  # 20 ms frames
+AMR_NB_CARD = Card(50.0, licence="Apache-2.0 (opencore-amr)")  # 20 ms frames
 OPUS = "codec.baselines.pyav_codecs:Opus"
 OPUS_CHECK = "codec.baselines.pyav_codecs:opus_problem"
 AMR_NB = "codec.baselines.pyav_codecs:AmrNb"
@@ -91,33 +109,39 @@ CODECS: tuple[CodecEntry, ...] = (
     _fixed("identity", "codec.baselines.reference:Identity", ANY_RATE, 0.0,
            "returns its input bit-exactly, for calibrating metrics (payload: float32 PCM)"),
     *(_fixed(f"lowpass-{cutoff / 1000:g}k", "codec.baselines.reference:LowpassAnchor", ANY_RATE, 0.0,
-             f"MUSHRA anchor (ITU-R BS.1534): zero-phase low-pass at {cutoff / 1000:g} kHz", cutoff=cutoff)
+             f"MUSHRA anchor (ITU-R BS.1534): zero-phase low-pass at {cutoff / 1000:g} kHz", card=Card(causal="no"),
+             cutoff=cutoff)
       for cutoff in ANCHOR_CUTOFFS),
     *(_fixed(f"codec2-{mode.lower()}", "codec.baselines.codec2:Codec2", 8000, float(mode.rstrip("C")),
-             f"Codec2 {mode} (libcodec2 via pycodec2)", PYCODEC2, mode=mode)
+             f"Codec2 {mode} (libcodec2 via pycodec2)", PYCODEC2,
+             card=Card(CODEC2_FRAME_RATES.get(mode, 25.0), licence=CODEC2_LICENCE), mode=mode)
       for mode in CODEC2_MODES),
     *(_fixed(f"opus-{bitrate // 1000}k", OPUS, 16000, float(bitrate),
              f"Opus {bitrate // 1000} kbit/s VBR, VoIP, 20 ms frames (libopus via PyAV)", PYAV, OPUS_CHECK,
-             bitrate=bitrate)
+             OPUS_CARD, bitrate=bitrate)
       for bitrate in OPUS_NAMED_BITRATES),
     CodecEntry("opus", OPUS, 16000, 12000.0,
                "Opus at any bitrate: options bitrate=6000..510000 (default 12000), sample_rate=16000|8000",
-               ("bitrate", "sample_rate"), requires=PYAV, check=OPUS_CHECK),
+               ("bitrate", "sample_rate"), requires=PYAV, check=OPUS_CHECK, card=OPUS_CARD),
     *(_fixed(f"amr-nb-{bitrate / 1000:g}", AMR_NB, 8000, float(bitrate),
              f"AMR-NB {bitrate / 1000:g} kbit/s (libopencore-amrnb via PyAV)", PYAV,
-             "codec.baselines.pyav_codecs:amr_nb_problem", bitrate=bitrate)
+             "codec.baselines.pyav_codecs:amr_nb_problem", AMR_NB_CARD, bitrate=bitrate)
       for bitrate in AMR_NB_NAMED_BITRATES),
     CodecEntry("lfsc", LFSC, 22050, LFSC_NOMINAL_BITRATE,
-               "NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)", LFSC_OPTIONS, check=LFSC_CHECK),
+               "NVIDIA Low Frame-rate Speech Codec (needs a .nemo checkpoint)", LFSC_OPTIONS, check=LFSC_CHECK,
+               card=LFSC_CARD),
     # The name carries the reduced precision, so its option is fixed.
     CodecEntry("lfsc-bf16", LFSC, 22050, LFSC_NOMINAL_BITRATE,
                "LFSC in bf16 arithmetic: faster, measured deviation from fp32 (docs/performance.md)",
-               tuple(o for o in LFSC_OPTIONS if o != "precision"), {"precision": "bf16"}, check=LFSC_CHECK),
+               tuple(o for o in LFSC_OPTIONS if o != "precision"), {"precision": "bf16"}, check=LFSC_CHECK,
+               card=LFSC_CARD),
     CodecEntry("lfsc+ac", LFSC_AC, 22050, LFSC_NOMINAL_BITRATE,
                "LFSC with entropy-coded tokens (lossless; option entropy=adaptive (default), prior:FILE or "
-               "context:FILE): the same audio in fewer bits", (*LFSC_OPTIONS, "entropy"), check=LFSC_CHECK),
+               "context:FILE): the same audio in fewer bits", (*LFSC_OPTIONS, "entropy"), check=LFSC_CHECK,
+               card=LFSC_CARD),
     CodecEntry("lfsc-bf16+ac", LFSC_AC, 22050, LFSC_NOMINAL_BITRATE, "lfsc-bf16 with entropy-coded tokens",
-               (*(o for o in LFSC_OPTIONS if o != "precision"), "entropy"), {"precision": "bf16"}, check=LFSC_CHECK),
+               (*(o for o in LFSC_OPTIONS if o != "precision"), "entropy"), {"precision": "bf16"}, check=LFSC_CHECK,
+               card=LFSC_CARD),
 )
 
 # Codecs named by a prefix and a value, the value passed as the option the entry names: "nemo:PATH" is any .nemo of
@@ -132,6 +156,51 @@ PREFIXED: tuple[tuple[str, str, CodecEntry], ...] = (
      CodecEntry("hf:MODEL[:CODEBOOKS]", "codec.hf_codecs:hf_codec", ANY_RATE, 0.0,
                 "a Hugging Face transformers codec (EnCodec, DAC, Mimi): hub id or save_pretrained folder, "
                 "':N' for N codebooks (a lower bitrate)", ("device",), requires=("transformers:transformers",))),
+)
+
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A released checkpoint that a prefixed entry runs, as its model card declares it (the weights are not here)."""
+
+    prefix: str  # the PREFIXED entry that runs it
+    model: str  # its hub id, ':N' for N of its codebooks
+    sample_rate: int
+    nominal_bitrate: float
+    card: Card
+
+    @property
+    def codec_name(self) -> str:
+        """How to name it as a codec: a .nemo is named by the path it was downloaded to, a hub model by its id."""
+        return f"nemo:PATH ({self.model})" if self.prefix == "nemo:" else f"hf:{self.model}"
+
+
+def _nvidia(model: str, rate: int, frame: int, codebooks: int, size: int, causal: str, licence: str) -> Checkpoint:
+    """An NVIDIA codec .nemo of LFSC's family: `frame` samples a frame, `codebooks` FSQ codebooks of `size` codes."""
+    return Checkpoint("nemo:", f"nvidia/{model}", rate, codebooks * math.log2(size) * rate / frame,
+                      Card(rate / frame, codebooks, size, causal, licence))
+
+
+def _hugging_face(model: str, rate: int, frame_rate: float, codebooks: int, size: int, causal: str,
+                  licence: str) -> Checkpoint:
+    """A transformers codec on the hub, at `codebooks` codebooks of `size` codes (its most, or ':N' fewer)."""
+    return Checkpoint("hf:", model, rate, codebooks * math.log2(size) * frame_rate,
+                      Card(frame_rate, codebooks, size, causal, licence))
+
+
+NVIDIA_OPEN = "NVIDIA Open Model License"
+# What `lfsc-codec list` and the README show for the 'nemo:' and 'hf:' entries: declared, never measured here.
+CHECKPOINTS: tuple[Checkpoint, ...] = (
+    _nvidia("audio-codec-22khz", 22050, 256, 8, 1000, "no", "NVIDIA NSCLv1"),
+    _nvidia("audio-codec-44khz", 44100, 512, 8, 1000, "no", "NVIDIA NSCLv1"),
+    _nvidia("nemo-nano-codec-22khz-1.89kbps-21.5fps", 22050, 1024, 8, 2016, "decoder", NVIDIA_OPEN),
+    _nvidia("nemo-nano-codec-22khz-1.78kbps-12.5fps", 22050, 1764, 13, 2016, "decoder", NVIDIA_OPEN),
+    _nvidia("nemo-nano-codec-22khz-0.6kbps-12.5fps", 22050, 1764, 4, 4032, "decoder", NVIDIA_OPEN),
+    _hugging_face("facebook/encodec_24khz", 24000, 75.0, 32, 1024, "yes", "CC-BY-NC-4.0"),
+    _hugging_face("descript/dac_44khz", 44100, 44100 / 512, 9, 1024, "no", "MIT"),
+    _hugging_face("kyutai/mimi", 24000, 12.5, 32, 2048, "yes", "CC-BY-4.0"),
+    _hugging_face("kyutai/mimi:8", 24000, 12.5, 8, 2048, "yes", "CC-BY-4.0"),
 )
 
 _REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}

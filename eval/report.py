@@ -302,7 +302,7 @@ def _headline(run: Run) -> list[Table]:
             first = []
             if i == 0:
                 kbps = g["measured_bitrate"] / 1000 if g["measured_bitrate"] is not None else None
-                first = [Cell(str(g["n"]), sort=g["n"]), Cell(_fmt(kbps, 2), f"({g['nominal_bitrate'] / 1000:g})", kbps)]
+                first = [Cell(str(g["n"]), sort=g["n"]), Cell(_fmt(kbps, 2), f"({g['nominal_bitrate'] / 1000:.3g})", kbps)]
             cells = [_estimate_cell(g["corpus"].get(x) if how == "corpus" else g["metrics"][x],
                                     codec in warnings and x in WAVEFORM_METRICS) for x, how in columns]
             table.rows.append([Cell(codec), *first, *cells])
@@ -552,8 +552,9 @@ def _legend(fig, axes) -> None:
 
 def _plots(run: Run) -> list[tuple[str, str]]:
     s = run.summary
-    shown = [x for x in HEADLINE if x in s["metrics"]]
     dist = [x for x in s["metrics"] if x not in ("cer_orig", "wer_orig")]
+    # A run without the headline metrics (say SI-SDR and DistillMOS only) plots what it measured instead.
+    shown = [x for x in HEADLINE if x in s["metrics"]] or [x for x in dist if x in METRICS][:len(HEADLINE)]
     coded = [c for c in s["codecs"] if s["codecs"][c]["nominal_bitrate"] > 0 and s["codecs"][c]["measured_bitrate"]]
     out: list[tuple[str, str]] = []
     if shown:
@@ -617,7 +618,7 @@ def _bitrate_plot(run: Run, shown: list[str], coded: list[str]) -> str:
             e = s["codecs"][c]["metrics"][metric]
             bounds = [[e["value"] - e["low"]], [e["high"] - e["value"]]] if np.isfinite(e["low"]) else None
             ax.errorbar([s["codecs"][c]["measured_bitrate"] / 1000], [e["value"]], yerr=bounds, fmt="osD^vP*X"[i % 8],
-                        color=f"C{i % 10}", capsize=2, label=c)
+                        color=f"C{i % 10}", capsize=2, label=f"{c} ({s['codecs'][c]['nominal_bitrate'] / 1000:.3g} nominal)")
         ax.set_xscale("log")
         ax.margins(x=0.2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
