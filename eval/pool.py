@@ -22,7 +22,9 @@ class MetricPool(Generic[Item]):
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self._pool = ProcessPoolExecutor(jobs, mp_context=_spawn(), initializer=_worker_init, initargs=(os.getpid(),))
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        self._pool = ProcessPoolExecutor(jobs, mp_context=_spawn(), initializer=_worker_init,
+                                         initargs=(os.getpid(), threads))
         self._pending: dict[Future, Item] = {}
 
     def __len__(self) -> int:
@@ -63,12 +65,17 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, threads: int) -> None:
     """Pool workers leave Ctrl-C to the run (which stops, keeps its rows and says how to resume) and end with it:
-    a run killed outright (kill -9) must not leave its workers behind."""
+    a run killed outright (kill -9) must not leave its workers behind. Each keeps to its share of the cores:
+    `jobs` workers that each start a thread per core fight over them, and --jobs 2 ran slower than --jobs 1."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C pending since the worker started is dropped here
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_end_with_parent, args=(parent,), name="end-with-parent", daemon=True).start()
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # read by torch when a metric first imports it
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)  # the BLAS and OpenMP pools numpy and scipy have loaded already
 
 
 def _end_with_parent(parent: int) -> None:
