@@ -1,11 +1,13 @@
-"""Hugging Face neural codecs through `transformers`: EnCodec, DAC and Mimi named 'hf:FOLDER' or 'hf:OWNER/MODEL'.
+"""Hugging Face neural codecs through `transformers`: EnCodec, DAC, Mimi and X-codec named 'hf:FOLDER' or
+'hf:OWNER/MODEL'.
 
 A folder in save_pretrained layout loads offline; a hub id loads from the Hugging Face cache, or from the hub where
 there is network. The model's type (its config's model_type) picks the class and how it codes from one table. The
 payload is the codes [codebooks, frames] packed in mixed radix (codec.bitstream.pack_frames), so its size is what the
 codes need: ceil(frames x log2(codebook_size ** codebooks) / 8) bytes. The input is zero-padded to whole frames; the
 transformers implementations pad their convolutions so that decoded sample i is input sample i (EnCodec and Mimi
-causally, DAC symmetrically), so the delay is 0 and the output is the decoded audio cut to the input's length.
+causally, DAC symmetrically; X-codec is DAC's encoder and decoder with HuBERT features of the input padded half a
+frame each side), so the delay is 0 and the output is the decoded audio cut to the input's length.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ HOW_TO_DOWNLOAD = "download it where there is network (huggingface-cli download 
 
 @dataclass(frozen=True)
 class Family:
-    """How one model_type codes: its transformers class, where its frame size and codebook count live, the encode
-    options that set the codebooks, and the calls that turn [1, 1, samples] audio into codes and back."""
+    """How one model_type codes: its transformers class, where its rate, frame size and codebook count live, the
+    encode options that set the codebooks, and the calls that turn [1, 1, samples] audio into codes and back."""
 
     class_name: str
+    rate_attribute: str  # the config attribute holding the sample rate
     frame_attribute: str  # the config attribute holding samples per frame
     codebooks_attribute: str  # the config attribute (or property) holding the most codebooks it has
     bitrate_option: Callable[[Any, int], dict[str, Any]]  # (model, codebooks) -> the encode options that select them
@@ -41,24 +44,30 @@ class Family:
     decode: Callable[[Any, Any], Any]  # (model, codes [1, codebooks, frames]) -> audio [..., samples]
 
 
-def _encodec_bandwidth(model: Any, codebooks: int) -> dict[str, Any]:
-    """The target bandwidth at which EnCodec codes with `codebooks` codebooks (it codes only at those)."""
+def _target_bandwidth(model: Any, codebooks: int) -> dict[str, Any]:
+    """The target bandwidth at which EnCodec or X-codec codes with `codebooks` codebooks (they code only at those)."""
     counts = {model.quantizer.get_num_quantizers_for_bandwidth(b): b for b in model.config.target_bandwidths}
     if codebooks not in counts:
-        raise UserError(f"this EnCodec codes with {', '.join(map(str, counts))} codebooks only, not {codebooks}")
+        raise UserError(f"this {model.config.model_type} codes with {', '.join(map(str, counts))} codebooks only "
+                        f"(at its target bandwidths), not {codebooks}")
     return {"bandwidth": counts[codebooks]}
 
 
 FAMILIES: dict[str, Family] = {
     # EnCodec's codes are [chunks, 1, codebooks, frames]: one chunk, as models that chunk are refused at load.
-    "encodec": Family("EncodecModel", "hop_length", "num_quantizers", _encodec_bandwidth,
+    "encodec": Family("EncodecModel", "sampling_rate", "hop_length", "num_quantizers", _target_bandwidth,
                       lambda encoded: encoded.audio_codes[0],
                       lambda model, codes: model.decode(codes[None], [None]).audio_values),
-    "dac": Family("DacModel", "hop_length", "n_codebooks", lambda model, n: {"n_quantizers": n},
+    "dac": Family("DacModel", "sampling_rate", "hop_length", "n_codebooks", lambda model, n: {"n_quantizers": n},
                   lambda encoded: encoded.audio_codes,
                   lambda model, codes: model.decode(audio_codes=codes).audio_values),
-    "mimi": Family("MimiModel", "frame_size", "num_quantizers", lambda model, n: {"num_quantizers": n},
-                   lambda encoded: encoded.audio_codes, lambda model, codes: model.decode(codes).audio_values),
+    "mimi": Family("MimiModel", "sampling_rate", "frame_size", "num_quantizers",
+                   lambda model, n: {"num_quantizers": n}, lambda encoded: encoded.audio_codes,
+                   lambda model, codes: model.decode(codes).audio_values),
+    # X-codec's hop length and codebook count are config properties: the product of its DAC's downsampling ratios,
+    # and what its highest target bandwidth holds.
+    "xcodec": Family("XcodecModel", "sample_rate", "hop_length", "num_quantizers", _target_bandwidth,
+                     lambda encoded: encoded.audio_codes, lambda model, codes: model.decode(codes).audio_values),
 }
 
 
@@ -83,7 +92,8 @@ def _load_config(model: str) -> tuple[Any, bool]:
 
 
 class HFCodec(Codec):
-    """A transformers neural codec (EnCodec, DAC, Mimi) at its own rate, frame size and a chosen codebook count."""
+    """A transformers neural codec (EnCodec, DAC, Mimi, X-codec) at its own rate, frame size and a chosen codebook
+    count."""
 
     def __init__(self, model: str, codebooks: int | None = None, device: str = "auto"):
         if not model:
@@ -105,7 +115,7 @@ class HFCodec(Codec):
         except UserError as error:
             raise UserError(f"hf:{model}: {error}") from None
         self.name = f"hf:{model}" + ("" if codebooks is None else f":{self.codebooks}")
-        self.sample_rate = int(config.sampling_rate)
+        self.sample_rate = int(getattr(config, self.family.rate_attribute))
         self.samples_per_frame = int(getattr(config, self.family.frame_attribute))
         self.codebook_size = int(config.codebook_size)
         frame_rate = self.sample_rate / self.samples_per_frame

@@ -154,7 +154,7 @@ PREFIXED: tuple[tuple[str, str, CodecEntry], ...] = (
     # "hf:OWNER/MODEL" or "hf:FOLDER", ":N" for N codebooks: a transformers neural codec at its own rate.
     ("hf:", "model",
      CodecEntry("hf:MODEL[:CODEBOOKS]", "codec.hf_codecs:hf_codec", ANY_RATE, 0.0,
-                "a Hugging Face transformers codec (EnCodec, DAC, Mimi): hub id or save_pretrained folder, "
+                "a Hugging Face transformers codec (EnCodec, DAC, Mimi, X-codec): hub id or save_pretrained folder, "
                 "':N' for N codebooks (a lower bitrate)", ("device",), requires=("transformers:transformers",))),
 )
 
@@ -201,6 +201,8 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     _hugging_face("descript/dac_44khz", 44100, 44100 / 512, 9, 1024, "no", "MIT"),
     _hugging_face("kyutai/mimi", 24000, 12.5, 32, 2048, "yes", "CC-BY-4.0"),
     _hugging_face("kyutai/mimi:8", 24000, 12.5, 8, 2048, "yes", "CC-BY-4.0"),
+    # X-codec at 16 kHz, 50 frames/s: 8 codebooks at its highest target bandwidth (4 kbit/s), 1 to 4 at its lower.
+    _hugging_face("hf-audio/xcodec-hubert-librispeech", 16000, 50.0, 8, 1024, "no", "see model card"),
 )
 
 _REGISTRY: dict[str, CodecEntry] = {entry.name: entry for entry in CODECS}
