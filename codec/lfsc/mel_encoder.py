@@ -58,11 +58,13 @@ class LogMelFeatures(nn.Module):
         pad = (self.n_fft - self.hop_length) // 2
         frames = torch.floor_divide(lengths + 2 * pad - self.n_fft, self.hop_length).long()
         frames = torch.where(lengths == 0, torch.zeros_like(frames), frames)
-        x = nn.functional.pad(audio.float(), (pad, pad))  # NeMo computes features in float32 whatever the model's
-        spec = torch.stft(x, self.n_fft, self.hop_length, self.n_fft, self.window.float(), center=False,
-                          return_complex=True)
-        magnitude = torch.view_as_real(spec).pow(2).sum(-1).sqrt()
-        mel = torch.log(torch.matmul(self.fb.float(), magnitude) + self.log_guard)
+        # NeMo computes the features in float32 whatever the model's dtype, autocast off
+        with torch.autocast(audio.device.type, enabled=False):
+            x = nn.functional.pad(audio.float(), (pad, pad))
+            spec = torch.stft(x, self.n_fft, self.hop_length, self.n_fft, self.window.float(), center=False,
+                              return_complex=True)
+            magnitude = torch.view_as_real(spec).pow(2).sum(-1).sqrt()
+            mel = torch.log(torch.matmul(self.fb.float(), magnitude) + self.log_guard)
         steps = torch.arange(mel.shape[-1], device=mel.device)
         return mel.masked_fill((steps[None, :] >= frames[:, None])[:, None, :], 0.0), frames
 
