@@ -145,3 +145,15 @@ def test_mel_codec_config_errors_are_one_line(change, message):
     with pytest.raises(UserError, match=message) as error:
         config_from_dict(config)
     assert "\n" not in str(error.value)
+
+
+def test_mel_codec_saved_by_save_nemo_loads_back_with_the_same_config_and_tokens(tmp_path):
+    from codec.lfsc.checkpoint import save_nemo
+
+    name = "mel_codec_22khz"
+    model = load_lfsc(NEMO_FIXTURE / f"{name}.nemo", device="cpu", fold_weight_norm=False)
+    again = load_lfsc(save_nemo(tmp_path / "saved.nemo", model), device="cpu")
+    ref = np.load(NEMO_FIXTURE / f"{name}.npz")
+    audio, audio_len = torch.from_numpy(ref["single_audio"]), torch.from_numpy(ref["single_audio_len"])
+    assert again.config == model.config
+    assert np.array_equal(again.encode(audio=audio, audio_len=audio_len)[0].numpy(), ref["single_tokens"])
