@@ -145,11 +145,11 @@ CODECS: tuple[CodecEntry, ...] = (
 )
 
 # Codecs named by a prefix and a value, the value passed as the option the entry names: "nemo:PATH" is any .nemo of
-# NVIDIA's codec family (LFSC, Audio Codec, NanoCodec), at the checkpoint's own rate, frame size and codebooks.
+# NVIDIA's codec family (LFSC, Audio Codec, NanoCodec, Mel Codec), at the checkpoint's own rate, frame size and codebooks.
 PREFIXED: tuple[tuple[str, str, CodecEntry], ...] = (
     ("nemo:", "checkpoint",
      CodecEntry("nemo:PATH", "codec.lfsc_codec:nemo_codec", ANY_RATE, 0.0,
-                "any NeMo AudioCodecModel .nemo of LFSC's family (Audio Codec 22/44 kHz, NanoCodec) at its own rate",
+                "any NeMo AudioCodecModel .nemo of LFSC's family (Audio Codec, NanoCodec, Mel Codec) at its own rate",
                 tuple(o for o in LFSC_OPTIONS if o != "checkpoint"))),
     # "hf:OWNER/MODEL" or "hf:FOLDER", ":N" for N codebooks: a transformers neural codec at its own rate.
     ("hf:", "model",
@@ -194,6 +194,8 @@ NVIDIA_OPEN = "NVIDIA Open Model License"
 CHECKPOINTS: tuple[Checkpoint, ...] = (
     _nvidia("audio-codec-22khz", 22050, 256, 8, 1000, "no", "NVIDIA NSCLv1"),
     _nvidia("audio-codec-44khz", 44100, 512, 8, 1000, "no", "NVIDIA NSCLv1"),
+    _nvidia("mel-codec-22khz", 22050, 256, 8, 1000, "no", "see model card"),
+    _nvidia("mel-codec-44khz", 44100, 512, 8, 1000, "no", "see model card"),
     _nvidia("nemo-nano-codec-22khz-1.89kbps-21.5fps", 22050, 1024, 8, 2016, "decoder", NVIDIA_OPEN),
     _nvidia("nemo-nano-codec-22khz-1.78kbps-12.5fps", 22050, 1764, 13, 2016, "decoder", NVIDIA_OPEN),
     _nvidia("nemo-nano-codec-22khz-0.6kbps-12.5fps", 22050, 1764, 4, 4032, "decoder", NVIDIA_OPEN),

@@ -1,4 +1,4 @@
-"""LFSC's NeMo relatives (Audio Codec 22/44 kHz, NanoCodec) through the one .nemo loader, against NeMo 3.0.0 itself:
+"""LFSC's NeMo relatives (Audio Codec 22/44 kHz, NanoCodec, Mel Codec 22/44 kHz) through the one .nemo loader, against NeMo 3.0.0 itself:
 same tokens, latents and audio on real speech, with weight norm spelt either way (fixtures made by
 tools/make_nemo_fixture.py; see docs/nemo_fixture.md)."""
 
@@ -21,7 +21,10 @@ FAMILY = {
     "audio_codec_44khz": (44100, 512, 8, 1000, False),
     "nanocodec_21fps": (22050, 1024, 8, 2016, True),
     "nanocodec_12fps": (22050, 1764, 13, 4032, True),
+    "mel_codec_22khz": (22050, 256, 8, 1000, False),
+    "mel_codec_44khz": (44100, 512, 8, 1000, False),
 }
+MEL_CODECS = [name for name in FAMILY if name.startswith("mel_codec")]
 
 
 def legacy_spelling(path, tmp_path):
@@ -41,7 +44,9 @@ def legacy_spelling(path, tmp_path):
     return out
 
 
-@pytest.fixture(scope="module", params=list(FAMILY))
+# The 44 kHz Mel Codec differs from the 22 kHz one only in its sizes (its filterbank is checked fast, below).
+@pytest.fixture(scope="module", params=[pytest.param(n, marks=pytest.mark.slow) if n == "mel_codec_44khz" else n
+                                        for n in FAMILY])
 def member(request):
     return request.param, dict(np.load(NEMO_FIXTURE / f"{request.param}.npz"))
 
@@ -84,7 +89,8 @@ def test_causal_decoder_output_does_not_depend_on_later_frames(name):
     assert not torch.equal(full[:, cut:], other[:, cut:])
 
 
-@pytest.mark.parametrize("name", ["nanocodec_12fps"])  # the causal decoder, 1764 samples a frame
+# the causal decoder, 1764 samples a frame; the mel encoder, whose STFT reaches past its frame
+@pytest.mark.parametrize("name", ["nanocodec_12fps", "mel_codec_22khz"])
 def test_nemo_prefix_codes_at_the_checkpoints_own_rate_and_chunks_give_whole_file_results(name):
     from codec.registry import get_codec
 
@@ -107,3 +113,47 @@ def test_nemo_prefix_without_a_path_is_one_line():
 
     with pytest.raises(UserError, match="nemo:PATH"):
         get_codec("nemo:")
+
+
+@pytest.mark.parametrize("name", MEL_CODECS)
+def test_mel_codec_filterbank_and_window_computed_here_are_nemos(name):
+    from codec.lfsc.model import LFSCModel
+
+    loaded = load_lfsc(NEMO_FIXTURE / f"{name}.nemo", device="cpu")  # its buffers are NeMo's, from the file
+    built = LFSCModel(loaded.config)  # ours, computed from the config
+    nemo, ours = (m.audio_encoder.mel_processor.preprocessor.featurizer for m in (loaded, built))
+    assert nemo.fb.shape == (1, 80, loaded.config.encoder.win_length // 2 + 1)
+    assert torch.equal(nemo.fb, ours.fb) and torch.equal(nemo.window, ours.window)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda enc: enc.update(mel_bands=[[0, 40], [50, 80]]), "must cover all 80 mel channels"),
+    (lambda enc: enc["mel_processor"].update(n_fft=1024), r"mel_processor \(MelSpectrogramProcessor\) has arguments"),
+    (lambda enc: enc["mel_processor"].update(hop_length=128), "hop_length must be even, equal samples_per_frame"),
+    (lambda enc: enc.update(out_channels=3), "out_channels x the number of mel_bands must equal"),
+])
+def test_mel_codec_config_errors_are_one_line(change, message):
+    import yaml
+
+    from codec.errors import UserError
+    from codec.lfsc.checkpoint import config_from_dict
+
+    with tarfile.open(NEMO_FIXTURE / "mel_codec_22khz.nemo", "r:") as tar:
+        config = yaml.safe_load(tar.extractfile("./model_config.yaml"))
+    config_from_dict(config)  # as saved: accepted
+    change(config["audio_encoder"])
+    with pytest.raises(UserError, match=message) as error:
+        config_from_dict(config)
+    assert "\n" not in str(error.value)
+
+
+def test_mel_codec_saved_by_save_nemo_loads_back_with_the_same_config_and_tokens(tmp_path):
+    from codec.lfsc.checkpoint import save_nemo
+
+    name = "mel_codec_22khz"
+    model = load_lfsc(NEMO_FIXTURE / f"{name}.nemo", device="cpu", fold_weight_norm=False)
+    again = load_lfsc(save_nemo(tmp_path / "saved.nemo", model), device="cpu")
+    ref = np.load(NEMO_FIXTURE / f"{name}.npz")
+    audio, audio_len = torch.from_numpy(ref["single_audio"]), torch.from_numpy(ref["single_audio_len"])
+    assert again.config == model.config
+    assert np.array_equal(again.encode(audio=audio, audio_len=audio_len)[0].numpy(), ref["single_tokens"])

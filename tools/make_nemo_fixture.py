@@ -130,6 +130,17 @@ _NANO_DECODER = {"_target_": "CausalHiFiGANDecoder", "base_channels": 64, "activ
                  "output_activation": "clamp", "n_groups_equal_to_out_channels": True, "pad_mode": "replicate"}
 _NANO_ENCODER = {"_target_": "HiFiGANEncoder", "base_channels": 2, "activation": "lrelu",
                  "resblock_dilation_sizes": [1], "pad_mode": "replicate"}
+# The Mel Codec: examples/tts/conf/audio_codec/mel_codec_{22050,44100}.yaml, the ResNets and decoder narrowed.
+_MEL_BANDS = [[i, i + 10] for i in range(0, 80, 10)]
+_MEL_DECODER = {"_target_": "HiFiGANDecoder", "base_channels": 32, "input_dim": 32}
+
+
+def _mel_encoder(rate: int, win_length: int, hop_length: int) -> dict:
+    return {"_target_": "MultiBandMelEncoder", "mel_bands": _MEL_BANDS, "out_channels": 4, "hidden_channels": 8,
+            "filters": 16, "mel_processor": {"_target_": "MelSpectrogramProcessor", "mel_dim": 80,
+                                             "sample_rate": rate, "win_length": win_length, "hop_length": hop_length}}
+
+
 _AUDIO_CODEC_DECODER = {"_target_": "HiFiGANDecoder", "base_channels": 32, "activation": "half_snake",
                         "output_activation": "clamp"}
 FAMILY = {
@@ -151,6 +162,10 @@ FAMILY = {
                         {**_NANO_ENCODER, "down_sample_rates": [2, 3, 6, 7, 7], "encoded_dim": 52},
                         {**_NANO_DECODER, "up_sample_rates": [7, 7, 6, 3, 2], "input_dim": 52},
                         {"num_groups": 13, "num_levels_per_group": [9, 8, 8, 7]}),
+    "mel_codec_22khz": (22050, 256, _mel_encoder(22050, 1024, 256), {**_MEL_DECODER, "up_sample_rates": [8, 8, 2, 2]},
+                        {"num_groups": 8, "num_levels_per_group": [8, 5, 5, 5]}),
+    "mel_codec_44khz": (44100, 512, _mel_encoder(44100, 2048, 512), {**_MEL_DECODER, "up_sample_rates": [8, 8, 4, 2]},
+                        {"num_groups": 8, "num_levels_per_group": [8, 5, 5, 5]}),
 }
 
 
@@ -159,6 +174,9 @@ def family_config(name: str) -> dict:
     mod = "nemo.collections.tts.modules.audio_codec_modules"
     rate, spf, encoder, decoder, quantizer = FAMILY[name]
     config = lfsc_config(1, 1)
+    if "mel_processor" in encoder:
+        processor = encoder["mel_processor"]
+        encoder = {**encoder, "mel_processor": {**processor, "_target_": f"{mod}.{processor['_target_']}"}}
     config.update(sample_rate=rate, samples_per_frame=spf,
                   audio_encoder={**encoder, "_target_": f"{mod}.{encoder['_target_']}"},
                   audio_decoder={**decoder, "_target_": f"{mod}.{decoder['_target_']}"},
@@ -218,12 +236,14 @@ def dedegenerate(model, audio: torch.Tensor, audio_len: torch.Tensor) -> dict:
     for name, p in model.named_parameters():
         if name.startswith(("audio_encoder.", "audio_decoder.")) and name.endswith(".bias"):
             p.zero_()
-    enc_g = model.audio_encoder.post_conv.conv.parametrizations.weight.original0
     dec_g = model.audio_decoder.post_conv.conv.parametrizations.weight.original0
-
-    encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
-    enc_gain = LATENT_STD / valid_std(encoded, encoded_len)
-    enc_g.mul_(enc_gain)  # zero biases + LeakyReLU: the encoder is positively homogeneous in this gain
+    if hasattr(model.audio_encoder, "encoders"):  # the Mel Codec: one ResNet, one codebook per mel band
+        enc_gain = dedegenerate_mel_bands(model, audio, audio_len)
+    else:
+        encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
+        enc_gain = LATENT_STD / valid_std(encoded, encoded_len)
+        # zero biases + LeakyReLU: the encoder is positively homogeneous in this gain
+        model.audio_encoder.post_conv.conv.parametrizations.weight.original0.mul_(enc_gain)
 
     pre_tanh = []
     hook = model.audio_decoder.post_conv.register_forward_hook(lambda m, i, o: pre_tanh.append(o))
@@ -233,6 +253,17 @@ def dedegenerate(model, audio: torch.Tensor, audio_len: torch.Tensor) -> dict:
     dec_gain = PRE_TANH_STD / valid_std(pre_tanh[0].squeeze(1), tokens_len * model.samples_per_frame)
     dec_g.mul_(dec_gain)
     return {"encoder_post_conv_gain": enc_gain, "decoder_post_conv_gain": dec_gain}
+
+
+@torch.inference_mode()
+def dedegenerate_mel_bands(model, audio: torch.Tensor, audio_len: torch.Tensor) -> list[float]:
+    """Rescale each band's post_conv gain (the last, linear, layer of its ResNet) so its latent has LATENT_STD."""
+    encoded, encoded_len = model.encode_audio(audio=audio, audio_len=audio_len)
+    gains = []
+    for band, encoder in zip(encoded.chunk(len(model.audio_encoder.encoders), dim=1), model.audio_encoder.encoders):
+        gains.append(LATENT_STD / valid_std(band, encoded_len))
+        encoder.post_conv.conv.parametrizations.weight.original0.mul_(gains[-1])
+    return gains
 
 
 @torch.inference_mode()
@@ -261,9 +292,10 @@ def rounding_margin(model, encoded: torch.Tensor, encoded_len: torch.Tensor) -> 
     return min(margins)
 
 
-def check_outputs(out: dict, label: str, distinct_frames_share: float = 0.9) -> dict:
+def check_outputs(out: dict, label: str, distinct_frames_share: float = 0.9, least_distinct: int = 200) -> dict:
     """Print and assert that the outputs are not degenerate; return the figures. At 86 frames/s the pauses in speech
-    repeat frames: the Audio Codec's checks accept a lower `distinct_frames_share`."""
+    repeat frames: the Audio Codec's checks accept a lower `distinct_frames_share`; the Mel Codec's codebooks for
+    the mel bands above 8 kHz see next to nothing of the 16 kHz speech, so it accepts fewer `least_distinct`."""
     tokens, n_frames = out["tokens"], out["tokens_len"]
     valid = [out["tokens"][i, :, :int(n)] for i, n in enumerate(n_frames)]
     distinct = len(np.unique(np.concatenate([v.reshape(-1) for v in valid])))
@@ -274,7 +306,7 @@ def check_outputs(out: dict, label: str, distinct_frames_share: float = 0.9) -> 
     audio_std = [float(out["decoded"][i, :int(n)].std()) for i, n in enumerate(out["decoded_len"])]
     print(f"{label}: tokens {tokens.shape}, distinct tokens {distinct}, per codebook {distinct_per_group}, "
           f"distinct frames {distinct_frames}/{len(frames)}, decoded std {[round(s, 4) for s in audio_std]}")
-    assert distinct > min(200, valid_tokens // 2), f"{label}: only {distinct} distinct tokens"
+    assert distinct > min(least_distinct, valid_tokens // 2), f"{label}: only {distinct} distinct tokens"
     assert distinct_frames >= distinct_frames_share * len(frames), f"{label}: too many repeated frames"
     assert min(audio_std) > 1e-3, f"{label}: decoded audio is (nearly) constant"
     return {"distinct_tokens": distinct, "distinct_tokens_per_codebook": distinct_per_group,
@@ -336,8 +368,9 @@ def make_family_member(name: str, speech: np.ndarray, out: Path) -> dict:
     gains = dedegenerate(model, audio, audio_len)
     batch, single = run_nemo(model, audio, audio_len), run_nemo(model, single_audio, single_len)
     share = 0.75 if spf < 1024 else 0.9
-    figures = {"batch": check_outputs(batch, f"{name} batch", share),
-               "single item 1": check_outputs(single, f"{name} single", share)}
+    least = 100 if name.startswith("mel_codec") else 200
+    figures = {"batch": check_outputs(batch, f"{name} batch", share, least),
+               "single item 1": check_outputs(single, f"{name} single", share, least)}
     margin = min(rounding_margin(model, torch.from_numpy(o["encoded"]), torch.from_numpy(o["encoded_len"]))
                  for o in (batch, single))
     print(f"{name}: smallest FSQ rounding margin {margin:.2e}")

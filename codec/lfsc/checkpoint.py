@@ -26,7 +26,7 @@ import yaml
 from codec.devices import default_device
 from codec.errors import UserError
 from codec.files import replacing
-from codec.lfsc.model import LFSCConfig, LFSCModel
+from codec.lfsc.model import LFSCConfig, LFSCModel, MelEncoderConfig
 from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
 from codec.lfsc.schema import build_config, shown
 from codec.safe_yaml import MAX_BYTES as MAX_CONFIG_BYTES
@@ -49,6 +49,10 @@ NEMO_TARGETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
     "audio_encoder": {
         "HiFiGANEncoder": ({**_HIFIGAN, "encoded_dim": REQUIRED, "down_sample_rates": [2, 2, 8, 8],
                             "base_channels": 32, "out_kernel_size": 7, "pad_mode": "reflect"}, {}),
+        # the Mel Codec's: its own arguments, then its ResNetEncoders'; mel_processor is a section of its own
+        "MultiBandMelEncoder": ({"mel_bands": REQUIRED, "mel_processor": REQUIRED, "out_channels": REQUIRED,
+                                 "num_layers": 6, "hidden_channels": 256, "filters": 768, "kernel_size": 3,
+                                 "dropout_rate": 0.1, "activation": "lrelu", "pad_mode": "reflect"}, {}),
     },
     "audio_decoder": {
         "HiFiGANDecoder": ({**_DECODER, "pad_mode": "reflect", "n_groups_equal_to_out_channels": False},
@@ -59,6 +63,11 @@ NEMO_TARGETS: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
     "vector_quantizer": {
         "GroupFiniteScalarQuantizer": ({"num_groups": REQUIRED, "num_levels_per_group": REQUIRED, "eps": 1e-3}, {}),
     },
+}
+# The targets of MultiBandMelEncoder's mel_processor, as above; their arguments join the encoder's settings.
+MEL_PROCESSORS = {
+    "MelSpectrogramProcessor": ({"sample_rate": REQUIRED, "win_length": REQUIRED, "hop_length": REQUIRED,
+                                 "mel_dim": 80, "log_guard": 1.0}, {}),
 }
 NEMO_CLASS = "nemo.collections.tts.models.audio_codec.AudioCodecModel"
 MODULE_PATH = "nemo.collections.tts.modules.audio_codec_modules"
@@ -239,11 +248,20 @@ def config_from_dict(config: Any, where: str = CONFIG_NAME) -> LFSCConfig:
         if key not in config:
             raise UserError(f"{where}: lacks {key!r}")
         values[key] = _deref(config[key], config, where)
+
+    def deref(value: Any) -> Any:
+        return _deref(value, config, where, items=True)
+
     for name, targets in NEMO_TARGETS.items():
         section = _deref(config.get(name), config, where)
         if not isinstance(section, dict):
             raise UserError(f"{where}: has no '{name}' section; this is not a NeMo audio codec checkpoint")
-        values[name] = _section_values(name, section, targets, lambda v: _deref(v, config, where, items=True), where)
+        values[name] = _section_values(name, section, targets, deref, where)
+        if "mel_processor" in values[name]:
+            processor = values[name].pop("mel_processor")
+            if not isinstance(processor, dict):
+                raise UserError(f"{where}: {name}.mel_processor must be a mapping of settings, got {shown(processor)}")
+            values[name].update(_section_values(f"{name}.mel_processor", processor, MEL_PROCESSORS, deref, where))
     return build_config(values, where)
 
 
@@ -459,10 +477,14 @@ def config_to_dict(config: LFSCConfig) -> dict:
     """A NeMo-style model_config.yaml mapping for `config` (generator sections only)."""
 
     def section(name: str, values: Any) -> dict:
-        body = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(values).items()}
-        # the target whose implied settings these are (causal or not), then its arguments
-        target = next(t for t, (_, implied) in NEMO_TARGETS[name].items()
-                      if all(body.get(k) == v for k, v in implied.items()))
+        body = {k: _plain(v) for k, v in vars(values).items()}
+        if isinstance(values, MelEncoderConfig):  # its mel_processor's settings back in their own section
+            processor = {k: body.pop(k) for k in MEL_PROCESSORS["MelSpectrogramProcessor"][0]}
+            body["mel_processor"] = {"_target_": f"{MODULE_PATH}.MelSpectrogramProcessor", **processor}
+        # the target whose arguments and implied settings (causal or not) these are, then its arguments
+        target = next(t for t, (defaults, implied) in NEMO_TARGETS[name].items()
+                      if all(body.get(k) == v for k, v in implied.items())
+                      and all(k in defaults or k in implied for k in body))
         for key in NEMO_TARGETS[name][target][1]:
             del body[key]
         return {"_target_": f"{MODULE_PATH}.{target}", **body}
@@ -475,6 +497,11 @@ def config_to_dict(config: LFSCConfig) -> dict:
         "vector_quantizer": section("vector_quantizer", config.quantizer),
         "audio_decoder": section("audio_decoder", config.decoder),
     }
+
+
+def _plain(value: Any) -> Any:
+    """`value` with tuples, nested too, as lists: what YAML writes."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def save_nemo(

@@ -24,6 +24,7 @@ from codec.blocks import join_blocks
 from codec.devices import precision_dtype
 from codec.errors import UserError
 from codec.lfsc import packed
+from codec.lfsc.mel_encoder import MultiBandMelEncoder
 from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
 from codec.streaming import CodecStream
 
@@ -66,11 +67,14 @@ def receptive_field(model: LFSCModel) -> tuple[int, int]:
     """
     spf, mid = model.samples_per_frame, 1000  # any frame far from 0, so no span goes negative
     enc = model.audio_encoder
-    lo, hi = _conv_back(enc.post_conv.conv, mid, mid)
-    for res_layer, down in zip(reversed(enc.res_layers), reversed(enc.down_sample_conv_layers)):
-        lo, hi = _res_layer_back(res_layer, *_conv_back(down.conv, lo, hi))
-    lo, hi = _conv_back(enc.pre_conv.conv, lo, hi)
-    encoder = math.ceil(max(mid * spf - lo, hi - (mid + 1) * spf + 1) / spf)
+    if isinstance(enc, MultiBandMelEncoder):
+        encoder = enc.context_frames()
+    else:
+        lo, hi = _conv_back(enc.post_conv.conv, mid, mid)
+        for res_layer, down in zip(reversed(enc.res_layers), reversed(enc.down_sample_conv_layers)):
+            lo, hi = _res_layer_back(res_layer, *_conv_back(down.conv, lo, hi))
+        lo, hi = _conv_back(enc.pre_conv.conv, lo, hi)
+        encoder = math.ceil(max(mid * spf - lo, hi - (mid + 1) * spf + 1) / spf)
     dec = model.audio_decoder
     lo, hi = _conv_back(dec.post_conv.conv, mid * spf, (mid + 1) * spf - 1)
     for up, res_layer in zip(reversed(dec.up_sample_conv_layers), reversed(dec.res_layers)):

@@ -13,6 +13,7 @@ from torch import nn
 from codec.bitstream import MAX_CODEBOOKS, MAX_DIMENSIONS  # what a .lfsc file can carry
 from codec.lfsc.nn import (ACTIVATIONS, OUTPUT_ACTIVATIONS, CausalConvTranspose1dNorm, Conv1dNorm, ConvTranspose1dNorm,
                            HiFiGANResLayer, activation, conv1d_norm)
+from codec.lfsc.mel_encoder import MultiBandMelEncoder
 from codec.lfsc.quantizer import GroupFiniteScalarQuantizer
 
 
@@ -63,6 +64,28 @@ class EncoderConfig:
 
 
 @dataclass
+class MelEncoderConfig:
+    """MultiBandMelEncoder hyper-parameters (NeMo's argument names, its ResNetEncoders' and, flattened in, its
+    mel_processor's); defaults are the released Mel Codec's where NeMo's constructor has none."""
+
+    mel_bands: Sequence[Sequence[int]] = setting(tuple((i, i + 10) for i in range(0, 80, 10)),
+                                                 Accepts(0, 1024, items=(1, 64)))
+    out_channels: int = setting(4, Accepts(1, 1024))
+    num_layers: int = setting(6, Accepts(0, 64))
+    hidden_channels: int = setting(256, Accepts(1, 4096))
+    filters: int = setting(768, Accepts(1, 8192))
+    kernel_size: int = setting(3, KERNEL)
+    dropout_rate: float = setting(0.1, Accepts(0, 1))  # training only
+    activation: str = setting("lrelu", ACTIVATION)
+    pad_mode: str = setting("reflect", PAD_MODE)
+    sample_rate: int = setting(22050, Accepts(1000, 384000))  # the mel filterbank's
+    win_length: int = setting(1024, Accepts(2, 65536))
+    hop_length: int = setting(256, Accepts(2, 16384))
+    mel_dim: int = setting(80, Accepts(1, 1024))
+    log_guard: float = setting(1.0, Accepts(0, 1e6))
+
+
+@dataclass
 class DecoderConfig:
     """HiFiGANDecoder hyper-parameters (NeMo's argument names)."""
 
@@ -97,7 +120,8 @@ class LFSCConfig:
 
     sample_rate: int = setting(22050, Accepts(1000, 384000))
     samples_per_frame: int = setting(1024, Accepts(2, 16384))
-    encoder: EncoderConfig = field(default_factory=EncoderConfig, metadata={"section": "audio_encoder"})
+    # the section's settings choose its class (codec.lfsc.schema): HiFi-GAN's, or the Mel Codec's
+    encoder: EncoderConfig | MelEncoderConfig = field(default_factory=EncoderConfig, metadata={"section": "audio_encoder"})
     decoder: DecoderConfig = field(default_factory=DecoderConfig, metadata={"section": "audio_decoder"})
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig, metadata={"section": "vector_quantizer"})
 
@@ -182,9 +206,15 @@ class LFSCModel(nn.Module):
     def __init__(self, config: LFSCConfig | None = None):
         super().__init__()
         self.config = config or LFSCConfig()
-        if math.prod(self.config.encoder.down_sample_rates) != self.config.samples_per_frame:
-            raise ValueError("the encoder's down-sampling rates must multiply to samples_per_frame")
-        self.audio_encoder = HiFiGANEncoder(self.config.encoder)
+        encoder = self.config.encoder
+        if isinstance(encoder, MelEncoderConfig):
+            if encoder.hop_length != self.config.samples_per_frame:
+                raise ValueError("the mel encoder's hop_length must equal samples_per_frame")
+            self.audio_encoder = MultiBandMelEncoder(encoder)
+        else:
+            if math.prod(encoder.down_sample_rates) != self.config.samples_per_frame:
+                raise ValueError("the encoder's down-sampling rates must multiply to samples_per_frame")
+            self.audio_encoder = HiFiGANEncoder(encoder)
         self.vector_quantizer = GroupFiniteScalarQuantizer(**vars(self.config.quantizer))
         self.audio_decoder = HiFiGANDecoder(self.config.decoder)
 

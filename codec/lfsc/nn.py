@@ -184,13 +184,14 @@ class ResidualBlock(nn.Module):
     """act -> dilated conv -> act -> conv, added to the input (HiFi-GAN ResBlock1 unit)."""
 
     def __init__(self, channels: int, kernel_size: int, dilation: int, act: str, pad_mode: str = "reflect",
-                 causal: bool = False):
+                 causal: bool = False, filters: int | None = None, dropout: float = 0.0):
         super().__init__()
+        filters = channels if filters is None else filters  # the inner width: HiFi-GAN keeps it, ResNetEncoder not
         self.input_activation = activation(act, channels)
-        self.skip_activation = activation(act, channels)
-        self.dropout = nn.Dropout(0.0)  # kept for NeMo's module layout; LFSC uses no dropout
-        self.input_conv = conv1d_norm(causal, channels, kernel_size, pad_mode, dilation)
-        self.skip_conv = conv1d_norm(causal, channels, kernel_size, pad_mode)
+        self.skip_activation = activation(act, filters)
+        self.dropout = nn.Dropout(dropout)  # NeMo's module layout; LFSC's HiFi-GAN blocks use none
+        self.input_conv = conv1d_norm(causal, channels, kernel_size, pad_mode, dilation, out_channels=filters)
+        self.skip_conv = conv1d_norm(causal, filters, kernel_size, pad_mode, out_channels=channels)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         res = self.input_conv(self.input_activation(x), lengths)

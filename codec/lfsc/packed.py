@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from codec.lfsc.mel_encoder import MultiBandMelEncoder
 from codec.lfsc.model import LFSCModel, decoder_full, encoder_full
 from codec.lfsc.nn import CausalConv1dNorm, CausalConvTranspose1dNorm, Conv1dNorm, ConvTranspose1dNorm, reflect_pad
 
@@ -36,6 +37,8 @@ def _native_bf16_cpu() -> bool:
 
 def _packable(model: LFSCModel) -> bool:
     """Whether every conv is of the kinds packed here (LFSC's: reflect-padded, ungrouped, undilated transposes)."""
+    if isinstance(model.audio_encoder, MultiBandMelEncoder):  # the Mel Codec's: its features are no convs
+        return False
     for module in model.modules():
         conv = getattr(module, "conv", None)
         if isinstance(module, (CausalConv1dNorm, CausalConvTranspose1dNorm)):  # NanoCodec's decoder: not packed

@@ -9,12 +9,12 @@ import math
 import reprlib
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, Iterator
 
 from codec.bitstream import MAX_CODEBOOK_SIZE
 from codec.errors import UserError
-from codec.lfsc.model import MIN_FRAMES, Accepts, DecoderConfig, EncoderConfig, LFSCConfig
+from codec.lfsc.model import MIN_FRAMES, Accepts, DecoderConfig, EncoderConfig, LFSCConfig, MelEncoderConfig
 
 MAX_CHANNELS = 8192  # the released LFSC's widest layer has 1536
 MAX_CODEBOOK = MAX_CODEBOOK_SIZE  # what a .lfsc file can carry: a model must not make files its decoder refuses
@@ -57,7 +57,11 @@ def _value(value: Any, hint: Any, accepts: Accepts) -> Any:
     fewest, most = accepts.items
     if not isinstance(value, (list, tuple)) or not fewest <= len(value) <= most:
         return None
-    items = [_scalar(v, typing.get_args(hint)[0], accepts) for v in value]
+    item = typing.get_args(hint)[0]
+    if typing.get_origin(item) is Sequence:  # a list of (start, end) pairs
+        items = [_value(v, item, replace(accepts, items=(2, 2))) for v in value]
+    else:
+        items = [_scalar(v, item, accepts) for v in value]
     return None if None in items else tuple(items)
 
 
@@ -69,6 +73,9 @@ def _described(hint: Any, accepts: Accepts) -> str:
         return "true or false"
     sequence = typing.get_origin(hint) is Sequence
     kind = typing.get_args(hint)[0] if sequence else hint
+    if typing.get_origin(kind) is Sequence:
+        return f"a list of {accepts.items[0]} to {accepts.items[1]} pairs of integers from {accepts.low:g} to " \
+               f"{accepts.high:g}"
     what = ("odd " if accepts.odd else "") + ("integer" if kind is int else "number")
     span = f"from {accepts.low:g} to {accepts.high:g}"
     if sequence:
@@ -96,6 +103,17 @@ def _build(cls: type, values: Any, where: str, prefix: str, **parts: Any) -> Any
     return cls(**args, **parts)
 
 
+def _section_class(hint: Any, values: Any) -> type:
+    """The config class of a section whose annotation may name several (the encoder's): the first that has every
+    setting given (else the first, which then names the settings it lacks)."""
+    classes = typing.get_args(hint) or (hint,)
+    if isinstance(values, Mapping):
+        for cls in classes:
+            if all(key in {f.name for f in fields(cls)} for key in values):
+                return cls
+    return classes[0]
+
+
 def build_config(values: Mapping, where: str) -> LFSCConfig:
     """An LFSCConfig from plain values laid out as in NeMo's model_config.yaml (sample_rate, samples_per_frame and a
     mapping per section: audio_encoder, audio_decoder, vector_quantizer; other keys are not the generator's and are
@@ -105,7 +123,8 @@ def build_config(values: Mapping, where: str) -> LFSCConfig:
     for f in fields(LFSCConfig):
         if "section" in f.metadata:
             section = f.metadata["section"]
-            parts[f.name] = _build(hints[f.name], values.get(section, {}), where, f"{section}.")
+            parts[f.name] = _build(_section_class(hints[f.name], values.get(section, {})), values.get(section, {}),
+                                   where, f"{section}.")
         elif f.name in values:
             top[f.name] = values[f.name]
     config = _build(LFSCConfig, top, where, "", **parts)
@@ -120,20 +139,25 @@ def _check_rules(config: LFSCConfig, where: str) -> None:
     if codebook > MAX_CODEBOOK:
         raise UserError(f"{where}: vector_quantizer.num_levels_per_group {list(fsq.num_levels_per_group)} gives "
                         f"{codebook} codes per codebook, more than {MAX_CODEBOOK}")
-    widest = enc.base_channels * 2 ** len(enc.down_sample_rates)  # the encoder doubles its width at each stage
-    if widest > MAX_CHANNELS:
+    if isinstance(enc, MelEncoderConfig):
+        _check_mel_rules(config, where)
+    elif (widest := enc.base_channels * 2 ** len(enc.down_sample_rates)) > MAX_CHANNELS:  # doubled at each stage
         raise UserError(f"{where}: audio_encoder.base_channels {enc.base_channels} doubled at each of its "
                         f"{len(enc.down_sample_rates)} stages gives {widest} channels, more than {MAX_CHANNELS}")
     if dec.base_channels < 2 ** len(dec.up_sample_rates):  # the decoder halves its width at each stage
         raise UserError(f"{where}: audio_decoder.base_channels must be at least 2^{len(dec.up_sample_rates)} = "
                         f"{2 ** len(dec.up_sample_rates)} (halved at each up-sampling stage), got {dec.base_channels}")
-    for name, rates in (("audio_encoder.down_sample_rates", enc.down_sample_rates),
-                        ("audio_decoder.up_sample_rates", dec.up_sample_rates)):
+    products = [("audio_decoder.up_sample_rates", dec.up_sample_rates)]
+    if isinstance(enc, EncoderConfig):
+        products.insert(0, ("audio_encoder.down_sample_rates", enc.down_sample_rates))
+    for name, rates in products:
         if math.prod(rates) != spf:
             raise UserError(f"{where}: {name} must multiply to samples_per_frame ({spf}), got {list(rates)} "
                             f"(product {math.prod(rates)})")
     latent = fsq.num_groups * len(fsq.num_levels_per_group)
-    for name, dim in (("audio_encoder.encoded_dim", enc.encoded_dim), ("audio_decoder.input_dim", dec.input_dim)):
+    encoded = ("audio_encoder.encoded_dim", enc.encoded_dim) if isinstance(enc, EncoderConfig) else \
+        ("audio_encoder.out_channels x the number of mel_bands", enc.out_channels * len(enc.mel_bands))
+    for name, dim in (encoded, ("audio_decoder.input_dim", dec.input_dim)):
         if dim != latent:
             raise UserError(f"{where}: {name} must equal vector_quantizer.num_groups x the length of "
                             f"num_levels_per_group ({fsq.num_groups} x {len(fsq.num_levels_per_group)} = {latent}), "
@@ -144,11 +168,33 @@ def _check_rules(config: LFSCConfig, where: str) -> None:
                             f"input ({MIN_FRAMES} frames) has {length}; use smaller kernels or dilations")
 
 
+def _check_mel_rules(config: LFSCConfig, where: str) -> None:
+    """The Mel Codec encoder's rules: one mel frame a token frame, bands within the mel channels covering them all,
+    an even hop (NeMo's exact padding needs one)."""
+    enc = config.encoder
+    if enc.hop_length != config.samples_per_frame or enc.hop_length % 2 or enc.win_length < enc.hop_length:
+        raise UserError(f"{where}: audio_encoder.mel_processor.hop_length must be even, equal samples_per_frame "
+                        f"({config.samples_per_frame}) and be at most win_length ({enc.win_length}), got "
+                        f"{enc.hop_length}")
+    covered = set()
+    for start, end in enc.mel_bands:
+        if not 0 <= start < end <= enc.mel_dim:
+            raise UserError(f"{where}: audio_encoder.mel_bands has ({start}, {end}), not a band of the "
+                            f"{enc.mel_dim} mel channels (mel_dim)")
+        covered.update(range(start, end))
+    if len(covered) != enc.mel_dim:
+        raise UserError(f"{where}: audio_encoder.mel_bands must cover all {enc.mel_dim} mel channels (mel_dim)")
+    if max(enc.hidden_channels, enc.filters) > MAX_CHANNELS:
+        raise UserError(f"{where}: audio_encoder.hidden_channels/filters above {MAX_CHANNELS}")
+
+
 def _reflect_pads(config: LFSCConfig) -> Iterator[tuple[str, int, int]]:
     """(fields, padding, length) of each group of reflect-padded convs on the shortest input: reflect padding must
     be shorter than what it mirrors."""
     enc, dec = config.encoder, config.decoder
-    if enc.pad_mode == "reflect":
+    if isinstance(enc, MelEncoderConfig) and enc.pad_mode == "reflect":  # the shortest input's mel frames
+        yield "audio_encoder.kernel_size", (enc.kernel_size - 1) // 2, MIN_FRAMES - 1
+    elif enc.pad_mode == "reflect":
         length = MIN_FRAMES * config.samples_per_frame
         yield "audio_encoder.in_kernel_size", (enc.in_kernel_size - 1) // 2, length
         for rate in enc.down_sample_rates:  # the strided conv pads (rate + 1) // 2 < 4 * rate: always fits
