@@ -173,8 +173,8 @@ def nemo_codec(
     precision: str = "fp32",
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
 ) -> LFSCCodec:
-    """The registry's 'nemo:PATH': any .nemo of LFSC's family (Audio Codec, NanoCodec) at its own rate, frame size
-    and codebooks, named by its path so eval rows and caches tell checkpoints apart."""
+    """The registry's 'nemo:PATH': any .nemo of LFSC's family (Audio Codec, NanoCodec, Mel Codec) at its own rate,
+    frame size and codebooks, named by its path so eval rows and caches tell checkpoints apart."""
     if not checkpoint:
         raise UserError("give the checkpoint after the prefix: nemo:PATH/TO/MODEL.nemo")
     codec = LFSCCodec(checkpoint, device, trust, precision, chunk_seconds)

@@ -87,6 +87,24 @@ def test_packed_twin_holds_only_packed_bf16_weights_and_leaves_the_model_alone(m
     assert next(model.parameters()).dtype == torch.float32
 
 
+@native_bf16
+def test_a_half_snake_decoder_runs_packed_with_its_checkpoints_alphas():
+    """The Audio Codec's half-snake activations have learned alphas, which the packed twin must carry over (they
+    stayed on the meta device, and nemo:PATH in bf16 failed)."""
+    audio_codec = load_lfsc(NEMO_FIXTURE / "audio_codec_22khz.nemo", device="cpu")
+    inference = LFSCInference(audio_codec, precision="bf16")
+    assert inference.packed
+    alphas = {k: v for k, v in inference.generator.state_dict().items() if k.endswith("alpha")}
+    assert alphas and all(torch.equal(v, audio_codec.state_dict()[k].to(torch.bfloat16)) for k, v in alphas.items())
+    tokens = inference.encode_frames(torch.sin(torch.arange(8 * 256) / 9.0)[None] * 0.3)
+    latent = audio_codec.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        autocast_audio = decoder_full(audio_codec, latent).float()
+    packed_audio = inference.decode_frames(tokens)
+    noise = torch.sum((packed_audio - autocast_audio).double() ** 2)
+    assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 20.0
+
+
 def test_models_the_packing_does_not_cover_fall_back_to_autocast():
     from codec.lfsc.model import DecoderConfig, EncoderConfig, LFSCConfig, LFSCModel
 

@@ -170,4 +170,9 @@ def packed_generator(model: LFSCModel, dtype: torch.dtype, encoder_frames: int, 
                 setattr(module, child_name, PackedConv1d(source[full], dtype, sizes.get(full)))
             elif isinstance(child, ConvTranspose1dNorm):
                 setattr(module, child_name, PackedConvTranspose1d(source[full], dtype, sizes.get(full)))
+    # What is left on the meta device are the learned activations' parameters (the Audio Codec's and NanoCodec's
+    # half-snake alphas; LFSC has none): the model's own, in the packed dtype the convolutions hand them.
+    left = {key for key, value in twin.state_dict().items() if value.is_meta}
+    twin.load_state_dict({key: value.to(dtype) for key, value in model.state_dict().items() if key in left},
+                         strict=False, assign=True)
     return PackedGenerator(twin.audio_encoder, twin.audio_decoder).eval()
