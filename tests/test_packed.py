@@ -61,18 +61,22 @@ def model():
     return load_lfsc(NEMO_FIXTURE / "lfsc_small.nemo", device="cpu")
 
 
+def packed_snr_db(model, inference: LFSCInference, tokens: torch.Tensor) -> float:
+    """SNR (dB) of the packed path's decoding of `tokens` against autocast bf16's."""
+    latent = model.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
+        autocast_audio = decoder_full(model, latent).float()
+    noise = torch.sum((inference.decode_frames(tokens) - autocast_audio).double() ** 2)
+    return float(10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise))
+
+
 @native_bf16
 def test_packed_twin_decodes_like_autocast_bf16(model, reference):
     """The packed path and autocast do the same bf16 arithmetic (with other kernels at large widths)."""
     tokens = torch.from_numpy(reference["single_tokens"])
     inference = LFSCInference(model, precision="bf16")
     assert isinstance(inference.generator.audio_decoder.pre_conv, packed.PackedConv1d)
-    latent = model.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
-    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
-        autocast_audio = decoder_full(model, latent).float()
-    packed_audio = inference.decode_frames(tokens)
-    noise = torch.sum((packed_audio - autocast_audio).double() ** 2)
-    assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 25.0
+    assert packed_snr_db(model, inference, tokens) > 25.0
 
 
 @native_bf16
@@ -97,12 +101,7 @@ def test_a_half_snake_decoder_runs_packed_with_its_checkpoints_alphas():
     alphas = {k: v for k, v in inference.generator.state_dict().items() if k.endswith("alpha")}
     assert alphas and all(torch.equal(v, audio_codec.state_dict()[k].to(torch.bfloat16)) for k, v in alphas.items())
     tokens = inference.encode_frames(torch.sin(torch.arange(8 * 256) / 9.0)[None] * 0.3)
-    latent = audio_codec.dequantize(tokens=tokens, tokens_len=torch.tensor([tokens.shape[-1]]))
-    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16):
-        autocast_audio = decoder_full(audio_codec, latent).float()
-    packed_audio = inference.decode_frames(tokens)
-    noise = torch.sum((packed_audio - autocast_audio).double() ** 2)
-    assert 10 * torch.log10(torch.sum(autocast_audio.double() ** 2) / noise) > 20.0
+    assert packed_snr_db(audio_codec, inference, tokens) > 20.0
 
 
 def test_models_the_packing_does_not_cover_fall_back_to_autocast():
