@@ -137,7 +137,7 @@ class HFCodec(Codec):
         return Layout(self.sample_rate, num_samples, self.samples_per_frame, self.frames(num_samples),
                       (self.codebook_size,), self.codebooks, source_rate, source_samples)
 
-    def codes(self, audio: np.ndarray) -> np.ndarray:
+    def tokens(self, audio: np.ndarray) -> np.ndarray:
         """The model's codes [codebooks, frames] of mono float32 `audio` at the native rate."""
         import torch
 
@@ -147,7 +147,7 @@ class HFCodec(Codec):
             tensor = torch.from_numpy(padded).to(self.model.device)[None, None]
             return self.family.codes(self.model.encode(tensor, **self.encode_options))[0].cpu().numpy()
 
-    def audio(self, codes: np.ndarray, num_samples: int) -> np.ndarray:
+    def synthesize(self, codes: np.ndarray, num_samples: int) -> np.ndarray:
         """The model's decoding of `codes` [codebooks, frames], cut (or zero-padded) to `num_samples`."""
         import torch
 
@@ -160,13 +160,13 @@ class HFCodec(Codec):
 
     def encode(self, audio: np.ndarray) -> bytes:
         """The codes packed in mixed radix: the fewest whole bits per frame."""
-        return pack_frames(self.codes(audio), self.codebook_size)
+        return pack_frames(self.tokens(audio), self.codebook_size)
 
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """The packed codes decoded by the model, as long as the input."""
         self.check_payload(payload, num_samples)
         codes = unpack_frames(payload, self.frames(num_samples), self.codebooks, self.codebook_size)
-        return self.audio(codes, num_samples)
+        return self.synthesize(codes, num_samples)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:
         """Another size than the packed codes of `num_samples` take (a frame out of range is found on unpacking)."""

@@ -36,13 +36,15 @@ def _parser() -> argparse.ArgumentParser:
 
     tokens = sub.add_parser(
         "tokens", help="token diagnostics per language: codebook use, entropy, entropy-coded bits, re-encode idempotence",
-        description="Encode every utterance with a token codec (lfsc, lfsc-bf16, lfsc+ac, ...), decode it and encode "
+        description="Encode every utterance with a token codec (lfsc, lfsc-bf16, lfsc+ac, nemo:PATH, hf:MODEL), decode "
+        "it and encode "
         "the result again; write tokens.json and tokens.md into OUT: per language and over all, the codes each "
         "codebook uses, their entropy, how many tokens survive decoding and encoding again, and the measured bits per "
         "frame of every entropy-coding model (adaptive; static and context priors fitted on a train part) on a test "
         "part, against the fixed frame (88 bits for LFSC).",
     )
-    tokens.add_argument("--codec", default="lfsc", help="a codec with tokens: lfsc (default), lfsc-bf16, lfsc+ac, ...")
+    tokens.add_argument("--codec", default="lfsc",
+                        help="a codec with tokens: lfsc (default), lfsc-bf16, lfsc+ac, nemo:PATH, hf:MODEL[:N]")
     _input_arguments(tokens)
     tokens.add_argument("--test-manifest", type=Path, help="measure entropy coding on this manifest's utterances "
                         "(default: every 5th utterance of each language of the input, held out from fitting)")
@@ -233,7 +235,8 @@ def _tokens(args: argparse.Namespace) -> int:
         token_coding.check_prior_folder(args.fit_prior)  # before any work
     codec = build_codec(args.codec, args.checkpoint)
     if not hasattr(codec, "tokens"):
-        raise UserError(f"{args.codec} has no tokens to diagnose: use a token codec such as lfsc, lfsc-bf16 or lfsc+ac")
+        raise UserError(f"{args.codec} has no tokens to diagnose: use a token codec such as lfsc, lfsc+ac, nemo:PATH or "
+                        "hf:MODEL")
     collected = _collect(codec, split.train + split.test)
     num_codebooks, codebook_size, frame_rate = tokens.token_layout(codec)
     pairs, n = list(zip(split.train + split.test, collected.tokens)), len(split.train)

@@ -63,10 +63,10 @@ def language(utt: Utterance) -> str:
 
 
 def token_layout(codec) -> tuple[int, int, float]:
-    """Codebooks, codes per codebook and frames per second of a token codec (one with `tokens` and `synthesize`,
-    such as lfsc, lfsc-bf16 or lfsc+ac): its model's own, never LFSC's constants."""
-    model = codec.model
-    return model.num_codebooks, model.codebook_size, codec.sample_rate / model.samples_per_frame
+    """Codebooks, codes per codebook and frames per second of a token codec (one with `tokens` and `synthesize`:
+    lfsc, lfsc+ac, nemo:PATH, hf:MODEL): its model's own, read from its bitstream layout."""
+    layout = codec.layout(codec.sample_rate, codec.sample_rate, codec.sample_rate)
+    return layout.num_codebooks, layout.codebook_size, codec.sample_rate / layout.samples_per_frame
 
 
 @dataclass

@@ -140,7 +140,7 @@ def test_fewer_codebooks_cost_fewer_bits_by_the_formula(folders, family):
         assert len(codec.encode(samples)) * 8 / 0.2 == pytest.approx(codec.nominal_bitrate)
     assert one.name != full.name and one.settings != full.settings  # eval's rows and cache tell them apart
     codes, _ = _model_codes_and_audio(folders[family], family, samples, 1)
-    np.testing.assert_array_equal(one.codes(samples), codes)
+    np.testing.assert_array_equal(one.tokens(samples), codes)
 
 
 def test_lfsc_codec_codes_an_xcodec_folder_at_two_codebooks_into_a_file_that_decodes_to_the_round_trip(
@@ -200,3 +200,21 @@ def test_a_hub_id_is_looked_up_in_the_cache_then_the_hub_and_else_is_a_one_line_
         get_codec("hf:someone/codec-v1.5:4")
     assert tries == [("someone/codec-v1.5", True), ("someone/codec-v1.5", False)]
     assert "\n" not in str(caught.value)
+
+
+def test_token_diagnostics_take_a_hugging_face_codec_with_its_own_layout(folders, tmp_path):
+    import json
+
+    from eval.cli import main
+
+    out = tmp_path / "tokens"
+    assert main(["tokens", "--codec", f"hf:{folders['dac']}:2", "--limit", "4", "--out", str(out)]) == 0
+    summary = json.loads((out / "tokens.json").read_text())
+    assert summary["codec"] == f"hf:{folders['dac']}:2" and summary["settings"]["codebooks"] == 2
+    assert set(summary["groups"]) == {"all", "en"} and not summary["skipped"] and (out / "tokens.md").is_file()
+    from codec.registry import get_codec
+    from eval.tokens import token_layout
+
+    codec = get_codec(f"hf:{folders['dac']}:2")
+    codebooks, size, rate = token_layout(codec)
+    assert (codebooks, size) == (2, codec.codebook_size) and rate == codec.sample_rate / codec.samples_per_frame
