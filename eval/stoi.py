@@ -7,6 +7,8 @@ signal itself. The steps and constants are pystoi's (its third-octave band matri
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -32,12 +34,17 @@ def _frames(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return x[rows[:, None] * HOP + np.arange(FRAME)] * _window()
 
 
+def _frame_blocks(x: np.ndarray) -> Iterator[np.ndarray]:
+    """The windowed frames of x (pystoi's: starts 0, HOP, ... before len(x) - FRAME), BLOCK_FRAMES at a time."""
+    count = len(range(0, len(x) - FRAME, HOP))
+    for start in range(0, count, BLOCK_FRAMES):
+        yield _frames(x, np.arange(start, min(start + BLOCK_FRAMES, count)))
+
+
 def remove_silent_frames(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both signals rebuilt (overlap-add) from the frames where the reference is within DYN_RANGE of its loudest."""
-    count = len(range(0, len(x) - FRAME, HOP))
-    energies = np.concatenate([20 * np.log10(np.linalg.norm(_frames(x, np.arange(s, min(s + BLOCK_FRAMES, count))),
-                                                            axis=1) + EPS)
-                               for s in range(0, count, BLOCK_FRAMES)] or [np.zeros(0)])
+    energies = np.concatenate([20 * np.log10(np.linalg.norm(frames, axis=1) + EPS) for frames in _frame_blocks(x)]
+                              or [np.zeros(0)])
     kept = np.flatnonzero((np.max(energies, initial=-np.inf) - DYN_RANGE - energies) < 0)
     return _overlap_add(x, kept), _overlap_add(y, kept)
 
@@ -59,11 +66,8 @@ def band_envelopes(x: np.ndarray) -> np.ndarray:
     from pystoi.utils import thirdoct
 
     bands, _ = thirdoct(RATE, NFFT, 15, 150)
-    count = len(range(0, len(x) - FRAME, HOP))
-    return np.concatenate(
-        [np.sqrt(bands @ np.square(np.abs(np.fft.rfft(_frames(x, np.arange(s, min(s + BLOCK_FRAMES, count))),
-                                                      n=NFFT))).T)
-         for s in range(0, count, BLOCK_FRAMES)] or [np.zeros((len(bands), 0))], axis=1)
+    return np.concatenate([np.sqrt(bands @ np.square(np.abs(np.fft.rfft(frames, n=NFFT))).T)
+                           for frames in _frame_blocks(x)] or [np.zeros((len(bands), 0))], axis=1)
 
 
 def _segments(tob: np.ndarray, start: int, stop: int) -> np.ndarray:
