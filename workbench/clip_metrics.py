@@ -66,13 +66,13 @@ def stimulus_metrics(
 
     keys = [key for key in stimuli if key[1] != REFERENCE]
     out = {}
-    for i, (clip, condition) in enumerate(keys):
-        if task is not None:
-            task.report(i, len(keys), f"measuring {clip} through {condition}")
-        ref, sr = clips[clip]
-        with interruptible(task.check if task is not None else None):
+    with interruptible(task.check if task is not None else None):
+        for i, (clip, condition) in enumerate(keys):
+            if task is not None:
+                task.report(i, len(keys), f"measuring {clip} through {condition}")
+            ref, sr = clips[clip]
             measured = _fast_metrics(ref, stimuli[(clip, condition)], sr, None, False, heard[(clip, condition)])
-        out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
+            out[(clip, condition)] = {label: v for label, v in measured.items() if isinstance(v, float)}
     return out
 
 
