@@ -73,11 +73,10 @@ def _check_same_configuration(runs: list[Path], manifests: list[dict]) -> None:
         if set(other["codecs"]) != set(first["codecs"]):
             raise UserError(f"{run}: its codecs ({', '.join(other['codecs'])}) are not those of {runs[0]} "
                             f"({', '.join(first['codecs'])}): merge runs of the same codecs")
-        differing = [f"codec {c}" for c in first["codecs"] if first["codecs"][c] != other["codecs"][c]]
-        differing += sorted(k for k in set(first) | set(other) if k != "codecs" and first.get(k) != other.get(k))
+        differing = run_folder.configuration_differences(first, other)
         if differing:
             raise UserError(f"{run}: its numbers were computed with other settings than {runs[0]}'s "
-                            f"({', '.join(differing)} differ): merge runs made with the same settings")
+                            f"({'; '.join(differing)}): merge runs made with the same settings")
 
 
 def _rows(runs: list[Path]) -> dict[tuple[str, str], tuple[Row, Path]]:

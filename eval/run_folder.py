@@ -136,13 +136,13 @@ def resume(out: Path, configuration: dict) -> dict | None:
     if not isinstance(stored, dict) or not isinstance(stored.get("codecs"), dict):
         raise UserError(f"{out}: its rows come from an older lfsc-eval that did not record what identifies their "
                         f"numbers: {NEW_RUN}")
-    differences = _differences(stored, json.loads(json.dumps(configuration)))  # as run.json holds it
+    differences = configuration_differences(stored, json.loads(json.dumps(configuration)))  # as run.json holds it
     if differences:
         raise UserError(f"{out}: its rows were computed with other settings ({'; '.join(differences)}): {NEW_RUN}")
     return previous
 
 
-def _differences(stored: dict, current: dict) -> list[str]:
+def configuration_differences(stored: dict, current: dict) -> list[str]:
     """What differs between two configurations, said briefly; codecs only one of them has are no difference."""
     said = []
     for key in sorted(set(stored) | set(current)):
