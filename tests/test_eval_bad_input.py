@@ -124,6 +124,16 @@ ARGUMENTS = {  # name: (the arguments after `run`, given the inputs and a scratc
                   "--limit must be at least 1"),
     "--out inside the --folder it reads": (lambda i, t: cheap("--folder", i / "audio", "--lang", "en", "--no-cache",
                                                              "--out", i / "audio" / "run"), "inside the --folder"),
+    "a shard outside its count": (lambda i, t: cheap("--manifest", i / "m.jsonl", "--no-cache", "--shard", "3/2",
+                                                     "--out", t / "out"), "--shard 3/2"),
+    "a Ray address where no cluster answers": (lambda i, t: cheap("--manifest", i / "m.jsonl", "--no-cache", "--engine",
+                                                                  "ray", "--address", "127.0.0.1:9", "--out", t / "out"),
+                                               "cannot reach a Ray cluster at 127.0.0.1:9"),
+    "a corpus manifest over an existing file": (lambda i, t: ["manifest", "--corpus", "daps", "--root", i / "audio",
+                                                              "--out", i / "m.jsonl"], "already exists"),
+    "a corpus root that is not there": (lambda i, t: ["manifest", "--corpus", "mls", "--root", t / "nowhere", "--out",
+                                                      t / "new.jsonl"], "not a folder"),
+    "a merge into an existing file": (lambda i, t: ["merge", "--out", i / "m.jsonl", i / "audio"], "already exists"),
 }
 
 
