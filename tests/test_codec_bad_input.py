@@ -11,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from cli_contract import REPO, refused, run_tool
-from codec.bitstream import Layout, PayloadFile, encode_file, encode_payload_file
+from codec.bitstream import Layout, Model, PayloadFile, encode_file, encode_payload_file
 from codec.errors import user_message
 from tar_members import tar_bytes
 
@@ -90,6 +91,8 @@ def written(path: Path, data: bytes) -> Path:
 
 GARBAGE = np.random.default_rng(7).bytes(531)
 LFSC_LAYOUT = Layout(22050, 22050, 1024, 22, (8, 7, 6, 6), 8, 22050, 22050)
+# An Audio Codec's tokens (.lfsc version 3), as `lfsc-codec encode --codec nemo:PATH` writes them
+NEMO_LAYOUT = Layout(22050, 22050, 256, 87, (8, 5, 5, 5), 8, 22050, 22050, Model("nemo", "0123456789abcdef"))
 
 # (test id, the arguments given the folder of inputs, what the error line must say)
 CASES = [
@@ -164,6 +167,10 @@ CASES = [
         22050, 22050, 1024, 22, (255, 255, 255, 255), 255, 22050, 22050), b"")], "255 codebooks"),
     ("info-lfsc-level-zero", lambda d: ["info", lfsc_file(d, Layout(
         22050, 22050, 1024, 22, (8, 0, 6, 6), 8, 22050, 22050), b"")], "codebook levels [8, 0, 6, 6]"),
+    ("decode-model-tokens-without-the-model", lambda d: ["decode", lfsc_file(d, NEMO_LAYOUT, bytes(
+        NEMO_LAYOUT.payload_bytes)), d / "o.wav"], "holds the tokens of the nemo model"),
+    ("info-model-tokens-of-an-unknown-codec", lambda d: ["info", lfsc_file(d, replace(
+        NEMO_LAYOUT, model=Model("xyz", "0123456789abcdef")), bytes(NEMO_LAYOUT.payload_bytes))], "xyz"),
     ("decode-payload-claims-2^28-samples", lambda d: ["decode", payload_file(d, "x.bin", "identity", 2**28, bytes(484)),
                                                       d / "o.wav"], "the identity payload is damaged"),
     ("info-payload-zero-samples", lambda d: ["info", payload_file(d, "x.bin", "opus-6k", 0, b"")], "0 samples"),
