@@ -38,6 +38,7 @@ LOCK = "run.lock"
 REPORT_FILES = ("rows.csv", "summary.json", "summary.md", "report.html")  # written by eval.report
 AUDIO = "audio"
 NAMED_FILES = (ROWS, RUN_MANIFEST, SKIPPED, LOCK, *REPORT_FILES)
+HOLDER_READS = 40  # reads of the lock's holder line, 50 ms apart: the holder writes it just after locking
 NEW_RUN = "give a new folder for this run (another --out); the cache keeps what is already computed"
 
 
@@ -71,7 +72,7 @@ def locked(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 1024).decode("utf-8", "replace").strip() or "which one is not yet written"
+            holder = _holder(fd)
             raise UserError(f"{out} is in use by another run ({holder}): wait for it to end, or give another "
                             "folder (--out)") from None
         os.ftruncate(fd, 0)
@@ -83,6 +84,17 @@ def locked(out: Path) -> Iterator[None]:
             os.ftruncate(fd, 0)  # while still held: a later reader never takes an ended run's line for its holder's
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The line the lock's holder wrote: it writes it just after taking the lock, so a run refused in between reads
+    again for a moment rather than name no holder."""
+    for _ in range(HOLDER_READS):
+        line = os.pread(fd, 1024, 0).decode("utf-8", "replace").strip()
+        if line:
+            return line
+        time.sleep(0.05)
+    return "which one is not yet written"
 
 
 def read_skipped(out: Path) -> dict[str, dict]:
