@@ -15,11 +15,12 @@ from codec.config import how_to_set, resolve_checkpoint
 from codec.devices import resolve_device
 from codec.errors import UserError
 from codec.hashing import file_sha256
-from codec.lfsc import packed
+from codec.lfsc import incremental, packed
 from codec.lfsc.checkpoint import load_lfsc
 from codec.lfsc.inference import DEFAULT_CHUNK_SECONDS, LFSCInference, LFSCStream
 from codec.lfsc.model import LFSCModel
 from codec.interface import Codec
+from codec.streaming import CodecStream
 
 # Frames coded per live step: each step reruns the windows' past and future context, so fewer frames a step cost
 # more compute per second (see benchmarks/streaming_bench.py) and more frames add latency.
@@ -117,14 +118,18 @@ class LFSCCodec(Codec):
         return self.inference.decode_blocks(self._unpack(payload, num_samples), num_samples, report)
 
     def native_stream(self, lookahead_frames: int | None, hop_frames: int | None,
-                      sent: Callable[[np.ndarray], None] | None = None) -> LFSCStream:
-        """LFSC coded live at 22.05 kHz (codec.lfsc.inference.LFSCStream), `hop_frames` a step (default
-        DEFAULT_HOP_FRAMES); `sent` hears each block of committed tokens. Its own inference, so that packed
-        kernels are blocked for the stream's windows."""
+                      sent: Callable[[np.ndarray], None] | None = None) -> CodecStream:
+        """LFSC coded live at 22.05 kHz, `hop_frames` a step (default DEFAULT_HOP_FRAMES); `sent` hears each block
+        of committed tokens. With the whole receptive field as lookahead (None, or as many frames) the layers run
+        incrementally (codec.lfsc.incremental), else in windows with the lookahead given (LFSCStream). Its own
+        inference, so that packed kernels are blocked for the stream's steps."""
         hop = DEFAULT_HOP_FRAMES if hop_frames is None else hop_frames
-        # max(hop, 1): LFSCStream names a hop below 1 as the mistake.
+        # max(hop, 1): the streams name a hop below 1 as the mistake.
         chunk_seconds = max(hop, 1) * self.model.samples_per_frame / self.sample_rate
         inference = LFSCInference(self.model, self.inference.precision, chunk_seconds, pack=self.inference.packed)
+        full = inference.encoder_context + inference.decoder_context
+        if (lookahead_frames is None or lookahead_frames >= full) and incremental.streamable(self.model):
+            return incremental.IncrementalLFSCStream(inference, hop, sent)
         return LFSCStream(inference, lookahead_frames, hop, sent)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:

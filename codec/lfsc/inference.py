@@ -149,7 +149,7 @@ class LFSCInference:
         if self.packed:
             self.generator = packed.packed_generator(model, dtype, self.encoder_window, self.decoder_window)
         self._autocast_precision = "fp32" if self.packed else precision
-        self._input_dtype = dtype if self.packed else torch.float32
+        self.input_dtype = dtype if self.packed else torch.float32
         self._encoder: Callable = encoder_full
         self._decoder: Callable = decoder_full
         if compile_mode is not None:
@@ -170,8 +170,8 @@ class LFSCInference:
     def encode_frames(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, N * 1024] (every item full length) -> int32 tokens [B, 8, N]."""
         self._new_step()
-        with autocast(self.device, self._autocast_precision):
-            latent = self._encoder(self.generator, audio.to(self._input_dtype))
+        with self.autocast():
+            latent = self._encoder(self.generator, audio.to(self.input_dtype))
         full = torch.full((audio.shape[0],), latent.shape[-1], device=audio.device)
         return self.model.quantize(encoded=latent.float(), encoded_len=full)
 
@@ -181,10 +181,14 @@ class LFSCInference:
         full = torch.full((tokens.shape[0],), tokens.shape[-1], device=tokens.device)
         latent = self.model.dequantize(tokens=tokens, tokens_len=full)
         self._new_step()
-        with autocast(self.device, self._autocast_precision):
-            audio = self._decoder(self.generator, latent.to(self._input_dtype))
+        with self.autocast():
+            audio = self._decoder(self.generator, latent.to(self.input_dtype))
         # CUDA-graph outputs live in buffers that the next replay overwrites: hand out a copy.
         return audio.float().clone() if self.compile_mode == "reduce-overhead" else audio.float()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context the generator runs in: autocast to the precision, or none where the packed twin runs it."""
+        return autocast(self.device, self._autocast_precision)
 
     def _new_step(self) -> None:
         if self.compile_mode == "reduce-overhead":

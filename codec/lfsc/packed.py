@@ -77,6 +77,7 @@ class PackedConv1d(nn.Module):
         super().__init__()
         conv = wrapper.conv
         self.padding, self.stride, self.dilation = conv.padding[0], conv.stride[0], conv.dilation[0]
+        self.kernel_size = conv.kernel_size[0]
         weight = conv.weight.detach().to(dtype)[:, :, None]
         self.onednn = input_size is not None
         if self.onednn:
@@ -90,7 +91,10 @@ class PackedConv1d(nn.Module):
         return [0, 0], [1, self.stride], [1, self.dilation], 1
 
     def forward(self, x: torch.Tensor, lengths: None) -> torch.Tensor:
-        x = reflect_pad(x, self.padding)
+        return self.unpadded(reflect_pad(x, self.padding))
+
+    def unpadded(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution of x as it is (no padding): its outputs whose inputs all lie in x."""
         if self.onednn:
             out = torch.ops.mkldnn._convolution_pointwise(x[:, :, None], self.weight, self.bias, *self._onednn_args(),
                                                           "none", [], "")
@@ -106,6 +110,7 @@ class PackedConvTranspose1d(nn.Module):
         super().__init__()
         conv = wrapper.conv
         self.stride, self.padding, self.output_padding = conv.stride[0], conv.padding[0], conv.output_padding[0]
+        self.kernel_size = conv.kernel_size[0]
         weight = conv.weight.detach().to(dtype)[:, :, None]
         self.onednn = input_size is not None
         if self.onednn:
