@@ -1,14 +1,14 @@
 """Input conditions live: `ConditionStream` puts a microphone's blocks through a chain of codec.conditions, block by
 block, and gives back as many samples as it takes, `delay` samples behind.
 
-The deterministic conditions are the whole-clip ones, sample for sample (to 1e-6): the telephone band is the same
-zero-phase filter, cut where its response has died away and run `delay` behind (its lookahead), and a room is the same
-convolution, by overlap-add with the tail carried. What a whole clip would set is estimated as the audio comes: the
-speech level that noise and level conditions follow is the active level (`codec.dsp.active_level_db`, the whole-clip
-measure) of everything heard so far, frames quieter than -50 dBFS left out, averaged (in dB) with the nominal -26
-dBFS counted as half a second of speech: before the talker speaks, noise is set against a typical voice, not the
-microphone's hiss, and a quiet first syllable does not set the gain for the loud ones after it. A room's output is scaled by its
-response's energy instead of the clip's measured power ratio (within a dB on speech).
+The deterministic conditions are the whole-clip ones: the telephone band is the same zero-phase filter, cut at
+TELEPHONE_LOOKAHEAD_S each side and run that far behind (to 1e-5: a third of a 16-bit step), and a room is the same
+convolution (to 1e-6), by overlap-add with the tail carried, scaled by its response's energy instead of the clip's
+measured power ratio (within a dB on speech). What a whole clip would set is estimated as the audio comes: the speech
+level that noise and level conditions follow is the active level (`codec.dsp.active_level_db`, the whole-clip measure)
+of everything heard so far, frames quieter than -50 dBFS left out, averaged (in dB) with the nominal -26 dBFS counted
+as half a second of speech: before the talker speaks, noise is set against a typical voice, not the microphone's
+hiss, and a quiet first syllable does not set the gain for the loud ones after it.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from codec.dsp import ACTIVE_FRAME_S, ACTIVE_RANGE_DB, band_filter
 NOMINAL_SPEECH_DB = -26.0  # ITU-T P.56's nominal active speech level: the estimate until speech comes
 NOMINAL_WEIGHT_S = 0.5  # how much speech the nominal level counts as in the running estimate
 SPEECH_FLOOR_DB = -50.0  # a frame quieter than this is not speech (eval takes anything quieter for silence)
-# The telephone band's zero-phase response rings for long (15 Hz wide edge at 300 Hz): cut at 0.5 s each side, the
-# streamed band is the whole-clip one to about 1e-6 on speech, at the price of 0.5 s of lookahead. A causal
-# (minimum-phase) band would need none, but it would not be the offline condition the live one is compared with.
+# The telephone band's zero-phase response rings for long (a 15 Hz wide edge at 300 Hz). Cut at 0.5 s each side,
+# the streamed band is the whole-clip one to 6e-6 on speech (0.75 s: 2e-6, 1 s: 1e-6), at the price of 0.5 s of
+# lookahead. A causal band would need none, but it would not be the offline condition the live one is compared with.
 TELEPHONE_LOOKAHEAD_S = 0.5
 # Pink noise by filtering white noise: a 1/f power slope within 0.5 dB over three decades (J. O. Smith, "Spectral
 # Audio Signal Processing", pinking filter), as the whole-clip pink noise's 1/f slope.
@@ -117,7 +117,8 @@ class _SpeechLevel:
             return NOMINAL_SPEECH_DB
         active = self._powers[self._powers >= self._powers.max() * 10 ** (-ACTIVE_RANGE_DB / 10)]
         heard_db = 10 * np.log10(active.mean())
-        return float((self.nominal_frames * NOMINAL_SPEECH_DB + len(active) * heard_db) / (self.nominal_frames + len(active)))
+        weight = self.nominal_frames + len(active)
+        return float((self.nominal_frames * NOMINAL_SPEECH_DB + len(active) * heard_db) / weight)
 
 
 class _Noise:
