@@ -111,15 +111,22 @@ def _noise_at_snr(audio: np.ndarray, speech_db: float, snr_db: float, rng: np.ra
     return noise * np.sqrt(10 ** ((speech_db - snr_db) / 10) / np.mean(noise**2))
 
 
-def _reverberate(audio: np.ndarray, rt60: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """The input in a synthetic room: a direct path plus a Gaussian tail decaying 60 dB in `rt60` seconds, as much
-    energy in the tail as in the direct path (a talker a few metres away), scaled back to the input's power."""
+def room_response(rt60: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A synthetic room's impulse response: a direct path plus a Gaussian tail decaying 60 dB in `rt60` seconds, as
+    much energy in the tail as in the direct path (a talker a few metres away)."""
     length = max(2, int(1.5 * rt60 * sample_rate))
     t = np.arange(length) / sample_rate
     response = rng.standard_normal(length) * 10 ** (-3 * t / rt60)
     response[0] = 0.0
     response /= np.sqrt(np.sum(response**2))
     response[0] = 1.0
+    return response
+
+
+def _reverberate(audio: np.ndarray, rt60: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """The input in a synthetic room (`room_response`), scaled back to the input's power."""
+    response = room_response(rt60, sample_rate, rng)
+    length = len(response)
     nfft = 1 << int(np.ceil(np.log2(len(audio) + length)))
     wet = np.fft.irfft(np.fft.rfft(audio, nfft) * np.fft.rfft(response, nfft), nfft)[: len(audio)]
     return wet * np.sqrt(np.mean(audio**2) / np.mean(wet**2))

@@ -1,4 +1,5 @@
-"""Live mode: the microphone coded live to the output, A/B against the dry microphone, aligned; the session kept.
+"""Live mode: the microphone, under the chosen input condition, coded live to the output, A/B against what the codec
+heard, aligned; the session kept.
 
 Most tests replace PortAudio's duplex stream by one that only holds the callback, and feed the callback
 themselves (so what is heard is exact); one runs a real session on ALSA's file devices (tests/test_audio_io.py).
@@ -87,15 +88,39 @@ def test_the_toggle_switches_between_codec_and_dry_at_the_same_instant_delayed_b
     session = live_audio.LiveSession(NegatingDelay(latency=300), blocksize=BLOCK)
     session.start()
     heard = drive(session, x, toggle_at=40 * BLOCK)
-    dry, coded = session.stop()
+    take = session.stop()
     delay = int(np.flatnonzero(heard)[0])
     assert delay >= 300  # nothing is heard before the codec's lookahead has come in
     k = 40 * BLOCK
     np.testing.assert_array_equal(heard[delay:k], -x[: k - delay])  # the codec (here -x) until the toggle
     np.testing.assert_array_equal(heard[k:], x[k - delay : len(x) - delay])  # then the dry mic, same delay
     assert session.underruns == 0 and session.overruns == 0
-    np.testing.assert_array_equal(dry, x)  # the recordings: aligned sample for sample, equally long
-    np.testing.assert_array_equal(coded, -x)
+    np.testing.assert_array_equal(take.dry, x)  # the recordings: aligned sample for sample, equally long
+    np.testing.assert_array_equal(take.heard, x)  # no input condition: the codec heard the dry microphone
+    np.testing.assert_array_equal(take.coded, -x)
+
+
+def test_under_a_condition_the_codec_hears_it_and_the_toggle_plays_what_it_heard_at_the_same_instant(fake_audio):
+    from codec.condition_streams import ConditionStream
+    from codec.conditions import parse
+
+    x = speechlike(96 * BLOCK)
+    conditions = ConditionStream([parse("tel")], RATE)
+    session = live_audio.LiveSession(NegatingDelay(latency=300), blocksize=BLOCK, conditions=conditions)
+    session.start()
+    heard = drive(session, x, toggle_at=80 * BLOCK)
+    stats = session.stats()
+    take = session.stop()
+    lag = conditions.delay  # the band's lookahead: what the codec hears is the band of the microphone, this late
+    assert stats.condition == lag / RATE and stats.measured >= stats.condition + 300 / RATE
+    band = parse("tel").apply(x, RATE)
+    np.testing.assert_allclose(take.heard[lag:], band[: len(x) - lag], atol=1e-5)
+    np.testing.assert_array_equal(take.coded, -take.heard)  # the codec coded what it heard
+    np.testing.assert_array_equal(take.dry[lag:], x[: len(x) - lag])  # the microphone, aligned with both
+    delay, k = int(np.flatnonzero(heard)[0]), 80 * BLOCK  # the band's run-in is silence: starts with its delay
+    start = delay - int(np.flatnonzero(take.heard)[0])  # the codec's and the jitter buffer's delay
+    np.testing.assert_array_equal(heard[delay:k], take.coded[delay - start : k - start])  # the codec, then
+    np.testing.assert_array_equal(heard[k:], take.heard[k - start : len(x) - start])  # what it heard, same delay
 
 
 def test_the_underrun_counter_counts_when_the_codec_cannot_keep_up(fake_audio, monkeypatch):
@@ -234,6 +259,35 @@ def test_a_kept_session_is_saved_aligned_never_over_a_file_and_opens_in_the_comp
     np.testing.assert_allclose(live.model.decoded, coded, atol=1e-4)  # the last session, as kept
 
 
+def test_a_condition_typed_wrong_is_refused_in_one_line_before_any_model_loads(live):
+    live.codec_bar.select_codec("identity")
+    live.codec_bar.set_condition("white99")
+    assert not live.live.start() and not live.live.running
+    assert live.prompts.messages[-1] == "white99: white takes -20 to 60 dB SNR, such as white10"
+
+
+def test_a_session_under_a_condition_says_what_is_heard_and_keeps_what_the_codec_heard(live, tmp_path):
+    from codec.audio import load_audio
+
+    live.codec_bar.select_codec("identity")
+    live.codec_bar.set_condition("white10")
+    said = []
+    live.live.heard_changed.connect(said.append)
+    assert live.live.start() and live.live.codec_name == "identity@white10"
+    live.live.toggle()
+    assert said == ["the codec (identity@white10)", "what the codec hears (white noise at 10 dB SNR)"]
+    assert live.live_view.heard.text() == "hearing: what the codec hears (white noise at 10 dB SNR) (L)"
+    x = speechlike(60 * BLOCK)
+    drive(live.live.session, x)
+    paths = live.live.stop(tmp_path / "kept")
+    assert [p.name.split("-", 3)[-1] for p in paths] == ["dry.wav", "dry@white10.wav", "identity@white10.wav"]
+    dry, heard, coded = (load_audio(p).samples.astype(np.float64) for p in paths)
+    np.testing.assert_allclose(dry, x, atol=1e-4)
+    np.testing.assert_array_equal(coded, heard)  # identity codes exactly what it heard: the noisy microphone
+    assert np.std(heard - dry) > 0.01  # with noise in it (its level: tests/test_condition_streams.py)
+    assert live.model.compared.label == "identity@white10 live"
+
+
 def test_a_live_session_through_identity_on_real_devices_plays_the_microphone(tmp_path):
     from test_audio_io import run_with_alsa_files, to_int16
 
@@ -246,9 +300,9 @@ def test_a_live_session_through_identity_on_real_devices_plays_the_microphone(tm
         while session.stream.pushed < {RATE}:
             time.sleep(0.001)
         stats = session.stats()
-        dry, coded = session.stop()
-        np.save("dry.npy", dry)
-        np.save("coded.npy", coded)
+        take = session.stop()
+        np.save("dry.npy", take.dry)
+        np.save("coded.npy", take.coded)
         print(json.dumps({{"input": stats.input_latency, "output": stats.output_latency}}))
     """, infile=x)
     dry, coded = np.load(tmp_path / "dry.npy"), np.load(tmp_path / "coded.npy")
@@ -258,3 +312,35 @@ def test_a_live_session_through_identity_on_real_devices_plays_the_microphone(tm
     heard = played[start:]
     assert len(heard) > BLOCK
     np.testing.assert_array_equal(heard[: len(dry)], dry[: len(heard)])  # what was heard is the microphone
+
+
+def test_a_live_session_under_the_telephone_band_on_real_devices_codes_the_band_of_the_microphone(tmp_path):
+    """What is played is checked with the fake duplex above: the file PCM is not paced, so the worker cannot keep
+    the output fed, and it writes what it captures into the played file too."""
+    from test_audio_io import run_with_alsa_files, to_int16
+
+    from codec.conditions import parse
+
+    x = to_int16(speechlike(20 * RATE)).astype(np.float32) / 32768
+    result, _ = run_with_alsa_files(tmp_path, f"""
+        from codec.condition_streams import ConditionStream
+        from codec.conditions import parse
+        from codec.registry import get_codec
+        from workbench.live_audio import LiveSession
+        session = LiveSession(get_codec("identity").stream(sample_rate={RATE}), blocksize={BLOCK},
+                              conditions=ConditionStream([parse("tel")], {RATE}))
+        session.start()
+        while session.stream.pushed < 2 * {RATE}:
+            time.sleep(0.001)
+        stats = session.stats()
+        take = session.stop()
+        np.save("dry.npy", take.dry)
+        np.save("coded.npy", take.coded)
+        print(json.dumps({{"condition": stats.condition}}))
+    """, infile=x)
+    dry, coded = np.load(tmp_path / "dry.npy"), np.load(tmp_path / "coded.npy")
+    lag = round(result["condition"] * RATE)  # the latency the session reported for its input condition
+    assert lag == round(0.5 * RATE) and len(coded) >= 2 * RATE
+    microphone = dry[lag:]  # the microphone as received, less its last `lag` samples (still in the band's lookahead)
+    band = parse("tel").apply(microphone, RATE)[: len(microphone) - lag]  # the rest: as long as the band had input
+    np.testing.assert_allclose(coded[lag : lag + len(band)], band, atol=1e-5)

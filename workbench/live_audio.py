@@ -1,9 +1,11 @@
-"""Live coding: microphone -> codec stream -> output device, with the dry microphone one toggle away.
+"""Live coding: microphone -> input conditions -> codec stream -> output device, with what the codec heard one
+toggle away.
 
 One duplex PortAudio stream (one clock for input and output): its callback queues each input block for a worker
-thread and plays from a buffer of (dry, coded) pairs. The worker pushes the blocks through the codec stream and
-pairs every decoded sample with the input sample it codes, so the dry signal leaves exactly as late as the coded
-one (time-aligned: switching is an A/B at the same instant of speech) and the two recordings are aligned too.
+thread and plays from a buffer of (heard, coded) pairs. The worker puts the blocks through the input conditions (none:
+the dry microphone is what the codec hears) and the codec stream, and pairs every decoded sample with the heard sample
+it codes, so the heard signal leaves exactly as late as the coded one (time-aligned: switching is an A/B at the same
+instant of speech) and the recordings are aligned too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codec.condition_streams import ConditionStream
 from codec.streaming import CodecStream
 from workbench.audio_io import sounddevice_module, audio_error
 
@@ -30,12 +33,13 @@ class LiveStats:
     """What a live session measured so far (seconds, counts)."""
 
     input_latency: float  # PortAudio's input buffer
+    condition: float  # the input conditions' lookahead (the telephone band's)
     lookahead: float  # the codec stream's algorithmic latency
     compute_worst: float  # the slowest push
     compute_mean: float
     output_latency: float  # PortAudio's output buffer
     buffered: float  # decoded audio waiting in the output buffer plus input waiting for the worker
-    measured: float  # the measured delay from microphone to output (device times plus what is buffered)
+    measured: float  # the measured delay from microphone to output (device times, conditions, what is buffered)
     underruns: int
     overruns: int
     behind: float  # input waiting for the worker
@@ -47,14 +51,24 @@ class LiveStats:
         return self.behind > BEHIND_SECONDS
 
 
+@dataclass(frozen=True)
+class LiveTake:
+    """A live session's recordings, aligned sample for sample and equally long."""
+
+    dry: np.ndarray  # the microphone (delayed by the conditions' lookahead)
+    heard: np.ndarray  # what the codec heard: the microphone under the input conditions
+    coded: np.ndarray
+
+
 class LiveSession:
-    """Codes the microphone live through `stream`; `coded` picks what is heard (True: the codec, False: the dry
-    microphone, delayed to align)."""
+    """Codes the microphone live through `conditions` (none by default) and `stream`; `coded` picks what is heard
+    (True: the codec, False: what the codec heard, delayed to align)."""
 
     def __init__(self, stream: CodecStream, device: tuple[int | None, int | None] = (None, None),
-                 blocksize: int = 512, prefill_blocks: int = 2):
+                 blocksize: int = 512, prefill_blocks: int = 2, conditions: ConditionStream | None = None):
         self.stream, self.device, self.blocksize = stream, device, blocksize
         self.sample_rate = stream.sample_rate
+        self.conditions = conditions or ConditionStream((), self.sample_rate)
         self.coded = True
         self._prefill = prefill_blocks * blocksize  # decoded samples buffered before output (re)starts
         self._max_prefill = max(self._prefill, int(MAX_JITTER_BUFFER_SECONDS * self.sample_rate))
@@ -62,8 +76,9 @@ class LiveSession:
         self._lock = threading.Lock()
         self._out: list[np.ndarray] = []  # (2, n) blocks of (dry, coded) waiting to be played
         self._out_samples, self._playing = 0, False
-        self._pending_dry = np.zeros(0, np.float32)  # input not decoded yet
+        self._pending_heard = np.zeros(0, np.float32)  # conditioned input not decoded yet
         self._dry: list[np.ndarray] = []
+        self._heard: list[np.ndarray] = []
         self._coded: list[np.ndarray] = []
         self._received = self._played = 0
         self.underruns = self.overruns = 0
@@ -88,8 +103,8 @@ class LiveSession:
             self._worker.join()
             raise audio_error(exc, "input" if "input" in str(exc).lower() else "output") from None
 
-    def stop(self) -> tuple[np.ndarray, np.ndarray]:
-        """Close the devices and finish the stream; the dry input and the coded output, aligned, equally long."""
+    def stop(self) -> LiveTake:
+        """Close the devices and finish the stream; the recordings, aligned."""
         if self._audio is not None:
             self._audio.abort()
             self._audio.close()
@@ -99,8 +114,10 @@ class LiveSession:
             self._worker.join()
             self._worker = None
         self._coded.append(self.stream.flush())
-        dry, coded = (np.concatenate([np.zeros(0, np.float32), *x]) for x in (self._dry, self._coded))
-        return dry, coded
+        dry, heard, coded = (np.concatenate([np.zeros(0, np.float32), *recorded])
+                             for recorded in (self._dry, self._heard, self._coded))
+        delayed = np.concatenate([np.zeros(self.conditions.delay, np.float32), dry])[: len(heard)]
+        return LiveTake(delayed, heard, coded)
 
     def callback(self, indata, outdata, frames, time_info, status) -> None:
         """PortAudio's duplex callback: queue the input block, play the next block of the chosen signal."""
@@ -119,9 +136,10 @@ class LiveSession:
         latency = self._audio.latency if self._audio is not None else (0.0, 0.0)
         behind = self._inbox.qsize() * self.blocksize / self.sample_rate
         buffered = (self._received - self._played) / self.sample_rate
-        return LiveStats(float(latency[0]), self.stream.latency / self.sample_rate, self._compute_worst,
+        condition = self.conditions.delay / self.sample_rate
+        return LiveStats(float(latency[0]), condition, self.stream.latency / self.sample_rate, self._compute_worst,
                          self._compute_total / max(self._pushes, 1), float(latency[1]), buffered,
-                         self._device_delay + buffered, self.underruns, self.overruns, behind,
+                         self._device_delay + condition + buffered, self.underruns, self.overruns, behind,
                          self._prefill / self.sample_rate)
 
     def _take(self, frames: int) -> np.ndarray:
@@ -151,8 +169,9 @@ class LiveSession:
     def _work(self) -> None:
         while (block := self._inbox.get()) is not None:
             started = time.perf_counter()
+            heard = self.conditions.push(block)
             try:
-                coded = self.stream.push(block)
+                coded = self.stream.push(heard)
             except Exception as exc:  # noqa: BLE001 (the audio goes on; the controller shows the error once)
                 self.error = self.error or f"the codec failed live: {exc}"
                 coded = np.zeros(len(block), np.float32)
@@ -160,10 +179,11 @@ class LiveSession:
             self._pushes, self._compute_total = self._pushes + 1, self._compute_total + spent
             self._compute_worst = max(self._compute_worst, spent)
             self._dry.append(block)
+            self._heard.append(heard)
             self._coded.append(coded)
-            self._pending_dry = np.concatenate([self._pending_dry, block])
-            pair = np.stack([self._pending_dry[: len(coded)], coded])
-            self._pending_dry = self._pending_dry[len(coded):]
+            self._pending_heard = np.concatenate([self._pending_heard, heard])
+            pair = np.stack([self._pending_heard[: len(coded)], coded])
+            self._pending_heard = self._pending_heard[len(coded):]
             with self._lock:
                 self._out.append(pair)
                 self._out_samples += len(coded)

@@ -1,23 +1,24 @@
-"""Live mode: the microphone coded live to the output device, A/B against the dry microphone, with the latency
-broken down and the session kept as aligned files that open in the compare view."""
+"""Live mode: the microphone, under the chosen input condition, coded live to the output device, A/B against what
+the codec heard, with the latency broken down and the session kept as aligned files that open in the compare view."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from codec.audio import save_audio
+from codec.condition_streams import ConditionStream
 from codec.errors import UserError
+from codec.spec import CodecSpec
 from workbench import audio_io
 from workbench.clip_model import Clip
 from workbench.controllers.clips import ClipController
 from workbench.controllers.task_runner import METRICS
 from workbench.controllers.playback import output_device
 from workbench.controllers.prompts import Prompts
-from workbench.live_audio import LiveSession, LiveStats
+from workbench.live_audio import LiveSession, LiveStats, LiveTake
 from workbench.roundtrip import built_codec, codec_device
 from workbench.settings import Settings
 from workbench.workers import Task
@@ -28,7 +29,7 @@ class LiveController(QObject):
 
     stats_changed = Signal(object, str)  # LiveStats, and a warning for the user ('' when all is well)
     running_changed = Signal(bool)
-    heard_changed = Signal(bool)  # True: the codec is heard, False: the dry microphone
+    heard_changed = Signal(str)  # what is heard, in words
 
     def __init__(self, settings: Settings, clips: ClipController, prompts: Prompts) -> None:
         super().__init__()
@@ -50,14 +51,16 @@ class LiveController(QObject):
         if self.session is not None:
             return True
         try:
-            name, device = self._chosen()
+            spec, device = self._chosen()
+            name = spec.base
             if device != "-" and not self.clips.codecs.cache.has(name, device):
                 task = Task(built_codec, name, device, self.clips.codecs.cache)
                 self.clips.tasks.start(METRICS, task, lambda _: self.start(lookahead_frames),
                                        f"Loading the {name} model for live mode")
                 return False
-            self.session = LiveSession(self._stream(lookahead_frames), (
-                audio_io.device_index(self.settings.input_device, "input"), output_device(self.settings.output_device)))
+            stream, conditions = self._streams(lookahead_frames)
+            self.session = LiveSession(stream, (audio_io.device_index(self.settings.input_device, "input"),
+                                                output_device(self.settings.output_device)), conditions=conditions)
             self.session.start()
         except UserError as exc:
             self.session = None
@@ -65,15 +68,26 @@ class LiveController(QObject):
             return False
         self.timer.start()
         self.running_changed.emit(True)
-        self.heard_changed.emit(True)
-        self.prompts.status(f"live through {self.codec_name}: L switches between it and the dry microphone")
+        self.heard_changed.emit(self.heard())
+        self.prompts.status(f"live through {self.codec_name}: L switches between it and {self._input()}")
         return True
 
     def toggle(self) -> None:
-        """Switch between the codec's output and the dry microphone (aligned, so at the same instant of speech)."""
+        """Switch between the codec's output and what the codec heard (aligned, so at the same instant of speech)."""
         if self.session is not None:
             self.session.coded = not self.session.coded
-            self.heard_changed.emit(self.session.coded)
+            self.heard_changed.emit(self.heard())
+
+    def heard(self) -> str:
+        """What the output device plays, in words."""
+        if self.session is not None and self.session.coded:
+            return f"the codec ({self.codec_name})"
+        return self._input()
+
+    def _input(self) -> str:
+        """What the codec hears, in words."""
+        conditions = self.session.conditions.conditions if self.session is not None else ()
+        return f"what the codec hears ({self.session.conditions.description})" if conditions else "the dry microphone"
 
     def report(self) -> LiveStats | None:
         """Send the latency breakdown and counters, with a warning when the machine cannot keep up."""
@@ -94,52 +108,59 @@ class LiveController(QObject):
                   if keep and self.session is not None else None)
         return self.stop(folder)
 
-    def stop(self, save_to: str | Path | None = None) -> tuple[Path, Path] | None:
-        """End the session; with `save_to`, keep the dry and coded audio there as aligned WAVs (never over an
-        existing file) and open them in the compare view; the two paths written."""
+    def stop(self, save_to: str | Path | None = None) -> tuple[Path, ...] | None:
+        """End the session; with `save_to`, keep the dry audio, what the codec heard (under input conditions) and the
+        coded audio there as aligned WAVs (never over an existing file) and open the dry and coded ones in the
+        compare view; the paths written."""
         if self.session is None:
             return None
         self.report()
         self.timer.stop()
         session, self.session = self.session, None
-        dry, coded = session.stop()
+        take = session.stop()
         self.running_changed.emit(False)
-        if save_to is None or not len(dry):
+        if save_to is None or not len(take.dry):
             return None
         try:
-            paths = save_session(Path(save_to), self.codec_name, dry, coded, session.sample_rate)
+            paths = save_session(Path(save_to), CodecSpec.parse(self.codec_name), take, session.sample_rate)
         except (UserError, OSError) as exc:
             self.prompts.show_error("The live session is not saved", str(exc))
             return None
-        self.clips.show_clip(Clip(paths[0].stem, dry, session.sample_rate, path=paths[0]), coded)
+        self.clips.show_clip(Clip(paths[0].stem, take.dry, session.sample_rate, path=paths[0]), take.coded)
         self.clips.model.rename_version(self.clips.model.compared.key, f"{self.codec_name} live")
-        self.prompts.status(f"live session saved as {paths[0]} and {paths[1]}", 8000)
+        self.prompts.status(f"live session saved as {', '.join(map(str, paths))}", 8000)
         return paths
 
-    def _chosen(self) -> tuple[str, str]:
-        """The chosen codec and the device it runs on ("-" for a codec without one)."""
-        name = self.clips.codecs.codec()
-        return name, codec_device(name, self.clips.codecs.device())
+    def _chosen(self) -> tuple[CodecSpec, str]:
+        """The chosen codec under the chosen input conditions, and the device it runs on ("-" for a codec without
+        one); a UserError names what is wrong with a typed condition."""
+        spec = CodecSpec.parse(self.clips.codecs.selected())
+        return spec, codec_device(spec.base, self.clips.codecs.device())
 
-    def _stream(self, lookahead_frames: int | None):
-        name, device = self._chosen()
-        self.codec_name = name
-        codec = self.clips.codecs.cache.get(name, device)
-        return codec.stream(lookahead_frames=lookahead_frames, sample_rate=self.settings.record_rate)
+    def _streams(self, lookahead_frames: int | None):
+        """The codec's stream and the chosen input conditions' (a UserError names what is wrong with a typed one)."""
+        spec, device = self._chosen()
+        codec = self.clips.codecs.cache.get(spec.base, device)
+        stream = codec.stream(lookahead_frames=lookahead_frames, sample_rate=self.settings.record_rate)
+        self.codec_name = str(spec)
+        return stream, ConditionStream(spec.conditions, self.settings.record_rate)
 
 
 
-def save_session(folder: Path, codec: str, dry: np.ndarray, coded: np.ndarray, sample_rate: int) -> tuple[Path, Path]:
-    """Write the dry and coded audio of a live session as two WAVs in `folder` under names no file there has."""
+def save_session(folder: Path, codec: CodecSpec, take: LiveTake, sample_rate: int) -> tuple[Path, ...]:
+    """Write a live session as aligned WAVs in `folder` under names no file there has: the dry microphone, what the
+    codec heard when under input conditions (named `dry@<conditions>`), and the coded audio (named by the codec)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem, n = f"live-{datetime.now():%Y%m%d-%H%M%S}", 1
-    safe = "".join(c if c.isalnum() or c in "-_+." else "_" for c in codec)
+    names = ["dry", *(["@".join(("dry", *codec.chain))] if codec.conditioned else []), str(codec)]
+    signals = [take.dry, *([take.heard] if codec.conditioned else []), take.coded]
+    safe = ["".join(c if c.isalnum() or c in "-_+.@" else "_" for c in name) for name in names]
     while True:
         suffix = f"-{n}" if n > 1 else ""
-        paths = folder / f"{stem}{suffix}-dry.wav", folder / f"{stem}{suffix}-{safe}.wav"
+        paths = tuple(folder / f"{stem}{suffix}-{name}.wav" for name in safe)
         if not any(p.exists() for p in paths):
             break
         n += 1
-    for path, samples in zip(paths, (dry, coded)):
+    for path, samples in zip(paths, signals):
         save_audio(path, samples, sample_rate)
     return paths

@@ -1,4 +1,5 @@
-"""The Live panel: start/stop, the lookahead, what is heard (codec or dry), the latency breakdown and counters."""
+"""The Live panel: start/stop, the lookahead, what is heard (the codec or what it heard), the latency breakdown and
+counters."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ class LiveView(QWidget):
         self.lookahead.setRange(ALL_LOOKAHEAD, 64)
         self.lookahead.setSpecialValueText("codec's choice")
         self.lookahead.setSuffix(" frames")
-        self.heard = QPushButton("hearing: codec (L)")
+        self.heard = QPushButton("hearing: the codec (L)")
+        self.heard.setToolTip("L switches between the codec and what it hears: the microphone under the input "
+                              "condition chosen in the codec bar, or the dry microphone")
         self.heard.setEnabled(False)
         self.heard.clicked.connect(self.toggle_requested)
-        self.keep = QCheckBox("keep the session (dry and coded) as files")
+        self.keep = QCheckBox("keep the session (dry, heard under a condition, coded) as files")
         self.figures = QLabel("-")
         self.warning = QLabel()
         self.warning.setWordWrap(True)
@@ -47,14 +50,15 @@ class LiveView(QWidget):
         self.heard.setEnabled(running)
         self.lookahead.setEnabled(not running)
 
-    def show_heard(self, coded: bool) -> None:
-        """Say what is heard."""
-        self.heard.setText(f"hearing: {'codec' if coded else 'dry microphone'} (L)")
+    def show_heard(self, heard: str) -> None:
+        """Say what is heard (in words)."""
+        self.heard.setText(f"hearing: {heard} (L)")
 
     def show_stats(self, stats, warning: str) -> None:
         """Show the latency breakdown (ms), the counters and any warning."""
         self.figures.setText(
-            f"input buffer {ms(stats.input_latency)}, lookahead {ms(stats.lookahead)}, compute "
+            f"input buffer {ms(stats.input_latency)}, input condition {ms(stats.condition)}, lookahead "
+            f"{ms(stats.lookahead)}, compute "
             f"{ms(stats.compute_mean)} (worst {ms(stats.compute_worst)}), output buffer {ms(stats.output_latency)}\n"
             f"measured mic to output: {ms(stats.measured)} (of which buffered {ms(stats.buffered)})\n"
             f"underruns {stats.underruns}, overruns {stats.overruns}; jitter buffer {ms(stats.jitter_buffer)} (grows "
