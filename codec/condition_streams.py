@@ -17,7 +17,6 @@ import zlib
 from typing import Iterable, Protocol
 
 import numpy as np
-from scipy.signal import lfilter, oaconvolve
 
 from codec.conditions import TELEPHONE_BAND, Condition, describe_chain, room_response
 from codec.dsp import ACTIVE_FRAME_S, ACTIVE_RANGE_DB, band_filter
@@ -91,6 +90,8 @@ class _Convolution:
     def push(self, block: np.ndarray) -> np.ndarray:
         if not len(block):
             return block
+        from scipy.signal import oaconvolve  # scipy loads when a room is streamed, not with the app
+
         full = oaconvolve(block, self.response)
         full[: len(self._tail)] += self._tail
         self._tail = full[len(block):]
@@ -130,6 +131,8 @@ class _Noise:
         self.snr_db, self.rng, self.pink = snr_db, rng, pink
         self.level = _SpeechLevel(sample_rate)
         self._state = np.zeros(len(PINK_A) - 1)
+        from scipy.signal import lfilter  # scipy loads when noise is streamed, not with the app
+
         impulse = np.zeros(1 << 16)
         impulse[0] = 1.0
         self._pink_power = float(np.sum(lfilter(PINK_B, PINK_A, impulse) ** 2))  # white of unit power, pinked
@@ -137,6 +140,8 @@ class _Noise:
     def push(self, block: np.ndarray) -> np.ndarray:
         noise = self.rng.standard_normal(len(block))
         if self.pink:
+            from scipy.signal import lfilter
+
             noise, self._state = lfilter(PINK_B, PINK_A, noise, zi=self._state)
             noise /= np.sqrt(self._pink_power)
         speech_db = self.level.push(block)
