@@ -124,12 +124,17 @@ class LFSCCodec(Codec):
         incrementally (codec.lfsc.incremental), else in windows with the lookahead given (LFSCStream). Its own
         inference, so that packed kernels are blocked for the stream's steps."""
         hop = DEFAULT_HOP_FRAMES if hop_frames is None else hop_frames
-        # max(hop, 1): the streams name a hop below 1 as the mistake.
-        chunk_seconds = max(hop, 1) * self.model.samples_per_frame / self.sample_rate
-        inference = LFSCInference(self.model, self.inference.precision, chunk_seconds, pack=self.inference.packed)
-        full = inference.encoder_context + inference.decoder_context
+        if hop < 1:
+            raise UserError(f"hop_frames must be 1 or more, got {hop}")
+        precision, pack = self.inference.precision, self.inference.packed
+        full = self.inference.encoder_context + self.inference.decoder_context
         if (lookahead_frames is None or lookahead_frames >= full) and incremental.streamable(self.model):
-            return incremental.IncrementalLFSCStream(inference, hop, sent)
+            blocked = pack and self.model.device.type == "cpu"  # oneDNN kernels, blocked for the steps' sizes
+            sizes = incremental.step_sizes(self.model, hop) if blocked else None
+            return incremental.IncrementalLFSCStream(LFSCInference(self.model, precision, pack=pack, conv_sizes=sizes),
+                                                     hop, sent)
+        inference = LFSCInference(self.model, precision, hop * self.model.samples_per_frame / self.sample_rate,
+                                  pack=pack)
         return LFSCStream(inference, lookahead_frames, hop, sent)
 
     def payload_problem(self, payload: bytes, num_samples: int) -> str:

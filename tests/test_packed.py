@@ -82,7 +82,7 @@ def test_packed_twin_decodes_like_autocast_bf16(model, reference):
 @native_bf16
 def test_packed_twin_holds_only_packed_bf16_weights_and_leaves_the_model_alone(model):
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    twin = packed.packed_generator(model, torch.bfloat16, encoder_frames=20, decoder_frames=30)
+    twin = packed.packed_generator(model, torch.bfloat16, packed.window_sizes(model, 20, 30))
     convs = [m for m in twin.modules() if isinstance(m, (packed.PackedConv1d, packed.PackedConvTranspose1d))]
     assert len(convs) == sum(isinstance(m, (Conv1dNorm, ConvTranspose1dNorm)) for m in model.modules())
     assert all(c.weight.is_mkldnn and c.weight.dtype == c.bias.dtype == torch.bfloat16 for c in convs)
@@ -113,10 +113,9 @@ def test_models_the_packing_does_not_cover_fall_back_to_autocast():
     assert inference.encode_frames(torch.randn(1, 8 * 1024) * 0.1).shape == (1, 8, 8)
 
 
-def test_the_channels_last_twin_cuda_runs_decodes_like_autocast_bf16_here_too(model, reference, monkeypatch):
+def test_the_channels_last_twin_cuda_runs_decodes_like_autocast_bf16_here_too(model, reference):
     """The twin CUDA gets (no oneDNN blocking: plain channels-last convolutions) run whole on the CPU."""
-    monkeypatch.setattr(packed, "_conv_input_sizes", lambda *args: {})  # what packed_generator uses off the CPU
-    twin = packed.packed_generator(model, torch.bfloat16, encoder_frames=20, decoder_frames=30)
+    twin = packed.packed_generator(model, torch.bfloat16, {})  # what the CPU-less path hands it
     convs = [m for m in twin.modules() if isinstance(m, (packed.PackedConv1d, packed.PackedConvTranspose1d))]
     assert convs and not any(c.onednn for c in convs)
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)

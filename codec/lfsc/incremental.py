@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from codec.errors import UserError
-from codec.lfsc.inference import LFSCInference
+from codec.lfsc.inference import LFSCInference, receptive_field
 from codec.lfsc.model import HiFiGANDecoder, HiFiGANEncoder, LFSCModel
 from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
 from codec.lfsc.packed import PackedConv1d, PackedConvTranspose1d
@@ -36,14 +36,19 @@ def steps(x: Chunk) -> int:
 
 
 def join(a: Chunk, b: Chunk) -> Chunk:
-    """a then b along time, in a's memory layout (the packed twin hands channels-last activations on)."""
+    """a then b along time, steps first in memory when either is (the packed twin's convolutions hand on
+    channels-last activations, and run slowly on others)."""
     if steps(a) == 0:
         return b
     if steps(b) == 0:
         return a
-    if a.stride(-1) != 1 and a.transpose(1, 2).is_contiguous():
+    if _steps_first(a) or _steps_first(b):
         return torch.cat([a.transpose(1, 2), b.transpose(1, 2)], dim=1).transpose(1, 2)
     return torch.cat([a, b], dim=-1)
+
+
+def _steps_first(x: torch.Tensor) -> bool:
+    return x.stride(-1) != 1 and x.transpose(1, 2).is_contiguous()
 
 
 class Conv:
@@ -55,7 +60,8 @@ class Conv:
         kernel, dilation, stride, pad = (size if isinstance(size, int) else size[0] for size in (
             sizes.kernel_size, sizes.dilation, sizes.stride, sizes.padding))
         self.span, self.stride, self.pad = dilation * (kernel - 1) + 1, stride, pad
-        self.run = unpadded(module)
+        self.module, self.run = module, unpadded(module)
+        self.input_size: list[int] = []  # of its last run, 4-D as the packed twin's kernels are blocked for
         self.held: Chunk = None  # inputs not yet read to their end (the left edge's reflection included)
         self.started = False
 
@@ -80,7 +86,9 @@ class Conv:
         count = (steps(self.held) - self.span) // self.stride + 1
         if count <= 0:
             return None
-        out = self.run(self.held[..., : (count - 1) * self.stride + self.span])
+        x = self.held[..., : (count - 1) * self.stride + self.span]
+        self.input_size = [x.shape[0], x.shape[1], 1, x.shape[2]]
+        out = self.run(x)
         self.held = self.held[..., count * self.stride :]
         return out
 
@@ -99,6 +107,7 @@ class ConvTranspose:
     as soon as every input that adds to it is in."""
 
     def __init__(self, module: nn.Module):
+        self.module, self.input_size = module, []
         if isinstance(module, PackedConvTranspose1d):
             self.run: Callable[[torch.Tensor], torch.Tensor] = lambda x: module(x, None)
             self.stride, self.pad, kernel = module.stride, module.padding, module.kernel_size
@@ -125,6 +134,7 @@ class ConvTranspose:
         if end <= self.given:
             return None
         # Run over the held inputs: its outputs are [stride * held_from, stride * seen), complete from `given` on.
+        self.input_size = [self.held.shape[0], self.held.shape[1], 1, self.held.shape[2]]
         out = self.run(self.held)[..., self.given - self.stride * self.held_from : end - self.stride * self.held_from]
         self.given = end
         keep = max(self.held_from, -(-(end - self.reach) // self.stride))
@@ -151,7 +161,7 @@ class Chain:
     """Layers one after another."""
 
     def __init__(self, layers: Sequence):
-        self.layers = list(layers)
+        self.layers = self.children = list(layers)
 
     def push(self, x: Chunk) -> Chunk:
         """What `x` completes through every layer."""
@@ -172,6 +182,7 @@ class Residual:
 
     def __init__(self, inner: Chain):
         self.inner, self.held = inner, None
+        self.children = [inner]
 
     def push(self, x: Chunk) -> Chunk:
         """The sums that `x` completes."""
@@ -194,7 +205,7 @@ class Mean:
     """The mean of branches on the same input, as HiFiGANResLayer takes it (the same additions in the same order)."""
 
     def __init__(self, branches: Sequence):
-        self.branches = list(branches)
+        self.branches = self.children = list(branches)
         self.held: list[Chunk] = [None] * len(self.branches)
 
     def push(self, x: Chunk) -> Chunk:
@@ -248,6 +259,27 @@ def streamable(model: LFSCModel) -> bool:
     return all(m.conv.padding_mode == "reflect" for m in convs if isinstance(m, Conv1dNorm))
 
 
+def convolutions(node) -> list:
+    """The Conv and ConvTranspose nodes in a graph."""
+    if isinstance(node, (Conv, ConvTranspose)):
+        return [node]
+    return [conv for child in getattr(node, "children", []) for conv in convolutions(child)]
+
+
+def step_sizes(model: LFSCModel, hop_frames: int) -> dict[str, list[int]]:
+    """Per conv wrapper's name, its input size in a step of `hop_frames` frames once the stream runs steadily:
+    what the packed twin's CPU kernels are blocked for (found on the meta device)."""
+    spf = model.samples_per_frame
+    with torch.device("meta"):
+        twin = LFSCModel(model.config)
+        encoding, decoding = encoder(twin.audio_encoder), decoder(twin.audio_decoder)
+        # What a layer holds depends only on how much came in, so one long push stands for the start-up.
+        for frames in (4 * sum(receptive_field(twin)), hop_frames):
+            decoding.push(encoding.push(torch.empty(1, 1, frames * spf)))
+    names = {id(module): name for name, module in twin.named_modules()}
+    return {names[id(conv.module)]: conv.input_size for conv in convolutions(encoding) + convolutions(decoding)}
+
+
 def delay(model: LFSCModel, frames: int) -> int:
     """The samples an incremental encoder then decoder of `model` still owe once `frames` whole frames of audio
     are in (the same for any `frames` past the start-up): found on the meta device, where layers only count."""
@@ -266,8 +298,6 @@ class IncrementalLFSCStream(CodecStream):
     def __init__(self, inference: LFSCInference, hop_frames: int,
                  sent: Callable[[np.ndarray], None] | None = None):
         super().__init__()
-        if hop_frames < 1:
-            raise UserError(f"hop_frames must be 1 or more, got {hop_frames}")
         model = inference.model
         if not streamable(model):
             raise UserError("this model's layers cannot run incrementally: stream it with a lookahead")

@@ -124,10 +124,13 @@ class LFSCInference:
         batch_size: int = 1,
         compile_mode: str | None = None,
         pack: bool = True,
+        conv_sizes: dict[str, list[int]] | None = None,
     ):
         """`compile_mode`: None (eager), or a torch.compile mode such as 'default' or 'reduce-overhead' (CUDA
         graphs); each new input shape compiles once, so it pays off for many equal-shape batches or chunks.
-        `pack=False` runs a reduced precision under autocast even where the packed twin is available (to compare)."""
+        `pack=False` runs a reduced precision under autocast even where the packed twin is available (to compare).
+        `conv_sizes`: the inputs the packed twin's CPU kernels are blocked for (codec.lfsc.packed.packed_generator;
+        default: this inference's windows)."""
         dtype = precision_dtype(precision)  # validates the name
         if chunk_seconds <= 0 or batch_size < 1:
             raise UserError("chunk_seconds must be positive and batch_size at least 1")
@@ -147,7 +150,11 @@ class LFSCInference:
         # `dtype` and so runs on inputs of that dtype rather than under autocast.
         self.generator: torch.nn.Module = model
         if self.packed:
-            self.generator = packed.packed_generator(model, dtype, self.encoder_window, self.decoder_window)
+            if model.device.type != "cpu":
+                conv_sizes = {}
+            elif conv_sizes is None:
+                conv_sizes = packed.window_sizes(model, self.encoder_window, self.decoder_window)
+            self.generator = packed.packed_generator(model, dtype, conv_sizes)
         self._autocast_precision = "fp32" if self.packed else precision
         self.input_dtype = dtype if self.packed else torch.float32
         self._encoder: Callable = encoder_full
@@ -327,8 +334,6 @@ class LFSCStream(CodecStream):
     def __init__(self, inference: LFSCInference, lookahead_frames: int | None, hop_frames: int,
                  sent: Callable[[np.ndarray], None] | None = None):
         super().__init__()
-        if hop_frames < 1:
-            raise UserError(f"hop_frames must be 1 or more, got {hop_frames}")
         self.inference, self.hop, self.sent = inference, hop_frames, sent
         self.sample_rate = inference.model.sample_rate
         self.encoder_lookahead, self.decoder_lookahead = split_lookahead(

@@ -142,7 +142,7 @@ class PackedGenerator(nn.Module):
         self.audio_decoder = audio_decoder
 
 
-def _conv_input_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int) -> dict[str, list[int]]:
+def window_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int) -> dict[str, list[int]]:
     """The 4-D input size of every conv wrapper for batches of one window (a meta-device run)."""
     sizes: dict[str, list[int]] = {}
 
@@ -161,10 +161,10 @@ def _conv_input_sizes(model: LFSCModel, encoder_frames: int, decoder_frames: int
     return sizes
 
 
-def packed_generator(model: LFSCModel, dtype: torch.dtype, encoder_frames: int, decoder_frames: int) -> PackedGenerator:
-    """The encoder and decoder of `model` with packed `dtype` convolutions (on CPUs blocked for windows of the
-    given frame counts; any length works); `model` itself is left as it is."""
-    sizes = _conv_input_sizes(model, encoder_frames, decoder_frames) if model.device.type == "cpu" else {}
+def packed_generator(model: LFSCModel, dtype: torch.dtype, sizes: dict[str, list[int]]) -> PackedGenerator:
+    """The encoder and decoder of `model` with packed `dtype` convolutions; `model` itself is left as it is.
+    `sizes`: per conv wrapper's name, the 4-D input size its weight is blocked for by oneDNN (CPU; any length
+    runs, the sizes blocked for fastest, others can be many times slower); {}: plain channels-last (CUDA)."""
     with torch.device("meta"):
         twin = LFSCModel(model.config)  # every conv is replaced below: no weight of the twin is ever allocated
     source = dict(model.named_modules())
