@@ -14,7 +14,8 @@ and the speaker model per clip.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def round_trips(codec: Codec, clips: list[tuple[np.ndarray, int]]) -> list[Round
     """`codec.roundtrip` of each (samples, rate), or the refusal (UserError) it met; the encoder batched where that
     is exact (`batchable`), a batched clip's encode time its share, by length, of the batch's."""
     if len(clips) < 2 or not batchable(codec):
-        return [_guarded(lambda: codec.roundtrip(samples, rate)) for samples, rate in clips]
+        return [_guarded(codec.roundtrip, samples, rate) for samples, rate in clips]
     t0 = time.perf_counter()
     native = [_at_native_rate(codec, validate(samples), rate) for samples, rate in clips]
     payloads = codec.encode_many(native, len(native))
@@ -87,8 +88,8 @@ def start_batch(scorer: Scorer, batch: list[tuple[Utterance, list[Codec]]],
             units[i][codec.name] = scorer.look_up(refs[i], codec, keys[codec.name])
         todo = [i for i in here if not units[i][codec.name].row.cached]
         for i, rt in zip(todo, round_trips(codec, [(refs[i].samples, refs[i].rate) for i in todo])):
-            refusal = rt if isinstance(rt, str) else _guarded(
-                lambda: scorer.round_trip(refs[i], codec, units[i][codec.name], rt))
+            unit = units[i][codec.name]
+            refusal = rt if isinstance(rt, str) else _guarded(scorer.round_trip, refs[i], codec, unit, rt)
             refs[i] = refusal if isinstance(refusal, str) else refs[i]
     out: list[list[Unit] | str] = []
     for ref, (_, codecs), started in zip(refs, batch, units):
@@ -96,7 +97,7 @@ def start_batch(scorer: Scorer, batch: list[tuple[Utterance, list[Codec]]],
             out.append(ref)
             continue
         ordered = [started[c.name] for c in codecs]
-        refusal = _guarded(lambda: scorer.transcribe(ref, ordered))
+        refusal = _guarded(scorer.transcribe, ref, ordered)
         out.append(refusal if isinstance(refusal, str) else ordered)
     return out
 
@@ -107,9 +108,10 @@ def _reference(scorer: Scorer, utt: Utterance) -> Reference | str:
     return loaded if isinstance(loaded, str) else scorer.reference(utt, loaded.samples, loaded.sample_rate)
 
 
-def _guarded(step: Callable[[], T]) -> T | str:
-    """What `step()` gives, or the refusal (UserError) it met, which skips the utterance as the local engine does."""
+def _guarded(step: Callable[..., T], *args) -> T | str:
+    """What `step(*args)` gives, or the refusal (UserError) it met, which skips the utterance as the local engine
+    does."""
     try:
-        return step()
+        return step(*args)
     except UserError as exc:
         return str(exc)

@@ -3,10 +3,12 @@ one by one, a batch started exactly as the local engine starts each utterance, a
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from eval_assets import utterances
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,7 +20,6 @@ from eval.manifest import Utterance
 from eval.model_batches import batchable, duration_batches, round_trips, start_batch
 from eval.runner import Job, finish_here, start_utterance
 from eval.unit import Scorer
-from eval_assets import utterances
 
 METRICS = ("si_sdr", "mel_distance")
 HOW_PRODUCED = ("seconds", "rtf", "encode_seconds", "decode_seconds")
@@ -37,7 +38,7 @@ def test_batches_hold_each_utterance_once_shortest_first_within_the_seconds(dura
     assert [item[0].duration for item in flat] == sorted(durations)
     for batch in batches:
         assert batch and (len(batch) == 1 or sum(item[0].duration for item in batch) <= seconds)
-    for before, after in zip(batches, batches[1:]):  # a batch ends only when the next utterance does not fit
+    for before, after in itertools.pairwise(batches):  # a batch ends only when the next utterance does not fit
         assert sum(item[0].duration for item in before) + after[0][0].duration > seconds
 
 
@@ -100,3 +101,19 @@ def test_a_model_actor_builds_its_codecs_once_for_all_its_batches(tmp_path, monk
     assert built == ["identity"]
     assert [len(first), len(second)] == [3, 2]  # each utterance's units, then the batch's cache counts
     assert first[-1] == (0, 2 * (1 + len(METRICS)))  # two utterances' head and metrics, looked up in the cache
+
+
+def test_ray_options_are_checked_in_one_line(tmp_path, capsys):
+    from eval_assets import manifest_path
+
+    from codec.errors import UserError
+    from eval.cli import main
+
+    run = ["run", "--manifest", str(manifest_path()), "--codec", "identity", "--out", str(tmp_path / "run")]
+    assert main([*run, "--batch-seconds", "10"]) == 2
+    assert "--batch-seconds applies to --engine ray only" in capsys.readouterr().err
+    assert main([*run, "--engine", "ray", "--gpus-per-actor", "-1"]) == 2
+    assert "--gpus-per-actor must be 0 or more" in capsys.readouterr().err
+    with pytest.raises(UserError, match="--batch-seconds must be more than 0"):
+        ray_engine.RayEngine(batch_seconds=0)
+    assert not (tmp_path / "run").exists()
