@@ -3,9 +3,10 @@ process."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -101,6 +102,13 @@ class LFSCCodec(Codec):
     def decode(self, payload: bytes, num_samples: int) -> np.ndarray:
         """Audio from packed token frames."""
         return self.synthesize(self._unpack(payload, num_samples), num_samples)
+
+    def encode_many(self, clips: Sequence[np.ndarray], batch_size: int) -> list[bytes]:
+        """`encode` of each clip (mono, 22.05 kHz), up to `batch_size` clips of equal frame count through the encoder
+        at once: the payloads `encode` gives one by one (LFSCInference.encode_many's buckets)."""
+        batched = copy.copy(self.inference)  # the same model and kernels, another batch size
+        batched.batch_size = max(1, batch_size)
+        return [self._pack(tokens) for tokens in batched.encode_many(clips)]
 
     def encode_blocks(
         self, blocks: Iterable[np.ndarray], num_samples: int, progress: Callable[[float], None] | None = None

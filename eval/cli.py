@@ -103,10 +103,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                      "shard is a hash of its id), e.g. $SLURM_ARRAY_TASK_ID/4 in a Slurm array; join the runs "
                      "with `lfsc-eval merge`")
     run.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local: this machine, --jobs processes (default); ray: one Ray task per utterance on a "
-                     "Ray cluster (needs the scale extra; workers read the audio and cache at these paths)")
+                     help="local: this machine, --jobs processes (default); ray: a Ray cluster, codecs and models "
+                     "on GPU actors when it has GPUs, else one Ray task per utterance (needs the scale extra; "
+                     "workers read the audio and cache at these paths)")
     run.add_argument("--address", help="with --engine ray: auto (the cluster of `ray start`) or HOST:PORT of its "
                      "head (default: start Ray on this machine)")
+    run.add_argument("--gpus-per-actor", type=float, metavar="F", help="with --engine ray: GPUs each model actor "
+                     "holds (0: actors on CPUs; default 1 when the cluster has GPUs, else no actors)")
+    run.add_argument("--batch-seconds", type=float, metavar="S", help="with --engine ray: audio per model actor "
+                     "batch, utterances of similar duration together (default 60)")
 
 
 def _add_lookahead(sub: argparse._SubParsersAction) -> None:
@@ -282,8 +287,9 @@ def _run(args: argparse.Namespace) -> int:
     from eval.runner import run
 
     utterances, source, listing = _utterances(args)
-    if args.address is not None and args.engine != "ray":
-        raise UserError("--address applies to --engine ray only")
+    for option in ("address", "gpus_per_actor", "batch_seconds"):
+        if getattr(args, option) is not None and args.engine != "ray":
+            raise UserError(f"--{option.replace('_', '-')} applies to --engine ray only")
     if args.shard is not None:
         from eval import shards
 
@@ -292,9 +298,10 @@ def _run(args: argparse.Namespace) -> int:
         source = f"{source}, shard {index}/{count}"
     engine = None
     if args.engine == "ray":
-        from eval.ray_engine import RayEngine
+        from eval.ray_engine import DEFAULT_BATCH_SECONDS, RayEngine
 
-        engine = RayEngine(args.address)
+        engine = RayEngine(args.address, args.gpus_per_actor,
+                           DEFAULT_BATCH_SECONDS if args.batch_seconds is None else args.batch_seconds)
     if args.folder is not None and args.out.resolve().is_relative_to(listing):
         raise UserError(f"{args.out}: is inside the --folder it evaluates ({listing}): the audio it keeps would be read "
                         "as input by the next run over that folder; give an --out outside it")

@@ -1,6 +1,9 @@
 """Lhotse manifests as lfsc-eval input: a CutSet, or a RecordingSet with its SupervisionSet (JSON lines, gzipped or
 not), converted to `Utterance`s in this one place. Each cut must be a whole recording in one file: an `Utterance`
-is a whole file, so a segment of a longer recording is refused rather than evaluated as the file it lies in."""
+is a whole file, so a segment of a longer recording is refused rather than evaluated as the file it lies in.
+A manifest is read one line at a time and each cut or recording becomes its `Utterance` at once, so only those
+small records are held (the runner needs the whole list, for resume), never the manifest's Lhotse objects; only a
+SupervisionSet, which recordings must be joined with, is held whole while its recordings are read."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import gzip
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from codec.errors import UserError
 from eval.language_codes import iso_639_1
@@ -35,8 +38,8 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def _entries(path: Path) -> Iterator[dict]:
-    """The JSON objects of a JSON-lines file, each checked to be an object."""
+def _entries(path: Path) -> Iterator[tuple[int, dict]]:
+    """The JSON objects of a JSON-lines file with their line numbers, each checked to be an object."""
     for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
@@ -46,7 +49,7 @@ def _entries(path: Path) -> Iterator[dict]:
             raise UserError(f"{path}:{number}: not valid JSON ({str(exc)[:80]})") from None
         if not isinstance(entry, dict):
             raise UserError(f"{path}:{number}: each line must be a JSON object, got {type(entry).__name__}")
-        yield entry
+        yield number, entry
 
 
 def kind(path: Path) -> str | None:
@@ -54,7 +57,7 @@ def kind(path: Path) -> str | None:
     line), None when it is not one (a NeMo-style manifest, or a file that is not there to read)."""
     if not path.is_file():
         return None
-    first = next(_entries(path), None) if _is_gzip(path) else _first_json_object(path)
+    first = next(_entries(path), (0, None))[1] if _is_gzip(path) else _first_json_object(path)
     if first is None or "audio_filepath" in first:
         return None
     return next((name for key, name in KINDS.items() if key in first), None)
@@ -71,19 +74,23 @@ def _first_json_object(path: Path) -> dict | None:
     return entry if isinstance(entry, dict) else None
 
 
-def _manifest(path: Path, expected: str):
-    """The Lhotse CutSet, RecordingSet or SupervisionSet (`expected`) a JSON-lines file holds."""
-    from lhotse import CutSet, RecordingSet, SupervisionSet
+def _manifest(path: Path, expected: str) -> Iterator:
+    """The Lhotse cuts, recordings or supervisions (`expected`) of a JSON-lines file, one at a time as it is read."""
+    from lhotse import Recording, SupervisionSegment
+    from lhotse.cut.set import deserialize_cut
 
-    cls = {"cuts": CutSet, "recordings": RecordingSet, "supervisions": SupervisionSet}[expected]
-    entries = list(_entries(path))
-    if not entries:
+    read = {"cuts": deserialize_cut, "recordings": Recording.from_dict, "supervisions": SupervisionSegment.from_dict}
+    listed = False
+    for number, entry in _entries(path):
+        try:
+            item = read[expected](entry)
+        except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
+            raise UserError(f"{path}:{number}: not a Lhotse {expected} manifest Lhotse can read ({type(exc).__name__}: "
+                            f"{str(exc)[:80]})") from None
+        listed = True
+        yield item
+    if not listed:
         raise UserError(f"{path}: lists no {expected}")
-    try:
-        return cls.from_dicts(entries).to_eager()
-    except (KeyError, TypeError, ValueError, AttributeError, AssertionError) as exc:
-        raise UserError(f"{path}: not a Lhotse {expected} manifest Lhotse can read ({type(exc).__name__}: "
-                        f"{str(exc)[:80]})") from None
 
 
 def load_lhotse(path: Path, supervisions: Path | None, lang: str | None) -> list[Utterance]:
@@ -112,15 +119,29 @@ def load_lhotse(path: Path, supervisions: Path | None, lang: str | None) -> list
     return from_recordings(_manifest(path, "recordings"), _manifest(supervisions, "supervisions"), lang, str(path))
 
 
-def from_recordings(recordings, supervisions, lang: str | None, where: str) -> list[Utterance]:
-    """Utterances of a Lhotse RecordingSet and SupervisionSet (each supervision must name a listed recording)."""
-    from lhotse import CutSet
+def from_recordings(recordings: Iterable, supervisions: Iterable, lang: str | None, where: str) -> list[Utterance]:
+    """Utterances of Lhotse recordings (taken one at a time) and their supervisions (each must name a listed
+    recording): each recording a cut of all of it, with its supervisions, as `CutSet.from_manifests` makes it."""
+    from lhotse import MonoCut, MultiCut
 
+    by_recording: dict[str, list] = {}
     for supervision in supervisions:
-        if supervision.recording_id not in recordings:
-            raise UserError(f"{where}: supervision {supervision.id} names recording {supervision.recording_id!r}, "
-                            "which the RecordingSet does not list: give the matching pair")
-    return from_cuts(CutSet.from_manifests(recordings=recordings, supervisions=supervisions), lang, where)
+        by_recording.setdefault(supervision.recording_id, []).append(supervision)
+
+    def cuts() -> Iterator:
+        for number, recording in enumerate(recordings):
+            mono = recording.num_channels == 1
+            yield (MonoCut if mono else MultiCut)(
+                id=f"{recording.id}-{number}", start=0, duration=recording.duration,
+                channel=recording.channel_ids[0] if mono else recording.channel_ids, recording=recording,
+                supervisions=by_recording.pop(recording.id, []))
+
+    utterances = from_cuts(cuts(), lang, where)
+    if by_recording:  # supervisions of recordings the set does not list
+        recording_id, (supervision, *_) = next(iter(by_recording.items()))
+        raise UserError(f"{where}: supervision {supervision.id} names recording {recording_id!r}, which the "
+                        "RecordingSet does not list: give the matching pair")
+    return utterances
 
 
 def from_cuts(cuts, lang: str | None, where: str) -> list[Utterance]:

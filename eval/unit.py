@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codec.interface import Codec
+from codec.interface import Codec, RoundTrip
 from eval import asr, pair, run_folder, speaker_chance
 from eval.cache import Cache, audio_sha256
 from eval.identity import HEAD_KEY, decoded_asr_key, metric_key, original_asr_key
@@ -124,6 +124,11 @@ class Scorer:
     def start(self, ref: Reference, codec: Codec, codec_key: str | None) -> Unit:
         """Start a unit from the cache, or by round trip, sanity and speaker metric; `transcribe` and `complete`
         finish it. `codec_key` None: the codec is never cached."""
+        unit = self.look_up(ref, codec, codec_key)
+        return unit if unit.row.cached else self.round_trip(ref, codec, unit, codec.roundtrip(ref.samples, ref.rate))
+
+    def look_up(self, ref: Reference, codec: Codec, codec_key: str | None) -> Unit:
+        """A unit with what the cache holds of it: whole (`row.cached`), or for `round_trip` to start."""
         cache = self.cache if codec_key is not None else Cache(None)
         unit = Unit(Row(utt_id=ref.utt.id, codec=codec.name), ref.sha, cache, codec_key or "", {}, None)
         saved = self.out_dir / run_folder.kept_audio(codec.name, ref.utt.id)
@@ -134,17 +139,20 @@ class Scorer:
                  and (unit.hyp is not None or not ref.asr_wanted))
         if whole and (not self.keep_audio or saved.exists()):
             unit.row = self._row(ref, codec, head, saved, cached=True)
-            return unit
         unit.started = time.perf_counter()
-        head = self._round_trip(ref, codec, unit, saved)
+        return unit
+
+    def round_trip(self, ref: Reference, codec: Codec, unit: Unit, rt: RoundTrip) -> Unit:
+        """Start a unit that `look_up` found incomplete, from its round trip `rt` (run by `start`, or in a batch:
+        eval.model_batches): sanity, kept audio, refusals and speaker metric."""
+        saved = self.out_dir / run_folder.kept_audio(codec.name, ref.utt.id)
+        head = self._round_trip(ref, unit, saved, rt)
         unit.row = self._row(ref, codec, head, saved, cached=False)
         self._refusals_and_speaker(ref, unit)
         return unit
 
-    def _round_trip(self, ref: Reference, codec: Codec, unit: Unit, saved: Path) -> dict:
-        """Round-trip the reference, check the pair, keep the decoded audio when asked; the record the cache keeps
-        of it."""
-        rt = codec.roundtrip(ref.samples, ref.rate)
+    def _round_trip(self, ref: Reference, unit: Unit, saved: Path, rt: RoundTrip) -> dict:
+        """Check the round trip's pair, keep the decoded audio when asked; the record the cache keeps of it."""
         unit.pair = pair.prepare(ref.samples, ref.rate, rt.audio, rt.sample_rate, align_to=rt.heard)
         roundtrip = {"payload_bytes": rt.payload_bytes, "measured_bitrate": round(rt.measured_bitrate, 2),
                      "rtf": round(rt.rtf, 5), "encode_seconds": round(rt.encode_seconds, 4),

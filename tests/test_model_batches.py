@@ -1,0 +1,119 @@
+"""The model stage of `--engine ray`'s actors, without Ray: batches by duration, LFSC's batched round trips equal to
+one by one, a batch started exactly as the local engine starts each utterance, and an actor's codecs built once."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from eval_assets import utterances
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codec.registry import get_codec
+from eval import ray_engine
+from eval.cache import Cache
+from eval.identity import codec_key
+from eval.manifest import Utterance
+from eval.model_batches import batchable, duration_batches, round_trips, start_batch
+from eval.runner import Job, finish_here, start_utterance
+from eval.unit import Scorer
+
+METRICS = ("si_sdr", "mel_distance")
+HOW_PRODUCED = ("seconds", "rtf", "encode_seconds", "decode_seconds")
+
+
+def _utt(number: int, duration: float) -> Utterance:
+    return Utterance(f"u{number}", Path(f"u{number}.wav"), "", duration, "en", "", 16000, "", "")
+
+
+@given(st.lists(st.floats(0.0, 30.0), max_size=40), st.floats(0.5, 40.0))
+def test_batches_hold_each_utterance_once_shortest_first_within_the_seconds(durations, seconds):
+    pending = [(_utt(i, d), ["identity"]) for i, d in enumerate(durations)]
+    batches = duration_batches(pending, seconds)
+    flat = [item for batch in batches for item in batch]
+    assert sorted(item[0].id for item in flat) == sorted(item[0].id for item in pending)
+    assert [item[0].duration for item in flat] == sorted(durations)
+    for batch in batches:
+        assert batch and (len(batch) == 1 or sum(item[0].duration for item in batch) <= seconds)
+    for before, after in itertools.pairwise(batches):  # a batch ends only when the next utterance does not fit
+        assert sum(item[0].duration for item in before) + after[0][0].duration > seconds
+
+
+@pytest.fixture(scope="module")
+def lfsc(small_nemo):
+    return get_codec("lfsc", checkpoint=small_nemo, device="cpu")
+
+
+def test_lfsc_round_trips_in_a_batch_equal_one_by_one(lfsc, speech, one_thread):
+    samples, rate = speech
+    # three clips of one frame count (the encoder runs them as one batch), one of another, at two rates
+    clips = [(samples[:rate], rate), (samples[100 : 100 + rate], rate), (samples[: rate + 300], rate),
+             (samples[: 2 * rate], rate), (samples[:16000], 16000)]
+    assert batchable(lfsc) and not batchable(get_codec("identity"))
+    for (clip, clip_rate), batched in zip(clips, round_trips(lfsc, clips)):
+        alone = lfsc.roundtrip(clip, clip_rate)
+        assert np.array_equal(batched.audio, alone.audio)
+        assert (batched.payload_bytes, batched.sample_rate, batched.duration) == (alone.payload_bytes, clip_rate,
+                                                                                  alone.duration)
+
+
+def test_a_refused_clip_is_named_and_the_others_still_round_trip():
+    codec = get_codec("identity")
+    out = round_trips(codec, [(np.zeros(0, np.float32), 16000), (np.ones(800, np.float32) / 4, 16000)])
+    assert isinstance(out[0], str) and "empty" in out[0]
+    assert np.array_equal(out[1].audio, np.ones(800, np.float32) / 4)
+
+
+def _scorer(tmp_path, name: str) -> Scorer:
+    return Scorer(tmp_path / name, METRICS, Cache(tmp_path / f"cache-{name}"), False, frozenset())
+
+
+def test_a_batch_starts_as_the_local_engine_starts_each_utterance(lfsc, tmp_path, one_thread):
+    utts = utterances(count=3, max_seconds=4.0)
+    codecs = [lfsc, get_codec("identity")]
+    keys = {c.name: codec_key(c) for c in codecs}
+    local, batched = _scorer(tmp_path, "local"), _scorer(tmp_path, "batched")
+    expected = [[finish_here(local, unit) for unit in start_utterance(local, utt, codecs, keys)] for utt in utts]
+    missing = Utterance("gone", tmp_path / "gone.wav", "", 2.0, "en", "", 16000, "", "")
+    started = start_batch(batched, [(utt, codecs) for utt in utts] + [(missing, codecs)], keys)
+    assert isinstance(started[-1], str) and "gone.wav" in started[-1]
+    for want, units in zip(expected, started):
+        got = [finish_here(batched, unit) for unit in units]
+        assert [r.to_json() | {k: 0 for k in HOW_PRODUCED} for r in got] == \
+               [r.to_json() | {k: 0 for k in HOW_PRODUCED} for r in want]
+    assert (batched.cache.hits, batched.cache.misses) == (local.cache.hits, local.cache.misses)
+    # a second batch over the same cache starts nothing: every unit is whole from it
+    again = start_batch(batched, [(utt, codecs) for utt in utts], keys)
+    assert all(unit.row.cached and unit.pair is None for units in again for unit in units)
+
+
+def test_a_model_actor_builds_its_codecs_once_for_all_its_batches(tmp_path, monkeypatch):
+    built: list[str] = []
+    monkeypatch.setattr(ray_engine, "build_codec", lambda name, checkpoint: built.append(name) or get_codec(name))
+    utts = utterances(count=3, max_seconds=4.0)
+    job = Job(_scorer(tmp_path, "actor"), {"identity": codec_key(get_codec("identity"))}, None, None)
+    stage = ray_engine.ModelStage(job)
+    first = stage.start([(utts[0], ["identity"]), (utts[1], ["identity"])])
+    second = stage.start([(utts[2], ["identity"])])
+    assert built == ["identity"]
+    assert [len(first), len(second)] == [3, 2]  # each utterance's units, then the batch's cache counts
+    assert first[-1] == (0, 2 * (1 + len(METRICS)))  # two utterances' head and metrics, looked up in the cache
+
+
+def test_ray_options_are_checked_in_one_line(tmp_path, capsys):
+    from eval_assets import manifest_path
+
+    from codec.errors import UserError
+    from eval.cli import main
+
+    run = ["run", "--manifest", str(manifest_path()), "--codec", "identity", "--out", str(tmp_path / "run")]
+    assert main([*run, "--batch-seconds", "10"]) == 2
+    assert "--batch-seconds applies to --engine ray only" in capsys.readouterr().err
+    assert main([*run, "--engine", "ray", "--gpus-per-actor", "-1"]) == 2
+    assert "--gpus-per-actor must be 0 or more" in capsys.readouterr().err
+    with pytest.raises(UserError, match="--batch-seconds must be more than 0"):
+        ray_engine.RayEngine(batch_seconds=0)
+    assert not (tmp_path / "run").exists()
