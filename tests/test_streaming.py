@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from codec.audio import resample
 from codec.errors import UserError
+from codec.lfsc import packed
 from codec.lfsc.inference import split_lookahead
 from codec.streaming import PassThrough, ResampledStream
 
@@ -135,3 +136,20 @@ def test_a_flushed_stream_takes_no_more():
         stream.push(np.ones(1, np.float32))
     with pytest.raises(UserError, match="mono"):
         PassThrough(16000).push(np.ones((2, 2), np.float32))
+
+
+@pytest.mark.skipif(not packed._native_bf16_cpu(), reason="no native bf16 on this CPU")
+def test_full_lookahead_in_packed_bf16_is_whole_file_bf16_coding():
+    """The packed twin's oneDNN kernels, blocked for the stream's steps, give whole-file bf16's tokens, and its audio
+    to within one bf16 step per sample (kernels for other widths round a last bit otherwise, now and then)."""
+    from codec.lfsc_codec import LFSCCodec
+
+    bf16 = LFSCCodec(checkpoint=NEMO_FIXTURE / "lfsc_small.nemo", device="cpu", precision="bf16")
+    audio = _noise_speech(2.0, bf16.sample_rate, seed=3)
+    sent = []
+    stream = bf16.native_stream(None, 4, sent=sent.append)
+    assert stream.inference.packed
+    decoded, _ = push_all(stream, audio, [441])
+    assert np.array_equal(np.concatenate(sent, axis=1), bf16.tokens(audio))
+    whole = bf16.roundtrip(audio, bf16.sample_rate).audio
+    assert np.all(np.abs(decoded - whole) <= 2.0**-7 * np.abs(whole) + 1e-6)
