@@ -154,25 +154,40 @@ def test_a_session_that_keeps_up_reports_no_underruns_and_its_latency_breakdown(
 
 
 class Bursts(NegatingDelay):
-    """Gives its output in bursts, as LFSC gives a hop of frames per step, after irregular waits (compute jitter)."""
+    """Gives its output a burst every `every` blocks (all it holds), as LFSC gives a hop of frames per step."""
 
-    def __init__(self, waits: list[int]):
+    def __init__(self, every: int):
         super().__init__(latency=0)
-        self._waits, self._blocks = waits, 0
+        self.every, self._blocks = every, 0
 
     def _take(self, samples):
         self._held = np.concatenate([self._held, -samples])
         self._blocks += 1
-        if self._blocks < self._waits[0]:
+        if self._blocks % self.every:
             return np.zeros(0, np.float32)
-        self._waits = self._waits[1:] + self._waits[:1]
-        self._blocks = 0
         out, self._held = self._held, np.zeros(0, np.float32)
         return out
 
 
-def test_the_jitter_buffer_grows_after_underruns_until_bursty_output_plays_without_them(fake_audio):
-    session = live_audio.LiveSession(Bursts([8, 12, 4, 8, 14, 2]), blocksize=BLOCK)
+class Stalls(NegatingDelay):
+    """Gives its output up to two blocks a push, but nothing for the last `stall` pushes of every `every` (a slow
+    step now and then: compute jitter), catching up after."""
+
+    def __init__(self, every: int, stall: int):
+        super().__init__(latency=0)
+        self.every, self.stall, self._blocks = every, stall, 0
+
+    def _take(self, samples):
+        self._held = np.concatenate([self._held, -samples])
+        self._blocks += 1
+        if self._blocks % self.every >= self.every - self.stall:
+            return np.zeros(0, np.float32)
+        out, self._held = self._held[: 2 * len(samples)], self._held[2 * len(samples):]
+        return out
+
+
+def test_the_jitter_buffer_grows_after_underruns_until_stalling_output_plays_without_them(fake_audio):
+    session = live_audio.LiveSession(Stalls(every=40, stall=10), blocksize=BLOCK)
     session.start()
     x = speechlike(600 * BLOCK)
     drive(session, x[: 300 * BLOCK])
@@ -180,10 +195,21 @@ def test_the_jitter_buffer_grows_after_underruns_until_bursty_output_plays_witho
     heard = drive(session, x[300 * BLOCK:])
     late = session.stats()
     session.stop()
-    assert early.underruns > 0 and early.jitter_buffer > 2 * BLOCK / RATE  # it stuttered, then grew
+    assert early.underruns > 0 and early.jitter_buffer > 4 * BLOCK / RATE  # it stuttered, then grew
     assert late.underruns == early.underruns  # settled: no underrun in the second half
     assert late.jitter_buffer <= live_audio.MAX_JITTER_BUFFER_SECONDS
     assert np.count_nonzero(heard) == len(heard)  # and nothing but the coded signal was played there
+
+
+def test_steady_bursts_play_without_an_underrun_from_the_start(fake_audio):
+    """A codec whose output comes a burst at a time (LFSC: a hop of frames per step) on time: the buffer fills with
+    a whole burst and two blocks before output starts, so it never runs dry."""
+    session = live_audio.LiveSession(Bursts(8), blocksize=BLOCK)
+    session.start()
+    drive(session, speechlike(200 * BLOCK))
+    stats = session.stats()
+    session.stop()
+    assert stats.underruns == 0 and stats.jitter_buffer == (8 + 2) * BLOCK / RATE
 
 
 # --- the controller --------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from workbench.audio_io import sounddevice_module, audio_error
 
 BEHIND_SECONDS = 0.5  # input waiting for the worker beyond this: the machine cannot keep up
 # A codec stream gives its output in bursts (LFSC: a hop of frames, 186 ms, per step) whose compute time varies; the
-# decoded audio gathered before output starts doubles after each underrun, up to this, so a session settles at the
-# smallest buffer that rides over its own jitter instead of stuttering on.
+# decoded audio gathered before output starts (at least the largest output of one push and two blocks) doubles after each underrun,
+# up to this, so a session settles at the smallest buffer that rides over its own jitter instead of stuttering on.
 MAX_JITTER_BUFFER_SECONDS = 1.0
 
 
@@ -70,7 +70,7 @@ class LiveSession:
         self.sample_rate = stream.sample_rate
         self.conditions = conditions or ConditionStream((), self.sample_rate)
         self.coded = True
-        self._prefill = prefill_blocks * blocksize  # decoded samples buffered before output (re)starts
+        self._prefill = self._margin = prefill_blocks * blocksize  # decoded samples buffered before output (re)starts
         self._max_prefill = max(self._prefill, int(MAX_JITTER_BUFFER_SECONDS * self.sample_rate))
         self._inbox: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -185,6 +185,9 @@ class LiveSession:
             pair = np.stack([self._pending_heard[: len(coded)], coded])
             self._pending_heard = self._pending_heard[len(coded):]
             with self._lock:
+                # A push's output comes at once, and the next only with a later push: the buffer holds at least the
+                # largest such burst (LFSC: a hop of frames) and its first margin, so it bridges the gap to the next.
+                self._prefill = min(max(self._prefill, len(coded) + self._margin), self._max_prefill)
                 self._out.append(pair)
                 self._out_samples += len(coded)
             self._inbox.task_done()
