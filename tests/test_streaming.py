@@ -153,3 +153,22 @@ def test_full_lookahead_in_packed_bf16_is_whole_file_bf16_coding():
     assert np.array_equal(np.concatenate(sent, axis=1), bf16.tokens(audio))
     whole = bf16.roundtrip(audio, bf16.sample_rate).audio
     assert np.all(np.abs(decoded - whole) <= 2.0**-7 * np.abs(whole) + 1e-6)
+
+
+@pytest.mark.parametrize("fixture", ["nanocodec_21fps", "audio_codec_22khz"])
+def test_lfsc_relatives_stream_exactly_and_a_causal_decoder_waits_for_nothing(fixture):
+    """NanoCodec (replicate-padded encoder, causal decoder) and the Audio Codec (half-snake activations) run layer by
+    layer too: whole-file coding's tokens and audio. NanoCodec's decoder needs no future, so its latency is the
+    encoder's reach and a step, not the windowed stream's whole (6 + 24 frames) context."""
+    from codec.lfsc_codec import nemo_codec
+
+    codec = nemo_codec(NEMO_FIXTURE / f"{fixture}.nemo", device="cpu")
+    audio = _noise_speech(2.0, codec.sample_rate, seed=4)
+    sent = []
+    stream = codec.native_stream(None, 2, sent=sent.append)
+    decoded, held = push_all(stream, audio, [441, 1000])
+    assert np.array_equal(np.concatenate(sent, axis=1), codec.tokens(audio))
+    assert np.abs(decoded - codec.roundtrip(audio, codec.sample_rate).audio).max() < TOL and held <= stream.latency
+    if codec.model.config.decoder.causal:
+        frame = codec.model.samples_per_frame
+        assert stream.latency <= (stream.inference.encoder_context + 2) * frame - 1

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from codec.errors import UserError
 from codec.lfsc.inference import LFSCInference, receptive_field
 from codec.lfsc.model import HiFiGANDecoder, HiFiGANEncoder, LFSCModel
-from codec.lfsc.nn import Conv1dNorm, ConvTranspose1dNorm
+from codec.lfsc.nn import CausalConv1dNorm
 from codec.lfsc.packed import PackedConv1d, PackedConvTranspose1d
 from codec.streaming import CodecStream
 
@@ -52,7 +52,8 @@ def _steps_first(x: torch.Tensor) -> bool:
 
 
 class Conv:
-    """A convolution with reflect padding `p` each side: an output as soon as the inputs it reads are in."""
+    """A convolution padded on each side (reflect, replicate or zeros), or a causal one (zeros on the left, then to
+    whole strides): an output as soon as the inputs it reads are in."""
 
     def __init__(self, module: nn.Module):
         # The packed twin's convolutions keep their sizes as numbers, the model's in their nn.Conv1d as tuples.
@@ -60,27 +61,39 @@ class Conv:
         kernel, dilation, stride, pad = (size if isinstance(size, int) else size[0] for size in (
             sizes.kernel_size, sizes.dilation, sizes.stride, sizes.padding))
         self.span, self.stride, self.pad = dilation * (kernel - 1) + 1, stride, pad
+        self.mode = ("causal" if isinstance(module, CausalConv1dNorm)
+                     else "reflect" if isinstance(module, PackedConv1d) else module.conv.padding_mode)
         self.module, self.run = module, unpadded(module)
         self.input_size: list[int] = []  # of its last run, 4-D as the packed twin's kernels are blocked for
-        self.held: Chunk = None  # inputs not yet read to their end (the left edge's reflection included)
-        self.started = False
+        self.held: Chunk = None  # inputs not yet read to their end (the left edge's padding included)
+        self.seen, self.started = 0, False
 
     def push(self, x: Chunk) -> Chunk:
         """The outputs that `x` completes."""
-        self.held = join(self.held, x)
+        self.held, self.seen = join(self.held, x), self.seen + steps(x)
         if not self.started:
-            if steps(self.held) <= self.pad:  # reflecting the left edge needs pad + 1 inputs
+            if steps(self.held) < (self.pad + 1 if self.mode == "reflect" else 1):  # what the left edge is made of
                 return None
-            self.held = join(self.held[..., 1 : self.pad + 1].flip(-1), self.held)
-            self.started = True
+            self.held, self.started = join(self._edge(left=True), self.held), True
         return self._outputs()
 
     def flush(self) -> Chunk:
-        """The outputs that the reflected right edge completes."""
+        """The outputs that the right edge's padding completes."""
         if not self.started:
-            raise ValueError(f"reflect padding of {self.pad} needs more than {steps(self.held)} time steps")
-        self.held = join(self.held, self.held[..., -self.pad - 1 : -1].flip(-1))
+            raise ValueError(f"padding of {self.pad} needs more than {steps(self.held)} time steps")
+        self.held = join(self.held, self._edge(left=False))
         return self._outputs()
+
+    def _edge(self, left: bool) -> torch.Tensor:
+        """The padding at the left or the right edge, made as the whole-file convolution makes it."""
+        held, pad = self.held, self.pad
+        if self.mode == "causal":
+            return held.new_zeros(*held.shape[:2], self.module.left if left else -self.seen % self.stride)
+        if self.mode == "reflect":
+            return (held[..., 1 : pad + 1] if left else held[..., -pad - 1 : -1]).flip(-1)
+        if self.mode == "replicate":
+            return (held[..., :1] if left else held[..., -1:]).expand(-1, -1, pad)
+        return held.new_zeros(*held.shape[:2], pad)
 
     def _outputs(self) -> Chunk:
         count = (steps(self.held) - self.span) // self.stride + 1
@@ -251,12 +264,9 @@ def decoder(module: HiFiGANDecoder) -> Chain:
 
 
 def streamable(model: LFSCModel) -> bool:
-    """Whether `model` runs incrementally: a HiFi-GAN encoder, and every convolution reflect-padded and not causal
-    (LFSC and the Audio Codec; not the Mel Codec's encoder or NanoCodec's causal decoder)."""
-    if not isinstance(model.audio_encoder, HiFiGANEncoder) or model.config.decoder.causal:
-        return False
-    convs = [m for m in model.modules() if isinstance(m, (Conv1dNorm, ConvTranspose1dNorm))]
-    return all(m.conv.padding_mode == "reflect" for m in convs if isinstance(m, Conv1dNorm))
+    """Whether `model` runs incrementally: every LFSC-family model with a HiFi-GAN encoder (LFSC, the Audio Codec,
+    NanoCodec; not the Mel Codec, whose encoder starts from mel features)."""
+    return isinstance(model.audio_encoder, HiFiGANEncoder)
 
 
 def convolutions(node) -> list:
