@@ -78,6 +78,15 @@ def test_the_pitch_metrics_of_a_clip_up_to_one_window_are_those_of_the_whole_tra
     assert metrics.vuv_error(ref, deg, 16000) == float(np.mean(v_ref != v_deg))
 
 
+def test_pitch_tracking_decodes_with_a_viterbi_that_leaves_the_gil_to_the_window():
+    """As librosa builds it, pYIN's Viterbi holds the GIL for a whole window (about a second for 30 s), freezing the
+    app's window while a clip's F0 is measured on a worker thread; the same function built with nogil replaces it."""
+    import librosa.sequence
+
+    metrics.f0_rmse(speech(2.0), speech(2.0), 16000)
+    assert librosa.sequence._viterbi.targetoptions.get("nogil") is True
+
+
 def test_a_long_clip_is_pitch_tracked_in_windows_that_agree_with_the_whole_track(monkeypatch):
     """Windows of 4 s overlapping by 2 s on 14 s of speech: pYIN never sees more than a window, and the stitched
     track has the whole track's frames, with the same voicing and F0 on nearly all of them (a track stitched one
