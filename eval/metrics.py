@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from codec.audio import resample
+from eval import native_calls
 from eval.interruptible import checkpoint
 
 
@@ -102,7 +103,7 @@ def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int, rate: int, mode: str) -> fl
             continue
         try:
             with np.errstate(all="ignore"):
-                values.append(float(pesq(rate, ref_r[start:end], deg_r[start:end], mode)))
+                values.append(float(native_calls.call(pesq, rate, ref_r[start:end], deg_r[start:end], mode)))
             weights.append(end - start)
         except PesqError as exc:  # e.g. NoUtterancesError on silence
             if len(pieces) == 1 or not isinstance(exc, NoUtterancesError):

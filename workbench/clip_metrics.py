@@ -12,8 +12,10 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_
     `heard` is what the codec coded when not `ref` (input conditions): the output is aligned with it. A cancel of
     `task` stops inside a metric, between its windows."""
     from eval.interruptible import interruptible
+    from eval.native_calls import in_child_process
 
-    with interruptible(task.check if task is not None else None):
+    # PESQ's C code in a child process: on this worker thread it held the GIL, and so the window, for seconds.
+    with interruptible(task.check if task is not None else None), in_child_process():
         return _fast_metrics(ref, deg, sr, task, original_mos, heard)
 
 
@@ -63,10 +65,11 @@ def stimulus_metrics(
     from eval.listening import REFERENCE
 
     from eval.interruptible import interruptible
+    from eval.native_calls import in_child_process
 
     keys = [key for key in stimuli if key[1] != REFERENCE]
     out = {}
-    with interruptible(task.check if task is not None else None):
+    with interruptible(task.check if task is not None else None), in_child_process():
         for i, (clip, condition) in enumerate(keys):
             if task is not None:
                 task.report(i, len(keys), f"measuring {clip} through {condition}")
