@@ -4,7 +4,7 @@ driven by a clock thread on a sound card's schedule (a block every blocksize/rat
 ALSA's null and file devices run unpaced, so they cannot stand in for a real-time card).
 
     .venv/bin/python benchmarks/live_session_bench.py [--seconds 60] [--precision bf16] [--lookahead 19]
-        [--hop 8] [--threads 2] [--rate 48000] [--blocksize 1024]
+        [--hop 8] [--threads 2] [--rate 48000] [--blocksize 1024] [--screenshot docs/screenshot-live.png]
 
 Printed: underruns and overruns (late callbacks), how far the worker fell behind at worst, compute per push (mean,
 worst), the jitter buffer the session settled at and the measured microphone-to-output delay. Speed does not depend
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rate", type=int, default=48000)
     parser.add_argument("--blocksize", type=int, default=1024)
+    parser.add_argument("--screenshot", type=Path, help="also save the app's Live panel showing the session as PNG")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from codec.audio import load_audio
@@ -111,6 +112,8 @@ def main() -> None:
         worst_behind = max(worst_behind, session.stats().behind)
         time.sleep(0.1)
     stats = session.stats()
+    if args.screenshot:
+        live_panel(stats, f"the codec ({codec.name})", args.screenshot)
     session.stop()
     print(f"live LFSC {args.precision}, lookahead {args.lookahead}, hop {args.hop or 'default'}, {args.threads} "
           f"threads, {args.seconds:.0f} s at {args.rate} Hz in blocks of {args.blocksize}")
@@ -118,6 +121,26 @@ def main() -> None:
     print(f"compute per push: mean {stats.compute_mean * 1000:.1f} ms, worst {stats.compute_worst * 1000:.0f} ms")
     print(f"lookahead {stats.lookahead * 1000:.0f} ms, jitter buffer settled at {stats.jitter_buffer * 1000:.0f} ms, "
           f"measured mic to output {stats.measured * 1000:.0f} ms")
+
+
+def live_panel(stats, heard: str, path: Path) -> None:
+    """Save the app's Live panel (workbench.views.live_view) showing a running session's figures as PNG."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.views.live_view import LiveView
+
+    app = QApplication.instance() or QApplication([])
+    view = LiveView()
+    view.show_running(True)
+    view.show_heard(heard)
+    view.show_stats(stats, "")
+    view.resize(760, view.sizeHint().height())
+    view.show()
+    app.processEvents()
+    view.grab().save(str(path))
 
 
 if __name__ == "__main__":

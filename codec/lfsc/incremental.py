@@ -1,14 +1,15 @@
-"""LFSC's encoder and decoder run incrementally: every layer keeps the inputs its next outputs still need, and a
-step computes each layer's new outputs only, the moment all their inputs are in (no window of past context is run
-again, as the windowed live stream does). With the whole receptive field waited for, this is the live stream at
+"""The LFSC family's encoder and decoder run incrementally: every layer keeps the inputs its next outputs still need,
+and a step computes each layer's new outputs only, the moment all their inputs are in (no window of past context is
+run again, as the windowed live stream does). With the whole receptive field waited for, this is the live stream at
 whole-file compute.
 
-Why it is whole-file coding: a 'same' convolution's output at step t reads the inputs t - p .. t + p (reflected
-at the two edges); here the left edge is reflected when the first inputs arrive and the right edge at `flush`, and
-every output in between is one convolution over exactly its own inputs, so each layer's outputs are the
-whole-file layer's, given at the latest when the inputs they read are in. Residual sums and the multi-receptive-
-field mean wait for their slowest branch. A transposed convolution gives an output once every input that adds to
-it is in. Works on the model's layers (fp32, autocast) and on its packed twin's (codec.lfsc.packed).
+Why it is whole-file coding: a padded convolution's output at step t reads the inputs t - p .. t + p, padded at the
+two edges (reflected, replicated or zeros; a causal one: zeros on the left only); here the left edge is padded when
+the first inputs arrive and the right edge at `flush`, and every output in between is one convolution over exactly
+its own inputs, so each layer's outputs are the whole-file layer's, given as soon as the inputs they read are in.
+Residual sums and the multi-receptive-field mean wait for their slowest branch. A transposed convolution gives an
+output once every input that adds to it is in. Works on the model's layers (fp32, autocast) and on its packed
+twin's (codec.lfsc.packed).
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ class ConvTranspose:
             self.stride, self.pad, kernel = conv.stride[0], conv.padding[0], conv.kernel_size[0]
             self.run = lambda x: F.conv_transpose1d(x, weight, bias, conv.stride, conv.padding, conv.output_padding,
                                                     conv.groups, conv.dilation)
-        self.reach = kernel - 1 - self.pad  # output o reads inputs (o + pad - (kernel - 1)) / stride .. (o + pad) / stride
+        # Output o reads the inputs from (o - reach) / stride to (o + pad) / stride.
+        self.reach = kernel - 1 - self.pad
         self.held: Chunk = None
         self.held_from = self.seen = self.given = 0  # the input index of held's first step, inputs in, outputs out
 
