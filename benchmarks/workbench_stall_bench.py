@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--metrics", metavar="CODEC",
                         help="round-trip once through CODEC and let its automatic metrics run to the end instead")
     args = parser.parse_args()
+    from workbench.app import warm_up
+
+    warm_up()  # as the app starts
     from workbench.controllers.task_runner import METRICS
     from workbench.main_window import MainWindow
     from workbench.settings import Settings

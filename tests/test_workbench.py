@@ -232,6 +232,14 @@ def test_without_a_display_the_app_says_how_to_run_and_exits_2():
     assert len(lines) == 1 and "no display" in lines[0] and "--screenshots" in lines[0]
 
 
+def test_the_app_imports_torch_off_the_gui_thread_while_its_window_is_built():
+    """torch's libraries load under the GIL (up to a second): imported at the first metric, they froze the window."""
+    code = ("import sys, workbench.app as a; before = 'torch' in sys.modules; t = a.warm_up(); "
+            "print(before, t.name != 'MainThread'); t.join(); print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["False", "True", "True"]
+
+
 def test_screenshots_command_saves_pngs_of_the_main_views(tmp_path, bundled):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["XDG_CONFIG_HOME"] = str(tmp_path)
