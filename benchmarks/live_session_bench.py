@@ -113,7 +113,7 @@ def main() -> None:
         time.sleep(0.1)
     stats = session.stats()
     if args.screenshot:
-        live_panel(stats, f"the codec ({codec.name})", args.screenshot)
+        live_panel(stats, f"the codec ({codec.name})", args.lookahead, args.screenshot)
     session.stop()
     print(f"live LFSC {args.precision}, lookahead {args.lookahead}, hop {args.hop or 'default'}, {args.threads} "
           f"threads, {args.seconds:.0f} s at {args.rate} Hz in blocks of {args.blocksize}")
@@ -123,7 +123,7 @@ def main() -> None:
           f"measured mic to output {stats.measured * 1000:.0f} ms")
 
 
-def live_panel(stats, heard: str, path: Path) -> None:
+def live_panel(stats, heard: str, lookahead: int, path: Path) -> None:
     """Save the app's Live panel (workbench.views.live_view) showing a running session's figures as PNG."""
     import os
 
@@ -134,6 +134,7 @@ def live_panel(stats, heard: str, path: Path) -> None:
 
     app = QApplication.instance() or QApplication([])
     view = LiveView()
+    view.lookahead.setValue(lookahead)
     view.show_running(True)
     view.show_heard(heard)
     view.show_stats(stats, "")
