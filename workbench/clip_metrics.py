@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 
 
@@ -11,12 +14,19 @@ def fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task=None, original_
     or the reason it is missing; sanity findings come first. Scored by `eval.pair` as batch reports are; `codec`
     `heard` is what the codec coded when not `ref` (input conditions): the output is aligned with it. A cancel of
     `task` stops inside a metric, between its windows."""
+    with _as_the_app_scores(task):
+        return _fast_metrics(ref, deg, sr, task, original_mos, heard)
+
+
+@contextmanager
+def _as_the_app_scores(task) -> Iterator[None]:
+    """Metrics on a worker thread of the app: a cancel of `task` stops inside a metric, and PESQ's C code runs in a
+    child process (on the worker it held the GIL, and so the window, for seconds)."""
     from eval.interruptible import interruptible
     from eval.native_calls import in_child_process
 
-    # PESQ's C code in a child process: on this worker thread it held the GIL, and so the window, for seconds.
     with interruptible(task.check if task is not None else None), in_child_process():
-        return _fast_metrics(ref, deg, sr, task, original_mos, heard)
+        yield
 
 
 def _fast_metrics(ref: np.ndarray, deg: np.ndarray, sr: int, task, original_mos: bool,
@@ -64,12 +74,9 @@ def stimulus_metrics(
     """
     from eval.listening import REFERENCE
 
-    from eval.interruptible import interruptible
-    from eval.native_calls import in_child_process
-
     keys = [key for key in stimuli if key[1] != REFERENCE]
     out = {}
-    with interruptible(task.check if task is not None else None), in_child_process():
+    with _as_the_app_scores(task):
         for i, (clip, condition) in enumerate(keys):
             if task is not None:
                 task.report(i, len(keys), f"measuring {clip} through {condition}")
