@@ -19,6 +19,7 @@ from codec.hashing import file_sha256
 from eval import textnorm
 
 ASR_RATE = 16000
+BATCH = 32  # 30 s windows per batched model call: what bounds its memory (features and encoder states)
 DECODING = "greedy (beam_size=1, temperature=0), forced language, condition_on_previous_text=False, no VAD"
 _MODELS: dict[tuple[str, str], object] = {}
 _active_dir: Path | None = None
@@ -95,7 +96,7 @@ def transcribe(audio: np.ndarray, sr: int, lang: str) -> str:
 
 
 def transcribe_many(audios: list[np.ndarray], sr: int, lang: str) -> list[str]:
-    """`transcribe` of several clips in one language, the clips of up to 30 s in one batched model call.
+    """`transcribe` of several clips in one language, the clips of up to 30 s in batched model calls of `BATCH`.
 
     This replays what faster-whisper's transcribe does for its first 30 s window (same features, prompt and
     generation options; the no-speech skip and the timestamp split), so the text is the same; a clip that is
@@ -111,11 +112,12 @@ def transcribe_many(audios: list[np.ndarray], sr: int, lang: str) -> list[str]:
     features = [model.feature_extractor(x) for x in clips]
     frames = [f.shape[-1] - 1 for f in features]  # faster-whisper drops the last frame
     texts: list[str | None] = [None] * len(clips)
-    batch = [i for i, n in enumerate(frames) if 0 < n <= window]
-    if batch:
-        code = lang.split("-")[0].lower() if model.model.is_multilingual else "en"
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=code)
-        prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
+    whole = [i for i, n in enumerate(frames) if 0 < n <= window]
+    code = lang.split("-")[0].lower() if model.model.is_multilingual else "en"
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=code)
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=False)
+    for start in range(0, len(whole), BATCH):
+        batch = whole[start: start + BATCH]
         stacked = np.stack([pad_or_trim(features[i][:, : frames[i]]) for i in batch])
         results = model.model.generate(
             model.model.encode(get_ctranslate2_storage(stacked)),

@@ -7,8 +7,8 @@ Batched only where batching is proven exact, since rows and cache entries must b
 tokens it gives one by one (tests/test_inference.py, tests/test_model_batches.py; shown on CPU, not yet on a GPU);
 it decodes them one by one, because its batched decoder differs from one by one in the last float bit (1.8e-7
 measured on CPU). Every other codec (reduced precisions, input conditions, the baselines) round-trips one clip at
-a time. ASR runs per utterance (its original and every codec's output as one batch, as the local engine runs it)
-and the speaker model per clip.
+a time. ASR runs over the whole batch, the clips of each language together (on the CPU the batched text is the
+one-by-one text, as for the local engine's batch of one utterance); the speaker model runs per clip.
 """
 
 from __future__ import annotations
@@ -91,15 +91,10 @@ def start_batch(scorer: Scorer, batch: list[tuple[Utterance, list[Codec]]],
             unit = units[i][codec.name]
             refusal = rt if isinstance(rt, str) else _guarded(scorer.round_trip, refs[i], codec, unit, rt)
             refs[i] = refusal if isinstance(refusal, str) else refs[i]
-    out: list[list[Unit] | str] = []
-    for ref, (_, codecs), started in zip(refs, batch, units):
-        if isinstance(ref, str):
-            out.append(ref)
-            continue
-        ordered = [started[c.name] for c in codecs]
-        refusal = _guarded(scorer.transcribe, ref, ordered)
-        out.append(refusal if isinstance(refusal, str) else ordered)
-    return out
+    out = [ref if isinstance(ref, str) else [started[c.name] for c in codecs]
+           for ref, (_, codecs), started in zip(refs, batch, units)]
+    refusal = _guarded(scorer.transcribe, [(ref, ordered) for ref, ordered in zip(refs, out) if isinstance(ref, Reference)])
+    return [refusal if isinstance(refusal, str) and not isinstance(started, str) else started for started in out]
 
 
 def _reference(scorer: Scorer, utt: Utterance) -> Reference | str:

@@ -2,18 +2,21 @@
 unit's values, else by round trip and eval.pair, with what is computed stored in the cache.
 
 A unit is started (round trip, sanity, refusals and the speaker metric), then the ASR of all units of its
-utterance runs as one batch (`Scorer.transcribe`), then its signal metrics run (here or in eval.pool's processes)
-and `Scorer.complete` gives its row. What completing a unit needs stays in its `Unit`, never in the row.
+utterance runs in one batch (`Scorer.transcribe`; eval.model_batches gives it several utterances at once), then its
+signal metrics run (here or in eval.pool's processes) and `Scorer.complete` gives its row. What completing a unit needs stays in its `Unit`, never in the row.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from codec.audio import resample
 from codec.interface import Codec, RoundTrip
 from eval import asr, pair, run_folder, speaker_chance
 from eval.cache import Cache, audio_sha256
@@ -90,23 +93,36 @@ class Scorer:
             raise ValueError(ref.embedding[0])
         return ref.embedding[0]
 
-    def transcribe(self, ref: Reference, units: list[Unit]) -> None:
-        """Run all ASR the utterance still needs (its original when it has a transcript and none is cached, and
-        the units' decoded audio) in one batch, cache it, and fill in the units' ASR fields."""
+    def transcribe(self, work: list[tuple[Reference, list[Unit]]]) -> None:
+        """Run all ASR these utterances still need (each one's original when it has a transcript and none is cached,
+        and its units' decoded audio), the clips of each language in batches (`asr.transcribe_many`), cache it, and
+        fill in the units' ASR fields."""
         if not self.want_asr:
             return
-        need_original = ref.original is None and bool(ref.utt.text.strip())
-        waiting = [u for u in units if u.need_asr]
-        clips = ([ref.samples] if need_original else []) + [u.pair.raw for u in waiting]
-        texts = asr.transcribe_many(clips, ref.rate, ref.utt.lang) if clips else []
-        if need_original:
-            ref.original = {"text": texts.pop(0)}
+        by_lang: dict[str, list[tuple[np.ndarray, Callable[[str], None]]]] = {}
+        for ref, units in work:
+            clips = by_lang.setdefault(ref.utt.lang, [])
+            if ref.original is None and ref.utt.text.strip():
+                clips.append((resample(ref.samples, ref.rate, asr.ASR_RATE), functools.partial(self._heard, ref, None)))
+            clips += [(resample(u.pair.raw, ref.rate, asr.ASR_RATE), functools.partial(self._heard, ref, u))
+                      for u in units if u.need_asr]
+        for lang, clips in by_lang.items():
+            if clips:
+                texts = asr.transcribe_many([audio for audio, _ in clips], asr.ASR_RATE, lang)
+                for (_, heard), text in zip(clips, texts):
+                    heard(text)
+        for ref, units in work:
+            for unit in units:
+                self._asr_fields(unit.row, ref, unit.hyp)
+
+    def _heard(self, ref: Reference, unit: Unit | None, text: str) -> None:
+        """Keep and cache the transcript of the reference's original (`unit` None) or of a unit's decoded audio."""
+        if unit is None:
+            ref.original = {"text": text}
             self.cache.put(ref.sha, "original", self.original_key, ref.original)
-        for unit, text in zip(waiting, texts):
+        else:
             unit.hyp = {"text": text}
             unit.cache.put(ref.sha, unit.codec_key, self.decoded_key, unit.hyp)
-        for unit in units:
-            self._asr_fields(unit.row, ref, unit.hyp)
 
     def _asr_fields(self, row: Row, ref: Reference, hyp: dict | None) -> None:
         """CER/WER of the decoded audio and of the original (the floor), their difference and the counts."""

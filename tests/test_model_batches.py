@@ -117,3 +117,24 @@ def test_ray_options_are_checked_in_one_line(tmp_path, capsys):
     with pytest.raises(UserError, match="--batch-seconds must be more than 0"):
         ray_engine.RayEngine(batch_seconds=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_batch_transcribes_each_language_in_one_model_call_with_the_local_engines_text(tmp_path, monkeypatch):
+    from eval import asr
+
+    utts = utterances(lang="en", count=2, max_seconds=4.0) + utterances(lang="fr", count=2, max_seconds=4.0)
+    codecs = [get_codec("identity")]
+    keys = {c.name: codec_key(c) for c in codecs}
+    local = Scorer(tmp_path / "local", ("cer",), Cache(tmp_path / "cache-local"), False, frozenset())
+    batched = Scorer(tmp_path / "batched", ("cer",), Cache(tmp_path / "cache-batched"), False, frozenset())
+    expected = [[finish_here(local, unit) for unit in start_utterance(local, utt, codecs, keys)] for utt in utts]
+    calls: list[tuple[str, int]] = []
+    many = asr.transcribe_many
+    monkeypatch.setattr(asr, "transcribe_many", lambda clips, sr, lang: calls.append((lang, len(clips))) or
+                        many(clips, sr, lang))
+    started = start_batch(batched, [(utt, codecs) for utt in utts], keys)
+    assert sorted(calls) == [("en", 4), ("fr", 4)]  # each utterance's original and its codec's output
+    got = [[finish_here(batched, unit) for unit in units] for units in started]
+    assert [[(r.hyp_orig, r.hyp, r.metrics, r.asr_counts) for r in rows] for rows in got] == \
+           [[(r.hyp_orig, r.hyp, r.metrics, r.asr_counts) for r in rows] for rows in expected]
+    assert all(r.hyp for rows in got for r in rows)
