@@ -7,7 +7,7 @@ not be compared with published "SECS" values. To plug another model, implement `
 
 Many clips at once (`embed_many`, for the model actors of `--engine ray`): on a GPU, GE2E runs the partial
 utterances of all the clips through its network together, `PARTIALS_PER_CALL` at a time. A batch's values differ
-from one-by-one values in the last float bits (up to 8e-8 measured on CPU), so the model's version says so
+from one-by-one values in the last float bits (up to 9e-8 measured on CPU), so the model's version says so
 ("+batched", part of the cache keys); on the CPU `embed_many` embeds one clip at a time and its values are
 bit-identical to `embed`'s.
 """
