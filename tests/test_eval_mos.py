@@ -72,7 +72,7 @@ class Recording:
 def test_the_windows_are_the_packages_own():
     from distillmos import sqa
 
-    mos._model()  # imports distillmos
+    mos._model("cpu")  # imports distillmos
     assert (mos.WINDOW, mos.MAX_HOP) == (sqa.SEQ_LEN, sqa.MAX_HOP_LEN)
     assert mos.windows(1000) == mos.windows(mos.WINDOW) == [0]
     for n in (mos.WINDOW + 1, 12 * mos.SAMPLE_RATE, 600 * mos.SAMPLE_RATE + 7):
@@ -85,9 +85,9 @@ def test_distillmos_of_a_long_clip_is_the_packages_value_rated_a_few_windows_at_
     which batches all six; a clip up to one window long is fed whole, as before."""
     import torch
 
-    model = mos._model()
+    model = mos._model("cpu")
     recording = Recording(model)
-    monkeypatch.setattr(mos, "_model", lambda: recording)
+    monkeypatch.setattr(mos, "_model", lambda device: recording)
     for seconds in (12.0, 3.0):
         audio = speech(seconds)
         recording.shapes.clear()
@@ -106,7 +106,7 @@ def test_ten_minutes_are_rated_in_batches_of_windows_whatever_the_length(monkeyp
     samples, and the windows cover the clip; the value is the mean of theirs (a stand-in model answers each
     window's RMS so the test runs in a moment; the benchmark reports the real model's peak)."""
     recording = Recording(lambda x: 1.0 + 4.0 * x.square().mean(dim=1, keepdim=True).sqrt())
-    monkeypatch.setattr(mos, "_model", lambda: recording)
+    monkeypatch.setattr(mos, "_model", lambda device: recording)
     audio = speech(600.0)
     value = mos.predict(audio)
     starts = mos.windows(len(audio))
