@@ -9,7 +9,7 @@ from codec.audio import RESAMPLER
 from codec.conditions import VERSION as CONDITIONS_VERSION
 from codec.conditions import Conditioned
 from codec.interface import Codec
-from eval import asr, pair, sanity, speaker, textnorm
+from eval import asr, mos, pair, sanity, speaker, textnorm
 from eval.metrics import FAST_METRICS, METRICS
 
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
@@ -41,7 +41,11 @@ def codec_key(codec: Codec) -> str | None:
 
 def metric_key(name: str) -> str:
     """A signal or speaker metric's cache key, which is also its version in run.json."""
-    version = speaker.model_version() if name == "speaker_sim" else METRICS[name].version
+    version = METRICS[name].version
+    if name == "speaker_sim":
+        version = speaker.model_version()
+    elif name == "distill_mos":
+        version = mos.identity(version)
     return f"{name}/{version}/{SANITY_VERSION}" + ("" if name in FAST_METRICS else f"/{pair.AS_DECODED}")
 
 

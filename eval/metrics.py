@@ -239,6 +239,35 @@ def speaker_sim(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
         raise MetricError(str(exc)) from None
 
 
+def distill_mos_many(degs: list[tuple[np.ndarray, int]]) -> list[dict]:
+    """`distill_mos` of each decoded clip (samples, rate) as {"value": x} or {"missing": why}, the clips rated
+    together (eval.mos.predict_many: batched on a GPU)."""
+    from eval import mos
+
+    out: list[dict] = [{} for _ in degs]
+    audios: dict[int, np.ndarray] = {}
+    for i, (deg, sr) in enumerate(degs):
+        audio = _at(deg, sr, mos.SAMPLE_RATE)
+        try:
+            _require_sound(audio, "DistillMOS", "decoded audio")
+            audios[i] = audio
+        except MetricError as exc:
+            out[i] = {"missing": str(exc)}
+    for i, value in zip(audios, mos.predict_many(list(audios.values()))):
+        out[i] = {"value": value} if np.isfinite(value) else {"missing": f"{METRICS['distill_mos'].label} is not finite"}
+    return out
+
+
+def with_models(name: str) -> bool:
+    """Whether the runner computes metric `name` where its models are (eval.unit.Scorer.run_models) rather than
+    with the CPU metrics: the speaker metric always, DistillMOS when it runs batched on a GPU (`mos.batched()`)."""
+    if name == "distill_mos":
+        from eval import mos
+
+        return mos.batched()
+    return METRICS[name].needs_model
+
+
 def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """No-reference MOS (1 to 5) of the decoded audio by DistillMOS at 16 kHz; `ref` is not used."""
     from eval import mos

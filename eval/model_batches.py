@@ -93,7 +93,7 @@ def start_batch(scorer: Scorer, batch: list[tuple[Utterance, list[Codec]]],
             refs[i] = refusal if isinstance(refusal, str) else refs[i]
     out = [ref if isinstance(ref, str) else [started[c.name] for c in codecs]
            for ref, (_, codecs), started in zip(refs, batch, units)]
-    refusal = _guarded(scorer.transcribe, [(ref, ordered) for ref, ordered in zip(refs, out) if isinstance(ref, Reference)])
+    refusal = _guarded(scorer.run_models, [(ref, ordered) for ref, ordered in zip(refs, out) if isinstance(ref, Reference)])
     return [refusal if isinstance(refusal, str) and not isinstance(started, str) else started for started in out]
 
 

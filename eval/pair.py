@@ -15,7 +15,6 @@ Decoded audio holding NaN or infinite samples refuses every metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -77,10 +76,8 @@ def prepare(reference: np.ndarray, sample_rate: int, decoded: np.ndarray, decode
     return Pair(np.asarray(reference, dtype=np.float32), sample_rate, aligned, raw, check)
 
 
-def score(pair: Pair, names: tuple[str, ...], reference_embedding: Callable[[], np.ndarray] | None = None
-          ) -> dict[str, Result]:
-    """Each metric of `names` (keys of `metrics.METRICS`) on the signal it is fed: {"value": x} or {"missing": why}.
-    `reference_embedding` gives the reference's speaker embedding when the caller keeps it (once per clip)."""
+def score(pair: Pair, names: tuple[str, ...]) -> dict[str, Result]:
+    """Each metric of `names` (keys of `metrics.METRICS`) on the signal it is fed: {"value": x} or {"missing": why}."""
     out: dict[str, Result] = {}
     for name in names:
         reason = pair.refusal(name)
@@ -88,12 +85,7 @@ def score(pair: Pair, names: tuple[str, ...], reference_embedding: Callable[[], 
             out[name] = {"missing": reason}
             continue
         try:
-            if name == "speaker_sim" and reference_embedding is not None:
-                from eval import speaker
-
-                out[name] = {"value": speaker.cosine(reference_embedding(), speaker.embed(pair.raw, pair.sample_rate))}
-            else:
-                out[name] = {"value": compute(name, pair.reference, pair.fed(name), pair.sample_rate)}
+            out[name] = {"value": compute(name, pair.reference, pair.fed(name), pair.sample_rate)}
         except (MetricError, ValueError) as exc:
             out[name] = {"missing": str(exc)}
     return out

@@ -214,7 +214,7 @@ def start_utterance(scorer: Scorer, utt: Utterance, codecs: list[Codec], keys: d
         if cancelled():
             break
         started.append(scorer.start(ref, codec, keys[codec.name]))
-    scorer.transcribe([(ref, started)])
+    scorer.run_models([(ref, started)])
     return started
 
 

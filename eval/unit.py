@@ -1,9 +1,10 @@
 """The units of work of a run (one utterance through one codec): each one's row, from the cache where it holds the
 unit's values, else by round trip and eval.pair, with what is computed stored in the cache.
 
-A unit is started (round trip, sanity, refusals and the speaker metric), then the ASR of all units of its
-utterance runs in one batch (`Scorer.transcribe`; eval.model_batches gives it several utterances at once), then its
-signal metrics run (here or in eval.pool's processes) and `Scorer.complete` gives its row. What completing a unit needs stays in its `Unit`, never in the row.
+A unit is started (round trip, sanity, refusals), then the model metrics (speaker similarity, DistillMOS on a GPU)
+and ASR of all units of its utterance run, each model over all their clips at once (`Scorer.run_models`;
+eval.model_batches gives it several utterances), then its CPU metrics run (here or in eval.pool's processes) and
+`Scorer.complete` gives its row. What completing a unit needs stays in its `Unit`, never in the row.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import numpy as np
 
 from codec.audio import resample
 from codec.interface import Codec, RoundTrip
-from eval import asr, pair, run_folder, speaker_chance
+from eval import asr, pair, run_folder, speaker, speaker_chance
 from eval.cache import Cache, audio_sha256
 from eval.identity import HEAD_KEY, decoded_asr_key, metric_key, original_asr_key
 from eval.manifest import Utterance
-from eval.metrics import METRICS
+from eval.metrics import METRICS, distill_mos_many, with_models
 from eval.pair import ASR_METRICS, Pair, Result
 from eval.row import Row
 
@@ -64,7 +65,8 @@ class Scorer:
         self.inputs = inputs
         self.metrics = metrics
         self.signal = tuple(m for m in metrics if m in METRICS)
-        self.cpu = tuple(m for m in self.signal if not METRICS[m].needs_model)
+        self.cpu = tuple(m for m in self.signal if not with_models(m))
+        self.mos_with_models = "distill_mos" in self.signal and with_models("distill_mos")
         self.want_asr = any(m in ASR_METRICS for m in metrics)
         self.want_speaker = "speaker_sim" in metrics
         self.rates = pair.metric_rates(metrics)
@@ -92,6 +94,40 @@ class Scorer:
         if isinstance(ref.embedding[0], str):
             raise ValueError(ref.embedding[0])
         return ref.embedding[0]
+
+    def run_models(self, work: list[tuple[Reference, list[Unit]]]) -> None:
+        """What these utterances' started units still need from models, each model taking all their clips at once:
+        speaker similarity, DistillMOS where it runs with the models (on a GPU), then ASR (`transcribe`)."""
+        todo = [(ref, u) for ref, units in work for u in units if u.pair is not None]
+        if self.want_speaker:
+            self._speakers([(ref, u) for ref, u in todo if u.results.get("speaker_sim") is None])
+        if self.mos_with_models:
+            waiting = [(ref, u) for ref, u in todo if u.results.get("distill_mos") is None]
+            scored = distill_mos_many([(u.pair.fed("distill_mos"), u.pair.sample_rate) for _, u in waiting])
+            for (ref, unit), result in zip(waiting, scored):
+                self._keep(ref, unit, "distill_mos", result)
+        self.transcribe(work)
+
+    def _speakers(self, todo: list[tuple[Reference, Unit]]) -> None:
+        """The speaker similarity of these units, their decoded audio embedded together (per rate)."""
+        by_rate: dict[int, list[tuple[Reference, Unit]]] = {}
+        for ref, unit in todo:
+            by_rate.setdefault(unit.pair.sample_rate, []).append((ref, unit))
+        for rate, group in by_rate.items():
+            for (ref, unit), decoded in zip(group, speaker.embed_many([u.pair.raw for _, u in group], rate)):
+                try:
+                    reference = self._embedding(ref)
+                    if isinstance(decoded, str):
+                        raise ValueError(decoded)
+                    result = {"value": speaker.cosine(reference, decoded)}
+                except ValueError as exc:
+                    result = {"missing": str(exc)}
+                self._keep(ref, unit, "speaker_sim", result)
+
+    def _keep(self, ref: Reference, unit: Unit, name: str, result: Result) -> None:
+        """A metric's result for the unit, cached."""
+        unit.results[name] = result
+        unit.cache.put(ref.sha, unit.codec_key, metric_key(name), result)
 
     def transcribe(self, work: list[tuple[Reference, list[Unit]]]) -> None:
         """Run all ASR these utterances still need (each one's original when it has a transcript and none is cached,
@@ -160,11 +196,11 @@ class Scorer:
 
     def round_trip(self, ref: Reference, codec: Codec, unit: Unit, rt: RoundTrip) -> Unit:
         """Start a unit that `look_up` found incomplete, from its round trip `rt` (run by `start`, or in a batch:
-        eval.model_batches): sanity, kept audio, refusals and speaker metric."""
+        eval.model_batches): sanity, kept audio and refusals."""
         saved = self.out_dir / run_folder.kept_audio(codec.name, ref.utt.id)
         head = self._round_trip(ref, unit, saved, rt)
         unit.row = self._row(ref, codec, head, saved, cached=False)
-        self._refusals_and_speaker(ref, unit)
+        self._refusals(ref, unit)
         return unit
 
     def _round_trip(self, ref: Reference, unit: Unit, saved: Path, rt: RoundTrip) -> dict:
@@ -180,15 +216,11 @@ class Scorer:
             run_folder.write_kept_audio(saved, rt.audio, rt.sample_rate)
         return head
 
-    def _refusals_and_speaker(self, ref: Reference, unit: Unit) -> None:
-        """Cache what the pair refuses, and the speaker metric (which runs here, with its model loaded once)."""
+    def _refusals(self, ref: Reference, unit: Unit) -> None:
+        """Cache what the pair refuses, its ASR included (its model metrics and ASR run later: `run_models`)."""
         for name, result in unit.results.items():
             if result is None and (reason := unit.pair.refusal(name)):
-                unit.results[name] = {"missing": reason}
-                unit.cache.put(ref.sha, unit.codec_key, metric_key(name), unit.results[name])
-        if self.want_speaker and unit.results.get("speaker_sim") is None:
-            unit.results.update(pair.score(unit.pair, ("speaker_sim",), lambda: self._embedding(ref)))
-            unit.cache.put(ref.sha, unit.codec_key, metric_key("speaker_sim"), unit.results["speaker_sim"])
+                self._keep(ref, unit, name, {"missing": reason})
         if ref.asr_wanted and unit.hyp is None and (reason := unit.pair.refusal("cer")):
             unit.hyp = {"missing": reason}
             unit.cache.put(ref.sha, unit.codec_key, self.decoded_key, unit.hyp)

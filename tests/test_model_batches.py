@@ -138,3 +138,34 @@ def test_a_batch_transcribes_each_language_in_one_model_call_with_the_local_engi
     assert [[(r.hyp_orig, r.hyp, r.metrics, r.asr_counts) for r in rows] for rows in got] == \
            [[(r.hyp_orig, r.hyp, r.metrics, r.asr_counts) for r in rows] for rows in expected]
     assert all(r.hyp for rows in got for r in rows)
+
+
+def test_on_a_gpu_a_batchs_speaker_and_mos_models_take_all_its_clips_at_once(tmp_path, monkeypatch):
+    from eval import mos, speaker
+    from eval.identity import metric_key
+
+    utts = utterances(count=3, max_seconds=4.0)
+    codecs = [get_codec("identity"), get_codec("codec2-3200")]
+    keys = {c.name: codec_key(c) for c in codecs}
+    wanted = ("speaker_sim", "distill_mos", "si_sdr")
+    local = Scorer(tmp_path / "local", wanted, Cache(tmp_path / "cache-local"), False, frozenset())
+    assert local.cpu == ("distill_mos", "si_sdr") and metric_key("distill_mos").count("+batched") == 0
+    expected = [[finish_here(local, unit) for unit in start_utterance(local, utt, codecs, keys)] for utt in utts]
+    # what a GPU changes, forced on this CPU: both models batch, DistillMOS moves to the model stage
+    monkeypatch.setattr(mos, "batched", lambda: True)
+    monkeypatch.setattr(speaker.GE2E, "batches", lambda self: True)
+    calls: list[int] = []
+    many = mos.predict_many
+    monkeypatch.setattr(mos, "predict_many", lambda audios, batch=None: calls.append(len(audios)) or many(audios))
+    batched = Scorer(tmp_path / "batched", wanted, Cache(tmp_path / "cache-batched"), False, frozenset())
+    assert batched.cpu == ("si_sdr",) and "+batched" in metric_key("distill_mos") + metric_key("speaker_sim")
+    started = start_batch(batched, [(utt, codecs) for utt in utts], keys)
+    assert calls == [len(utts) * len(codecs)]  # every decoded clip of the batch in one call
+    assert all(set(unit.results) == set(wanted) and unit.results["distill_mos"] for units in started for unit in units)
+    got = [[finish_here(batched, unit) for unit in units] for units in started]
+    for rows, want in zip(got, expected):
+        for row, alone in zip(rows, want):
+            assert row.metrics.keys() == alone.metrics.keys() == set(wanted)
+            for name in ("speaker_sim", "distill_mos"):
+                assert row.metrics[name] == pytest.approx(alone.metrics[name], abs=1e-5)
+            assert row.metrics["si_sdr"] == alone.metrics["si_sdr"]
