@@ -173,60 +173,71 @@ def _nemo_losses():
 
 
 SPECTRAL_CHUNK = 2**20  # samples (47 s at 22.05 kHz) whose frames the mel/STFT distances compute at once
+_SPECTRAL: dict[str, tuple[float, float]] = {}  # the last few pairs' (mel, STFT) distances, by content digest
 
 
-def _log_spectrogram(which: int, i: int) -> Callable:
-    """audio [1, T] -> log spectrogram [1, bins, frames] of NeMo's mel (0) or STFT (1) loss at resolution i."""
+def _log_spectrograms(i: int) -> tuple[Callable, Callable]:
+    """|STFT| [1, bins, frames] -> the log spectrograms of NeMo's mel and STFT losses at resolution i."""
     import torch
 
+    mel, stft = _nemo_losses()
+    fb = getattr(mel, f"fb_{i}")
+    return (lambda mag: torch.log(fb @ mag + mel.log_guard)), (lambda mag: torch.log(mag + stft.log_guard))
+
+
+def _frames_l1(i: int, ref, deg) -> tuple[float, float]:
+    """Both losses' masked L1 at resolution i (mean over frames of the mean |difference| over bins), from one
+    magnitude spectrogram per signal (the two losses' windows are equal), its centred frames computed
+    `SPECTRAL_CHUNK` samples at a time: each chunk of frames gets n_fft samples of context on both sides (and the
+    signal's own reflected edges at its ends), so every frame is the whole signal's."""
     from codec.lfsc.spectral_losses import magnitude
 
-    loss = _nemo_losses()[which]
-    if which == 0:
-        return lambda x: loss.log_mel(x, i)
-    n_fft, hop, _ = loss.resolutions[i]
-    window = getattr(loss, f"window_{i}")
-    return lambda x: torch.log(magnitude(x, n_fft, hop, window) + loss.log_guard)
-
-
-def _frames_l1(spectrogram: Callable, ref, deg, n_fft: int, hop: int) -> float:
-    """The loss's masked L1 at one resolution (mean over frames of the mean |difference| over bins), its centred
-    frames computed `SPECTRAL_CHUNK` samples at a time: each chunk of frames gets n_fft samples of context on both
-    sides (and the signal's own reflected edges at its ends), so every frame is the whole signal's."""
+    mel = _nemo_losses()[0]
+    n_fft, hop, _ = mel.resolutions[i]
+    window = getattr(mel, f"window_{i}")
     n = ref.shape[-1]
     frames, step = n // hop + 1, SPECTRAL_CHUNK // hop
-    total = 0.0
+    totals = [0.0, 0.0]
     for f0 in range(0, frames, step):
         checkpoint()
         f1 = min(f0 + step, frames)
         a, b = max(0, f0 * hop - n_fft), min(n, (f1 - 1) * hop + n_fft)
         first = f0 - a // hop
-        diff = spectrogram(deg[None, a:b])[0, :, first:first + f1 - f0] - spectrogram(ref[None, a:b])[0, :, first:first + f1 - f0]
-        total += float(diff.abs().mean(dim=0).sum())
-    return total / frames
+        mag_deg, mag_ref = (magnitude(x[None, a:b], n_fft, hop, window) for x in (deg, ref))
+        for k, spectrogram in enumerate(_log_spectrograms(i)):
+            diff = spectrogram(mag_deg)[0, :, first:first + f1 - f0] - spectrogram(mag_ref)[0, :, first:first + f1 - f0]
+            totals[k] += float(diff.abs().mean(dim=0).sum())
+    return totals[0] / frames, totals[1] / frames
 
 
-def _nemo_loss(which: int, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
+def _spectral_distances(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[float, float]:
+    """NeMo's multi-resolution mel and STFT distances of a pair at 22.05 kHz, computed together (both take the same
+    magnitude spectrograms); kept for the last 4 pairs (by digest, not holding the audio), so that the second of
+    the two metrics reads what the first computed."""
     import torch
 
     ref_r, deg_r = _pair(ref, deg, sr, 22050)
     if len(ref_r) <= 1024:  # the 2048-point resolution reflect-pads by 1024 samples
         raise MetricError("too short for the 2048-point resolution (needs more than 1024 samples at 22.05 kHz)")
-    resolutions = _nemo_losses()[which].resolutions
-    ref_t, deg_t = torch.from_numpy(ref_r), torch.from_numpy(deg_r)
-    with torch.inference_mode():
-        return sum(_frames_l1(_log_spectrogram(which, i), ref_t, deg_t, n_fft, hop)
-                   for i, (n_fft, hop, _) in enumerate(resolutions)) / len(resolutions)
+    key = "".join(hashlib.blake2b(x.data, digest_size=16).hexdigest() for x in (ref_r, deg_r))
+    if key not in _SPECTRAL:
+        count = len(_nemo_losses()[0].resolutions)
+        with torch.inference_mode():
+            per_resolution = [_frames_l1(i, torch.from_numpy(ref_r), torch.from_numpy(deg_r)) for i in range(count)]
+        _SPECTRAL[key] = (sum(m for m, _ in per_resolution) / count, sum(s for _, s in per_resolution) / count)
+        while len(_SPECTRAL) > 4:
+            del _SPECTRAL[next(iter(_SPECTRAL))]
+    return _SPECTRAL[key]
 
 
 def mel_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """NeMo's multi-resolution log-mel L1 loss (LFSC training, lfsc_spec.md §5.1) at 22.05 kHz, unweighted."""
-    return _nemo_loss(0, ref, deg, sr)
+    return _spectral_distances(ref, deg, sr)[0]
 
 
 def stft_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
     """NeMo's multi-resolution log-magnitude STFT L1 loss (lfsc_spec.md §5.1) at 22.05 kHz, without the 20x weight."""
-    return _nemo_loss(1, ref, deg, sr)
+    return _spectral_distances(ref, deg, sr)[1]
 
 
 def speaker_sim(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:

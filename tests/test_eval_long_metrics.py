@@ -57,7 +57,28 @@ def test_the_spectral_distances_computed_a_chunk_at_a_time_are_the_losses_on_the
         whole = float(metrics._nemo_losses()[which](torch.from_numpy(ref)[None], torch.from_numpy(deg)[None],
                                                     torch.tensor([len(ref)])))
     monkeypatch.setattr(metrics, "SPECTRAL_CHUNK", 2**14)
+    monkeypatch.setattr(metrics, "_SPECTRAL", {})  # not the other distance's computation, kept from before
     assert metrics.compute(name, ref, deg, 22050) == pytest.approx(whole, rel=1e-10)
+
+
+def test_a_pairs_two_spectral_distances_take_one_magnitude_spectrogram_per_signal_and_resolution(monkeypatch):
+    import torch
+
+    from codec.lfsc import spectral_losses
+
+    ref = speech(3.0, 22050).astype(np.float64)
+    deg = get_codec("opus-6k").roundtrip(ref.astype(np.float32), 22050).audio.astype(np.float64)
+    with torch.inference_mode():
+        whole = [float(loss(torch.from_numpy(ref)[None], torch.from_numpy(deg)[None], torch.tensor([len(ref)])))
+                 for loss in metrics._nemo_losses()]
+    calls = []
+    magnitude = spectral_losses.magnitude
+    monkeypatch.setattr(spectral_losses, "magnitude", lambda *args: calls.append(args[1:3]) or magnitude(*args))
+    monkeypatch.setattr(metrics, "_SPECTRAL", {})
+    values = [metrics.compute(name, ref, deg, 22050) for name in ("mel_distance", "stft_distance")]
+    assert values == pytest.approx(whole, rel=1e-10)
+    resolutions = [(n_fft, hop) for n_fft, hop, _ in metrics._nemo_losses()[0].resolutions]
+    assert sorted(calls) == sorted(2 * resolutions)  # the reference's and the decoded audio's, once each
 
 
 def whole_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
