@@ -250,7 +250,7 @@ def _utterance(cut, lang: str | None, where: str) -> Utterance:
                           lang=lang or "", speaker="", sample_rate=rate, source="", license="", problem=problem)
     if supervision is None:
         return utterance
-    return replace(utterance, text=(supervision.text or "").strip(), speaker=supervision.speaker or "",
+    return replace(utterance, text=(supervision.text or "").strip(), speaker=_shared(supervision.speaker) or "",
                    lang=_language(supervision.language, lang, where))
 
 
