@@ -2,16 +2,19 @@
 not), converted to `Utterance`s in this one place. Each cut must be a whole recording in one file: an `Utterance`
 is a whole file, so a segment of a longer recording is refused rather than evaluated as the file it lies in.
 A manifest is read one line at a time and each cut or recording becomes its `Utterance` at once, so only those
-small records are held (the runner needs the whole list, for resume), never the manifest's Lhotse objects; only a
-SupervisionSet, which recordings must be joined with, is held whole while its recordings are read."""
+small records are held (the runner needs the whole list, for resume), never the manifest's Lhotse objects. A
+SupervisionSet listed in its RecordingSet's order, as Lhotse's recipes write it, is merged with the recordings as both
+are read, one recording's supervisions held at a time; one in another order is held whole, as small records of what
+an Utterance takes from it."""
 
 from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import replace
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from codec.errors import UserError
 from eval.language_codes import iso_639_1
@@ -116,32 +119,106 @@ def load_lhotse(path: Path, supervisions: Path | None, lang: str | None) -> list
         raise UserError(f"{supervisions}: supervisions file not found")
     if kind(supervisions) != "supervisions":
         raise UserError(f"{supervisions}: not a Lhotse SupervisionSet (JSON lines of supervisions)")
-    return from_recordings(_manifest(path, "recordings"), _manifest(supervisions, "supervisions"), lang, str(path))
+    return from_recordings(_ManifestFile(path, "recordings"), _ManifestFile(supervisions, "supervisions"), lang,
+                           str(path))
 
 
 def from_recordings(recordings: Iterable, supervisions: Iterable, lang: str | None, where: str) -> list[Utterance]:
-    """Utterances of Lhotse recordings (taken one at a time) and their supervisions (each must name a listed
-    recording): each recording a cut of all of it, with its supervisions, as `CutSet.from_manifests` makes it."""
-    from lhotse import MonoCut, MultiCut
-
-    by_recording: dict[str, list] = {}
-    for supervision in supervisions:
-        by_recording.setdefault(supervision.recording_id, []).append(supervision)
-
-    def cuts() -> Iterator:
-        for number, recording in enumerate(recordings):
-            mono = recording.num_channels == 1
-            yield (MonoCut if mono else MultiCut)(
-                id=f"{recording.id}-{number}", start=0, duration=recording.duration,
-                channel=recording.channel_ids[0] if mono else recording.channel_ids, recording=recording,
-                supervisions=by_recording.pop(recording.id, []))
-
-    utterances = from_cuts(cuts(), lang, where)
-    if by_recording:  # supervisions of recordings the set does not list
-        recording_id, (supervision, *_) = next(iter(by_recording.items()))
+    """Utterances of Lhotse recordings and their supervisions (each must name a listed recording): each recording a
+    cut of all of it, with its supervisions, as `CutSet.from_manifests` makes it. Both are merged as they are read,
+    one recording's supervisions held at a time; when the supervisions are in another order, or the pair holds an
+    error, both are read again with all supervisions held as small records (so give lists, Lhotse sets or manifest
+    files, which can be read twice, not one-pass iterators)."""
+    try:
+        return from_cuts(_merged_cuts(recordings, supervisions), lang, where)
+    except (_NotInOrder, UserError):
+        # The merge judges each recording by the supervisions met so far: a supervision listed out of order may
+        # name an earlier recording, so the error it met may not be the first one there is (or count them all).
+        pass
+    held = _held(supervisions)
+    utterances = from_cuts((_cut(recording, number, [_segment(s) for s in held.pop(recording.id, [])])
+                            for number, recording in enumerate(recordings)), lang, where)
+    if held:  # supervisions of recordings the set does not list
+        recording_id, (supervision, *_) = next(iter(held.items()))
         raise UserError(f"{where}: supervision {supervision.id} names recording {recording_id!r}, which the "
                         "RecordingSet does not list: give the matching pair")
     return utterances
+
+
+@dataclass(frozen=True)
+class _ManifestFile:
+    """A manifest file's Lhotse objects of one kind, read afresh each time it is iterated."""
+    path: Path
+    expected: str
+
+    def __iter__(self) -> Iterator:
+        return _manifest(self.path, self.expected)
+
+
+class _NotInOrder(Exception):
+    """The supervisions are not listed in the recordings' order, so the merge cannot join them."""
+
+
+def _merged_cuts(recordings: Iterable, supervisions: Iterable) -> Iterator:
+    """Cuts of the recordings, each with the supervisions that follow the previous recording's: the order Lhotse's
+    recipes write (both sets from one loop) and its lazy `CutSet.from_manifests` needs. Raises _NotInOrder at a
+    supervision that names another recording than the one at hand, or that is left after the last one."""
+    stream = iter(supervisions)
+    pending = next(stream, None)
+    for number, recording in enumerate(recordings):
+        if pending is not None and pending.recording_id != recording.id:
+            raise _NotInOrder  # (or this recording has none, which only the end would tell: stop before it)
+        taken = []
+        while pending is not None and pending.recording_id == recording.id:
+            taken.append(pending)
+            pending = next(stream, None)
+        yield _cut(recording, number, taken)
+    if pending is not None:
+        raise _NotInOrder
+
+
+class _Supervision(NamedTuple):
+    """What an Utterance takes from a Lhotse supervision: held for each supervision when the merge cannot be used,
+    a fraction of the Lhotse object's size."""
+    id: str
+    recording_id: str
+    start: float
+    duration: float
+    text: str | None
+    language: str | None
+    speaker: str | None
+
+
+def _held(supervisions: Iterable) -> dict[str, list[_Supervision]]:
+    """The supervisions as small records by the recording each names, in the order listed."""
+    held: dict[str, list[_Supervision]] = {}
+    for s in supervisions:
+        held.setdefault(s.recording_id, []).append(
+            _Supervision(s.id, s.recording_id, s.start, s.duration, s.text, _shared(s.language), _shared(s.speaker)))
+    return held
+
+
+def _shared(label: str | None) -> str | None:
+    """One copy of a label that many supervisions repeat (JSON parsing makes a new string for each line)."""
+    return label if label is None else sys.intern(label)
+
+
+def _segment(supervision: _Supervision):
+    """The Lhotse supervision a held record was taken from, as far as an Utterance reads it."""
+    from lhotse import SupervisionSegment
+
+    return SupervisionSegment(**supervision._asdict())
+
+
+def _cut(recording, number: int, supervisions: list):
+    """The cut of all of the `number`th recording with its supervisions, as `CutSet.from_manifests` makes it."""
+    from lhotse import MonoCut, MultiCut
+
+    mono = recording.num_channels == 1
+    return (MonoCut if mono else MultiCut)(
+        id=f"{recording.id}-{number}", start=0, duration=recording.duration,
+        channel=recording.channel_ids[0] if mono else recording.channel_ids, recording=recording,
+        supervisions=supervisions)
 
 
 def from_cuts(cuts, lang: str | None, where: str) -> list[Utterance]:
@@ -173,7 +250,7 @@ def _utterance(cut, lang: str | None, where: str) -> Utterance:
                           lang=lang or "", speaker="", sample_rate=rate, source="", license="", problem=problem)
     if supervision is None:
         return utterance
-    return replace(utterance, text=(supervision.text or "").strip(), speaker=supervision.speaker or "",
+    return replace(utterance, text=(supervision.text or "").strip(), speaker=_shared(supervision.speaker) or "",
                    lang=_language(supervision.language, lang, where))
 
 
