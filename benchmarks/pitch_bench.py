@@ -1,12 +1,14 @@
-"""pYIN's Viterbi, librosa's dense one against eval.pitch_viterbi's sparse one, on one clip in one run: seconds per
-audio second of the Viterbi alone (on the very inputs pYIN hands it) and of the whole pitch track (`eval.metrics._pyin`),
-and the share of (frame, state) maxima the sparse one had to take with librosa's full scan.
+"""pYIN, librosa's and ours, on one clip in one run: seconds per audio second of librosa's dense Viterbi against
+eval.pitch_viterbi's sparse one (on the very inputs pYIN hands it, with the share of (frame, state) maxima the sparse
+one took with librosa's full scan), and of the whole pitch track as each speed-up joins: the sparse Viterbi, then
+eval.pyin_trough_prior's table for scipy's per-frame prior (all of it: `eval.metrics._pyin`).
 
     .venv/bin/python benchmarks/pitch_bench.py [--seconds 30] [--repeat 3]
 
-The clip is the bundled English speech tiled to `--seconds` (one pYIN window is 30 s). "before" is what the pitch
-metrics ran until now: librosa's `_viterbi` rebuilt with nogil. Both decoders are compiled before timing; each figure
-is the best of `--repeat`. The two must give the same states and log-probability, and the two tracks the same bits.
+The clip is the bundled English speech tiled to `--seconds` (one pYIN window is 30 s). The first track is what the
+pitch metrics ran until now: librosa's pYIN with its `_viterbi` rebuilt with nogil. Both decoders are compiled before
+timing; each figure is the best of `--repeat`. The decoders must give the same states and log-probability, and the
+tracks the same bits.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def best_of(repeat: int, fn) -> tuple[float, object]:
 
 
 def main() -> None:
-    """Time both decoders and both tracks; print the figures side by side."""
+    """Time both decoders and the track as each speed-up joins; print the figures side by side."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3)
@@ -52,7 +54,7 @@ def main() -> None:
     import librosa.sequence
     import numba
 
-    from eval import metrics, pitch_viterbi
+    from eval import metrics, pitch_viterbi, pyin_trough_prior
 
     dense = numba.njit(nogil=True)(librosa.sequence._viterbi.py_func)  # what eval.metrics installed until now
     x = speech(args.seconds)
@@ -71,19 +73,25 @@ def main() -> None:
     assert np.array_equal(states, dense_states) and logp.tobytes() == dense_logp.tobytes()
 
     librosa.sequence._viterbi = dense
-    pyin_before_s, before = best_of(args.repeat, lambda: track(x, metrics))
+    tracks = [("librosa's pYIN (Viterbi rebuilt nogil)", *best_of(args.repeat, lambda: track(x, metrics)))]
     pitch_viterbi.install()
-    pyin_after_s, after = best_of(args.repeat, lambda: metrics._pyin(x))
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(before, after))
+    tracks.append(("+ sparse Viterbi", *best_of(args.repeat, lambda: track(x, metrics))))
+    pyin_trough_prior.install()
+    tracks.append(("+ trough prior from a table (_pyin)", *best_of(args.repeat, lambda: metrics._pyin(x))))
+    assert all(f0.tobytes() == tracks[0][2][0].tobytes() and np.array_equal(v, tracks[0][2][1]) for _, _, (f0, v) in tracks)
 
     n_steps, n_states = log_prob.shape
     print(f"{args.seconds:g} s of speech: {n_steps} frames x {n_states} states, "
           f"{np.count_nonzero(log_trans != log_trans.min()) / n_states:.1f} predecessors a state off the floor")
-    print(f"{'seconds per audio second':<34}{'librosa (dense)':>16}{'sparse':>12}{'speed-up':>10}")
-    for name, old, new in (("Viterbi", dense_s, sparse_s), ("whole pitch track (_pyin)", pyin_before_s, pyin_after_s)):
-        print(f"{name:<34}{old / args.seconds:>16.5f}{new / args.seconds:>12.5f}{old / new:>9.1f}x")
-    print(f"full scans: {fallbacks} of {(n_steps - 1) * n_states} (frame, state) maxima "
-          f"({fallbacks / max(1, (n_steps - 1) * n_states):.4%}); states and log-probability identical, tracks bit for bit")
+    print(f"{'Viterbi alone':<40}{'librosa (dense)':>16}{'sparse':>10}{'speed-up':>10}")
+    print(f"{'  seconds per audio second':<40}{dense_s / args.seconds:>16.5f}{sparse_s / args.seconds:>10.5f}"
+          f"{dense_s / sparse_s:>9.1f}x")
+    print(f"  full scans: {fallbacks} of {(n_steps - 1) * n_states} (frame, state) maxima "
+          f"({fallbacks / max(1, (n_steps - 1) * n_states):.4%}); states and log-probability identical")
+    print(f"{'whole pitch track':<40}{'s per audio s':>16}{'speed-up':>20}")
+    for name, seconds, _ in tracks:
+        print(f"  {name:<38}{seconds / args.seconds:>16.5f}{tracks[0][1] / seconds:>19.1f}x")
+    print("  the three tracks identical bit for bit")
 
 
 def track(x: np.ndarray, metrics) -> tuple[np.ndarray, np.ndarray]:

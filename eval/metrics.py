@@ -269,9 +269,10 @@ def _pyin(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """pYIN (librosa) of all of `x`: F0 in Hz (NaN where unvoiced) and voiced flags, one frame per hop."""
     import librosa
 
-    from eval import pitch_viterbi
+    from eval import pitch_viterbi, pyin_trough_prior
 
     pitch_viterbi.install()  # librosa's Viterbi, bit for bit, about 10x faster and without the GIL
+    pyin_trough_prior.install()  # scipy's per-frame prior, bit for bit, from a table
     f0, voiced, _ = librosa.pyin(x, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=PITCH_RATE, frame_length=1024,
                                  hop_length=PITCH_HOP, resolution=PITCH_GRID)
     return f0, voiced

@@ -1,5 +1,6 @@
 """eval.pitch_viterbi decodes exactly as librosa's dense `_viterbi`: the same states, log-probability and ties on any
-transition matrix, and so the same pYIN tracks bit for bit on speech, clean and degraded."""
+transition matrix; with eval.pyin_trough_prior, eval.metrics' pYIN tracks speech, clean and degraded, bit for bit as
+librosa's pYIN as shipped."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codec.registry import get_codec
-from eval import metrics, pitch_viterbi
+from eval import metrics, pitch_viterbi, pyin_trough_prior
 from eval_assets import utterances
 
 TIES = st.sampled_from([0.0, -0.5, -1.0, -3.0])  # few values: equal candidates are common
@@ -109,10 +110,13 @@ def clips() -> list[np.ndarray]:
     return [*speech, degraded, noisy]
 
 
-def test_pitch_tracks_of_speech_are_those_of_librosas_own_viterbi_bit_for_bit(monkeypatch):
-    """eval.metrics' pYIN with the sparse decoder against the same pYIN with librosa's compiled `_viterbi`; on pYIN's
-    matrix (about 41 predecessors a state of 432) hardly any maximum needs the full scan."""
+def test_pitch_tracks_of_speech_are_librosas_own_bit_for_bit(monkeypatch):
+    """eval.metrics' pYIN (sparse Viterbi, tabled trough prior) against librosa's pYIN as shipped (its compiled
+    `_viterbi`, scipy's pmf); on pYIN's matrix (about 41 predecessors a state of 432) hardly any maximum needs the
+    full scan."""
+    import librosa.core.pitch
     import librosa.sequence
+    import scipy
 
     original = librosa_sequence()._viterbi
     voiced_frames = frames = 0
@@ -120,10 +124,13 @@ def test_pitch_tracks_of_speech_are_those_of_librosas_own_viterbi_bit_for_bit(mo
         with monkeypatch.context() as librosas:
             inputs = []
             librosas.setattr(pitch_viterbi, "install", lambda: None)
+            librosas.setattr(pyin_trough_prior, "install", lambda: None)
+            librosas.setattr(librosa.core.pitch, "scipy", scipy)
             librosas.setattr(librosa.sequence, "_viterbi", lambda *args: inputs.append(args) or original(*args))
             f0_want, voiced_want = metrics._pyin(x)
         f0, voiced = metrics._pyin(x)
         assert librosa.sequence._viterbi is pitch_viterbi.sparse_viterbi
+        assert isinstance(librosa.core.pitch.scipy.stats.boltzmann, pyin_trough_prior.BoltzmannTable)
         assert f0.tobytes() == f0_want.tobytes() and np.array_equal(voiced, voiced_want)
         (log_prob, log_trans, log_p_init), = inputs
         _, _, full_scans = pitch_viterbi.decode(log_prob, log_trans, log_p_init)
