@@ -101,7 +101,7 @@ def test_the_pitch_metrics_of_a_clip_up_to_one_window_are_those_of_the_whole_tra
 
 def test_pitch_tracking_decodes_with_a_viterbi_that_leaves_the_gil_to_the_window():
     """As librosa builds it, pYIN's Viterbi holds the GIL for a whole window (about a second for 30 s), freezing the
-    app's window while a clip's F0 is measured on a worker thread; the same function built with nogil replaces it."""
+    app's window while a clip's F0 is measured on a worker thread; eval.pitch_viterbi's, built with nogil, replaces it."""
     import librosa.sequence
 
     metrics.f0_rmse(speech(2.0), speech(2.0), 16000)
