@@ -8,7 +8,6 @@ import importlib.util
 from functools import lru_cache
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
