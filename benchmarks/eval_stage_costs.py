@@ -4,7 +4,8 @@ warm (models loaded, one clip scored first, untimed), and the ceiling those cost
 
     python benchmarks/eval_stage_costs.py [--minutes 1] [--codec opus-6k] [--cores 15] [--model-stages]
 
-Each stage runs the function the runner runs on the same inputs: the codec's round trip, every CPU metric through
+Each stage runs the function the runner runs on the same inputs: reading and hashing the audio, the codec's round
+trip, the pair's checks (alignment, `eval.pair.prepare`; the model stage runs these), every CPU metric through
 `eval.pair.score` on the prepared pair, and with --model-stages the ASR of the original and the decoded audio
 (`asr.transcribe_many`), speaker similarity and DistillMOS (`eval.pair.score`). The clips are the
 bundled speech (all languages), as many as make --minutes. The pitch metrics share one pYIN track per signal: their
@@ -22,6 +23,7 @@ import time
 from codec.bundled_speech import default_manifest
 from codec.registry import get_codec
 from eval import metrics, pair
+from eval.cache import audio_sha256
 from eval.manifest import load_manifest
 from eval.metrics import METRICS
 
@@ -68,6 +70,11 @@ def main() -> None:
             costs["round trip " + args.codec] = costs.get("round trip " + args.codec, 0.0) + timed(
                 lambda: codec.roundtrip(audio.samples, audio.sample_rate))
         p = pair.prepare(audio.samples, audio.sample_rate, rt.audio, rt.sample_rate, align_to=rt.heard)
+        if not warm:
+            for name, step in {"read + hash": lambda: audio_sha256(utt.load().samples, audio.sample_rate),
+                               "pair checks (sanity)": lambda: pair.prepare(audio.samples, audio.sample_rate, rt.audio,
+                                                                            rt.sample_rate, align_to=rt.heard)}.items():
+                costs[name] = costs.get(name, 0.0) + timed(step)
         metrics._PITCH_TRACKS.clear()  # each row pays for its reference's track, as a first codec does
         for name in cpu:
             spent = timed(lambda: pair.score(p, (name,)))

@@ -9,8 +9,8 @@ from codec.audio import RESAMPLER
 from codec.conditions import VERSION as CONDITIONS_VERSION
 from codec.conditions import Conditioned
 from codec.interface import Codec
-from eval import asr, mos, pair, sanity, speaker, textnorm
-from eval.metrics import FAST_METRICS, METRICS
+from eval import asr, pair, sanity, speaker, textnorm
+from eval.metrics import FAST_METRICS, METRICS, on_gpu
 
 SANITY_VERSION = "sanity/1"  # bump when eval.sanity changes what it compensates or refuses
 HEAD_KEY = f"{SANITY_VERSION}/roundtrip-2"  # a round trip's cached record; 2: its times include the resampling
@@ -41,11 +41,7 @@ def codec_key(codec: Codec) -> str | None:
 
 def metric_key(name: str) -> str:
     """A signal or speaker metric's cache key, which is also its version in run.json."""
-    version = METRICS[name].version
-    if name == "speaker_sim":
-        version = speaker.model_version()
-    elif name == "distill_mos":
-        version = mos.identity(version)
+    version = speaker.model_version() if name == "speaker_sim" else METRICS[name].version + ("+gpu" if on_gpu(name) else "")
     return f"{name}/{version}/{SANITY_VERSION}" + ("" if name in FAST_METRICS else f"/{pair.AS_DECODED}")
 
 

@@ -164,23 +164,23 @@ def si_sdr(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
 
 
 @lru_cache(maxsize=None)
-def _nemo_losses():
-    """NeMo's mel and STFT reconstruction losses, the very modules training uses, in float64."""
+def _nemo_losses(device: str = "cpu"):
+    """NeMo's mel and STFT reconstruction losses, the very modules training uses, in float64 on `device`."""
     from codec.lfsc.spectral_losses import NEMO_MEL_DIMS, NEMO_RESOLUTIONS, MultiResolutionMelLoss, MultiResolutionSTFTLoss
 
-    mel = MultiResolutionMelLoss(22050, NEMO_RESOLUTIONS, NEMO_MEL_DIMS, log_guard=1.0).double()
-    return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double()
+    mel = MultiResolutionMelLoss(22050, NEMO_RESOLUTIONS, NEMO_MEL_DIMS, log_guard=1.0).double().to(device)
+    return mel, MultiResolutionSTFTLoss(NEMO_RESOLUTIONS, log_guard=1.0).double().to(device)
 
 
 SPECTRAL_CHUNK = 2**20  # samples (47 s at 22.05 kHz) whose frames the mel/STFT distances compute at once
 _SPECTRAL: dict[str, tuple[float, float]] = {}  # the last few pairs' (mel, STFT) distances, by content digest
 
 
-def _log_spectrograms(i: int) -> tuple[Callable, Callable]:
+def _log_spectrograms(i: int, device: str) -> tuple[Callable, Callable]:
     """|STFT| [1, bins, frames] -> the log spectrograms of NeMo's mel and STFT losses at resolution i."""
     import torch
 
-    mel, stft = _nemo_losses()
+    mel, stft = _nemo_losses(device)
     fb = getattr(mel, f"fb_{i}")
     return (lambda mag: torch.log(fb @ mag + mel.log_guard)), (lambda mag: torch.log(mag + stft.log_guard))
 
@@ -192,7 +192,7 @@ def _frames_l1(i: int, ref, deg) -> tuple[float, float]:
     signal's own reflected edges at its ends), so every frame is the whole signal's."""
     from codec.lfsc.spectral_losses import magnitude
 
-    mel = _nemo_losses()[0]
+    mel = _nemo_losses(ref.device.type)[0]
     n_fft, hop, _ = mel.resolutions[i]
     window = getattr(mel, f"window_{i}")
     n = ref.shape[-1]
@@ -204,15 +204,20 @@ def _frames_l1(i: int, ref, deg) -> tuple[float, float]:
         a, b = max(0, f0 * hop - n_fft), min(n, (f1 - 1) * hop + n_fft)
         first = f0 - a // hop
         mag_deg, mag_ref = (magnitude(x[None, a:b], n_fft, hop, window) for x in (deg, ref))
-        for k, spectrogram in enumerate(_log_spectrograms(i)):
+        for k, spectrogram in enumerate(_log_spectrograms(i, ref.device.type)):
             diff = spectrogram(mag_deg)[0, :, first:first + f1 - f0] - spectrogram(mag_ref)[0, :, first:first + f1 - f0]
             totals[k] += float(diff.abs().mean(dim=0).sum())
     return totals[0] / frames, totals[1] / frames
 
 
+def _spectral_device() -> str:
+    """Where the spectral distances run: the GPU when there is one."""
+    return "cuda" if on_gpu("mel_distance") else "cpu"
+
+
 def _spectral_distances(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[float, float]:
     """NeMo's multi-resolution mel and STFT distances of a pair at 22.05 kHz, computed together (both take the same
-    magnitude spectrograms); kept for the last 4 pairs (by digest, not holding the audio), so that the second of
+    magnitude spectrograms), on the GPU when there is one (`on_gpu`); kept for the last 4 pairs (by digest, not holding the audio), so that the second of
     the two metrics reads what the first computed."""
     import torch
 
@@ -221,9 +226,11 @@ def _spectral_distances(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[floa
         raise MetricError("too short for the 2048-point resolution (needs more than 1024 samples at 22.05 kHz)")
     key = "".join(hashlib.blake2b(x.data, digest_size=16).hexdigest() for x in (ref_r, deg_r))
     if key not in _SPECTRAL:
-        count = len(_nemo_losses()[0].resolutions)
+        device = _spectral_device()
+        count = len(_nemo_losses(device)[0].resolutions)
         with torch.inference_mode():
-            per_resolution = [_frames_l1(i, torch.from_numpy(ref_r), torch.from_numpy(deg_r)) for i in range(count)]
+            ref_t, deg_t = (torch.from_numpy(x).to(device) for x in (ref_r, deg_r))
+            per_resolution = [_frames_l1(i, ref_t, deg_t) for i in range(count)]
         _SPECTRAL[key] = (sum(m for m, _ in per_resolution) / count, sum(s for _, s in per_resolution) / count)
         while len(_SPECTRAL) > 4:
             del _SPECTRAL[next(iter(_SPECTRAL))]
@@ -269,14 +276,17 @@ def distill_mos_many(degs: list[tuple[np.ndarray, int]]) -> list[dict]:
     return out
 
 
+def on_gpu(name: str) -> bool:
+    """Whether metric `name` runs on a GPU here: it is one of `GPU_METRICS` and PyTorch sees a GPU."""
+    from codec.devices import default_device
+
+    return name in GPU_METRICS and default_device() == "cuda"
+
+
 def with_models(name: str) -> bool:
     """Whether the runner computes metric `name` where its models are (eval.unit.Scorer.run_models) rather than
-    with the CPU metrics: the speaker metric always, DistillMOS when it runs batched on a GPU (`mos.batched()`)."""
-    if name == "distill_mos":
-        from eval import mos
-
-        return mos.batched()
-    return METRICS[name].needs_model
+    with the CPU metrics: the speaker metric always, `GPU_METRICS` when they run on a GPU (`on_gpu`)."""
+    return METRICS[name].needs_model or on_gpu(name)
 
 
 def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -433,6 +443,12 @@ WAVEFORM_METRICS: tuple[str, ...] = ("si_sdr",)
 # The intrusive signal metrics: they compare aligned signals (so a refused alignment refuses them) and need no model.
 FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "mel_distance", "stft_distance",
                                  "f0_rmse", "f0_corr", "vuv_error")
+
+
+# Metrics that run on a GPU when PyTorch sees one (the spectral distances' STFTs; DistillMOS batched across clips):
+# the runner then computes them with the models, off the CPU metrics' cores. Their values differ from the CPU's in
+# the last bits, so their cache keys and versions say so (eval.identity.metric_key).
+GPU_METRICS: tuple[str, ...] = ("mel_distance", "stft_distance", "distill_mos")
 
 
 def compute(name: str, ref: np.ndarray, deg: np.ndarray, sr: int) -> float:

@@ -17,7 +17,7 @@ so its value is bit-identical. The time still grows with the length: one window 
 Many clips at once (`predict_many`, for the model actors of `--engine ray`): on a GPU the windows of all the clips
 (a short clip zero-padded to one window, as the package's forward pads it) are rated `BATCH_MANY` at a time by a
 model of their own on the GPU, and each clip gets the mean of its windows'. Those values differ from one clip at a
-time in the last float bits, so `identity` marks the version "+batched" where that is the default. `predict` and
+time in the last float bits, so the metric's cache key says "+gpu" there (eval.identity.metric_key). `predict` and
 its model stay on the CPU: it runs in the `--jobs` processes, which must not touch CUDA.
 """
 
@@ -92,12 +92,6 @@ def predict(audio: np.ndarray) -> float:
 def batched() -> bool:
     """Whether `predict_many` rates the windows of several clips together by default: when torch sees a GPU."""
     return default_device() == "cuda"
-
-
-def identity(version: str) -> str:
-    """The metric's `version` (eval.metrics) as `predict_many` computes it: "+batched" appended when `batched()`;
-    loads no model."""
-    return f"{version}+batched" if batched() else version
 
 
 def predict_many(audios: list[np.ndarray], batch: bool | None = None) -> list[float]:

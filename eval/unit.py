@@ -1,8 +1,8 @@
 """The units of work of a run (one utterance through one codec): each one's row, from the cache where it holds the
 unit's values, else by round trip and eval.pair, with what is computed stored in the cache.
 
-A unit is started (round trip, sanity, refusals), then the model metrics (speaker similarity, DistillMOS on a GPU)
-and ASR of all units of its utterance run, each model over all their clips at once (`Scorer.run_models`;
+A unit is started (round trip, sanity, refusals), then the model metrics (speaker similarity; on a GPU DistillMOS and
+the spectral distances) and ASR of all units of its utterance run, each model over all their clips at once (`Scorer.run_models`;
 eval.model_batches gives it several utterances), then its CPU metrics run (here or in eval.pool's processes) and
 `Scorer.complete` gives its row. What completing a unit needs stays in its `Unit`, never in the row.
 """
@@ -23,7 +23,7 @@ from eval import asr, pair, run_folder, speaker, speaker_chance
 from eval.cache import Cache, audio_sha256
 from eval.identity import HEAD_KEY, decoded_asr_key, metric_key, original_asr_key
 from eval.manifest import Utterance
-from eval.metrics import METRICS, distill_mos_many, with_models
+from eval.metrics import GPU_METRICS, METRICS, distill_mos_many, with_models
 from eval.pair import ASR_METRICS, Pair, Result
 from eval.row import Row
 
@@ -66,7 +66,7 @@ class Scorer:
         self.metrics = metrics
         self.signal = tuple(m for m in metrics if m in METRICS)
         self.cpu = tuple(m for m in self.signal if not with_models(m))
-        self.mos_with_models = "distill_mos" in self.signal and with_models("distill_mos")
+        self.gpu = tuple(m for m in self.signal if m in GPU_METRICS and with_models(m))  # on the models' GPU
         self.want_asr = any(m in ASR_METRICS for m in metrics)
         self.want_speaker = "speaker_sim" in metrics
         self.rates = pair.metric_rates(metrics)
@@ -97,15 +97,19 @@ class Scorer:
 
     def run_models(self, work: list[tuple[Reference, list[Unit]]]) -> None:
         """What these utterances' started units still need from models, each model taking all their clips at once:
-        speaker similarity, DistillMOS where it runs with the models (on a GPU), then ASR (`transcribe`)."""
+        speaker similarity, on a GPU the `GPU_METRICS` (DistillMOS batched, the spectral distances), then ASR
+        (`transcribe`)."""
         todo = [(ref, u) for ref, units in work for u in units if u.pair is not None]
         if self.want_speaker:
             self._speakers([(ref, u) for ref, u in todo if u.results.get("speaker_sim") is None])
-        if self.mos_with_models:
+        if "distill_mos" in self.gpu:
             waiting = [(ref, u) for ref, u in todo if u.results.get("distill_mos") is None]
             scored = distill_mos_many([(u.pair.fed("distill_mos"), u.pair.sample_rate) for _, u in waiting])
             for (ref, unit), result in zip(waiting, scored):
                 self._keep(ref, unit, "distill_mos", result)
+        for ref, unit in todo:  # the spectral distances on the GPU, a pair at a time
+            for name, result in pair.score(unit.pair, tuple(m for m in self.gpu if unit.results.get(m) is None)).items():
+                self._keep(ref, unit, name, result)
         self.transcribe(work)
 
     def _speakers(self, todo: list[tuple[Reference, Unit]]) -> None:

@@ -76,11 +76,21 @@ def test_unbatched_predict_many_is_bit_identical_to_predict(clips, expected, rec
     assert recording.shapes == [(1, 32000), (1, 24000)]  # predict's calls, the clip fed whole
 
 
-def test_the_identity_says_batched_where_a_gpu_makes_it_the_default(monkeypatch):
+def test_on_a_gpu_the_gpu_metrics_cache_keys_say_so_without_loading_a_model(monkeypatch):
+    import codec.devices
+    from eval.identity import metric_key
+    from eval.metrics import GPU_METRICS
+
     def no_model(device):
-        raise AssertionError("identity loads no model")
+        raise AssertionError("the keys load no model")
 
     monkeypatch.setattr(mos, "_model", no_model)
-    assert not mos.batched() and mos.identity("distillmos-0.9.1-v7/1") == "distillmos-0.9.1-v7/1"
+    names = (*GPU_METRICS, "pesq_wb", "stoi")
+    here = {name: metric_key(name) for name in names}
+    assert not mos.batched() and not any("+gpu" in key for key in here.values())
+    monkeypatch.setattr(codec.devices, "default_device", lambda: "cuda")
     monkeypatch.setattr(mos, "default_device", lambda: "cuda")
-    assert mos.batched() and mos.identity("distillmos-0.9.1-v7/1") == "distillmos-0.9.1-v7/1+batched"
+    gpu = {name: metric_key(name) for name in names}
+    assert mos.batched()
+    assert [name for name in names if gpu[name] != here[name]] == list(GPU_METRICS)
+    assert all(gpu[name].startswith(here[name].split("/")[0]) and "+gpu" in gpu[name] for name in GPU_METRICS)

@@ -140,32 +140,41 @@ def test_a_batch_transcribes_each_language_in_one_model_call_with_the_local_engi
     assert all(r.hyp for rows in got for r in rows)
 
 
-def test_on_a_gpu_a_batchs_speaker_and_mos_models_take_all_its_clips_at_once(tmp_path, monkeypatch):
-    from eval import mos, speaker
+def test_on_a_gpu_the_model_stage_computes_the_gpu_metrics_and_batches_the_speaker_and_mos_models(tmp_path, monkeypatch):
+    from eval import metrics, mos, speaker
     from eval.identity import metric_key
 
     utts = utterances(count=3, max_seconds=4.0)
     codecs = [get_codec("identity"), get_codec("codec2-3200")]
     keys = {c.name: codec_key(c) for c in codecs}
-    wanted = ("speaker_sim", "distill_mos", "si_sdr")
+    wanted = ("speaker_sim", "distill_mos", "mel_distance", "stft_distance", "si_sdr")
     local = Scorer(tmp_path / "local", wanted, Cache(tmp_path / "cache-local"), False, frozenset())
-    assert local.cpu == ("distill_mos", "si_sdr") and metric_key("distill_mos").count("+batched") == 0
+    assert local.cpu == wanted[1:] and local.gpu == () and "+gpu" not in metric_key("distill_mos")
     expected = [[finish_here(local, unit) for unit in start_utterance(local, utt, codecs, keys)] for utt in utts]
     # what a GPU changes, forced on this CPU: both models batch, DistillMOS moves to the model stage
+    import codec.devices
+
+    monkeypatch.setattr(codec.devices, "default_device", lambda: "cuda")  # what decides (the models stay on the CPU)
+    monkeypatch.setattr(metrics, "_spectral_device", lambda: "cpu")
+    metrics._SPECTRAL.clear()  # computed again, in the model stage
     monkeypatch.setattr(mos, "batched", lambda: True)
     monkeypatch.setattr(speaker.GE2E, "batches", lambda self: True)
     calls: list[int] = []
     many = mos.predict_many
     monkeypatch.setattr(mos, "predict_many", lambda audios, batch=None: calls.append(len(audios)) or many(audios))
     batched = Scorer(tmp_path / "batched", wanted, Cache(tmp_path / "cache-batched"), False, frozenset())
-    assert batched.cpu == ("si_sdr",) and "+batched" in metric_key("distill_mos") + metric_key("speaker_sim")
+    assert batched.cpu == ("si_sdr",) and batched.gpu == wanted[1:4]
+    assert all("+gpu" in metric_key(m) for m in batched.gpu) and "+batched" in metric_key("speaker_sim")
     started = start_batch(batched, [(utt, codecs) for utt in utts], keys)
     assert calls == [len(utts) * len(codecs)]  # every decoded clip of the batch in one call
-    assert all(set(unit.results) == set(wanted) and unit.results["distill_mos"] for units in started for unit in units)
+    # every model and GPU metric is in before the CPU metrics run
+    assert all(all(unit.results[m] for m in wanted[:4]) and unit.results["si_sdr"] is None
+               for units in started for unit in units)
     got = [[finish_here(batched, unit) for unit in units] for units in started]
     for rows, want in zip(got, expected):
         for row, alone in zip(rows, want):
             assert row.metrics.keys() == alone.metrics.keys() == set(wanted)
             for name in ("speaker_sim", "distill_mos"):
                 assert row.metrics[name] == pytest.approx(alone.metrics[name], abs=1e-5)
-            assert row.metrics["si_sdr"] == alone.metrics["si_sdr"]
+            for name in ("mel_distance", "stft_distance", "si_sdr"):  # the same computation, here on the CPU
+                assert row.metrics[name] == alone.metrics[name]
