@@ -10,8 +10,9 @@ trip, the pair's checks (alignment, `eval.pair.prepare`; the model stage runs th
 (`asr.transcribe_many`), speaker similarity and DistillMOS (`eval.pair.score`). The clips are the
 bundled speech (all languages), as many as make --minutes. The pitch metrics share one pYIN track per signal: their
 row pays for the decoded audio's track and the reference's (which later codecs of the same utterance reuse), both
-counted under f0_rmse. "ceiling" is what --cores cores reach when only the CPU metrics run on them (the model stages
-on a GPU): cores / (sum of the CPU metrics' core-seconds per audio second).
+counted under f0_rmse; the mel and STFT distances share one computation, counted under mel_distance. "ceiling" is
+what --cores cores reach when only the CPU metrics run on them (the models, and on a GPU machine
+`eval.metrics.GPU_METRICS`, on the GPU): cores / (their core-seconds per audio second).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from codec.registry import get_codec
 from eval import metrics, pair
 from eval.cache import audio_sha256
 from eval.manifest import load_manifest
-from eval.metrics import METRICS
+from eval.metrics import GPU_METRICS, METRICS
 
 
 def clips(minutes: float) -> list:
@@ -86,9 +87,13 @@ def main() -> None:
     for name, seconds in costs.items():
         print(f"{name:22s} {seconds / audio_s:8.4f}")
     cpu_sum = sum(costs[m] for m in cpu) / audio_s
+    gpu_machine = sum(costs[m] for m in cpu if m not in GPU_METRICS) / audio_s
+    pitch = costs["f0_rmse"] / audio_s
     print(f"{'CPU metrics together':22s} {cpu_sum:8.4f}")
-    print(f"ceiling with the CPU metrics on {args.cores} cores: {args.cores / cpu_sum:.0f} audio hours per wall hour "
-          f"(without the pitch metrics: {args.cores / (cpu_sum - costs['f0_rmse'] / audio_s):.0f})")
+    print(f"{'  without GPU_METRICS':22s} {gpu_machine:8.4f}   (what stays on the CPUs of a GPU machine)")
+    print(f"ceiling on {args.cores} cores with the GPU metrics and models on a GPU: {args.cores / gpu_machine:.0f} audio "
+          f"hours per wall hour (without the pitch metrics: {args.cores / (gpu_machine - pitch):.0f}); with only the "
+          f"models on a GPU: {args.cores / cpu_sum:.0f}")
 
 
 def _model_stages(costs: dict[str, float], utt, audio, p, warm: bool) -> None:
