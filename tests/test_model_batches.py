@@ -119,6 +119,7 @@ def test_ray_options_are_checked_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # Whisper on 16 clips on the CPU: about 25 s
 def test_a_batch_transcribes_each_language_in_one_model_call_with_the_local_engines_text(tmp_path, monkeypatch):
     from eval import asr
 
