@@ -129,6 +129,9 @@ def from_recordings(recordings: Iterable, supervisions: Iterable, lang: str | No
     one recording's supervisions held at a time; when the supervisions are in another order, or the pair holds an
     error, both are read again with all supervisions held as small records (so give lists, Lhotse sets or manifest
     files, which can be read twice, not one-pass iterators)."""
+    if iter(recordings) is recordings or iter(supervisions) is supervisions:
+        raise TypeError("from_recordings reads its inputs twice when they are out of order: give lists, Lhotse sets "
+                        "or manifest files, not one-pass iterators")
     try:
         return from_cuts(_merged_cuts(recordings, supervisions), lang, where)
     except (_NotInOrder, UserError):

@@ -232,9 +232,10 @@ def _spectral_distances(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[floa
             ref_t, deg_t = (torch.from_numpy(x).to(device) for x in (ref_r, deg_r))
             per_resolution = [_frames_l1(i, ref_t, deg_t) for i in range(count)]
         _SPECTRAL[key] = (sum(m for m, _ in per_resolution) / count, sum(s for _, s in per_resolution) / count)
-        while len(_SPECTRAL) > 4:
-            del _SPECTRAL[next(iter(_SPECTRAL))]
-    return _SPECTRAL[key]
+    distances = _SPECTRAL[key]
+    while len(_SPECTRAL) > 4:  # the app's threads may evict at once
+        _SPECTRAL.pop(next(iter(_SPECTRAL), None), None)
+    return distances
 
 
 def mel_distance(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -271,7 +272,11 @@ def distill_mos_many(degs: list[tuple[np.ndarray, int]]) -> list[dict]:
             audios[i] = audio
         except MetricError as exc:
             out[i] = {"missing": str(exc)}
-    for i, value in zip(audios, mos.predict_many(list(audios.values()))):
+    try:
+        values = mos.predict_many(list(audios.values()))
+    except ModuleNotFoundError as exc:  # DistillMOS is an optional install
+        return [{"missing": str(exc)} if i in audios else result for i, result in enumerate(out)]
+    for i, value in zip(audios, values):
         out[i] = {"value": value} if np.isfinite(value) else {"missing": f"{METRICS['distill_mos'].label} is not finite"}
     return out
 
@@ -281,12 +286,6 @@ def on_gpu(name: str) -> bool:
     from codec.devices import default_device
 
     return name in GPU_METRICS and default_device() == "cuda"
-
-
-def with_models(name: str) -> bool:
-    """Whether the runner computes metric `name` where its models are (eval.unit.Scorer.run_models) rather than
-    with the CPU metrics: the speaker metric always, `GPU_METRICS` when they run on a GPU (`on_gpu`)."""
-    return METRICS[name].needs_model or on_gpu(name)
 
 
 def distill_mos(ref: np.ndarray, deg: np.ndarray, sr: int) -> float:
@@ -359,9 +358,10 @@ def _pitch_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     key = hashlib.blake2b(np.ascontiguousarray(x).data, digest_size=16).hexdigest()  # no copy of x
     if key not in _PITCH_TRACKS:
         _PITCH_TRACKS[key] = _windowed_pyin(x)
-        while len(_PITCH_TRACKS) > 4:
-            del _PITCH_TRACKS[next(iter(_PITCH_TRACKS))]
-    return _PITCH_TRACKS[key]
+    track = _PITCH_TRACKS[key]
+    while len(_PITCH_TRACKS) > 4:  # the app's threads may evict at once
+        _PITCH_TRACKS.pop(next(iter(_PITCH_TRACKS), None), None)
+    return track
 
 
 def _pitch_pair(ref: np.ndarray, deg: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -446,7 +446,7 @@ FAST_METRICS: tuple[str, ...] = ("pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr"
 
 
 # Metrics that run on a GPU when PyTorch sees one (the spectral distances' STFTs; DistillMOS batched across clips):
-# the runner then computes them with the models, off the CPU metrics' cores. Their values differ from the CPU's in
+# the runner then computes them with the models (eval.unit.Scorer.run_models), off the CPU metrics' cores. Their values differ from the CPU's in
 # the last bits, so their cache keys and versions say so (eval.identity.metric_key).
 GPU_METRICS: tuple[str, ...] = ("mel_distance", "stft_distance", "distill_mos")
 

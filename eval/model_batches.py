@@ -7,8 +7,9 @@ Batched only where batching is proven exact, since rows and cache entries must b
 tokens it gives one by one (tests/test_inference.py, tests/test_model_batches.py; shown on CPU, not yet on a GPU);
 it decodes them one by one, because its batched decoder differs from one by one in the last float bit (1.8e-7
 measured on CPU). Every other codec (reduced precisions, input conditions, the baselines) round-trips one clip at
-a time. ASR runs over the whole batch, the clips of each language together (on the CPU the batched text is the
-one-by-one text, as for the local engine's batch of one utterance); the speaker model runs per clip.
+a time. The model metrics and ASR run over the whole batch (`Scorer.run_models`): Whisper the clips of each
+language together (on the CPU the batched text is the one-by-one text, as for the local engine's batch of one
+utterance), the speaker model and on a GPU DistillMOS all the batch's clips (batched on a GPU only).
 """
 
 from __future__ import annotations
@@ -93,8 +94,11 @@ def start_batch(scorer: Scorer, batch: list[tuple[Utterance, list[Codec]]],
             refs[i] = refusal if isinstance(refusal, str) else refs[i]
     out = [ref if isinstance(ref, str) else [started[c.name] for c in codecs]
            for ref, (_, codecs), started in zip(refs, batch, units)]
-    refusal = _guarded(scorer.run_models, [(ref, ordered) for ref, ordered in zip(refs, out) if isinstance(ref, Reference)])
-    return [refusal if isinstance(refusal, str) and not isinstance(started, str) else started for started in out]
+    work = [(ref, ordered) for ref, ordered in zip(refs, out) if isinstance(ref, Reference)]
+    if isinstance(_guarded(scorer.run_models, work), str):  # someone's refusal: each utterance alone, as locally
+        refusals = {id(ordered): _guarded(scorer.run_models, [(ref, ordered)]) for ref, ordered in work}
+        out = [refusals.get(id(started)) or started for started in out]
+    return out
 
 
 def _reference(scorer: Scorer, utt: Utterance) -> Reference | str:

@@ -43,7 +43,8 @@ def decode(log_prob: np.ndarray, log_trans: np.ndarray, log_p_init: np.ndarray) 
     floor = np.min(log_trans) if np.all(np.isfinite(log_trans)) else np.nan
     start, predecessors, weights = _supports(log_trans, floor)
     ptr = np.zeros((n_steps, n_states), dtype=np.uint16)
-    previous = log_prob[0] + log_p_init
+    previous = np.empty(n_states)  # float64 whatever the inputs' type, as librosa keeps its values
+    previous[:] = log_prob[0] + log_p_init
     value = np.empty(n_states)
     column = np.empty(n_states)
     dense = 0

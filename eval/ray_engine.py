@@ -11,8 +11,8 @@ back, exactly as with the local engine. Two ways, chosen by `gpus_per_actor`:
 - One task per utterance (the default on a cluster without GPUs): a one-CPU task runs `start_utterance` and
   `finish_here` for an utterance in its worker, which builds each codec (and loads the models) once and is reused.
 
-An utterance's audio is read and hashed once, its original and every codec's output go to the ASR model as one
-batch, and its speaker embedding is computed once, as in `eval.runner.start_utterance`. Workers and actors read
+An utterance's audio is read and hashed once and its reference's speaker embedding computed once; the model
+metrics and ASR of a batch's (or a task's utterance's) clips run together (`eval.unit.Scorer.run_models`). Workers and actors read
 the audio and the cache (and write kept audio) at the driver's paths, so a cluster of several machines needs them
 on a shared filesystem. In flight at any time: at most IN_FLIGHT_PER_CPU utterances per cluster CPU (plus the
 rest of one batch), so memory stays bounded however long the corpus. A task whose worker dies, or an actor that

@@ -206,7 +206,8 @@ class _Tally:
 def start_utterance(scorer: Scorer, utt: Utterance, codecs: list[Codec], keys: dict[str, str | None],
                     cancelled: Callable[[], bool] = lambda: False) -> list[Unit]:
     """Load an utterance (UserError when its audio cannot be read) and start its units through `codecs` (until
-    `cancelled()`), with the ASR of all of them done as one batch: what is left is their CPU metrics."""
+    `cancelled()`), with their model metrics and ASR run over all of them at once (`Scorer.run_models`): what is
+    left is their CPU metrics."""
     audio = utt.load()
     ref = scorer.reference(utt, audio.samples, audio.sample_rate)
     started = []

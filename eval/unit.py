@@ -23,7 +23,7 @@ from eval import asr, pair, run_folder, speaker, speaker_chance
 from eval.cache import Cache, audio_sha256
 from eval.identity import HEAD_KEY, decoded_asr_key, metric_key, original_asr_key
 from eval.manifest import Utterance
-from eval.metrics import GPU_METRICS, METRICS, distill_mos_many, with_models
+from eval.metrics import METRICS, distill_mos_many, on_gpu
 from eval.pair import ASR_METRICS, Pair, Result
 from eval.row import Row
 
@@ -65,8 +65,6 @@ class Scorer:
         self.inputs = inputs
         self.metrics = metrics
         self.signal = tuple(m for m in metrics if m in METRICS)
-        self.cpu = tuple(m for m in self.signal if not with_models(m))
-        self.gpu = tuple(m for m in self.signal if m in GPU_METRICS and with_models(m))  # on the models' GPU
         self.want_asr = any(m in ASR_METRICS for m in metrics)
         self.want_speaker = "speaker_sim" in metrics
         self.rates = pair.metric_rates(metrics)
@@ -102,13 +100,15 @@ class Scorer:
         todo = [(ref, u) for ref, units in work for u in units if u.pair is not None]
         if self.want_speaker:
             self._speakers([(ref, u) for ref, u in todo if u.results.get("speaker_sim") is None])
-        if "distill_mos" in self.gpu:
+        # decided where the models run (a Ray actor may see a GPU its driver lacks); `todo` leaves the rest to the CPUs
+        gpu = tuple(m for m in self.signal if on_gpu(m))
+        if "distill_mos" in gpu:
             waiting = [(ref, u) for ref, u in todo if u.results.get("distill_mos") is None]
             scored = distill_mos_many([(u.pair.fed("distill_mos"), u.pair.sample_rate) for _, u in waiting])
             for (ref, unit), result in zip(waiting, scored):
                 self._keep(ref, unit, "distill_mos", result)
         for ref, unit in todo:  # the spectral distances on the GPU, a pair at a time
-            for name, result in pair.score(unit.pair, tuple(m for m in self.gpu if unit.results.get(m) is None)).items():
+            for name, result in pair.score(unit.pair, tuple(m for m in gpu if unit.results.get(m) is None)).items():
                 self._keep(ref, unit, name, result)
         self.transcribe(work)
 
@@ -178,8 +178,8 @@ class Scorer:
 
     # --- per unit ------------------------------------------------------------------------------------
     def start(self, ref: Reference, codec: Codec, codec_key: str | None) -> Unit:
-        """Start a unit from the cache, or by round trip, sanity and speaker metric; `transcribe` and `complete`
-        finish it. `codec_key` None: the codec is never cached."""
+        """Start a unit from the cache, or by round trip, sanity and refusals; `run_models` and `complete` finish
+        it. `codec_key` None: the codec is never cached."""
         unit = self.look_up(ref, codec, codec_key)
         return unit if unit.row.cached else self.round_trip(ref, codec, unit, codec.roundtrip(ref.samples, ref.rate))
 
@@ -241,10 +241,11 @@ class Scorer:
                    decoded_audio=saved.relative_to(self.out_dir).as_posix() if saved.exists() else None)
 
     def todo(self, unit: Unit) -> tuple[str, ...]:
-        """The CPU metrics the unit still has to compute (none for a unit whole from the cache)."""
+        """The metrics the unit still has to compute on the CPUs: those without a model that `run_models` left
+        (none for a unit whole from the cache)."""
         if unit.pair is None:
             return ()
-        return tuple(m for m in self.cpu if unit.results.get(m) is None)
+        return tuple(m for m in self.signal if not METRICS[m].needs_model and unit.results.get(m) is None)
 
     def complete(self, unit: Unit, computed: dict[str, Result]) -> Row:
         """The unit's row, with the metrics `computed` for it (which go to the cache)."""

@@ -163,3 +163,8 @@ def test_a_recording_whose_supervisions_are_apart_is_refused_with_all_of_them_co
                     for number, name in enumerate(listed)]
     with pytest.raises(UserError, match=f"cut {first.id}-0: holds {count} supervisions"):
         from_recordings([first, second], supervisions, None, "m")
+
+
+def test_one_pass_iterators_are_refused_since_the_pair_may_be_read_twice(audio):
+    with pytest.raises(TypeError, match="reads its inputs twice"):
+        from_recordings(iter(audio), _one_each(audio), None, "m")

@@ -150,7 +150,7 @@ def test_on_a_gpu_the_model_stage_computes_the_gpu_metrics_and_batches_the_speak
     keys = {c.name: codec_key(c) for c in codecs}
     wanted = ("speaker_sim", "distill_mos", "mel_distance", "stft_distance", "si_sdr")
     local = Scorer(tmp_path / "local", wanted, Cache(tmp_path / "cache-local"), False, frozenset())
-    assert local.cpu == wanted[1:] and local.gpu == () and "+gpu" not in metric_key("distill_mos")
+    assert not any("+gpu" in metric_key(m) for m in wanted[1:4])
     expected = [[finish_here(local, unit) for unit in start_utterance(local, utt, codecs, keys)] for utt in utts]
     # what a GPU changes, forced on this CPU: both models batch, DistillMOS moves to the model stage
     import codec.devices
@@ -164,8 +164,7 @@ def test_on_a_gpu_the_model_stage_computes_the_gpu_metrics_and_batches_the_speak
     many = mos.predict_many
     monkeypatch.setattr(mos, "predict_many", lambda audios, batch=None: calls.append(len(audios)) or many(audios))
     batched = Scorer(tmp_path / "batched", wanted, Cache(tmp_path / "cache-batched"), False, frozenset())
-    assert batched.cpu == ("si_sdr",) and batched.gpu == wanted[1:4]
-    assert all("+gpu" in metric_key(m) for m in batched.gpu) and "+batched" in metric_key("speaker_sim")
+    assert all("+gpu" in metric_key(m) for m in wanted[1:4]) and "+batched" in metric_key("speaker_sim")
     started = start_batch(batched, [(utt, codecs) for utt in utts], keys)
     assert calls == [len(utts) * len(codecs)]  # every decoded clip of the batch in one call
     # every model and GPU metric is in before the CPU metrics run
@@ -179,3 +178,34 @@ def test_on_a_gpu_the_model_stage_computes_the_gpu_metrics_and_batches_the_speak
                 assert row.metrics[name] == pytest.approx(alone.metrics[name], abs=1e-5)
             for name in ("mel_distance", "stft_distance", "si_sdr"):  # the same computation, here on the CPU
                 assert row.metrics[name] == alone.metrics[name]
+
+
+def test_an_utterance_a_model_refuses_is_skipped_alone_as_the_local_engine_skips_it(tmp_path, monkeypatch):
+    from codec.errors import UserError
+
+    utts = utterances(count=3, max_seconds=4.0)
+    codecs = [get_codec("identity")]
+    scorer = _scorer(tmp_path, "refusing")
+    transcribe = Scorer.transcribe
+
+    def refusing(self, work):
+        if any(ref.utt.id == utts[1].id for ref, _ in work):
+            raise UserError(f"{utts[1].id}: the ASR model refuses it")
+        transcribe(self, work)
+
+    monkeypatch.setattr(Scorer, "transcribe", refusing)
+    started = start_batch(scorer, [(utt, codecs) for utt in utts], {"identity": codec_key(codecs[0])})
+    assert started[1] == f"{utts[1].id}: the ASR model refuses it"
+    assert all(isinstance(units, list) and len(units) == 1 for i, units in enumerate(started) if i != 1)
+
+
+def test_a_missing_distillmos_install_is_each_clips_missing_reason_not_an_error(monkeypatch):
+    from eval import metrics, mos
+
+    def not_installed(audios, batch=None):
+        raise ModuleNotFoundError(f"DistillMOS is not installed: {mos.INSTALL}")
+
+    monkeypatch.setattr(mos, "predict_many", not_installed)
+    speech = np.sin(np.arange(16000) / 5.0).astype(np.float32) / 4
+    out = metrics.distill_mos_many([(speech, 16000), (np.zeros(16000, np.float32), 16000)])
+    assert "not installed" in out[0]["missing"] and "not installed" not in out[1]["missing"]  # the silent clip's own

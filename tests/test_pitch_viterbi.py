@@ -136,3 +136,11 @@ def test_pitch_tracks_of_speech_are_librosas_own_bit_for_bit(monkeypatch):
         assert full_scans <= 0.001 * log_prob.size
         voiced_frames, frames = voiced_frames + voiced.sum(), frames + len(voiced)
     assert 0.2 < voiced_frames / frames < 0.9  # tracks with both voiced and unvoiced frames
+
+
+def test_float32_inputs_decode_as_librosa_decodes_them():
+    """librosa.sequence.viterbi keeps float64 values whatever its inputs: the installed decoder too."""
+    rng = np.random.default_rng(1)
+    log_prob = np.log(rng.random((30, 8))).astype(np.float32)
+    log_trans = np.log(np.eye(8) * 0.7 + 0.3 / 8).astype(np.float32)
+    assert_decodes_as_librosa(log_prob, log_trans, np.full(8, np.log(1 / 8), dtype=np.float32))
