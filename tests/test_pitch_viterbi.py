@@ -66,7 +66,7 @@ def transitions(draw, n: int) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), st.integers(1, 12), st.integers(1, 12))
 def test_any_stochastic_matrix_decodes_as_librosa_decodes_it(data, n_states, n_steps):
     """librosa.sequence.viterbi's own logs: log(x + tiny), so every zero transition is the floor."""
@@ -80,7 +80,7 @@ def test_any_stochastic_matrix_decodes_as_librosa_decodes_it(data, n_states, n_s
     assert_decodes_as_librosa(log_prob, log_trans, np.log(np.full(n_states, 1.0 / n_states) + epsilon))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data(), st.integers(1, 8), st.integers(1, 8))
 def test_any_log_matrix_decodes_as_librosa_decodes_it_infinities_and_nans_included(data, n_states, n_steps):
     values = TIES | st.sampled_from([-np.inf, np.inf, np.nan]) | st.floats(-60.0, 60.0)
