@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.timing import best_of  # noqa: E402
 
 
 def bundled_clips(count: int) -> list[np.ndarray]:
@@ -36,16 +37,6 @@ def bundled_clips(count: int) -> list[np.ndarray]:
     clips = [load_audio(u.audio_path) for u in utts]
     assert all(clip.sample_rate == 16000 for clip in clips)
     return [clip.samples for clip in clips]
-
-
-def best_of(repeats: int, fn) -> tuple[float, list]:
-    """The shortest wall time of `repeats` calls of `fn` and its last result."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def compare(label: str, clips: list[np.ndarray], one_by_one, batched, repeats: int, device: str) -> None:

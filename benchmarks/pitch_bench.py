@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.timing import best_of  # noqa: E402
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -32,16 +33,6 @@ def speech(seconds: float) -> np.ndarray:
 
     pieces = [load_audio(u.audio_path, 16000).samples for u in load_manifest(default_manifest()) if u.lang == "en"]
     return np.resize(np.concatenate(pieces), round(seconds * 16000)).astype(np.float64)
-
-
-def best_of(repeat: int, fn) -> tuple[float, object]:
-    """The shortest of `repeat` timed calls of `fn`, and its last result."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
